@@ -1,0 +1,191 @@
+// The one configuration model shared by stemedb_disk_exporter and
+// stemedb_rulegen, and its strict YAML loader.
+//
+// Thread safety: a Config is a plain value; share it read-only or copy it.
+// Loading functions are reentrant.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace stemedb {
+
+// An error as a value: where it happened and what is wrong. Exceptions from
+// yaml-cpp never leave the loader; they are turned into one of these.
+struct ConfigError {
+  std::string file;      // the config file's path, or "<embedded default>"
+  int line = 0;          // 1-based; 0 when no position applies
+  int column = 0;        // 1-based; 0 when no position applies
+  std::string key_path;  // e.g. "thresholds.disk_space.warning.for"
+  std::string message;   // what is wrong and what would be right
+
+  // "file:line:column: key_path: message" (position and key omitted when
+  // unknown), the one format every tool prints.
+  std::string ToString() const;
+};
+
+// A Prometheus duration ("15m", "1h30m", "7d"): the value, and the text as
+// written so generated rules carry exactly what the user wrote.
+struct Duration {
+  std::chrono::milliseconds value{0};
+  std::string text;
+
+  double seconds() const { return value.count() / 1000.0; }
+};
+
+// Parses Prometheus' duration syntax: one or more of <int>y|w|d|h|m|s|ms in
+// that order, e.g. "90s", "1h30m", "7d". Zero ("0s") is allowed by the syntax;
+// callers that need a positive value check it. Returns nullopt when invalid.
+std::optional<Duration> ParseDuration(std::string_view text);
+
+// True for a valid Prometheus label name that is not reserved ("__" prefix).
+bool IsValidLabelName(std::string_view name);
+
+// One directory of a StemeDB data layout, reported as label component=name.
+struct Component {
+  std::string name;  // label value; [a-z0-9_]+ so it is also safe in PromQL
+  std::string path;  // as written: relative to Config::root, or absolute
+  std::string resolved_path;  // absolute, lexically normalised; set by loader
+  // Glob (fnmatch(3), no FNM_PATHNAME) for entries directly in the directory
+  // that are segments: WAL segment files, backup sets. Empty: no segments.
+  std::string segment_pattern;
+  // A required component that is missing is reported present=0 and counted as
+  // an error; an optional one (tmp, "where present") is just present=0.
+  bool optional = false;
+};
+
+struct ScanOptions {
+  Duration interval{std::chrono::seconds(60), "1m"};  // between walk starts
+  Duration timeout{std::chrono::minutes(5), "5m"};    // a walk is cut off
+  Duration statfs_timeout{std::chrono::seconds(5), "5s"};  // per filesystem
+  bool one_filesystem = true;  // like du -x: do not descend into other mounts
+  int threads = 2;             // walker threads shared by all components
+  int max_depth = 256;         // deeper directories count as reason "loop"
+};
+
+// A threshold on a ratio in (0,1) that must hold for a duration.
+struct RatioThreshold {
+  double ratio = 0;
+  Duration for_duration;
+};
+
+struct DiskSpaceThresholds {      // on filesystem avail/size
+  RatioThreshold warning{0.20, {std::chrono::minutes(15), "15m"}};
+  RatioThreshold critical{0.10, {std::chrono::minutes(5), "5m"}};
+  RatioThreshold emergency_used{0.98, {std::chrono::minutes(1), "1m"}};  // §1
+};
+
+struct InodeThresholds {  // on filesystem files_free/files, files > 0
+  RatioThreshold warning{0.10, {std::chrono::minutes(15), "15m"}};
+  RatioThreshold critical{0.05, {std::chrono::minutes(5), "5m"}};
+};
+
+struct FillPrediction {  // predict_linear(avail[lookback], horizon) < 0
+  Duration horizon{std::chrono::hours(24), "24h"};
+  Duration lookback{std::chrono::hours(6), "6h"};
+  Duration for_duration{std::chrono::hours(1), "1h"};
+  // Only predict on filesystems already below this avail ratio, so a freshly
+  // written large file on an empty disk does not page anybody.
+  double avail_ratio_below = 0.40;
+};
+
+struct WalThresholds {  // §2
+  std::string component = "wal";
+  Duration retention{std::chrono::hours(24 * 7), "7d"};  // oldest segment age
+  int64_t max_segments = 100;
+  double max_filesystem_share = 0.50;  // WAL bytes / filesystem size
+  Duration for_duration{std::chrono::minutes(30), "30m"};
+};
+
+struct BackupThresholds {  // §1 step 2, Prevention 3
+  std::string component = "backups";
+  Duration max_age{std::chrono::hours(36), "36h"};         // newest backup
+  Duration retention{std::chrono::hours(24 * 7), "7d"};    // oldest backup
+  int64_t max_count = 7;
+  Duration for_duration{std::chrono::minutes(30), "30m"};
+};
+
+struct TmpThresholds {  // §4
+  std::string component = "tmp";
+  int64_t max_files = 10000;
+  int64_t max_bytes = int64_t{1} << 30;
+  Duration for_duration{std::chrono::hours(1), "1h"};
+};
+
+struct ExporterThresholds {
+  // No successful scan for this long: the numbers on the dashboard are stale.
+  Duration scan_stale_after{std::chrono::minutes(15), "15m"};
+  Duration for_duration{std::chrono::minutes(5), "5m"};  // down / failing
+};
+
+struct Thresholds {
+  DiskSpaceThresholds disk_space;
+  InodeThresholds inodes;
+  FillPrediction fill_prediction;
+  WalThresholds wal;
+  BackupThresholds backups;
+  TmpThresholds tmp;
+  ExporterThresholds exporter;
+};
+
+enum class MetricsSource { kExporter, kNodeExporter };
+
+struct AlertingOptions {
+  MetricsSource source = MetricsSource::kExporter;
+  // With source node_exporter: label matchers added to every
+  // node_filesystem_* selector, e.g. mountpoint="/data".
+  std::string node_exporter_selector = "mountpoint=\"/data\"";
+  std::string job = "stemedb_disk";  // the exporter's scrape job
+  std::string group_name = "stemedb_disk";
+  std::string runbook_url =
+      "https://github.com/stemedb/stemedb/blob/main/docs/operations/runbooks/"
+      "disk-full.md";
+  std::map<std::string, std::string> labels;  // added to every alert
+};
+
+struct DashboardOptions {
+  std::string title = "StemeDB disk";
+  std::string uid = "stemedb-disk";
+  Duration refresh{std::chrono::seconds(30), "30s"};
+};
+
+struct Config {
+  std::string source;  // where it came from, for messages and headers
+  std::string root;    // absolute; the layout's base directory
+  std::vector<Component> components;  // in file order; names unique
+  ScanOptions scan;
+  Thresholds thresholds;
+  AlertingOptions alerting;
+  DashboardOptions dashboard;
+
+  // The component with this name, or nullptr.
+  const Component* FindComponent(std::string_view name) const;
+};
+
+// The documented default configuration (config/default.yaml, embedded at build
+// time) as text.
+std::string_view DefaultConfigYaml();
+
+// Parses and validates YAML text. `source_name` names it in errors; relative
+// `root` resolves against `base_dir`. On success fills *out and returns
+// nullopt; on failure returns the first error and leaves *out untouched.
+// Strict: unknown keys, wrong types, bad durations, ratios outside (0,1), a
+// warning tighter than its critical, invalid label names, a prediction
+// lookback shorter than its for, are all errors with position and key path.
+std::optional<ConfigError> ParseConfig(std::string_view yaml,
+                                       const std::string& source_name,
+                                       const std::string& base_dir,
+                                       Config* out);
+
+// Reads and parses a file; relative paths in it resolve against its directory.
+std::optional<ConfigError> LoadConfigFile(const std::string& path, Config* out);
+
+// The embedded default, with root replaced by `root` when non-empty.
+Config DefaultConfig(const std::string& root = "");
+
+}  // namespace stemedb

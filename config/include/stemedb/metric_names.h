@@ -1,0 +1,86 @@
+// The exporter's metric contract: every metric and label name, once. The
+// exporter emits them; the rule generator and dashboard query them.
+#pragma once
+
+#include <string_view>
+
+namespace stemedb::metrics {
+
+inline constexpr std::string_view kPrefix = "stemedb_disk_";
+
+// Per component (label kComponent).
+inline constexpr std::string_view kComponentAllocatedBytes =
+    "stemedb_disk_component_allocated_bytes";
+inline constexpr std::string_view kComponentApparentBytes =
+    "stemedb_disk_component_apparent_bytes";
+inline constexpr std::string_view kComponentFiles =
+    "stemedb_disk_component_files";
+inline constexpr std::string_view kComponentDirectories =
+    "stemedb_disk_component_directories";
+inline constexpr std::string_view kComponentPresent =
+    "stemedb_disk_component_present";
+
+// Per component with a segment pattern (label kComponent).
+inline constexpr std::string_view kSegments = "stemedb_disk_segments";
+inline constexpr std::string_view kSegmentAllocatedBytes =
+    "stemedb_disk_segment_allocated_bytes";
+inline constexpr std::string_view kOldestSegmentTimestamp =
+    "stemedb_disk_oldest_segment_timestamp_seconds";
+inline constexpr std::string_view kNewestSegmentTimestamp =
+    "stemedb_disk_newest_segment_timestamp_seconds";
+
+// Per filesystem (labels kMountpoint, kDevice, kFstype).
+inline constexpr std::string_view kFilesystemSizeBytes =
+    "stemedb_disk_filesystem_size_bytes";
+inline constexpr std::string_view kFilesystemFreeBytes =
+    "stemedb_disk_filesystem_free_bytes";
+inline constexpr std::string_view kFilesystemAvailBytes =
+    "stemedb_disk_filesystem_avail_bytes";
+inline constexpr std::string_view kFilesystemFiles =
+    "stemedb_disk_filesystem_files";
+inline constexpr std::string_view kFilesystemFilesFree =
+    "stemedb_disk_filesystem_files_free";
+inline constexpr std::string_view kFilesystemReadonly =
+    "stemedb_disk_filesystem_readonly";
+// 1 when the last statfs answered within the timeout (label kMountpoint).
+inline constexpr std::string_view kFilesystemStatSuccess =
+    "stemedb_disk_filesystem_stat_success";
+// Join: labels kComponent, kMountpoint, kDevice; value 1.
+inline constexpr std::string_view kComponentFilesystemInfo =
+    "stemedb_disk_component_filesystem_info";
+
+// Self metrics.
+inline constexpr std::string_view kScanSuccess = "stemedb_disk_scan_success";
+inline constexpr std::string_view kScanDurationSeconds =
+    "stemedb_disk_scan_duration_seconds";
+inline constexpr std::string_view kLastScanSuccessTimestamp =
+    "stemedb_disk_last_scan_success_timestamp_seconds";
+inline constexpr std::string_view kScanErrorsTotal =
+    "stemedb_disk_scan_errors_total";  // labels kComponent, kReason
+inline constexpr std::string_view kBuildInfo =
+    "stemedb_disk_exporter_build_info";  // labels version, revision
+inline constexpr std::string_view kConfigReloadSuccess =
+    "stemedb_disk_config_last_reload_successful";
+inline constexpr std::string_view kConfigReloadFailuresTotal =
+    "stemedb_disk_config_reload_failures_total";
+
+// Recording rules written by stemedb_rulegen (level:metric:operations).
+inline constexpr std::string_view kRecordFilesystemUsedRatio =
+    "stemedb_disk:filesystem_used:ratio";
+inline constexpr std::string_view kRecordFilesystemAvailRatio =
+    "stemedb_disk:filesystem_avail:ratio";
+inline constexpr std::string_view kRecordFilesystemInodesFreeRatio =
+    "stemedb_disk:filesystem_files_free:ratio";
+inline constexpr std::string_view kRecordComponentGrowthRate =
+    "stemedb_disk:component_allocated_bytes:deriv1h";
+
+// Label names.
+inline constexpr std::string_view kComponent = "component";
+inline constexpr std::string_view kMountpoint = "mountpoint";
+inline constexpr std::string_view kDevice = "device";
+inline constexpr std::string_view kFstype = "fstype";
+inline constexpr std::string_view kReason = "reason";
+inline constexpr std::string_view kVersion = "version";
+inline constexpr std::string_view kRevision = "revision";
+
+}  // namespace stemedb::metrics

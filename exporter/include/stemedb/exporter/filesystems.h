@@ -1,0 +1,80 @@
+// Which filesystems hold the components, and their capacity (statvfs), read
+// off the request path with a timeout so a hung mount cannot hang the caller.
+//
+// Thread safety: ParseMountInfo and FindMount are pure. CapacityProber is
+// thread-compatible: call Probe from one thread (the exporter's capacity loop).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace stemedb::filesystems {
+
+// One line of /proc/self/mountinfo.
+struct Mount {
+  dev_t device_id = 0;     // makedev(major, minor)
+  std::string mountpoint;  // unescaped (\040 -> space)
+  std::string device;      // the mount source, e.g. /dev/vda1, tmpfs
+  std::string fstype;      // e.g. ext4, tmpfs, nfs4
+  bool readonly = false;   // per-mount "ro" option
+};
+
+// Parses mountinfo text; malformed lines are skipped.
+std::vector<Mount> ParseMountInfo(std::string_view text);
+
+// Reads /proc/self/mountinfo. Empty on failure.
+std::vector<Mount> ReadMountTable();
+
+// The mount holding `path` (absolute): the mount with the longest mountpoint
+// that is `path` or one of its ancestors and whose device_id == `device_id`
+// (so bind mounts of the same device resolve to the one actually above path).
+// Falls back to the longest ancestor mountpoint when none matches the device.
+std::optional<Mount> FindMount(const std::vector<Mount>& table,
+                               std::string_view path, dev_t device_id);
+
+// Mounts whose mountpoint lies strictly below `path`.
+std::vector<Mount> MountsBelow(const std::vector<Mount>& table,
+                               std::string_view path);
+
+struct Capacity {
+  uint64_t size_bytes = 0;   // f_blocks * f_frsize
+  uint64_t free_bytes = 0;   // f_bfree * f_frsize
+  uint64_t avail_bytes = 0;  // f_bavail * f_frsize (what non-root can use)
+  uint64_t files = 0;        // f_files; 0 on filesystems with no inode table
+  uint64_t files_free = 0;   // f_ffree
+  bool readonly = false;     // ST_RDONLY
+};
+
+// Runs statvfs(2) on a helper thread and waits at most `timeout`. A probe
+// still stuck in the kernel is not repeated: while one is in flight for a
+// mountpoint, Probe returns nullopt at once, so a hung NFS mount costs one
+// thread, never one per scrape or per cycle.
+class CapacityProber {
+ public:
+  CapacityProber();
+  ~CapacityProber();  // does not wait for stuck probes (they are detached)
+  CapacityProber(const CapacityProber&) = delete;
+  CapacityProber& operator=(const CapacityProber&) = delete;
+
+  // nullopt on timeout, on a probe already in flight, or on statvfs failure.
+  std::optional<Capacity> Probe(const std::string& mountpoint,
+                                std::chrono::milliseconds timeout);
+
+  // Probes whose threads have not returned yet (for tests and logs).
+  int InFlight() const;
+
+ private:
+  struct Shared;
+  std::shared_ptr<Shared> shared_;  // outlives the prober for stuck threads
+};
+
+}  // namespace stemedb::filesystems
