@@ -1,0 +1,235 @@
+#include "stemedb/exporter/collector.h"
+
+#include <string_view>
+#include <utility>
+
+#include "stemedb/metric_names.h"
+
+namespace stemedb::exporter {
+namespace {
+
+namespace m = stemedb::metrics;
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+constexpr std::string_view kCached =
+    " Cached: value as of the last complete background scan, see "
+    "stemedb_disk_last_scan_success_timestamp_seconds.";
+constexpr std::string_view kCachedFs =
+    " Cached: value as of the last statfs, refreshed in the background.";
+
+MetricFamily Family(std::string_view name, std::string_view help,
+                    std::string_view suffix, MetricType type) {
+  MetricFamily f;
+  f.name = std::string(name);
+  f.help = std::string(help) + std::string(suffix);
+  f.type = type;
+  return f;
+}
+
+void Add(MetricFamily* f, std::vector<ClientMetric::Label> labels,
+         double value) {
+  ClientMetric cm;
+  cm.label = std::move(labels);
+  if (f->type == MetricType::Counter) {
+    cm.counter.value = value;
+  } else {
+    cm.gauge.value = value;
+  }
+  f->metric.push_back(std::move(cm));
+}
+
+std::vector<ClientMetric::Label> ComponentLabel(const ComponentState& c) {
+  return {{std::string(m::kComponent), c.name}};
+}
+
+std::vector<ClientMetric::Label> FsLabels(const filesystems::Mount& mount) {
+  return {{std::string(m::kDevice), mount.device},
+          {std::string(m::kFstype), mount.fstype},
+          {std::string(m::kMountpoint), mount.mountpoint}};
+}
+
+// Appends the family only when it has series: an empty family would print a
+// HELP/TYPE pair with nothing under it.
+void Push(std::vector<MetricFamily>* out, MetricFamily f) {
+  if (!f.metric.empty()) out->push_back(std::move(f));
+}
+
+void AddComponentFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
+  auto present = Family(m::kComponentPresent,
+                        "1 if the component directory exists, 0 if not.",
+                        kCached, MetricType::Gauge);
+  auto allocated = Family(m::kComponentAllocatedBytes,
+                          "Bytes allocated on disk by the component's tree "
+                          "(st_blocks*512, hard links once; what du reports).",
+                          kCached, MetricType::Gauge);
+  auto apparent = Family(m::kComponentApparentBytes,
+                         "Apparent size in bytes of the component's tree "
+                         "(st_size; what du -b reports).",
+                         kCached, MetricType::Gauge);
+  auto files = Family(m::kComponentFiles,
+                      "Non-directory entries in the component's tree.", kCached,
+                      MetricType::Gauge);
+  auto dirs = Family(m::kComponentDirectories,
+                     "Directories in the component's tree, itself included.",
+                     kCached, MetricType::Gauge);
+  auto segments = Family(m::kSegments,
+                         "Entries directly in the component directory matching "
+                         "its segment pattern (WAL segments, backup sets).",
+                         kCached, MetricType::Gauge);
+  auto seg_bytes = Family(m::kSegmentAllocatedBytes,
+                          "Bytes allocated by the component's segments.",
+                          kCached, MetricType::Gauge);
+  auto oldest = Family(m::kOldestSegmentTimestamp,
+                       "Modification time of the oldest segment, unix "
+                       "seconds; absent while there is no segment.",
+                       kCached, MetricType::Gauge);
+  auto newest = Family(m::kNewestSegmentTimestamp,
+                       "Modification time of the newest segment, unix "
+                       "seconds; absent while there is no segment.",
+                       kCached, MetricType::Gauge);
+  for (const auto& c : s.components) {
+    if (!c.have_stats) continue;
+    const auto& st = c.stats;
+    Add(&present, ComponentLabel(c), st.present ? 1 : 0);
+    Add(&allocated, ComponentLabel(c), static_cast<double>(st.allocated_bytes));
+    Add(&apparent, ComponentLabel(c), static_cast<double>(st.apparent_bytes));
+    Add(&files, ComponentLabel(c), static_cast<double>(st.files));
+    Add(&dirs, ComponentLabel(c), static_cast<double>(st.directories));
+    if (!c.has_segments) continue;
+    Add(&segments, ComponentLabel(c), static_cast<double>(st.segments.count));
+    Add(&seg_bytes, ComponentLabel(c),
+        static_cast<double>(st.segments.allocated_bytes));
+    if (st.segments.count > 0) {
+      Add(&oldest, ComponentLabel(c), st.segments.oldest_mtime);
+      Add(&newest, ComponentLabel(c), st.segments.newest_mtime);
+    }
+  }
+  for (auto* f : {&present, &allocated, &apparent, &files, &dirs, &segments,
+                  &seg_bytes, &oldest, &newest}) {
+    Push(out, std::move(*f));
+  }
+}
+
+void AddFilesystemFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
+  auto size = Family(m::kFilesystemSizeBytes, "Filesystem size in bytes.",
+                     kCachedFs, MetricType::Gauge);
+  auto free = Family(m::kFilesystemFreeBytes,
+                     "Filesystem free space in bytes, including the space "
+                     "reserved for root.",
+                     kCachedFs, MetricType::Gauge);
+  auto avail = Family(m::kFilesystemAvailBytes,
+                      "Filesystem space available to non-root users in bytes "
+                      "(what alerts use).",
+                      kCachedFs, MetricType::Gauge);
+  auto inodes = Family(m::kFilesystemFiles,
+                       "Filesystem total inodes; 0 where the filesystem has "
+                       "no fixed inode table.",
+                       kCachedFs, MetricType::Gauge);
+  auto inodes_free = Family(m::kFilesystemFilesFree, "Filesystem free inodes.",
+                            kCachedFs, MetricType::Gauge);
+  auto ro = Family(m::kFilesystemReadonly,
+                   "1 if the filesystem is mounted read-only.", kCachedFs,
+                   MetricType::Gauge);
+  auto ok = Family(m::kFilesystemStatSuccess,
+                   "1 if the last statfs of the filesystem answered within "
+                   "the timeout; 0 if it failed or hung (values are older).",
+                   "", MetricType::Gauge);
+  for (const auto& fs : s.filesystems) {
+    Add(&ok, {{std::string(m::kMountpoint), fs.mount.mountpoint}},
+        fs.stat_success ? 1 : 0);
+    if (!fs.have_capacity) continue;
+    const auto& c = fs.capacity;
+    auto l = FsLabels(fs.mount);
+    Add(&size, l, static_cast<double>(c.size_bytes));
+    Add(&free, l, static_cast<double>(c.free_bytes));
+    Add(&avail, l, static_cast<double>(c.avail_bytes));
+    Add(&inodes, l, static_cast<double>(c.files));
+    Add(&inodes_free, l, static_cast<double>(c.files_free));
+    Add(&ro, l, (c.readonly || fs.mount.readonly) ? 1 : 0);
+  }
+  auto info = Family(m::kComponentFilesystemInfo,
+                     "Joins a component to the filesystem holding it; "
+                     "always 1.",
+                     "", MetricType::Gauge);
+  for (const auto& link : s.links) {
+    Add(&info,
+        {{std::string(m::kComponent), link.component},
+         {std::string(m::kDevice), link.device},
+         {std::string(m::kMountpoint), link.mountpoint}},
+        1);
+  }
+  for (auto* f : {&size, &free, &avail, &inodes, &inodes_free, &ro, &ok,
+                  &info}) {
+    Push(out, std::move(*f));
+  }
+}
+
+void AddSelfFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
+  auto success = Family(m::kScanSuccess,
+                        "1 if the last walk of the component completed "
+                        "(directory readable, within the timeout).",
+                        "", MetricType::Gauge);
+  auto duration = Family(m::kScanDurationSeconds,
+                         "Wall time of the last walk of the component.", "",
+                         MetricType::Gauge);
+  auto last_ok = Family(m::kLastScanSuccessTimestamp,
+                        "Unix time the last successful walk of the component "
+                        "ended.",
+                        "", MetricType::Gauge);
+  auto errors = Family(m::kScanErrorsTotal,
+                       "Entries that could not be accounted for during "
+                       "walks, by reason; the walk goes on past them.",
+                       "", MetricType::Counter);
+  for (const auto& c : s.components) {
+    if (!c.attempted) continue;
+    Add(&success, ComponentLabel(c), c.last_success ? 1 : 0);
+    Add(&duration, ComponentLabel(c), c.last_duration_seconds);
+    if (c.last_success_timestamp > 0) {
+      Add(&last_ok, ComponentLabel(c), c.last_success_timestamp);
+    }
+    for (int r = 0; r < scanner::kErrorReasonCount; ++r) {
+      Add(&errors,
+          {{std::string(m::kComponent), c.name},
+           {std::string(m::kReason),
+            std::string(scanner::ReasonName(static_cast<scanner::ErrorReason>(r)))}},
+          static_cast<double>(c.errors_total[r]));
+    }
+  }
+  for (auto* f : {&success, &duration, &last_ok, &errors}) {
+    Push(out, std::move(*f));
+  }
+  auto reload_ok = Family(m::kConfigReloadSuccess,
+                          "1 if the last configuration reload succeeded.", "",
+                          MetricType::Gauge);
+  Add(&reload_ok, {}, s.config_reload_success ? 1 : 0);
+  out->push_back(std::move(reload_ok));
+  auto reload_fail = Family(m::kConfigReloadFailuresTotal,
+                            "Configuration reloads (SIGHUP) that failed and "
+                            "kept the previous configuration.",
+                            "", MetricType::Counter);
+  Add(&reload_fail, {}, static_cast<double>(s.config_reload_failures));
+  out->push_back(std::move(reload_fail));
+  auto build = Family(m::kBuildInfo,
+                      "A metric with a constant 1 value labeled by the "
+                      "exporter's version and revision.",
+                      "", MetricType::Gauge);
+  Add(&build,
+      {{std::string(m::kRevision), s.revision},
+       {std::string(m::kVersion), s.version}},
+      1);
+  out->push_back(std::move(build));
+}
+
+}  // namespace
+
+std::vector<MetricFamily> BuildMetricFamilies(const Snapshot& s) {
+  std::vector<MetricFamily> out;
+  AddComponentFamilies(s, &out);
+  AddFilesystemFamilies(s, &out);
+  AddSelfFamilies(s, &out);
+  return out;
+}
+
+}  // namespace stemedb::exporter

@@ -1,0 +1,143 @@
+#include "stemedb/exporter/log.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace stemedb::log {
+namespace {
+
+std::atomic<Level> g_level{Level::kInfo};
+std::atomic<enum Format> g_format{Format::kLogfmt};
+
+std::string_view LevelName(Level level) {
+  switch (level) {
+    case Level::kDebug: return "debug";
+    case Level::kInfo: return "info";
+    case Level::kWarn: return "warn";
+    case Level::kError: return "error";
+  }
+  return "unknown";
+}
+
+// logfmt quotes a value when it is empty or holds a space, quote, '=' or a
+// control character; JSON always quotes. Both escape the same characters.
+void AppendEscaped(std::string* out, std::string_view v) {
+  for (unsigned char c : v) {
+    switch (c) {
+      case '"': *out += "\\\""; break;
+      case '\\': *out += "\\\\"; break;
+      case '\n': *out += "\\n"; break;
+      case '\t': *out += "\\t"; break;
+      case '\r': *out += "\\r"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          *out += buf;
+        } else {
+          *out += static_cast<char>(c);
+        }
+    }
+  }
+}
+
+void AppendLogfmtValue(std::string* out, std::string_view v) {
+  bool quote = v.empty();
+  for (unsigned char c : v) {
+    if (c <= ' ' || c == '"' || c == '=' || c == '\\') quote = true;
+  }
+  if (!quote) {
+    *out += v;
+    return;
+  }
+  *out += '"';
+  AppendEscaped(out, v);
+  *out += '"';
+}
+
+std::string Now() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t secs = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+}  // namespace
+
+std::optional<Level> ParseLevel(std::string_view text) {
+  if (text == "debug") return Level::kDebug;
+  if (text == "info") return Level::kInfo;
+  if (text == "warn") return Level::kWarn;
+  if (text == "error") return Level::kError;
+  return std::nullopt;
+}
+
+std::optional<enum Format> ParseFormat(std::string_view text) {
+  if (text == "logfmt") return Format::kLogfmt;
+  if (text == "json") return Format::kJson;
+  return std::nullopt;
+}
+
+void Configure(Level level, enum Format format) {
+  g_level.store(level);
+  g_format.store(format);
+}
+
+std::string Format(enum Format format, Level level, std::string_view msg,
+                   const Fields& fields, std::string_view timestamp) {
+  std::string out;
+  if (format == Format::kJson) {
+    out += "{\"ts\":\"";
+    AppendEscaped(&out, timestamp);
+    out += "\",\"level\":\"";
+    out += LevelName(level);
+    out += "\",\"msg\":\"";
+    AppendEscaped(&out, msg);
+    out += '"';
+    for (const auto& [k, v] : fields) {
+      out += ",\"";
+      AppendEscaped(&out, k);
+      out += "\":\"";
+      AppendEscaped(&out, v);
+      out += '"';
+    }
+    out += '}';
+    return out;
+  }
+  out += "ts=";
+  out += timestamp;
+  out += " level=";
+  out += LevelName(level);
+  out += " msg=";
+  AppendLogfmtValue(&out, msg);
+  for (const auto& [k, v] : fields) {
+    out += ' ';
+    out += k;
+    out += '=';
+    AppendLogfmtValue(&out, v);
+  }
+  return out;
+}
+
+void Write(Level level, std::string_view msg, const Fields& fields) {
+  if (level < g_level.load(std::memory_order_relaxed)) return;
+  std::string line =
+      Format(g_format.load(std::memory_order_relaxed), level, msg, fields, Now());
+  line += '\n';
+  // One write per record keeps lines whole across threads; a short write to
+  // a full or closed stderr is not worth failing the exporter over.
+  [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+}
+
+}  // namespace stemedb::log

@@ -1,1 +1,234 @@
-int main() { return 0; }
+// stemedb_disk_exporter: command line, signals and wiring. Exceptions and
+// error values from the units end here as a message and an exit code.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/filesystem.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include "stemedb/config.h"
+#include "stemedb/exporter/exporter.h"
+#include "stemedb/exporter/log.h"
+#include "stemedb/exporter/server.h"
+
+namespace {
+
+constexpr int kExitUsage = 2;
+
+struct Flags {
+  std::string config_file;
+  std::string root;
+  bool once = false;
+  std::string textfile;
+  std::string listen_address = ":19180";
+  std::string telemetry_path = "/metrics";
+  std::string log_level = "info";
+  std::string log_format = "logfmt";
+  bool version = false;
+};
+
+int Fail(const std::string& message) {
+  std::cerr << "stemedb_disk_exporter: error: " << message << "\n";
+  return kExitUsage;
+}
+
+// Loads the config the flags describe: the file (or the embedded default),
+// then --root over it.
+std::optional<stemedb::ConfigError> LoadConfig(const Flags& flags,
+                                               stemedb::Config* out) {
+  stemedb::Config config;
+  if (flags.config_file.empty()) {
+    config = stemedb::DefaultConfig();
+  } else if (auto err = stemedb::LoadConfigFile(flags.config_file, &config)) {
+    return err;
+  }
+  if (!flags.root.empty()) {
+    if (auto err = stemedb::OverrideRoot(flags.root, &config)) return err;
+  }
+  *out = std::move(config);
+  return std::nullopt;
+}
+
+// Writes the file node_exporter's textfile collector reads: to a temporary
+// file beside it, then rename(2), so the collector never sees half a file.
+std::optional<std::string> WriteAtomically(const std::string& path,
+                                           const std::string& text) {
+  namespace fs = boost::filesystem;
+  fs::path target(path);
+  fs::path dir = target.parent_path().empty() ? "." : target.parent_path();
+  // The collector only reads *.prom; a temporary name without that suffix is
+  // never picked up half-written.
+  fs::path tmp = dir / ("." + target.filename().string() + ".tmp." +
+                        std::to_string(::getpid()));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return tmp.string() + ": " + std::strerror(errno);
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      std::string err = tmp.string() + ": " + std::strerror(errno);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return err;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    std::string err = tmp.string() + ": " + std::strerror(errno);
+    ::unlink(tmp.c_str());
+    return err;
+  }
+  if (::rename(tmp.c_str(), target.c_str()) != 0) {
+    std::string err = path + ": " + std::strerror(errno);
+    ::unlink(tmp.c_str());
+    return err;
+  }
+  return std::nullopt;
+}
+
+int Run(const Flags& flags) {
+  auto level = stemedb::log::ParseLevel(flags.log_level);
+  if (!level) {
+    return Fail("--log.level: \"" + flags.log_level +
+                "\" is not one of debug, info, warn, error");
+  }
+  auto format = stemedb::log::ParseFormat(flags.log_format);
+  if (!format) {
+    return Fail("--log.format: \"" + flags.log_format +
+                "\" is not one of logfmt, json");
+  }
+  stemedb::log::Configure(*level, *format);
+
+  if (!flags.root.empty()) {
+    boost::system::error_code ec;
+    if (!boost::filesystem::is_directory(flags.root, ec)) {
+      return Fail("--root: " + flags.root + ": not a directory");
+    }
+  }
+  if (!flags.textfile.empty() && !flags.once) {
+    return Fail("--textfile: only with --once");
+  }
+  stemedb::Config config;
+  if (auto err = LoadConfig(flags, &config)) return Fail(err->ToString());
+
+  if (flags.once) {
+    stemedb::exporter::Exporter exporter(std::move(config), nullptr);
+    exporter.RunOnce();
+    auto text = exporter.Exposition();
+    if (flags.textfile.empty()) {
+      std::fwrite(text->data(), 1, text->size(), stdout);
+      return std::fflush(stdout) == 0 ? 0 : 1;
+    }
+    if (auto err = WriteAtomically(flags.textfile, *text)) {
+      return Fail("--textfile: " + *err);
+    }
+    return 0;
+  }
+
+  // Signals are taken synchronously by this thread with sigwait, so they
+  // must be blocked before any other thread starts (threads inherit masks).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A scraper that disconnects mid-response must not kill the process.
+  signal(SIGPIPE, SIG_IGN);
+
+  stemedb::exporter::Exporter exporter(
+      std::move(config),
+      [&flags](stemedb::Config* out) { return LoadConfig(flags, out); });
+  stemedb::exporter::ServerOptions server_options;
+  server_options.listen_address = flags.listen_address;
+  server_options.telemetry_path = flags.telemetry_path;
+  std::string error;
+  auto server =
+      stemedb::exporter::Server::Start(server_options, &exporter, &error);
+  if (!server) return Fail(error);
+  exporter.Start();
+  std::string ports;
+  for (int p : server->Ports()) ports += (ports.empty() ? "" : ",") + std::to_string(p);
+  stemedb::log::Info("listening",
+                     {{"address", flags.listen_address},
+                      {"port", ports},
+                      {"telemetry_path", flags.telemetry_path},
+                      {"version", STEMEDB_VERSION}});
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      exporter.Reload();
+      continue;
+    }
+    stemedb::log::Info("shutting down", {{"signal", strsignal(sig)}});
+    break;
+  }
+  server.reset();  // stop taking requests before the engine goes away
+  exporter.Stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  CLI::App app{
+      "Prometheus exporter for the disk usage of a StemeDB data layout: "
+      "per-component bytes, files, WAL segments, and filesystem capacity.",
+      "stemedb_disk_exporter"};
+  app.get_formatter()->column_width(34);
+  app.add_option("--config", flags.config_file,
+                 "YAML config file (default: the embedded default layout, "
+                 "see config/default.yaml)");
+  app.add_option("--root", flags.root,
+                 "StemeDB data root; overrides the config's root (relative "
+                 "component paths follow it)");
+  app.add_flag("--once", flags.once,
+               "Scan once, print the exposition text to stdout and exit");
+  app.add_option("--textfile", flags.textfile,
+                 "With --once: write a node_exporter textfile-collector file "
+                 "(atomically) instead of stdout");
+  app.add_option("--web.listen-address", flags.listen_address,
+                 "Address to listen on (host:port, :port for all IPv4)")
+      ->capture_default_str();
+  app.add_option("--web.telemetry-path", flags.telemetry_path,
+                 "Path under which to expose metrics")
+      ->capture_default_str();
+  app.add_option("--log.level", flags.log_level,
+                 "Only log messages at or above: debug, info, warn, error")
+      ->capture_default_str();
+  app.add_option("--log.format", flags.log_format,
+                 "Log format: logfmt or json")
+      ->capture_default_str();
+  app.add_flag("--version", flags.version, "Print version and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+  if (flags.version) {
+    std::cout << "stemedb_disk_exporter, version " << STEMEDB_VERSION
+              << " (revision: " << STEMEDB_REVISION << ")\n";
+    return 0;
+  }
+  try {
+    return Run(flags);
+  } catch (const std::exception& e) {
+    // Last line of defence: the units return errors as values.
+    std::cerr << "stemedb_disk_exporter: fatal: " << e.what() << "\n";
+    return 1;
+  }
+}

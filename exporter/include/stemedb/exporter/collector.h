@@ -1,0 +1,60 @@
+// Numbers to metric families: turns one immutable Snapshot of the exporter's
+// state into Prometheus metric families. Knows nothing of files or HTTP.
+//
+// Thread safety: BuildMetricFamilies is a pure function of its argument.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "prometheus/metric_family.h"
+#include "stemedb/exporter/filesystems.h"
+#include "stemedb/exporter/scanner.h"
+
+namespace stemedb::exporter {
+
+struct ComponentState {
+  std::string name;
+  bool has_segments = false;
+  bool attempted = false;  // a walk of it has finished (well or not)
+  bool have_stats = false;  // `stats` holds a complete walk
+  scanner::ComponentStats stats;  // the last complete walk
+  bool last_success = false;      // the last walk was complete and usable
+  double last_duration_seconds = 0;
+  double last_success_timestamp = 0;  // unix seconds; 0: never
+  std::array<uint64_t, scanner::kErrorReasonCount> errors_total{};
+};
+
+struct FilesystemState {
+  filesystems::Mount mount;
+  bool stat_success = false;     // the last statvfs answered in time
+  bool have_capacity = false;    // `capacity` holds an answer (maybe older)
+  filesystems::Capacity capacity;
+};
+
+struct ComponentFilesystemLink {
+  std::string component;
+  std::string mountpoint;
+  std::string device;
+};
+
+// Everything a scrape shows, as of one moment.
+struct Snapshot {
+  std::vector<ComponentState> components;    // config order
+  std::vector<FilesystemState> filesystems;  // sorted by mountpoint
+  std::vector<ComponentFilesystemLink> links;
+  bool config_reload_success = true;
+  uint64_t config_reload_failures = 0;
+  std::string version;
+  std::string revision;
+};
+
+// Families in a fixed order, every metric carrying the stemedb_disk_ prefix.
+// Values of component and filesystem metrics are cached (HELP says so);
+// components never walked yet emit no series; segment timestamps are omitted
+// while a component has no segments (a 0 would read as "infinitely old").
+std::vector<prometheus::MetricFamily> BuildMetricFamilies(const Snapshot& s);
+
+}  // namespace stemedb::exporter

@@ -1,0 +1,73 @@
+// The exporter's engine: two background loops (tree walks; filesystem
+// capacity) that keep an immutable Snapshot and its rendered exposition text
+// up to date, so that serving a scrape is handing out a string.
+//
+// Thread safety: every public method may be called from any thread.
+// Exposition() and Ready() never block on the filesystem.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "stemedb/config.h"
+#include "stemedb/exporter/collector.h"
+
+namespace stemedb::exporter {
+
+// Produces a fresh config on SIGHUP; returns the error instead when the new
+// config is bad (the running one is then kept).
+using ConfigLoader = std::function<std::optional<ConfigError>(Config*)>;
+
+class Exporter {
+ public:
+  // `loader` may be empty: Reload() then re-applies the current config.
+  Exporter(Config config, ConfigLoader loader);
+  ~Exporter();  // Stop()s
+  Exporter(const Exporter&) = delete;
+  Exporter& operator=(const Exporter&) = delete;
+
+  // Starts the walk and capacity loops; the first walk starts at once.
+  void Start();
+  // Stops the loops. A walk stuck in the kernel (hung mount) is left behind
+  // rather than waited for; it holds only shared state, never `this`.
+  void Stop();
+
+  // One walk and one capacity pass on the calling thread, then renders.
+  // For --once and tests; do not mix with Start().
+  void RunOnce();
+
+  // Loads a new config through the loader. On success later cycles use it
+  // (components removed from it stop reporting at once) and a walk starts
+  // now; on failure the old config stays, the failure is logged and counted.
+  // Returns the error, if any.
+  std::optional<ConfigError> Reload();
+
+  // The text of the last render (never null; possibly only self metrics
+  // before the first walk finishes).
+  std::shared_ptr<const std::string> Exposition() const;
+  // True once a walk of every component has finished.
+  bool Ready() const;
+  // Increases whenever a walk finishes (complete or not). Tests wait on it.
+  uint64_t WalksFinished() const;
+  // Blocks until WalksFinished() >= n or the exporter stops; for tests and
+  // --once style callers that need synchronisation without sleeping.
+  void WaitForWalks(uint64_t n) const;
+  // Starts a capacity pass now and blocks until it (or a later one) has
+  // finished: tests use it after changing a filesystem.
+  void WaitForCapacityPass() const;
+
+  // The current snapshot (a copy of the state behind Exposition()).
+  std::shared_ptr<const Snapshot> CurrentSnapshot() const;
+
+ private:
+  struct Shared;
+  std::shared_ptr<Shared> shared_;
+};
+
+// Renders families in the Prometheus text format (version 0.0.4).
+std::string RenderText(const Snapshot& snapshot);
+
+}  // namespace stemedb::exporter

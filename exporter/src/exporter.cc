@@ -1,0 +1,468 @@
+#include "stemedb/exporter/exporter.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "prometheus/text_serializer.h"
+#include "stemedb/exporter/filesystems.h"
+#include "stemedb/exporter/log.h"
+#include "stemedb/exporter/scanner.h"
+
+#ifndef STEMEDB_VERSION
+#define STEMEDB_VERSION "unknown"
+#endif
+#ifndef STEMEDB_REVISION
+#define STEMEDB_REVISION "unknown"
+#endif
+
+namespace stemedb::exporter {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Capacity is cheap to read and is what the disk-full alerts watch, so it is
+// refreshed more often than the (expensive) walks: every walk interval, but
+// at least this often.
+constexpr std::chrono::milliseconds kMaxCapacityPeriod{10000};
+
+// A walk that has not returned this long after its deadline is stuck in the
+// kernel (hung mount): the scanner itself stops within milliseconds of the
+// deadline whenever it gets the CPU back.
+constexpr std::chrono::milliseconds kStuckGrace{2000};
+
+double WallSeconds() {
+  return std::chrono::duration<double>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+ComponentState FreshState(const Component& c) {
+  ComponentState s;
+  s.name = c.name;
+  s.has_segments = !c.segment_pattern.empty();
+  return s;
+}
+
+}  // namespace
+
+std::string RenderText(const Snapshot& snapshot) {
+  return prometheus::TextSerializer().Serialize(BuildMetricFamilies(snapshot));
+}
+
+struct Exporter::Shared {
+  explicit Shared(Config c, ConfigLoader l)
+      : config(std::move(c)), loader(std::move(l)) {
+    for (const auto& comp : config.components) {
+      components.push_back(FreshState(comp));
+    }
+  }
+
+  // --- State. Everything below is GUARDED_BY(mu) unless noted.
+  mutable std::mutex mu;
+  mutable std::condition_variable cv;
+  Config config;
+  const ConfigLoader loader;  // immutable after construction
+  uint64_t config_generation = 0;
+  std::vector<ComponentState> components;  // parallel to config.components
+  std::vector<FilesystemState> filesystems;
+  std::vector<ComponentFilesystemLink> links;
+  bool reload_success = true;
+  uint64_t reload_failures = 0;
+  bool stopping = false;
+  bool walk_requested = false;
+  bool walk_in_progress = false;
+  Clock::time_point walk_deadline;
+  bool stuck_reported = false;  // timeout already counted for this walk
+  bool ready = false;
+  uint64_t walks_finished = 0;
+  uint64_t capacity_started = 0;
+  uint64_t capacity_finished = 0;
+  bool capacity_requested = false;
+  std::shared_ptr<const Snapshot> snapshot;
+  std::shared_ptr<const std::string> text;
+
+  std::atomic<bool> cancel{false};  // read by walker threads without mu
+  // Used only by the capacity loop (or RunOnce), never concurrently.
+  filesystems::CapacityProber prober;
+  std::thread walk_thread;
+  std::thread capacity_thread;
+
+  // Builds the snapshot and its text from the state; REQUIRES: mu held.
+  void RenderLocked() {
+    auto s = std::make_shared<Snapshot>();
+    s->components = components;
+    s->filesystems = filesystems;
+    s->links = links;
+    s->config_reload_success = reload_success;
+    s->config_reload_failures = reload_failures;
+    s->version = STEMEDB_VERSION;
+    s->revision = STEMEDB_REVISION;
+    text = std::make_shared<const std::string>(RenderText(*s));
+    snapshot = std::move(s);
+  }
+
+  // One walk over the current config's components. Runs without mu held
+  // while walking.
+  void Walk() {
+    std::vector<scanner::ComponentSpec> specs;
+    scanner::WalkOptions options;
+    uint64_t generation;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (const auto& c : config.components) {
+        specs.push_back({c.name, c.resolved_path, c.segment_pattern});
+      }
+      options.threads = config.scan.threads;
+      options.one_filesystem = config.scan.one_filesystem;
+      options.max_depth = config.scan.max_depth;
+      options.deadline = Clock::now() + config.scan.timeout.value;
+      options.cancel = &cancel;
+      generation = config_generation;
+      walk_in_progress = true;
+      walk_deadline = options.deadline;
+      stuck_reported = false;
+    }
+    std::vector<scanner::ComponentStats> results =
+        scanner::ScanComponents(specs, options);
+    double now = WallSeconds();
+    std::lock_guard<std::mutex> lock(mu);
+    walk_in_progress = false;
+    if (generation == config_generation) {
+      ApplyWalkLocked(results, now);
+    }  // else a reload replaced the components mid-walk: a new walk is due.
+    ++walks_finished;
+    RenderLocked();
+    cv.notify_all();
+  }
+
+  // REQUIRES: mu held; results parallel to config.components.
+  void ApplyWalkLocked(const std::vector<scanner::ComponentStats>& results,
+                       double now) {
+    for (size_t i = 0; i < results.size() && i < components.size(); ++i) {
+      const auto& r = results[i];
+      auto& st = components[i];
+      const bool optional = config.components[i].optional;
+      st.attempted = true;
+      st.last_duration_seconds = r.duration_seconds;
+      st.last_success = r.complete && (r.present || optional);
+      if (r.complete) {
+        st.stats = r;
+        st.have_stats = true;
+      }
+      if (st.last_success) st.last_success_timestamp = now;
+      for (int k = 0; k < scanner::kErrorReasonCount; ++k) {
+        // A stuck walk had its timeout counted when it was found stuck.
+        if (stuck_reported &&
+            k == static_cast<int>(scanner::ErrorReason::kTimeout)) {
+          continue;
+        }
+        st.errors_total[k] += r.errors[k];
+      }
+      if (!r.present && !optional) {
+        log::Warn("component directory is missing",
+                  {{"component", r.name},
+                   {"path", config.components[i].resolved_path}});
+      }
+      uint64_t errs = 0;
+      for (auto e : r.errors) errs += e;
+      if (errs > 0) {
+        log::Warn("walk could not account for some entries",
+                  {{"component", r.name}, {"errors", std::to_string(errs)}});
+      }
+      log::Debug("walk finished",
+                 {{"component", r.name},
+                  {"complete", r.complete ? "true" : "false"},
+                  {"seconds", std::to_string(r.duration_seconds)},
+                  {"files", std::to_string(r.files)}});
+    }
+    ready = true;
+  }
+
+  // REQUIRES: mu held. Marks a walk that outlived its deadline as failed,
+  // once, so a hung mount shows up as scan_success 0 while the walk thread
+  // waits in the kernel.
+  bool CheckStuckLocked() {
+    if (!walk_in_progress || stuck_reported ||
+        Clock::now() < walk_deadline + kStuckGrace) {
+      return false;
+    }
+    stuck_reported = true;
+    for (auto& st : components) {
+      st.attempted = true;
+      st.last_success = false;
+      ++st.errors_total[static_cast<int>(scanner::ErrorReason::kTimeout)];
+    }
+    log::Error("walk is stuck past its timeout (hung mount?); serving the "
+               "last complete results");
+    return true;
+  }
+
+  // One capacity pass: which filesystems hold the components, and statvfs of
+  // each with a timeout. Runs without mu held while probing.
+  void Capacity() {
+    struct Want {
+      std::string component;
+      std::string path;
+      dev_t device;  // 0: unknown yet
+      bool missing;
+    };
+    std::vector<Want> wants;
+    std::chrono::milliseconds statfs_timeout;
+    bool one_filesystem;
+    uint64_t pass;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      pass = ++capacity_started;
+      capacity_requested = false;
+      for (size_t i = 0; i < config.components.size(); ++i) {
+        const auto& st = components[i];
+        wants.push_back({config.components[i].name,
+                         config.components[i].resolved_path,
+                         st.have_stats ? st.stats.device : 0,
+                         st.have_stats && !st.stats.present});
+      }
+      statfs_timeout = config.scan.statfs_timeout.value;
+      one_filesystem = config.scan.one_filesystem;
+    }
+    const auto table = filesystems::ReadMountTable();
+    // Deduplicated by device: bind mounts and components sharing a
+    // filesystem give one series. The smallest mountpoint names it, so the
+    // choice does not depend on component order.
+    std::map<dev_t, filesystems::Mount> by_device;
+    std::vector<std::pair<std::string, dev_t>> component_devices;
+    auto note = [&](const std::string& component, filesystems::Mount mount) {
+      auto [it, inserted] = by_device.emplace(mount.device_id, mount);
+      if (!inserted && mount.mountpoint < it->second.mountpoint) {
+        it->second = mount;
+      }
+      component_devices.emplace_back(component, mount.device_id);
+    };
+    for (const auto& w : wants) {
+      if (w.missing) continue;
+      auto mount = filesystems::FindMount(table, w.path, w.device);
+      if (w.device != 0 && (!mount || mount->device_id != w.device)) {
+        // The path goes through a symlink to another filesystem: trust the
+        // device the walk saw over the path's spelling.
+        for (const auto& m : table) {
+          if (m.device_id == w.device) {
+            mount = m;
+            break;
+          }
+        }
+      }
+      if (mount) note(w.component, *mount);
+      if (!one_filesystem) {
+        for (auto& below : filesystems::MountsBelow(table, w.path)) {
+          note(w.component, below);
+        }
+      }
+    }
+    std::map<dev_t, std::optional<filesystems::Capacity>> answers;
+    for (const auto& [dev, mount] : by_device) {
+      answers[dev] = prober.Probe(mount.mountpoint, statfs_timeout);
+      if (!answers[dev]) {
+        log::Warn("statfs failed or timed out; keeping the last answer",
+                  {{"mountpoint", mount.mountpoint}});
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    std::vector<FilesystemState> next;
+    for (const auto& [dev, mount] : by_device) {
+      FilesystemState fs;
+      fs.mount = mount;
+      const auto& answer = answers[dev];
+      fs.stat_success = answer.has_value();
+      if (answer) {
+        fs.have_capacity = true;
+        fs.capacity = *answer;
+      } else {
+        for (const auto& old : filesystems) {
+          if (old.mount.mountpoint == mount.mountpoint && old.have_capacity) {
+            fs.have_capacity = true;
+            fs.capacity = old.capacity;
+          }
+        }
+      }
+      next.push_back(std::move(fs));
+    }
+    std::sort(next.begin(), next.end(), [](const auto& a, const auto& b) {
+      return a.mount.mountpoint < b.mount.mountpoint;
+    });
+    filesystems = std::move(next);
+    links.clear();
+    for (const auto& [component, dev] : component_devices) {
+      const auto& mount = by_device[dev];
+      links.push_back({component, mount.mountpoint, mount.device});
+    }
+    CheckStuckLocked();
+    capacity_finished = std::max(capacity_finished, pass);
+    RenderLocked();
+    cv.notify_all();
+  }
+
+  void WalkLoop() {
+    auto next = Clock::now();
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait_until(lock, next,
+                      [&] { return stopping || walk_requested; });
+        if (stopping) return;
+        walk_requested = false;
+        next = Clock::now() + config.scan.interval.value;
+      }
+      Walk();
+    }
+  }
+
+  void CapacityLoop() {
+    for (;;) {
+      Capacity();
+      std::unique_lock<std::mutex> lock(mu);
+      auto period = std::min<std::chrono::milliseconds>(
+          config.scan.interval.value, kMaxCapacityPeriod);
+      // Wake early at a walk's stuck point so scan_success drops on time.
+      auto wake = Clock::now() + period;
+      if (walk_in_progress && !stuck_reported) {
+        wake = std::min(wake, walk_deadline + kStuckGrace);
+      }
+      cv.wait_until(lock, wake,
+                    [&] { return stopping || capacity_requested; });
+      if (stopping) return;
+    }
+  }
+};
+
+Exporter::Exporter(Config config, ConfigLoader loader)
+    : shared_(std::make_shared<Shared>(std::move(config), std::move(loader))) {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  shared_->RenderLocked();
+}
+
+Exporter::~Exporter() { Stop(); }
+
+void Exporter::Start() {
+  // The threads own a reference to the shared state, so a walk stuck in the
+  // kernel after Stop() never touches freed memory.
+  auto s = shared_;
+  s->walk_thread = std::thread([s] { s->WalkLoop(); });
+  s->capacity_thread = std::thread([s] { s->CapacityLoop(); });
+}
+
+void Exporter::Stop() {
+  auto& s = *shared_;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.stopping = true;
+    s.cancel = true;
+    s.cv.notify_all();
+  }
+  if (s.capacity_thread.joinable()) s.capacity_thread.join();
+  if (s.walk_thread.joinable()) {
+    std::unique_lock<std::mutex> lock(s.mu);
+    bool done = s.cv.wait_for(lock, std::chrono::seconds(5),
+                              [&] { return !s.walk_in_progress; });
+    lock.unlock();
+    if (done) {
+      s.walk_thread.join();
+    } else {
+      log::Warn("a walk is stuck in the kernel; leaving it behind");
+      s.walk_thread.detach();
+    }
+  }
+}
+
+void Exporter::RunOnce() {
+  shared_->Walk();
+  shared_->Capacity();
+}
+
+std::optional<ConfigError> Exporter::Reload() {
+  auto& s = *shared_;
+  Config next;
+  std::optional<ConfigError> err;
+  if (s.loader) {
+    err = s.loader(&next);
+  } else {
+    std::lock_guard<std::mutex> lock(s.mu);
+    next = s.config;
+  }
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (err) {
+    s.reload_success = false;
+    ++s.reload_failures;
+    log::Error("config reload failed; keeping the running config",
+               {{"err", err->ToString()}});
+    s.RenderLocked();
+    return err;
+  }
+  std::vector<ComponentState> states;
+  for (const auto& c : next.components) {
+    ComponentState st = FreshState(c);
+    // Keep what is known about a component that did not change, so a reload
+    // does not reset its counters or blank its series until the next walk.
+    const Component* old = s.config.FindComponent(c.name);
+    if (old && old->resolved_path == c.resolved_path &&
+        old->segment_pattern == c.segment_pattern) {
+      for (const auto& o : s.components) {
+        if (o.name == c.name) st = o;
+      }
+    }
+    states.push_back(std::move(st));
+  }
+  s.config = std::move(next);
+  s.components = std::move(states);
+  ++s.config_generation;
+  s.reload_success = true;
+  s.walk_requested = true;
+  log::Info("config reloaded", {{"source", s.config.source}});
+  s.RenderLocked();
+  s.cv.notify_all();
+  return std::nullopt;
+}
+
+std::shared_ptr<const std::string> Exporter::Exposition() const {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return shared_->text;
+}
+
+bool Exporter::Ready() const {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return shared_->ready;
+}
+
+uint64_t Exporter::WalksFinished() const {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return shared_->walks_finished;
+}
+
+void Exporter::WaitForWalks(uint64_t n) const {
+  std::unique_lock<std::mutex> lock(shared_->mu);
+  shared_->cv.wait(lock, [&] {
+    return shared_->walks_finished >= n || shared_->stopping;
+  });
+}
+
+void Exporter::WaitForCapacityPass() const {
+  auto& s = *shared_;
+  std::unique_lock<std::mutex> lock(s.mu);
+  // A pass already running may have read the mount table before the caller's
+  // change, so wait for the next one to start and finish.
+  const uint64_t target = s.capacity_started + 1;
+  s.capacity_requested = true;
+  s.cv.notify_all();
+  s.cv.wait(lock,
+            [&] { return s.capacity_finished >= target || s.stopping; });
+}
+
+std::shared_ptr<const Snapshot> Exporter::CurrentSnapshot() const {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return shared_->snapshot;
+}
+
+}  // namespace stemedb::exporter
