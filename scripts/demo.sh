@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The main job on an embedded default: install what is missing, build, create
+# a demo StemeDB tree, generate the alert rules and dashboard from the default
+# config, and serve the tree's metrics on loopback until Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+scripts/build.sh
+
+demo=build/demo
+address=${STEMEDB_DEMO_ADDRESS:-127.0.0.1:19180}
+python3 scripts/demo-tree.py "$demo/stemedb"
+build/rulegen/stemedb_rulegen --out "$demo/generated"
+
+cat <<MSG
+
+  Demo StemeDB tree:   $demo/stemedb
+  Generated rules:     $demo/generated/rules/ (alerts + promtool tests)
+  Generated dashboard: $demo/generated/dashboards/stemedb-disk.json
+  Metrics:             curl http://$address/metrics
+  Landing page:        http://$address/
+  Ready (first scan):  curl http://$address/-/ready
+
+  Ctrl-C stops the exporter.
+
+MSG
+exec build/exporter/stemedb_disk_exporter --root "$demo/stemedb" \
+  --web.listen-address "$address"
