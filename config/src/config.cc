@@ -1,0 +1,676 @@
+// The config file schema (config/default.yaml documents it), the rules that
+// relate its keys, and the edges where yaml-cpp and Boost exceptions become
+// ConfigError values.
+
+#include "stemedb/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <boost/filesystem.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <utility>
+
+#include "yaml_reader.h"
+
+namespace stemedb {
+namespace {
+
+namespace fs = boost::filesystem;
+using detail::FormatNumber;
+using detail::Status;
+using detail::Where;
+using detail::YamlReader;
+using Field = YamlReader::Field;
+
+constexpr char kEmbeddedSource[] = "<embedded default>";
+constexpr int64_t kUnbounded = std::numeric_limits<int64_t>::max();
+
+bool IsLower(char c) { return c >= 'a' && c <= 'z'; }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsAlpha(char c) { return IsLower(c) || (c >= 'A' && c <= 'Z'); }
+
+// [a-z][a-z0-9_]*: the name is a label value and appears in PromQL and
+// dashboard queries unquoted-safe.
+bool IsValidComponentName(std::string_view name) {
+  if (name.empty() || !IsLower(name[0])) return false;
+  for (const char c : name) {
+    if (!IsLower(c) && !IsDigit(c) && c != '_') return false;
+  }
+  return true;
+}
+
+// Grafana's uid rule: [a-zA-Z0-9_-]{1,40}.
+bool IsValidDashboardUid(std::string_view uid) {
+  if (uid.empty() || uid.size() > 40) return false;
+  for (const char c : uid) {
+    if (!IsAlpha(c) && !IsDigit(c) && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+// Absolute and lexically normal, without the trailing "/." or "/" Boost
+// leaves, so equal directories compare equal as strings.
+std::string NormalPath(const fs::path& path) {
+  std::string text = path.lexically_normal().string();
+  while (text.size() > 1) {
+    if (text.ends_with("/.")) {
+      text.resize(text.size() - 2);
+      if (text.empty()) text = "/";
+    } else if (text.ends_with("/")) {
+      text.pop_back();
+    } else {
+      break;
+    }
+  }
+  return text;
+}
+
+// `path` if absolute, else `base`/`path`. REQUIRES: base is absolute.
+std::string ResolvePath(const std::string& base, const std::string& path) {
+  const fs::path written(path);
+  return NormalPath(written.is_absolute() ? written : fs::path(base) / written);
+}
+
+// `dir` made absolute against the current directory. May throw
+// fs::filesystem_error when the current directory is gone.
+std::string AbsoluteDir(const std::string& dir) {
+  const fs::path path = dir.empty() ? fs::path(".") : fs::path(dir);
+  // Boost's absolute() asks for the current directory even when it needs
+  // none, so an absolute path must not depend on it.
+  return NormalPath(path.is_absolute() ? path : fs::absolute(path));
+}
+
+// Fills resolved_path of every component and rejects two components that
+// name the same directory (their sizes would be counted twice).
+Status ResolveComponents(const YamlReader& reader, Config* config) {
+  for (size_t i = 0; i < config->components.size(); ++i) {
+    Component& component = config->components[i];
+    component.resolved_path = ResolvePath(config->root, component.path);
+    for (size_t j = 0; j < i; ++j) {
+      const Component& earlier = config->components[j];
+      if (earlier.resolved_path != component.resolved_path) continue;
+      const std::string path = "components." + component.name + ".path";
+      return reader.Error(
+          {path, reader.MarkOf(path).value_or(YAML::Mark::null_mark())},
+          "\"" + component.path + "\" resolves to " + component.resolved_path +
+              ", the directory of component \"" + earlier.name +
+              "\" too; each component must be its own directory");
+    }
+  }
+  return std::nullopt;
+}
+
+// Reads one document onto a Config that already holds the defaults.
+class ConfigParser {
+ public:
+  ConfigParser(std::string source, Config* config)
+      : reader_(std::move(source)), config_(config) {}
+
+  // REQUIRES: base_dir is absolute.
+  Status Parse(const YAML::Node& document, const std::string& base_dir) {
+    std::optional<std::string> root;
+    const std::vector<Field> sections = {
+        {"root",
+         [this, &root](const YAML::Node& node, const Where& where) {
+           root.emplace();
+           return reader_.ReadString(node, where, &*root);
+         }},
+        {"components",
+         [this](const YAML::Node& node, const Where& where) {
+           return ReadComponents(node, where);
+         }},
+        MapField("scan", ScanFields()),
+        MapField("thresholds", ThresholdFields()),
+        MapField("alerting", AlertingFields()),
+        MapField("dashboard", DashboardFields()),
+    };
+    if (Status status =
+            reader_.ReadMap(document, {"", document.Mark()}, sections)) {
+      return status;
+    }
+    if (root) config_->root = ResolvePath(base_dir, *root);
+    if (Status status = ResolveComponents(reader_, config_)) return status;
+    return CheckRelations();
+  }
+
+ private:
+  // --- Field makers: each binds a key to where its value is stored. ---
+
+  Field MapField(std::string_view key, std::vector<Field> fields) {
+    return {key, [this, fields = std::move(fields)](const YAML::Node& node,
+                                                    const Where& where) {
+              return reader_.ReadMap(node, where, fields);
+            }};
+  }
+  Field StringField(std::string_view key, std::string* out,
+                    bool allow_empty = false) {
+    return {key, [this, out, allow_empty](const YAML::Node& node,
+                                          const Where& where) {
+              return reader_.ReadString(node, where, out, allow_empty);
+            }};
+  }
+  Field BoolField(std::string_view key, bool* out) {
+    return {key, [this, out](const YAML::Node& node, const Where& where) {
+              return reader_.ReadBool(node, where, out);
+            }};
+  }
+  template <typename Int>
+  Field IntField(std::string_view key, Int* out, int64_t min, int64_t max) {
+    return {
+        key,
+        [this, out, min, max](const YAML::Node& node,
+                              const Where& where) -> Status {
+          int64_t value = 0;
+          if (Status status = reader_.ReadInt(node, where, min, max, &value)) {
+            return status;
+          }
+          *out = static_cast<Int>(value);
+          return std::nullopt;
+        }};
+  }
+  Field RatioField(std::string_view key, double* out) {
+    return {key, [this, out](const YAML::Node& node, const Where& where) {
+              return reader_.ReadRatio(node, where, out);
+            }};
+  }
+  // `for` may be 0s (fire at once); windows and intervals must be positive.
+  Field DurationField(std::string_view key, Duration* out, bool positive) {
+    return {key,
+            [this, out, positive](const YAML::Node& node, const Where& where) {
+              return reader_.ReadDuration(node, where, positive, out);
+            }};
+  }
+  Field ForField(Duration* out) { return DurationField("for", out, false); }
+
+  // --- The schema, section by section. ---
+
+  std::vector<Field> ScanFields() {
+    ScanOptions& scan = config_->scan;
+    return {
+        DurationField("interval", &scan.interval, true),
+        DurationField("timeout", &scan.timeout, true),
+        DurationField("statfs_timeout", &scan.statfs_timeout, true),
+        BoolField("one_filesystem", &scan.one_filesystem),
+        IntField("threads", &scan.threads, 1, 64),
+        IntField("max_depth", &scan.max_depth, 1, 4096),
+    };
+  }
+
+  std::vector<Field> ThresholdFields() {
+    Thresholds& t = config_->thresholds;
+    auto ratio_for = [this](std::string_view ratio_key, RatioThreshold* out) {
+      return std::vector<Field>{RatioField(ratio_key, &out->ratio),
+                                ForField(&out->for_duration)};
+    };
+    return {
+        MapField(
+            "disk_space",
+            {
+                MapField("warning",
+                         ratio_for("avail_ratio_below", &t.disk_space.warning)),
+                MapField("critical", ratio_for("avail_ratio_below",
+                                               &t.disk_space.critical)),
+                MapField("emergency", ratio_for("used_ratio_above",
+                                                &t.disk_space.emergency_used)),
+            }),
+        MapField("inodes",
+                 {
+                     MapField("warning",
+                              ratio_for("free_ratio_below", &t.inodes.warning)),
+                     MapField("critical", ratio_for("free_ratio_below",
+                                                    &t.inodes.critical)),
+                 }),
+        MapField(
+            "fill_prediction",
+            {
+                DurationField("horizon", &t.fill_prediction.horizon, true),
+                DurationField("lookback", &t.fill_prediction.lookback, true),
+                ForField(&t.fill_prediction.for_duration),
+                RatioField("avail_ratio_below",
+                           &t.fill_prediction.avail_ratio_below),
+            }),
+        MapField(
+            "wal",
+            {
+                StringField("component", &t.wal.component),
+                DurationField("retention", &t.wal.retention, true),
+                IntField("max_segments", &t.wal.max_segments, 1, kUnbounded),
+                RatioField("max_filesystem_share", &t.wal.max_filesystem_share),
+                ForField(&t.wal.for_duration),
+            }),
+        MapField("backups",
+                 {
+                     StringField("component", &t.backups.component),
+                     DurationField("max_age", &t.backups.max_age, true),
+                     DurationField("retention", &t.backups.retention, true),
+                     IntField("max_count", &t.backups.max_count, 1, kUnbounded),
+                     ForField(&t.backups.for_duration),
+                 }),
+        MapField("tmp",
+                 {
+                     StringField("component", &t.tmp.component),
+                     IntField("max_files", &t.tmp.max_files, 1, kUnbounded),
+                     IntField("max_bytes", &t.tmp.max_bytes, 1, kUnbounded),
+                     ForField(&t.tmp.for_duration),
+                 }),
+        MapField("exporter",
+                 {
+                     DurationField("scan_stale_after",
+                                   &t.exporter.scan_stale_after, true),
+                     ForField(&t.exporter.for_duration),
+                 }),
+    };
+  }
+
+  std::vector<Field> AlertingFields() {
+    AlertingOptions& alerting = config_->alerting;
+    return {
+        {"source",
+         [this](const YAML::Node& node, const Where& where) -> Status {
+           std::string text;
+           if (Status status = reader_.ReadString(node, where, &text)) {
+             return status;
+           }
+           if (text == "exporter") {
+             config_->alerting.source = MetricsSource::kExporter;
+           } else if (text == "node_exporter") {
+             config_->alerting.source = MetricsSource::kNodeExporter;
+           } else {
+             return reader_.Error(where, "\"" + text +
+                                             "\" is not a metrics source "
+                                             "(exporter or node_exporter)");
+           }
+           return std::nullopt;
+         }},
+        StringField("node_exporter_selector", &alerting.node_exporter_selector,
+                    true),
+        StringField("job", &alerting.job),
+        StringField("group_name", &alerting.group_name),
+        StringField("runbook_url", &alerting.runbook_url),
+        {"labels",
+         [this](const YAML::Node& node, const Where& where) {
+           return ReadLabels(node, where);
+         }},
+    };
+  }
+
+  std::vector<Field> DashboardFields() {
+    DashboardOptions& dashboard = config_->dashboard;
+    return {
+        StringField("title", &dashboard.title),
+        {"uid",
+         [this](const YAML::Node& node, const Where& where) -> Status {
+           std::string text;
+           if (Status status = reader_.ReadString(node, where, &text)) {
+             return status;
+           }
+           if (!IsValidDashboardUid(text)) {
+             return reader_.Error(where, "\"" + text +
+                                             "\" is not a Grafana uid (1 to "
+                                             "40 of a-z A-Z 0-9 _ -)");
+           }
+           config_->dashboard.uid = std::move(text);
+           return std::nullopt;
+         }},
+        DurationField("refresh", &dashboard.refresh, true),
+    };
+  }
+
+  // A given component list replaces the default one: merging would keep
+  // directories the user meant to drop.
+  Status ReadComponents(const YAML::Node& node, const Where& where) {
+    std::vector<Component> components;
+    Status status = reader_.ReadEntries(
+        node, where,
+        [&](const std::string& name, const Where& key_where,
+            const YAML::Node& value, const Where& value_where) -> Status {
+          if (!IsValidComponentName(name)) {
+            return reader_.Error(key_where,
+                                 "\"" + name +
+                                     "\" is not a valid component name "
+                                     "([a-z][a-z0-9_]*; it becomes a label "
+                                     "value)");
+          }
+          Component component;
+          component.name = name;
+          bool has_path = false;
+          const std::vector<Field> fields = {
+              {"path",
+               [&](const YAML::Node& n, const Where& w) {
+                 has_path = true;
+                 return reader_.ReadString(n, w, &component.path);
+               }},
+              StringField("segment_pattern", &component.segment_pattern, true),
+              BoolField("optional", &component.optional),
+          };
+          if (Status s = reader_.ReadMap(value, value_where, fields)) return s;
+          if (!has_path) {
+            return reader_.Error(key_where, "missing required key \"path\"");
+          }
+          components.push_back(std::move(component));
+          return std::nullopt;
+        });
+    if (status) return status;
+    config_->components = std::move(components);
+    return std::nullopt;
+  }
+
+  Status ReadLabels(const YAML::Node& node, const Where& where) {
+    std::map<std::string, std::string> labels;
+    Status status = reader_.ReadEntries(
+        node, where,
+        [&](const std::string& name, const Where& key_where,
+            const YAML::Node& value, const Where& value_where) -> Status {
+          if (name.starts_with("__")) {
+            return reader_.Error(key_where,
+                                 "label names starting with \"__\" are "
+                                 "reserved for Prometheus' internal use");
+          }
+          if (!IsValidLabelName(name)) {
+            return reader_.Error(key_where, "\"" + name +
+                                                "\" is not a valid label name "
+                                                "([a-zA-Z_][a-zA-Z0-9_]*)");
+          }
+          return reader_.ReadString(value, value_where, &labels[name]);
+        });
+    if (status) return status;
+    config_->alerting.labels = std::move(labels);
+    return std::nullopt;
+  }
+
+  // --- Rules that relate keys; reported where the file set one of them. ---
+
+  // The error goes to `primary` if the file set it, else to `secondary`
+  // (the file set that one, and the primary kept its default).
+  ConfigError RelationError(const std::string& primary,
+                            std::string primary_message,
+                            const std::string& secondary,
+                            std::string secondary_message) const {
+    if (const auto mark = reader_.MarkOf(primary)) {
+      return reader_.Error({primary, *mark}, std::move(primary_message));
+    }
+    if (const auto mark = reader_.MarkOf(secondary)) {
+      return reader_.Error({secondary, *mark}, std::move(secondary_message));
+    }
+    return reader_.Error({primary, YAML::Mark::null_mark()},
+                         std::move(primary_message));
+  }
+
+  // A warning must fire before its critical: on a "below" ratio that means a
+  // larger threshold. node-mixin shipped these swapped for two years.
+  Status CheckWarningLooser(const std::string& section,
+                            const std::string& ratio_key,
+                            const RatioThreshold& warning,
+                            const RatioThreshold& critical) const {
+    if (warning.ratio > critical.ratio) return std::nullopt;
+    const std::string why =
+        ": a warning must be looser than its critical, so that it fires first";
+    return RelationError(
+        section + ".warning." + ratio_key,
+        FormatNumber(warning.ratio) + " must be greater than critical." +
+            ratio_key + " (" + FormatNumber(critical.ratio) + ")" + why,
+        section + ".critical." + ratio_key,
+        FormatNumber(critical.ratio) + " must be less than warning." +
+            ratio_key + " (" + FormatNumber(warning.ratio) + ")" + why);
+  }
+
+  Status CheckRelations() const {
+    const Thresholds& t = config_->thresholds;
+    if (Status status = CheckComponentReference("thresholds.wal.component",
+                                                t.wal.component, true)) {
+      return status;
+    }
+    if (Status status = CheckComponentReference("thresholds.backups.component",
+                                                t.backups.component, true)) {
+      return status;
+    }
+    if (Status status = CheckComponentReference("thresholds.tmp.component",
+                                                t.tmp.component, false)) {
+      return status;
+    }
+    if (Status status =
+            CheckWarningLooser("thresholds.disk_space", "avail_ratio_below",
+                               t.disk_space.warning, t.disk_space.critical)) {
+      return status;
+    }
+    // Emergency (§1, disk above 98%) is used space and must lie beyond
+    // critical's used space, 1 - critical.avail_ratio_below. The epsilon
+    // treats 0.9 vs 1 - 0.1 as equal despite binary rounding.
+    const double critical_used = 1 - t.disk_space.critical.ratio;
+    if (t.disk_space.emergency_used.ratio <= critical_used + 1e-9) {
+      const std::string why =
+          ": the emergency must be tighter than critical, so it fires last";
+      return RelationError(
+          "thresholds.disk_space.emergency.used_ratio_above",
+          FormatNumber(t.disk_space.emergency_used.ratio) +
+              " must be greater than " + FormatNumber(critical_used) +
+              " (1 - critical.avail_ratio_below)" + why,
+          "thresholds.disk_space.critical.avail_ratio_below",
+          FormatNumber(t.disk_space.critical.ratio) + " must be greater than " +
+              FormatNumber(1 - t.disk_space.emergency_used.ratio) +
+              " (1 - emergency.used_ratio_above)" + why);
+    }
+    if (Status status =
+            CheckWarningLooser("thresholds.inodes", "free_ratio_below",
+                               t.inodes.warning, t.inodes.critical)) {
+      return status;
+    }
+    const FillPrediction& fill = t.fill_prediction;
+    if (fill.lookback.value < fill.for_duration.value) {
+      const std::string why =
+          ": a prediction window shorter than its for would alert on a trend "
+          "it never saw whole";
+      return RelationError("thresholds.fill_prediction.lookback",
+                           fill.lookback.text + " is shorter than for (" +
+                               fill.for_duration.text + ")" + why,
+                           "thresholds.fill_prediction.for",
+                           fill.for_duration.text +
+                               " is longer than lookback (" +
+                               fill.lookback.text + ")" + why);
+    }
+    return std::nullopt;
+  }
+
+  // A threshold section names the component it watches; the WAL and backup
+  // alerts count segments, so those components need a segment_pattern.
+  Status CheckComponentReference(const std::string& path,
+                                 const std::string& name,
+                                 bool needs_segments) const {
+    const Component* component = config_->FindComponent(name);
+    if (component == nullptr) {
+      std::string known;
+      for (const Component& c : config_->components) {
+        known += (known.empty() ? "" : ", ") + c.name;
+      }
+      std::string message = "\"" + name +
+                            "\" is not a component (components: " +
+                            (known.empty() ? "none" : known) + ")";
+      if (const auto mark = reader_.MarkOf(path)) {
+        return reader_.Error({path, *mark}, std::move(message));
+      }
+      // The default name, made dangling by a components list without it.
+      return reader_.Error(
+          {path,
+           reader_.KeyMarkOf("components").value_or(YAML::Mark::null_mark())},
+          message +
+              "; the components list replaced the default one, so "
+              "add \"" +
+              name + "\" or set " + path);
+    }
+    if (needs_segments && component->segment_pattern.empty()) {
+      const std::string component_path = "components." + name;
+      return reader_.Error(
+          {component_path,
+           reader_.KeyMarkOf(component_path).value_or(YAML::Mark::null_mark())},
+          "has no segment_pattern, but " + path +
+              " names it and its alerts count segments");
+    }
+    return std::nullopt;
+  }
+
+  YamlReader reader_;
+  Config* config_;
+};
+
+// Parses `yaml` onto `*config` (which holds the defaults). Every exception
+// the libraries throw stops here.
+Status ParseOnto(std::string_view yaml, const std::string& source_name,
+                 const std::string& base_dir, Config* config) {
+  YamlReader reporter(source_name);
+  try {
+    const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
+    if (documents.empty() || documents[0].IsNull()) {
+      return reporter.Error({"", YAML::Mark::null_mark()},
+                            "no configuration in the file (expected a "
+                            "mapping of sections: root, components, scan, "
+                            "thresholds, alerting, dashboard)");
+    }
+    if (documents.size() > 1) {
+      return reporter.Error({"", documents[1].Mark()},
+                            "a second YAML document; a config file holds one");
+    }
+    ConfigParser parser(source_name, config);
+    return parser.Parse(documents[0], AbsoluteDir(base_dir));
+  } catch (const YAML::Exception& e) {
+    return reporter.Error({"", e.mark}, "invalid YAML: " + e.msg);
+  } catch (const std::exception& e) {
+    return reporter.Error({"", YAML::Mark::null_mark()}, e.what());
+  }
+}
+
+// The embedded default parsed once; immutable afterwards, so shared safely.
+struct Embedded {
+  Config config;
+  std::optional<ConfigError> error;
+};
+
+const Embedded& EmbeddedDefault() {
+  static const Embedded embedded = [] {
+    Embedded result;
+    result.config.source = kEmbeddedSource;
+    result.error =
+        ParseOnto(DefaultConfigYaml(), kEmbeddedSource, "/", &result.config);
+    return result;
+  }();
+  return embedded;
+}
+
+}  // namespace
+
+std::string ConfigError::ToString() const {
+  std::string out = file;
+  if (line > 0) {
+    out += ":" + std::to_string(line);
+    if (column > 0) out += ":" + std::to_string(column);
+  }
+  for (const std::string* part : {&key_path, &message}) {
+    if (part->empty()) continue;
+    if (!out.empty()) out += ": ";
+    out += *part;
+  }
+  return out;
+}
+
+bool IsValidLabelName(std::string_view name) {
+  if (name.empty() || name.starts_with("__")) return false;
+  if (!IsAlpha(name[0]) && name[0] != '_') return false;
+  for (const char c : name) {
+    if (!IsAlpha(c) && !IsDigit(c) && c != '_') return false;
+  }
+  return true;
+}
+
+const Component* Config::FindComponent(std::string_view name) const {
+  for (const Component& component : components) {
+    if (component.name == name) return &component;
+  }
+  return nullptr;
+}
+
+std::optional<ConfigError> ParseConfig(std::string_view yaml,
+                                       const std::string& source_name,
+                                       const std::string& base_dir,
+                                       Config* out) {
+  const Embedded& defaults = EmbeddedDefault();
+  if (defaults.error) return defaults.error;
+  Config config = defaults.config;
+  config.source = source_name;
+  if (Status status = ParseOnto(yaml, source_name, base_dir, &config)) {
+    return status;
+  }
+  *out = std::move(config);
+  return std::nullopt;
+}
+
+std::optional<ConfigError> LoadConfigFile(const std::string& path,
+                                          Config* out) {
+  ConfigError error;
+  error.file = path;
+  std::string base_dir;
+  try {
+    boost::system::error_code ec;
+    if (fs::is_directory(path, ec)) {
+      error.message = "cannot read config file: it is a directory";
+      return error;
+    }
+    base_dir = fs::absolute(path).parent_path().string();
+  } catch (const std::exception& e) {
+    error.message = std::string("cannot resolve config file path: ") + e.what();
+    return error;
+  }
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    error.message =
+        std::string("cannot read config file: ") + std::strerror(errno);
+    return error;
+  }
+  std::ostringstream text;
+  text << file.rdbuf();
+  if (file.bad()) {
+    error.message = "cannot read config file: read error";
+    return error;
+  }
+  return ParseConfig(text.str(), path, base_dir, out);
+}
+
+std::optional<ConfigError> OverrideRoot(const std::string& root,
+                                        Config* config) {
+  Config changed = *config;
+  try {
+    changed.root = AbsoluteDir(root);
+  } catch (const std::exception& e) {
+    return ConfigError{config->source, 0, 0, "root",
+                       std::string("cannot resolve: ") + e.what()};
+  }
+  if (Status status = ResolveComponents(YamlReader(config->source), &changed)) {
+    return status;
+  }
+  *config = std::move(changed);
+  return std::nullopt;
+}
+
+Config DefaultConfig(const std::string& root) {
+  const Embedded& defaults = EmbeddedDefault();
+  // The default is compiled in and tested; failing here is a build defect.
+  if (defaults.error) {
+    std::fprintf(stderr, "stemedb: broken embedded default config: %s\n",
+                 defaults.error->ToString().c_str());
+    std::abort();
+  }
+  Config config = defaults.config;
+  if (root.empty()) return config;
+  if (Status status = OverrideRoot(root, &config)) {
+    std::fprintf(stderr, "stemedb: %s\n", status->ToString().c_str());
+    std::abort();
+  }
+  return config;
+}
+
+}  // namespace stemedb

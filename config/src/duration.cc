@@ -1,0 +1,72 @@
+// Prometheus duration syntax, as model.ParseDuration in prometheus/common
+// accepts it, so a config that loads here is a config promtool accepts.
+
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string_view>
+
+#include "stemedb/config.h"
+
+namespace stemedb {
+namespace {
+
+struct Unit {
+  std::string_view suffix;
+  int64_t millis;
+};
+
+// In the only order Prometheus accepts them. "ms" must be tried before "m".
+constexpr std::array<Unit, 7> kUnits = {{
+    {"y", int64_t{365} * 24 * 3600 * 1000},
+    {"w", int64_t{7} * 24 * 3600 * 1000},
+    {"d", int64_t{24} * 3600 * 1000},
+    {"h", int64_t{3600} * 1000},
+    {"m", int64_t{60} * 1000},
+    {"s", int64_t{1000}},
+    {"ms", int64_t{1}},
+}};
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// The unit at the start of `rest`, or kUnits.size() when there is none.
+size_t MatchUnit(std::string_view rest) {
+  if (rest.starts_with("ms")) return 6;
+  for (size_t i = 0; i < kUnits.size(); ++i) {
+    if (rest.starts_with(kUnits[i].suffix)) return i;
+  }
+  return kUnits.size();
+}
+
+}  // namespace
+
+std::optional<Duration> ParseDuration(std::string_view text) {
+  // Prometheus allows a bare zero; every other value needs a unit.
+  if (text == "0") return Duration{std::chrono::milliseconds(0), "0"};
+  if (text.empty()) return std::nullopt;
+
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  int64_t total = 0;
+  size_t next_unit = 0;  // units must appear in kUnits order, each once
+  size_t pos = 0;
+  while (pos < text.size()) {
+    if (!IsDigit(text[pos])) return std::nullopt;
+    int64_t number = 0;
+    while (pos < text.size() && IsDigit(text[pos])) {
+      const int digit = text[pos] - '0';
+      if (number > (kMax - digit) / 10) return std::nullopt;
+      number = number * 10 + digit;
+      ++pos;
+    }
+    const size_t unit = MatchUnit(text.substr(pos));
+    if (unit == kUnits.size() || unit < next_unit) return std::nullopt;
+    next_unit = unit + 1;
+    pos += kUnits[unit].suffix.size();
+    if (number > (kMax - total) / kUnits[unit].millis) return std::nullopt;
+    total += number * kUnits[unit].millis;
+  }
+  return Duration{std::chrono::milliseconds(total), std::string(text)};
+}
+
+}  // namespace stemedb

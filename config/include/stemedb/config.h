@@ -188,4 +188,10 @@ std::optional<ConfigError> LoadConfigFile(const std::string& path, Config* out);
 // The embedded default, with root replaced by `root` when non-empty.
 Config DefaultConfig(const std::string& root = "");
 
+// Replaces config->root (a relative `root` resolves against the current
+// directory, like a --root flag) and re-resolves every component. Fails,
+// leaving *config untouched, when two components would then be one directory.
+std::optional<ConfigError> OverrideRoot(const std::string& root,
+                                        Config* config);
+
 }  // namespace stemedb
