@@ -1,0 +1,261 @@
+// Loading good configs: path resolution, root overrides, replacement of the
+// component list, label order, partial files, and the error value itself.
+
+#include "stemedb/config.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace stemedb {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh directory per test, removed afterwards.
+class ConfigFileTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern =
+        (fs::temp_directory_path() / "stemedb_config_test_XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Writes `text` to dir_/name (creating parents) and returns its path.
+  std::string Write(const std::string& name, const std::string& text) {
+    const fs::path path = dir_ / name;
+    fs::create_directories(path.parent_path());
+    std::ofstream(path) << text;
+    return path.string();
+  }
+
+  Config Load(const std::string& path) {
+    Config config;
+    const std::optional<ConfigError> error = LoadConfigFile(path, &config);
+    EXPECT_FALSE(error.has_value()) << error->ToString();
+    return config;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(ConfigFileTest, RelativeRootResolvesAgainstTheFilesDirectory) {
+  const std::string path =
+      Write("etc/stemedb.yaml", "root: ../var/./stemedb/\n");
+  const Config config = Load(path);
+  const std::string root = (dir_ / "var" / "stemedb").string();
+  EXPECT_EQ(config.root, root);
+  ASSERT_NE(config.FindComponent("wal"), nullptr);
+  EXPECT_EQ(config.FindComponent("wal")->resolved_path, root + "/data/wal");
+  EXPECT_EQ(config.FindComponent("wal")->path, "data/wal");
+  EXPECT_EQ(config.source, path);
+}
+
+TEST_F(ConfigFileTest, NoRootKeepsTheDefaultRoot) {
+  const Config config = Load(Write("c.yaml", "scan: {threads: 4}\n"));
+  EXPECT_EQ(config.root, "/var/lib/stemedb");
+  EXPECT_EQ(config.FindComponent("db")->resolved_path,
+            "/var/lib/stemedb/data/db");
+}
+
+TEST_F(ConfigFileTest, AbsoluteComponentPathIsKeptAndNormalised) {
+  const Config config = Load(Write("c.yaml", R"(root: /srv/stemedb
+components:
+  wal: {path: /mnt/fast//wal/, segment_pattern: "*.log"}
+  backups: {path: /mnt/backup/sets/.., segment_pattern: "b-*"}
+  tmp: {path: tmp/, optional: true}
+)"));
+  ASSERT_EQ(config.components.size(), 3u);
+  EXPECT_EQ(config.components[0].resolved_path, "/mnt/fast/wal");
+  EXPECT_EQ(config.components[0].path, "/mnt/fast//wal/");  // as written
+  EXPECT_EQ(config.components[1].resolved_path, "/mnt/backup");
+  EXPECT_EQ(config.components[2].resolved_path, "/srv/stemedb/tmp");
+  EXPECT_TRUE(config.components[2].optional);
+  EXPECT_FALSE(config.components[0].optional);
+}
+
+TEST_F(ConfigFileTest, ComponentsAreReplacedNotMerged) {
+  const Config config = Load(Write("c.yaml", R"(root: /srv/s
+components:
+  journal: {path: j, segment_pattern: "*.wal"}
+  dumps: {path: d, segment_pattern: "dump-*"}
+  scratch: {path: s}
+thresholds:
+  wal: {component: journal}
+  backups: {component: dumps}
+  tmp: {component: scratch}
+)"));
+  ASSERT_EQ(config.components.size(), 3u);
+  // File order, not sorted.
+  EXPECT_EQ(config.components[0].name, "journal");
+  EXPECT_EQ(config.components[1].name, "dumps");
+  EXPECT_EQ(config.components[2].name, "scratch");
+  EXPECT_EQ(config.FindComponent("wal"), nullptr);
+  EXPECT_EQ(config.FindComponent("db"), nullptr);
+  EXPECT_EQ(config.FindComponent("dumps"), &config.components[1]);
+  EXPECT_EQ(config.thresholds.wal.component, "journal");
+  EXPECT_EQ(config.components[1].segment_pattern, "dump-*");
+}
+
+TEST_F(ConfigFileTest, LabelsComeOutInSortedOrder) {
+  const Config config = Load(Write("c.yaml", R"(alerting:
+  labels:
+    zone: eu-1
+    app: stemedb
+    Mixed_Case: "42"
+    _under: x
+)"));
+  std::vector<std::string> keys;
+  for (const auto& [name, value] : config.alerting.labels) keys.push_back(name);
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"Mixed_Case", "_under", "app", "zone"}));
+  EXPECT_EQ(config.alerting.labels.at("zone"), "eu-1");
+  EXPECT_EQ(config.alerting.labels.at("Mixed_Case"), "42");
+}
+
+TEST_F(ConfigFileTest, GivenValuesOverrideAndTheRestKeepDefaults) {
+  const Config config = Load(Write("c.yaml", R"(scan:
+  interval: 90s
+  one_filesystem: false
+  threads: 64
+thresholds:
+  disk_space:
+    warning: {avail_ratio_below: 0.3}
+    emergency: {used_ratio_above: 0.95, for: 0s}
+  fill_prediction: {lookback: 1h, for: 1h}
+alerting:
+  source: node_exporter
+dashboard:
+  uid: A_b-9
+  refresh: 1m
+)"));
+  EXPECT_EQ(config.scan.interval.value, std::chrono::seconds(90));
+  EXPECT_EQ(config.scan.interval.text, "90s");
+  EXPECT_FALSE(config.scan.one_filesystem);
+  EXPECT_EQ(config.scan.threads, 64);
+  EXPECT_EQ(config.scan.max_depth, 256);  // untouched
+  EXPECT_EQ(config.thresholds.disk_space.warning.ratio, 0.3);
+  EXPECT_EQ(config.thresholds.disk_space.warning.for_duration.text, "15m");
+  EXPECT_EQ(config.thresholds.disk_space.emergency_used.ratio, 0.95);
+  EXPECT_EQ(config.thresholds.disk_space.emergency_used.for_duration.value,
+            std::chrono::milliseconds(0));
+  EXPECT_EQ(config.thresholds.fill_prediction.lookback.text, "1h");
+  EXPECT_EQ(config.alerting.source, MetricsSource::kNodeExporter);
+  EXPECT_EQ(config.dashboard.uid, "A_b-9");
+  EXPECT_EQ(config.dashboard.refresh.text, "1m");
+  EXPECT_EQ(config.components.size(), 5u);  // default layout kept
+}
+
+TEST_F(ConfigFileTest, EmptySectionsKeepDefaults) {
+  const Config config = Load(Write("c.yaml", "scan:\nthresholds: {}\n"));
+  EXPECT_EQ(config.scan.threads, 2);
+}
+
+TEST_F(ConfigFileTest, MissingFileIsAnErrorNamingThePath) {
+  const std::string path = (dir_ / "absent.yaml").string();
+  Config config;
+  const std::optional<ConfigError> error = LoadConfigFile(path, &config);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->ToString(),
+            path + ": cannot read config file: No such file or directory");
+}
+
+TEST_F(ConfigFileTest, DirectoryIsAnErrorNamingThePath) {
+  Config config;
+  const std::optional<ConfigError> error =
+      LoadConfigFile(dir_.string(), &config);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->file, dir_.string());
+  EXPECT_NE(error->message.find("directory"), std::string::npos);
+}
+
+TEST_F(ConfigFileTest, OverrideRootReResolvesComponents) {
+  Config config = Load(Write("c.yaml", R"(root: /srv/a
+components:
+  wal: {path: data/wal, segment_pattern: "*.log"}
+  backups: {path: /backups, segment_pattern: "b-*"}
+  tmp: {path: tmp}
+)"));
+  ASSERT_FALSE(OverrideRoot("/srv/b/", &config).has_value());
+  EXPECT_EQ(config.root, "/srv/b");
+  EXPECT_EQ(config.components[0].resolved_path, "/srv/b/data/wal");
+  EXPECT_EQ(config.components[1].resolved_path, "/backups");  // absolute
+  EXPECT_EQ(config.components[2].resolved_path, "/srv/b/tmp");
+}
+
+TEST_F(ConfigFileTest, OverrideRootRefusesToMergeTwoComponents) {
+  Config config = Load(Write("c.yaml", R"(root: /srv/a
+components:
+  wal: {path: /srv/b/tmp, segment_pattern: "*.log"}
+  backups: {path: /backups, segment_pattern: "b-*"}
+  tmp: {path: tmp}
+)"));
+  const std::optional<ConfigError> error = OverrideRoot("/srv/b", &config);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->key_path, "components.tmp.path");
+  EXPECT_EQ(config.root, "/srv/a");  // untouched
+  EXPECT_EQ(config.components[2].resolved_path, "/srv/a/tmp");
+}
+
+TEST(DefaultConfigRootTest, RootOverrideReResolvesEveryComponent) {
+  const Config config = DefaultConfig("/x");
+  EXPECT_EQ(config.root, "/x");
+  ASSERT_EQ(config.components.size(), 5u);
+  EXPECT_EQ(config.FindComponent("wal")->resolved_path, "/x/data/wal");
+  EXPECT_EQ(config.FindComponent("db")->resolved_path, "/x/data/db");
+  EXPECT_EQ(config.FindComponent("backups")->resolved_path, "/x/backups");
+  EXPECT_EQ(config.FindComponent("logs")->resolved_path, "/x/logs");
+  EXPECT_EQ(config.FindComponent("tmp")->resolved_path, "/x/data/tmp");
+}
+
+TEST(DefaultConfigRootTest, RelativeRootResolvesAgainstCurrentDirectory) {
+  const fs::path cwd = fs::current_path();
+  const Config config = DefaultConfig("var/../stemedb/");
+  EXPECT_EQ(config.root, (cwd / "stemedb").string());
+  EXPECT_EQ(config.FindComponent("wal")->resolved_path,
+            (cwd / "stemedb" / "data" / "wal").string());
+}
+
+TEST(DefaultConfigRootTest, SlashRootHasNoDoubleSlash) {
+  const Config config = DefaultConfig("/");
+  EXPECT_EQ(config.root, "/");
+  EXPECT_EQ(config.FindComponent("logs")->resolved_path, "/logs");
+}
+
+TEST(ParseConfigTest, RelativeBaseDirResolvesAgainstCurrentDirectory) {
+  Config config;
+  const std::optional<ConfigError> error =
+      ParseConfig("root: r\n", "inline", "some/dir", &config);
+  ASSERT_FALSE(error.has_value()) << error->ToString();
+  EXPECT_EQ(config.root, (fs::current_path() / "some/dir/r").string());
+  EXPECT_EQ(config.source, "inline");
+}
+
+TEST(ParseConfigTest, FailureLeavesOutputUntouched) {
+  Config config = DefaultConfig("/kept");
+  const std::optional<ConfigError> error =
+      ParseConfig("root: /other\nscan: {threads: 0}\n", "inline", "/", &config);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->ToString(),
+            "inline:2:17: scan.threads: 0 must be between 1 and 64");
+  EXPECT_EQ(config.root, "/kept");
+}
+
+TEST(ConfigErrorTest, ToStringOmitsWhatIsUnknown) {
+  EXPECT_EQ((ConfigError{"f.yaml", 3, 7, "scan.threads", "bad"}).ToString(),
+            "f.yaml:3:7: scan.threads: bad");
+  EXPECT_EQ((ConfigError{"f.yaml", 0, 0, "scan", "bad"}).ToString(),
+            "f.yaml: scan: bad");
+  EXPECT_EQ((ConfigError{"f.yaml", 0, 0, "", "bad"}).ToString(), "f.yaml: bad");
+  EXPECT_EQ((ConfigError{"f.yaml", 4, 0, "", "bad"}).ToString(),
+            "f.yaml:4: bad");
+  EXPECT_EQ((ConfigError{"", 0, 0, "", "bad"}).ToString(), "bad");
+}
+
+}  // namespace
+}  // namespace stemedb
