@@ -417,6 +417,11 @@ std::optional<ConfigError> Exporter::Reload() {
   }
   s.config = std::move(next);
   s.components = std::move(states);
+  // A removed component's series disappear now, not at the next capacity
+  // pass.
+  std::erase_if(s.links, [&](const ComponentFilesystemLink& l) {
+    return s.config.FindComponent(l.component) == nullptr;
+  });
   ++s.config_generation;
   s.reload_success = true;
   s.walk_requested = true;
