@@ -246,7 +246,7 @@ class ExitedEarly(AssertionError):
     pass
 
 
-def _wait_ready(process, url, timeout, what):
+def wait_ready_url(process, url, timeout, what):
     def ready():
         if not process.alive():
             raise ExitedEarly("%s exited with %s:\n%s" %
@@ -291,7 +291,8 @@ class Exporter:
         return None
 
     def wait_ready(self, timeout=60):
-        _wait_ready(self.process, self.url + "/-/ready", timeout, "exporter")
+        wait_ready_url(self.process, self.url + "/-/ready", timeout,
+                       "exporter")
 
     def get(self, path):
         return http_get(self.url + path)
@@ -309,7 +310,7 @@ class Exporter:
         return self.process.close()
 
 
-def _start_with_port_retry(start, what):
+def start_with_port_retry(start, what):
     """Runs start(port) with a free port; once more if the bind lost a race."""
     for attempt in (1, 2):
         port = free_port()
@@ -360,14 +361,15 @@ class Prometheus:
             self.port = port
             self.url = "http://127.0.0.1:%d" % port
             try:
-                _wait_ready(self.process, self.url + "/-/ready", ready_timeout,
+                wait_ready_url(self.process, self.url + "/-/ready",
+                               ready_timeout,
                             "prometheus")
             except BaseException:
                 self.process.close()
                 raise
             return self
 
-        _start_with_port_retry(start, "prometheus")
+        start_with_port_retry(start, "prometheus")
 
     def api(self, path, **params):
         url = self.url + path
@@ -420,14 +422,15 @@ class Alertmanager:
             self.port = port
             self.url = "http://127.0.0.1:%d" % port
             try:
-                _wait_ready(self.process, self.url + "/-/ready", ready_timeout,
+                wait_ready_url(self.process, self.url + "/-/ready",
+                               ready_timeout,
                             "alertmanager")
             except BaseException:
                 self.process.close()
                 raise
             return self
 
-        _start_with_port_retry(start, "alertmanager")
+        start_with_port_retry(start, "alertmanager")
 
     def alerts(self):
         return http_json(self.url + "/api/v2/alerts")
@@ -528,9 +531,14 @@ def fill_until_enospc(path, chunk=65536):
 
 
 def in_mount_namespace():
-    """True when this process has its own mount namespace (in_mount_ns.sh)."""
-    return os.readlink("/proc/self/ns/mnt") != os.readlink("/proc/1/ns/mnt") \
-        if os.access("/proc/1/ns/mnt", os.R_OK) else True
+    """True when this process has a mount namespace of its own, apart from
+    its parent's (in_mount_ns.sh execs us after unshare)."""
+    def ns(pid):
+        return os.readlink("/proc/%s/ns/mnt" % pid)
+    try:
+        return ns("self") != ns(os.getppid())
+    except OSError:
+        return True  # the parent's namespace is not ours to read: unshared
 
 
 def mount_tmpfs(target, size, nr_inodes):

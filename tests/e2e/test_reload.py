@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""e2e_reload: SIGHUP with a broken config, then with a smaller one.
+
+A broken config must leave the running one serving, be counted, and be
+explained on stderr with file:line:column; a good config that drops a
+component must make that component's series disappear from /metrics.
+"""
+import os
+import re
+import signal
+import tempfile
+import unittest
+
+import e2e_lib as e2e
+
+# A YAML syntax error whose position the test knows: the "@" that no plain
+# scalar may start with.
+BROKEN_LINE = "  interval: @1s"
+
+
+class ReloadTest(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-reload-")
+        self.addCleanup(self.tmp.cleanup)
+        work = self.tmp.name
+        self.root = os.path.join(work, "root")
+        self.files = e2e.make_demo_tree(self.root)
+        self.config = os.path.join(work, "stemedb.yaml")
+        self.write_config(e2e.config_yaml(self.root, interval="1s"))
+        self.exporter = e2e.Exporter(work, ["--config", self.config])
+        self.addCleanup(self.exporter.close)
+
+    def write_config(self, text):
+        # Replaced by rename, as editors and config management do.
+        tmp = self.config + ".new"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.rename(tmp, self.config)
+
+    def reload_metrics(self):
+        m = self.exporter.scrape()
+        return (m.value("stemedb_disk_config_last_reload_successful"),
+                m.value("stemedb_disk_config_reload_failures_total"))
+
+    def test_bad_then_good_reload(self):
+        m = self.exporter.scrape()
+        self.assertEqual(self.reload_metrics(), (1, 0))
+        self.assertEqual(sorted(m.by_label("stemedb_disk_component_files",
+                                           "component")),
+                         sorted(e2e.COMPONENTS))
+        self.assertEqual(m.value("stemedb_disk_component_files",
+                                 component="logs"), self.files["logs"])
+
+        # Broken YAML: the old config keeps running.
+        good = e2e.config_yaml(self.root, interval="1s")
+        lines = good.splitlines()
+        at = next(i for i, l in enumerate(lines)
+                  if l.startswith("  interval:"))
+        lines[at] = BROKEN_LINE
+        self.write_config("\n".join(lines) + "\n")
+        want_position = "%s:%d:%d" % (self.config, at + 1,
+                                      BROKEN_LINE.index("@") + 1)
+        self.exporter.process.signal(signal.SIGHUP)
+        e2e.wait_until(lambda: self.reload_metrics() == (0, 1), 30,
+                       "reload_successful 0 and reload_failures_total 1")
+        log = e2e.wait_until(
+            lambda: want_position in self.exporter.log() and
+            self.exporter.log(), 10,
+            "stderr naming %s" % want_position)
+        self.assertRegex(log, re.escape(want_position) + r":.*YAML")
+        self.assertTrue(self.exporter.process.alive())
+        status, _, _ = self.exporter.get("/-/ready")
+        self.assertEqual(status, 200)
+        m = self.exporter.scrape()
+        # Still the old config: all five components, still scanning.
+        self.assertEqual(sorted(m.by_label("stemedb_disk_scan_success",
+                                           "component")),
+                         sorted(e2e.COMPONENTS))
+        before = self.exporter.scrape().value(
+            "stemedb_disk_last_scan_success_timestamp_seconds",
+            component="logs")
+        e2e.wait_until(
+            lambda: self.exporter.scrape().value(
+                "stemedb_disk_last_scan_success_timestamp_seconds",
+                component="logs") > before,
+            30, "a walk of logs after the failed reload")
+
+        # A good config without "logs": its series go away after the walk.
+        smaller = dict(e2e.DEFAULT_LAYOUT)
+        del smaller["logs"]
+        self.write_config(e2e.config_yaml(self.root, interval="1s",
+                                          components=smaller))
+        self.exporter.process.signal(signal.SIGHUP)
+
+        def logs_gone():
+            m = self.exporter.scrape()
+            if any(l.get("component") == "logs" for _, l, _ in m.samples):
+                return None
+            return m
+        m = e2e.wait_until(logs_gone, 30, "no series with component=logs")
+        self.assertEqual(m.value("stemedb_disk_config_last_reload_successful"),
+                         1)
+        # Failures are a counter: the earlier one stays counted.
+        self.assertEqual(m.value("stemedb_disk_config_reload_failures_total"),
+                         1)
+        self.assertEqual(sorted(m.by_label("stemedb_disk_component_files",
+                                           "component")),
+                         sorted(smaller))
+        for comp in smaller:
+            self.assertEqual(m.value("stemedb_disk_component_files",
+                                     component=comp), self.files[comp], comp)
+        self.assertTrue(self.exporter.process.alive())
+
+
+if __name__ == "__main__":
+    e2e.run_main()
