@@ -1,0 +1,549 @@
+#include "stemedb/exporter/scanner.h"
+
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <unordered_set>
+#include <utility>
+
+#include "scanner_testing.h"
+
+namespace stemedb::scanner {
+
+std::string_view ReasonName(ErrorReason reason) {
+  switch (reason) {
+    case ErrorReason::kPermission:
+      return "permission";
+    case ErrorReason::kVanished:
+      return "vanished";
+    case ErrorReason::kLoop:
+      return "loop";
+    case ErrorReason::kTimeout:
+      return "timeout";
+    case ErrorReason::kOther:
+      return "other";
+  }
+  return "other";
+}
+
+namespace {
+
+// One getdents64 read fills this much; large reads cut the syscalls per
+// directory (glibc's readdir uses 32 KiB).
+constexpr size_t kDirBufferBytes = 256 * 1024;
+// How often the deadline and cancel flag are checked inside one directory, so
+// a huge flat directory cannot overrun the deadline by much.
+constexpr int kEntriesPerStopCheck = 4096;
+
+// Layout of struct linux_dirent64 (getdents64(2)). Parsed by offset because
+// its trailing flexible array member is not standard C++.
+constexpr size_t kDirentReclenOffset = 16;
+constexpr size_t kDirentNameOffset = 19;
+
+namespace hook {
+std::atomic<bool> installed{false};
+std::mutex mu;
+std::function<void(std::string_view)> fn;  // guarded by mu
+
+void Call(std::string_view dir_path) {
+  std::function<void(std::string_view)> copy;
+  {
+    std::lock_guard lock(mu);
+    copy = fn;
+  }
+  if (copy) copy(dir_path);
+}
+}  // namespace hook
+
+ErrorReason Classify(int error) {
+  switch (error) {
+    case EACCES:
+    case EPERM:
+      return ErrorReason::kPermission;
+    case ENOENT:
+    case ESTALE:
+    case ENOTDIR:  // a directory we listed was replaced by something else
+      return ErrorReason::kVanished;
+    case ELOOP:  // O_NOFOLLOW met a symlink that replaced a directory
+      return ErrorReason::kLoop;
+    default:
+      return ErrorReason::kOther;
+  }
+}
+
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { Reset(); }
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+
+ private:
+  void Reset() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+  int fd_ = -1;
+};
+
+// Opens a directory for listing. O_NOATIME keeps the walk from dirtying every
+// directory inode, but only the owner (or CAP_FOWNER) may ask for it; after
+// the first EPERM this thread stops asking. On failure errno is preserved.
+Fd OpenDir(int at, const char* name, bool follow, bool* noatime_ok) {
+  int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW);
+  if (*noatime_ok) {
+    int fd = openat(at, name, flags | O_NOATIME);
+    if (fd >= 0 || errno != EPERM) return Fd(fd);
+    *noatime_ok = false;
+  }
+  return Fd(openat(at, name, flags));
+}
+
+double Seconds(const struct timespec& ts) {
+  return static_cast<double>(ts.tv_sec) +
+         static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// What one worker has counted for one component; merged after the walk so
+// the hot path touches no shared counters.
+struct Totals {
+  uint64_t allocated = 0;
+  uint64_t apparent = 0;
+  uint64_t files = 0;
+  uint64_t directories = 0;
+  uint64_t segments = 0;
+  uint64_t segment_allocated = 0;
+  double oldest = std::numeric_limits<double>::infinity();
+  double newest = -std::numeric_limits<double>::infinity();
+  std::array<uint64_t, kErrorReasonCount> errors{};
+
+  void Error(ErrorReason reason) { ++errors[static_cast<int>(reason)]; }
+  void Segment(double mtime) {
+    ++segments;
+    if (mtime < oldest) oldest = mtime;
+    if (mtime > newest) newest = mtime;
+  }
+  void Merge(const Totals& o) {
+    allocated += o.allocated;
+    apparent += o.apparent;
+    files += o.files;
+    directories += o.directories;
+    segments += o.segments;
+    segment_allocated += o.segment_allocated;
+    if (o.oldest < oldest) oldest = o.oldest;
+    if (o.newest > newest) newest = o.newest;
+    for (int i = 0; i < kErrorReasonCount; ++i) errors[i] += o.errors[i];
+  }
+};
+
+struct InodeKey {
+  dev_t dev;
+  ino_t ino;
+  bool operator==(const InodeKey&) const = default;
+};
+struct InodeKeyHash {
+  size_t operator()(const InodeKey& k) const {
+    return std::hash<uint64_t>()(static_cast<uint64_t>(k.ino) *
+                                     0x9e3779b97f4a7c15ULL ^
+                                 static_cast<uint64_t>(k.dev));
+  }
+};
+
+struct ComponentState {
+  const ComponentSpec* spec = nullptr;
+  dev_t device = 0;
+  // Directories queued or being listed; 0 means this component is done.
+  std::atomic<int64_t> pending{0};
+  // Written by the one thread that brings `pending` to 0; read after join.
+  std::chrono::steady_clock::time_point finished{};
+
+  std::mutex links_mu;
+  // Inodes with st_nlink > 1 already counted; only those, so memory follows
+  // the number of hard-linked files, not of all files.
+  std::unordered_set<InodeKey, InodeKeyHash> links;  // guarded by links_mu
+
+  // True the first time an inode is seen.
+  bool FirstSighting(dev_t dev, ino_t ino) {
+    std::lock_guard lock(links_mu);
+    return links.insert(InodeKey{dev, ino}).second;
+  }
+};
+
+struct WorkItem {
+  Fd open_dir;                       // set for component roots only
+  std::shared_ptr<const Fd> parent;  // otherwise: opened relative to this
+  std::string path;                  // full path, for the test hook
+  size_t name_offset = 0;            // where the entry's own name starts
+  int component = 0;
+  int depth = 0;            // the component directory is depth 0
+  bool in_segment = false;  // below a directory segment: bytes count to it
+};
+
+class Walk {
+ public:
+  Walk(const std::vector<ComponentSpec>& specs, const WalkOptions& options)
+      : options_(options), components_(specs.size()) {
+    for (size_t i = 0; i < specs.size(); ++i) components_[i].spec = &specs[i];
+  }
+
+  std::vector<ComponentStats> Run();
+
+ private:
+  void Worker(std::vector<Totals>* totals);
+  bool Next(WorkItem* item);
+  void Push(std::vector<WorkItem>* items);
+  void Finish(int component);
+  bool ShouldStop();
+  void RequestStop();
+  // False when abandoned because the walk is stopping.
+  bool List(WorkItem& item, std::vector<Totals>& totals, char* buffer,
+            std::vector<WorkItem>* children, bool* noatime_ok);
+
+  const WalkOptions& options_;
+  std::vector<ComponentState> components_;
+  std::chrono::steady_clock::time_point start_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  // LIFO keeps the walk depth-first, so few parent directory fds stay open.
+  std::vector<WorkItem> stack_;  // guarded by mu_
+  int64_t pending_ = 0;          // guarded by mu_; all components
+  int idle_ = 0;                 // guarded by mu_
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> timed_out_{false};
+};
+
+void Walk::RequestStop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_.store(true, std::memory_order_relaxed);
+  }
+  cv_.notify_all();
+}
+
+bool Walk::ShouldStop() {
+  if (stop_.load(std::memory_order_relaxed)) return true;
+  if (options_.cancel != nullptr &&
+      options_.cancel->load(std::memory_order_relaxed)) {
+    RequestStop();
+    return true;
+  }
+  if (options_.deadline != std::chrono::steady_clock::time_point::max() &&
+      std::chrono::steady_clock::now() >= options_.deadline) {
+    timed_out_.store(true, std::memory_order_relaxed);
+    RequestStop();
+    return true;
+  }
+  return false;
+}
+
+bool Walk::Next(WorkItem* item) {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    if (stop_.load(std::memory_order_relaxed)) return false;
+    if (!stack_.empty()) {
+      *item = std::move(stack_.back());
+      stack_.pop_back();
+      return true;
+    }
+    if (pending_ == 0) return false;
+    ++idle_;
+    cv_.wait(lock);
+    --idle_;
+  }
+}
+
+void Walk::Push(std::vector<WorkItem>* items) {
+  for (const WorkItem& item : *items) {
+    components_[item.component].pending.fetch_add(1, std::memory_order_relaxed);
+  }
+  int waiting;
+  size_t count = items->size();
+  {
+    std::lock_guard lock(mu_);
+    for (WorkItem& item : *items) stack_.push_back(std::move(item));
+    pending_ += static_cast<int64_t>(count);
+    waiting = idle_;
+  }
+  items->clear();
+  if (waiting == 0) return;
+  if (count == 1) {
+    cv_.notify_one();
+  } else {
+    cv_.notify_all();
+  }
+}
+
+void Walk::Finish(int component) {
+  ComponentState& c = components_[component];
+  if (c.pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    c.finished = std::chrono::steady_clock::now();
+  }
+  bool all_done;
+  {
+    std::lock_guard lock(mu_);
+    all_done = --pending_ == 0;
+  }
+  if (all_done) cv_.notify_all();
+}
+
+void Walk::Worker(std::vector<Totals>* totals) {
+  // Per thread, not per directory: the listing buffer and the scratch list of
+  // subdirectories found in one batch.
+  std::unique_ptr<char[]> buffer(new char[kDirBufferBytes]);
+  std::vector<WorkItem> children;
+  bool noatime_ok = true;
+  WorkItem item;
+  while (Next(&item)) {
+    if (ShouldStop()) break;
+    const int component = item.component;
+    if (List(item, *totals, buffer.get(), &children, &noatime_ok)) {
+      Finish(component);
+    }
+    item = WorkItem();  // drop the parent fd before waiting for more work
+  }
+}
+
+bool Walk::List(WorkItem& item, std::vector<Totals>& totals, char* buffer,
+                std::vector<WorkItem>* children, bool* noatime_ok) {
+  ComponentState& component = components_[item.component];
+  Totals& t = totals[item.component];
+  const ComponentSpec& spec = *component.spec;
+
+  Fd dir = std::move(item.open_dir);
+  if (!dir.valid()) {
+    dir = OpenDir(item.parent->get(), item.path.c_str() + item.name_offset,
+                  /*follow=*/false, noatime_ok);
+    item.parent.reset();
+    if (!dir.valid()) {
+      t.Error(Classify(errno));
+      return true;
+    }
+  }
+  const int fd = dir.get();
+  // Created when the first subdirectory is found, so leaf directories (most
+  // of them) cost no allocation; children keep it open until they are opened.
+  std::shared_ptr<const Fd> shared_dir;
+
+  const bool match_segments = item.depth == 0 && !spec.segment_pattern.empty();
+  const bool may_descend = item.depth < options_.max_depth;
+  int until_stop_check = kEntriesPerStopCheck;
+
+  for (;;) {
+    long got = syscall(SYS_getdents64, fd, buffer, kDirBufferBytes);
+    if (got == 0) break;
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      t.Error(Classify(errno));
+      break;
+    }
+    if (hook::installed.load(std::memory_order_relaxed)) hook::Call(item.path);
+
+    for (long offset = 0; offset < got;) {
+      const char* entry = buffer + offset;
+      unsigned short reclen;
+      std::memcpy(&reclen, entry + kDirentReclenOffset, sizeof reclen);
+      offset += reclen;
+      const char* name = entry + kDirentNameOffset;
+      if (name[0] == '.' &&
+          (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) {
+        continue;
+      }
+      if (--until_stop_check == 0) {
+        until_stop_check = kEntriesPerStopCheck;
+        if (ShouldStop()) return false;
+      }
+      // d_type cannot spare the stat (blocks and size are needed for every
+      // entry), so the stat is the one source of truth, DT_UNKNOWN or not.
+      struct stat st;
+      if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        t.Error(Classify(errno));
+        continue;
+      }
+      // Like du -x: an entry on another device (a mount point, or a file
+      // bind-mounted over) is left out altogether, its own inode included.
+      if (options_.one_filesystem && st.st_dev != component.device) continue;
+      const bool is_dir = S_ISDIR(st.st_mode);
+      const uint64_t allocated = static_cast<uint64_t>(st.st_blocks) * 512;
+      // Like du: a non-directory with several names is counted once.
+      const bool counted = is_dir || st.st_nlink <= 1 ||
+                           component.FirstSighting(st.st_dev, st.st_ino);
+      if (counted) {
+        t.allocated += allocated;
+        t.apparent += static_cast<uint64_t>(st.st_size);
+      }
+      bool is_segment = false;
+      if (match_segments && (is_dir || S_ISREG(st.st_mode)) &&
+          fnmatch(spec.segment_pattern.c_str(), name, 0) == 0) {
+        is_segment = true;
+        t.Segment(Seconds(st.st_mtim));
+      }
+      if (counted && (is_segment || item.in_segment)) {
+        t.segment_allocated += allocated;
+      }
+      if (!is_dir) {
+        ++t.files;
+        continue;
+      }
+      ++t.directories;
+      if (!may_descend) {
+        t.Error(ErrorReason::kLoop);
+        continue;
+      }
+      if (!shared_dir) shared_dir = std::make_shared<const Fd>(std::move(dir));
+      WorkItem& child = children->emplace_back();
+      child.parent = shared_dir;
+      child.path.reserve(item.path.size() + 1 + std::strlen(name));
+      child.path = item.path;
+      if (child.path.back() != '/') child.path += '/';
+      child.name_offset = child.path.size();
+      child.path += name;
+      child.component = item.component;
+      child.depth = item.depth + 1;
+      child.in_segment = item.in_segment || is_segment;
+    }
+    if (!children->empty()) Push(children);
+  }
+  return true;
+}
+
+std::vector<ComponentStats> Walk::Run() {
+  start_ = std::chrono::steady_clock::now();
+  const size_t n = components_.size();
+  std::vector<ComponentStats> out(n);
+  // The component directories are opened here so presence and the device are
+  // known before any worker compares st_dev against it.
+  std::vector<Totals> roots(n);
+  std::vector<WorkItem> initial;
+  bool noatime_ok = true;
+  for (size_t i = 0; i < n; ++i) {
+    ComponentStats& stats = out[i];
+    const ComponentSpec& spec = *components_[i].spec;
+    stats.name = spec.name;
+    stats.has_segments = !spec.segment_pattern.empty();
+    std::string path = spec.path;
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+
+    // The component path itself may be a symlink (a WAL moved to another
+    // disk): it is resolved like any configured path; nothing below it is.
+    Fd dir = OpenDir(AT_FDCWD, path.c_str(), /*follow=*/true, &noatime_ok);
+    int open_error = dir.valid() ? 0 : errno;
+    struct stat st;
+    int rc = dir.valid() ? fstat(dir.get(), &st) : stat(path.c_str(), &st);
+    if (rc != 0 || !S_ISDIR(st.st_mode)) {
+      stats.present = false;
+      stats.complete = true;  // nothing to walk: the result is exact
+      continue;
+    }
+    stats.present = true;
+    stats.device = st.st_dev;
+    components_[i].device = st.st_dev;
+    Totals& t = roots[i];
+    t.directories = 1;
+    t.allocated = static_cast<uint64_t>(st.st_blocks) * 512;
+    t.apparent = static_cast<uint64_t>(st.st_size);
+    if (!dir.valid()) {
+      t.Error(Classify(open_error));
+      continue;
+    }
+    WorkItem& item = initial.emplace_back();
+    item.open_dir = std::move(dir);
+    item.path = std::move(path);
+    item.name_offset = 0;
+    item.component = static_cast<int>(i);
+  }
+  if (!initial.empty()) Push(&initial);
+
+  const int threads = options_.threads < 1 ? 1 : options_.threads;
+  std::vector<std::vector<Totals>> per_worker(threads, std::vector<Totals>(n));
+  if (!ShouldStop()) {
+    std::vector<std::thread> helpers;
+    for (int w = 1; w < threads; ++w) {
+      try {
+        helpers.emplace_back(&Walk::Worker, this, &per_worker[w]);
+      } catch (const std::system_error&) {
+        break;  // fewer threads is slower, not wrong
+      }
+    }
+    Worker(&per_worker[0]);
+    for (std::thread& helper : helpers) helper.join();
+  }
+  const auto end = std::chrono::steady_clock::now();
+  {
+    // Unvisited items hold directory fds; close them now.
+    std::lock_guard lock(mu_);
+    stack_.clear();
+  }
+
+  const bool timed_out = timed_out_.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < n; ++i) {
+    ComponentStats& stats = out[i];
+    if (!stats.present) continue;
+    Totals t = roots[i];
+    for (const std::vector<Totals>& worker : per_worker) t.Merge(worker[i]);
+    const ComponentState& c = components_[i];
+    stats.complete = c.pending.load(std::memory_order_acquire) == 0;
+    if (!stats.complete && timed_out) t.Error(ErrorReason::kTimeout);
+    stats.allocated_bytes = t.allocated;
+    stats.apparent_bytes = t.apparent;
+    stats.files = t.files;
+    stats.directories = t.directories;
+    stats.segments.count = t.segments;
+    stats.segments.allocated_bytes = t.segment_allocated;
+    if (t.segments > 0) {
+      stats.segments.oldest_mtime = t.oldest;
+      stats.segments.newest_mtime = t.newest;
+    }
+    stats.errors = t.errors;
+    const auto finished =
+        stats.complete && c.finished != std::chrono::steady_clock::time_point{}
+            ? c.finished
+            : end;
+    stats.duration_seconds =
+        std::chrono::duration<double>(finished - start_).count();
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<ComponentStats> ScanComponents(
+    const std::vector<ComponentSpec>& components, const WalkOptions& options) {
+  Walk walk(components, options);
+  return walk.Run();
+}
+
+namespace testing {
+
+void SetAfterReadDirHook(std::function<void(std::string_view dir_path)> hook) {
+  std::lock_guard lock(hook::mu);
+  hook::fn = std::move(hook);
+  hook::installed.store(static_cast<bool>(hook::fn), std::memory_order_relaxed);
+}
+
+}  // namespace testing
+}  // namespace stemedb::scanner

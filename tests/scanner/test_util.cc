@@ -1,0 +1,205 @@
+#include "test_util.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+#include <stdexcept>
+
+namespace stemedb::testutil {
+namespace {
+
+std::string Errno(const std::string& what) {
+  return what + ": " + std::strerror(errno);
+}
+
+bool WriteText(const std::string& path, const std::string& text) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok =
+      write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  close(fd);
+  return ok;
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string templ = std::string(base && *base ? base : "/tmp") +
+                      "/stemedb-scanner-test-XXXXXX";
+  if (mkdtemp(templ.data()) == nullptr)
+    throw std::runtime_error(Errno("mkdtemp"));
+  // World-readable so a child that dropped to nobody can walk it.
+  chmod(templ.c_str(), 0755);
+  path_ = templ;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  // Restore permissions a test may have taken away, then remove.
+  for (auto it = std::filesystem::recursive_directory_iterator(
+           path_, std::filesystem::directory_options::skip_permission_denied,
+           ec);
+       !ec && it != std::filesystem::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->is_directory(ec) && !it->is_symlink(ec)) {
+      chmod(it->path().c_str(), 0755);
+    }
+  }
+  std::filesystem::remove_all(path_, ec);
+}
+
+void WriteFile(const std::string& path, size_t size) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error(Errno("open " + path));
+  std::string chunk(64 * 1024, 'x');
+  size_t left = size;
+  while (left > 0) {
+    size_t n = left < chunk.size() ? left : chunk.size();
+    ssize_t w = write(fd, chunk.data(), n);
+    if (w <= 0) {
+      close(fd);
+      throw std::runtime_error(Errno("write " + path));
+    }
+    left -= static_cast<size_t>(w);
+  }
+  close(fd);
+}
+
+void MakeDir(const std::string& path) {
+  if (mkdir(path.c_str(), 0755) != 0) {
+    throw std::runtime_error(Errno("mkdir " + path));
+  }
+  chmod(path.c_str(), 0755);  // regardless of umask
+}
+
+uint64_t ApparentSize(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) throw std::runtime_error(Errno(path));
+  return static_cast<uint64_t>(st.st_size);
+}
+
+uint64_t AllocatedSize(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) throw std::runtime_error(Errno(path));
+  return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+std::string Run(const std::string& command) {
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error(Errno("popen " + command));
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  pclose(pipe);
+  return out;
+}
+
+uint64_t Du(const std::string& path, bool apparent, bool one_filesystem) {
+  std::string cmd = std::string("du -s ") + (one_filesystem ? "-x " : "") +
+                    (apparent ? "-b " : "--block-size=1 ") + "'" + path +
+                    "' 2>/dev/null";
+  std::string out = Run(cmd);
+  char* end = nullptr;
+  unsigned long long value = std::strtoull(out.c_str(), &end, 10);
+  if (end == out.c_str()) throw std::runtime_error("no number from: " + cmd);
+  return value;
+}
+
+std::map<std::string, std::string> RunInChild(
+    const std::function<std::map<std::string, std::string>()>& body) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return {{"child_failed", Errno("pipe")}};
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) return {{"child_failed", Errno("fork")}};
+  if (pid == 0) {
+    close(fds[0]);
+    std::map<std::string, std::string> result;
+    try {
+      result = body();
+    } catch (const std::exception& e) {
+      result["error"] = std::string("exception: ") + e.what();
+    }
+    std::ostringstream text;
+    for (const auto& [key, value] : result) text << key << ' ' << value << '\n';
+    const std::string s = text.str();
+    size_t done = 0;
+    while (done < s.size()) {
+      ssize_t w = write(fds[1], s.data() + done, s.size() - done);
+      if (w <= 0) _exit(3);
+      done += static_cast<size_t>(w);
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) != 0) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    text.append(buf, static_cast<size_t>(n));
+  }
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  std::map<std::string, std::string> result;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    size_t space = line.find(' ');
+    if (space == std::string::npos) continue;
+    result[line.substr(0, space)] = line.substr(space + 1);
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    result["child_failed"] = "status " + std::to_string(status);
+  }
+  return result;
+}
+
+std::string EnterPrivateMountNamespace() {
+  if (geteuid() == 0) {
+    if (unshare(CLONE_NEWNS) != 0) return Errno("unshare(CLONE_NEWNS)");
+  } else {
+    const uid_t uid = geteuid();
+    const gid_t gid = getegid();
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) {
+      return Errno("unshare(CLONE_NEWUSER|CLONE_NEWNS)");
+    }
+    if (!WriteText("/proc/self/setgroups", "deny") ||
+        !WriteText("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1") ||
+        !WriteText("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1")) {
+      return Errno("writing the user namespace's id maps");
+    }
+  }
+  // Without this, mounts made here would propagate to the host's namespace.
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    return Errno("making / private");
+  }
+  return "";
+}
+
+std::string DropToNobody() {
+  if (geteuid() != 0) return "";  // already unable to bypass permissions
+  if (setgroups(0, nullptr) != 0) return Errno("setgroups");
+  if (setgid(65534) != 0) return Errno("setgid");
+  if (setuid(65534) != 0) return Errno("setuid");
+  return "";
+}
+
+}  // namespace stemedb::testutil
