@@ -42,6 +42,7 @@ struct WalkOptions {
   int threads = 2;             // >= 1
   bool one_filesystem = true;  // do not descend into directories on another
                                // st_dev than the component's own directory
+                               // (like du -x, such entries are not counted)
   int max_depth = 256;         // deeper directories: ErrorReason::kLoop
   // Work stops at this instant; the stats of unfinished components are
   // marked incomplete and one kTimeout error is counted for each.
