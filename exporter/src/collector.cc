@@ -160,8 +160,8 @@ void AddFilesystemFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
          {std::string(m::kMountpoint), link.mountpoint}},
         1);
   }
-  for (auto* f : {&size, &free, &avail, &inodes, &inodes_free, &ro, &ok,
-                  &info}) {
+  for (auto* f :
+       {&size, &free, &avail, &inodes, &inodes_free, &ro, &ok, &info}) {
     Push(out, std::move(*f));
   }
 }
@@ -193,7 +193,8 @@ void AddSelfFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
       Add(&errors,
           {{std::string(m::kComponent), c.name},
            {std::string(m::kReason),
-            std::string(scanner::ReasonName(static_cast<scanner::ErrorReason>(r)))}},
+            std::string(
+                scanner::ReasonName(static_cast<scanner::ErrorReason>(r)))}},
           static_cast<double>(c.errors_total[r]));
     }
   }

@@ -197,8 +197,9 @@ struct Exporter::Shared {
       st.last_success = false;
       ++st.errors_total[static_cast<int>(scanner::ErrorReason::kTimeout)];
     }
-    log::Error("walk is stuck past its timeout (hung mount?); serving the "
-               "last complete results");
+    log::Error(
+        "walk is stuck past its timeout (hung mount?); serving the "
+        "last complete results");
     return true;
   }
 
@@ -310,8 +311,7 @@ struct Exporter::Shared {
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mu);
-        cv.wait_until(lock, next,
-                      [&] { return stopping || walk_requested; });
+        cv.wait_until(lock, next, [&] { return stopping || walk_requested; });
         if (stopping) return;
         walk_requested = false;
         next = Clock::now() + config.scan.interval.value;
@@ -331,8 +331,7 @@ struct Exporter::Shared {
       if (walk_in_progress && !stuck_reported) {
         wake = std::min(wake, walk_deadline + kStuckGrace);
       }
-      cv.wait_until(lock, wake,
-                    [&] { return stopping || capacity_requested; });
+      cv.wait_until(lock, wake, [&] { return stopping || capacity_requested; });
       if (stopping) return;
     }
   }
@@ -448,9 +447,8 @@ uint64_t Exporter::WalksFinished() const {
 
 void Exporter::WaitForWalks(uint64_t n) const {
   std::unique_lock<std::mutex> lock(shared_->mu);
-  shared_->cv.wait(lock, [&] {
-    return shared_->walks_finished >= n || shared_->stopping;
-  });
+  shared_->cv.wait(
+      lock, [&] { return shared_->walks_finished >= n || shared_->stopping; });
 }
 
 void Exporter::WaitForCapacityPass() const {
@@ -461,8 +459,7 @@ void Exporter::WaitForCapacityPass() const {
   const uint64_t target = s.capacity_started + 1;
   s.capacity_requested = true;
   s.cv.notify_all();
-  s.cv.wait(lock,
-            [&] { return s.capacity_finished >= target || s.stopping; });
+  s.cv.wait(lock, [&] { return s.capacity_finished >= target || s.stopping; });
 }
 
 std::shared_ptr<const Snapshot> Exporter::CurrentSnapshot() const {

@@ -15,10 +15,14 @@ std::atomic<enum Format> g_format{Format::kLogfmt};
 
 std::string_view LevelName(Level level) {
   switch (level) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "unknown";
 }
@@ -28,11 +32,21 @@ std::string_view LevelName(Level level) {
 void AppendEscaped(std::string* out, std::string_view v) {
   for (unsigned char c : v) {
     switch (c) {
-      case '"': *out += "\\\""; break;
-      case '\\': *out += "\\\\"; break;
-      case '\n': *out += "\\n"; break;
-      case '\t': *out += "\\t"; break;
-      case '\r': *out += "\\r"; break;
+      case '"':
+        *out += "\\\"";
+        break;
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      case '\t':
+        *out += "\\t";
+        break;
+      case '\r':
+        *out += "\\r";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -63,7 +77,9 @@ std::string Now() {
   auto now = std::chrono::system_clock::now();
   std::time_t secs = std::chrono::system_clock::to_time_t(now);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                now.time_since_epoch()).count() % 1000;
+                now.time_since_epoch())
+                .count() %
+            1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[64];
@@ -132,8 +148,8 @@ std::string Format(enum Format format, Level level, std::string_view msg,
 
 void Write(Level level, std::string_view msg, const Fields& fields) {
   if (level < g_level.load(std::memory_order_relaxed)) return;
-  std::string line =
-      Format(g_format.load(std::memory_order_relaxed), level, msg, fields, Now());
+  std::string line = Format(g_format.load(std::memory_order_relaxed), level,
+                            msg, fields, Now());
   line += '\n';
   // One write per record keeps lines whole across threads; a short write to
   // a full or closed stderr is not worth failing the exporter over.

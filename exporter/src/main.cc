@@ -17,6 +17,7 @@
 #include "stemedb/exporter/exporter.h"
 #include "stemedb/exporter/log.h"
 #include "stemedb/exporter/server.h"
+#include "stemedb/exporter/web_config.h"
 
 namespace {
 
@@ -29,6 +30,7 @@ struct Flags {
   std::string textfile;
   std::string listen_address = ":19180";
   std::string telemetry_path = "/metrics";
+  std::string web_config_file;
   std::string log_level = "info";
   std::string log_format = "logfmt";
   bool version = false;
@@ -150,18 +152,29 @@ int Run(const Flags& flags) {
   stemedb::exporter::ServerOptions server_options;
   server_options.listen_address = flags.listen_address;
   server_options.telemetry_path = flags.telemetry_path;
+  if (!flags.web_config_file.empty()) {
+    stemedb::exporter::WebConfig web;
+    if (auto err =
+            stemedb::exporter::LoadWebConfig(flags.web_config_file, &web)) {
+      return Fail("--web.config.file: " + err->ToString());
+    }
+    if (!web.basic_auth_users.empty()) {
+      server_options.auth =
+          std::make_shared<stemedb::exporter::BasicAuth>(web.basic_auth_users);
+    }
+  }
   std::string error;
   auto server =
       stemedb::exporter::Server::Start(server_options, &exporter, &error);
   if (!server) return Fail(error);
   exporter.Start();
   std::string ports;
-  for (int p : server->Ports()) ports += (ports.empty() ? "" : ",") + std::to_string(p);
-  stemedb::log::Info("listening",
-                     {{"address", flags.listen_address},
-                      {"port", ports},
-                      {"telemetry_path", flags.telemetry_path},
-                      {"version", STEMEDB_VERSION}});
+  for (int p : server->Ports())
+    ports += (ports.empty() ? "" : ",") + std::to_string(p);
+  stemedb::log::Info("listening", {{"address", flags.listen_address},
+                                   {"port", ports},
+                                   {"telemetry_path", flags.telemetry_path},
+                                   {"version", STEMEDB_VERSION}});
 
   for (;;) {
     int sig = 0;
@@ -204,11 +217,13 @@ int main(int argc, char** argv) {
   app.add_option("--web.telemetry-path", flags.telemetry_path,
                  "Path under which to expose metrics")
       ->capture_default_str();
+  app.add_option("--web.config.file", flags.web_config_file,
+                 "exporter-toolkit web config (basic_auth_users with bcrypt "
+                 "hashes)");
   app.add_option("--log.level", flags.log_level,
                  "Only log messages at or above: debug, info, warn, error")
       ->capture_default_str();
-  app.add_option("--log.format", flags.log_format,
-                 "Log format: logfmt or json")
+  app.add_option("--log.format", flags.log_format, "Log format: logfmt or json")
       ->capture_default_str();
   app.add_flag("--version", flags.version, "Print version and exit");
   try {

@@ -1,8 +1,7 @@
 #include "stemedb/exporter/server.h"
 
-#include <arpa/inet.h>
-
 #include <CivetServer.h>
+#include <arpa/inet.h>
 #include <civetweb.h>
 
 #include <charconv>
@@ -35,60 +34,92 @@ std::string HtmlEscape(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
 }
 
-class MetricsHandler : public CivetHandler {
+// Every endpoint sits behind the same optional basic auth.
+class Handler : public CivetHandler {
+ public:
+  bool handleGet(CivetServer*, mg_connection* conn) final {
+    if (auth_ && !auth_->Check(mg_get_header(conn, "Authorization"))) {
+      mg_printf(conn,
+                "HTTP/1.1 401 Unauthorized\r\n"
+                "WWW-Authenticate: Basic realm=\"stemedb_disk_exporter\"\r\n"
+                "Content-Type: text/plain; charset=utf-8\r\n"
+                "Content-Length: 13\r\n\r\nUnauthorized\n");
+      return true;
+    }
+    Serve(conn);
+    return true;
+  }
+  bool handleHead(CivetServer* s, mg_connection* c) final {
+    return handleGet(s, c);
+  }
+  void set_auth(std::shared_ptr<const BasicAuth> auth) {
+    auth_ = std::move(auth);
+  }
+
+ protected:
+  virtual void Serve(mg_connection* conn) = 0;
+
+ private:
+  std::shared_ptr<const BasicAuth> auth_;
+};
+
+class MetricsHandler : public Handler {
  public:
   explicit MetricsHandler(const Exporter* e) : exporter_(e) {}
-  bool handleGet(CivetServer*, mg_connection* conn) override {
+  void Serve(mg_connection* conn) override {
     // The text was rendered when the last scan finished; a scrape only
     // copies it, whatever the size of the tree.
     auto text = exporter_->Exposition();
     Send(conn, 200, kExpositionType, *text);
-    return true;
-  }
-  bool handleHead(CivetServer* s, mg_connection* c) override {
-    return handleGet(s, c);
   }
 
  private:
   const Exporter* exporter_;
 };
 
-class HealthyHandler : public CivetHandler {
+class HealthyHandler : public Handler {
  public:
-  bool handleGet(CivetServer*, mg_connection* conn) override {
+  void Serve(mg_connection* conn) override {
     Send(conn, 200, "text/plain; charset=utf-8", "Healthy.\n");
-    return true;
   }
 };
 
-class ReadyHandler : public CivetHandler {
+class ReadyHandler : public Handler {
  public:
   explicit ReadyHandler(const Exporter* e) : exporter_(e) {}
-  bool handleGet(CivetServer*, mg_connection* conn) override {
+  void Serve(mg_connection* conn) override {
     if (exporter_->Ready()) {
       Send(conn, 200, "text/plain; charset=utf-8", "Ready.\n");
     } else {
       Send(conn, 503, "text/plain; charset=utf-8",
            "Not ready: the first scan has not finished.\n");
     }
-    return true;
   }
 
  private:
   const Exporter* exporter_;
 };
 
-class LandingHandler : public CivetHandler {
+class LandingHandler : public Handler {
  public:
   explicit LandingHandler(std::string telemetry_path)
       : page_(
@@ -102,14 +133,13 @@ class LandingHandler : public CivetHandler {
             "<li><a href=\"/-/healthy\">Health</a></li>\n"
             "<li><a href=\"/-/ready\">Readiness</a> (after the first "
             "scan)</li>\n</ul>\n</body></html>\n") {}
-  bool handleGet(CivetServer*, mg_connection* conn) override {
+  void Serve(mg_connection* conn) override {
     // civetweb routes every unmatched URI to the "/" handler.
     if (std::strcmp(mg_get_request_info(conn)->local_uri, "/") != 0) {
       Send(conn, 404, "text/plain; charset=utf-8", "404 page not found\n");
-      return true;
+      return;
     }
     Send(conn, 200, "text/html; charset=utf-8", page_);
-    return true;
   }
 
  private:
@@ -128,8 +158,8 @@ bool ToCivetwebPorts(const std::string& address, std::string* out,
   std::string host = address.substr(0, colon);
   std::string port = address.substr(colon + 1);
   int port_number = -1;
-  auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(),
-                                 port_number);
+  auto [p, ec] =
+      std::from_chars(port.data(), port.data() + port.size(), port_number);
   if (port.empty() || ec != std::errc() || p != port.data() + port.size() ||
       port_number < 0 || port_number > 65535) {
     *error = "port \"" + port + "\" is not a number from 0 to 65535";
@@ -138,8 +168,9 @@ bool ToCivetwebPorts(const std::string& address, std::string* out,
   if (host.empty()) host = "0.0.0.0";
   if (host == "localhost") host = "127.0.0.1";
   if (!host.empty() && host.front() == '[') {
-    *error = "IPv6 addresses are not supported (Debian's civetweb is built "
-             "without IPv6)";
+    *error =
+        "IPv6 addresses are not supported (Debian's civetweb is built "
+        "without IPv6)";
     return false;
   }
   in_addr parsed{};
@@ -181,13 +212,19 @@ std::unique_ptr<Server> Server::Start(const ServerOptions& options,
     return nullptr;
   }
   std::vector<std::string> civet_options = {
-      "listening_ports", ports,
-      "num_threads", std::to_string(options.threads),
-      "enable_keep_alive", "yes",
-      "keep_alive_timeout_ms", "30000",
+      "listening_ports",
+      ports,
+      "num_threads",
+      std::to_string(options.threads),
+      "enable_keep_alive",
+      "yes",
+      "keep_alive_timeout_ms",
+      "30000",
       // Slow or silent clients must not hold worker threads forever.
-      "request_timeout_ms", "10000",
-      "tcp_nodelay", "1",
+      "request_timeout_ms",
+      "10000",
+      "tcp_nodelay",
+      "1",
   };
   auto impl = std::make_unique<Impl>();
   try {
@@ -202,6 +239,11 @@ std::unique_ptr<Server> Server::Start(const ServerOptions& options,
   impl->healthy = std::make_unique<HealthyHandler>();
   impl->ready = std::make_unique<ReadyHandler>(exporter);
   impl->landing = std::make_unique<LandingHandler>(options.telemetry_path);
+  for (Handler* h : std::initializer_list<Handler*>{
+           impl->metrics.get(), impl->healthy.get(), impl->ready.get(),
+           impl->landing.get()}) {
+    h->set_auth(options.auth);
+  }
   impl->server->addHandler(options.telemetry_path, impl->metrics.get());
   impl->server->addHandler("/-/healthy", impl->healthy.get());
   impl->server->addHandler("/-/ready", impl->ready.get());

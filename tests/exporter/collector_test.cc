@@ -69,7 +69,7 @@ std::map<std::string, double> Flatten(
       for (const auto& l : cm.label) key += l.name + "=" + l.value + ",";
       key += "}";
       out[key] = f.type == prometheus::MetricType::Counter ? cm.counter.value
-                                                            : cm.gauge.value;
+                                                           : cm.gauge.value;
     }
   }
   return out;
@@ -103,9 +103,9 @@ TEST(CollectorTest, EveryContractFamilyIsPresentWithItsValues) {
   EXPECT_EQ(v[std::string(m::kScanErrorsTotal) +
               "{component=wal,reason=permission,}"],
             4);
-  EXPECT_EQ(v[std::string(m::kScanErrorsTotal) +
-              "{component=db,reason=timeout,}"],
-            0);
+  EXPECT_EQ(
+      v[std::string(m::kScanErrorsTotal) + "{component=db,reason=timeout,}"],
+      0);
   EXPECT_EQ(v[std::string(m::kBuildInfo) + "{revision=abc,version=1.2.3,}"], 1);
 }
 
@@ -119,9 +119,9 @@ TEST(CollectorTest, NoSegmentTimestampsWhileThereAreNoSegments) {
   s.components[0].stats.segments = {};
   auto v = Flatten(BuildMetricFamilies(s));
   EXPECT_EQ(v[std::string(m::kSegments) + "{component=wal,}"], 0);
-  EXPECT_EQ(v.count(std::string(m::kOldestSegmentTimestamp) +
-                    "{component=wal,}"),
-            0u);
+  EXPECT_EQ(
+      v.count(std::string(m::kOldestSegmentTimestamp) + "{component=wal,}"),
+      0u);
 }
 
 TEST(CollectorTest, RemovedComponentLeavesNoSeries) {

@@ -10,10 +10,10 @@
 namespace stemedb::exporter {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using stemedb::testing::TempDir;
 using stemedb::testing::WriteFile;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 Component Make(const std::string& root, const std::string& name,
                const std::string& pattern = "", bool optional = false) {

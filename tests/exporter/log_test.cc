@@ -6,11 +6,11 @@ namespace stemedb::log {
 namespace {
 
 TEST(LogTest, LogfmtQuotesOnlyWhatNeedsIt) {
-  EXPECT_EQ(Format(Format::kLogfmt, Level::kWarn, "walk failed",
-                   {{"path", "/data/wal"}, {"err", "a \"b\"=c"}, {"e", ""}},
-                   "T"),
-            "ts=T level=warn msg=\"walk failed\" path=/data/wal "
-            "err=\"a \\\"b\\\"=c\" e=\"\"");
+  EXPECT_EQ(
+      Format(Format::kLogfmt, Level::kWarn, "walk failed",
+             {{"path", "/data/wal"}, {"err", "a \"b\"=c"}, {"e", ""}}, "T"),
+      "ts=T level=warn msg=\"walk failed\" path=/data/wal "
+      "err=\"a \\\"b\\\"=c\" e=\"\"");
 }
 
 TEST(LogTest, JsonEscapesControlCharacters) {

@@ -8,9 +8,9 @@
 namespace stemedb::exporter {
 namespace {
 
-using ::testing::HasSubstr;
 using stemedb::testing::HttpGet;
 using stemedb::testing::TempDir;
+using ::testing::HasSubstr;
 
 Config OneComponent(const std::string& dir) {
   Config c;

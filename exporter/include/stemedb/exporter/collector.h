@@ -18,8 +18,8 @@ namespace stemedb::exporter {
 struct ComponentState {
   std::string name;
   bool has_segments = false;
-  bool attempted = false;  // a walk of it has finished (well or not)
-  bool have_stats = false;  // `stats` holds a complete walk
+  bool attempted = false;         // a walk of it has finished (well or not)
+  bool have_stats = false;        // `stats` holds a complete walk
   scanner::ComponentStats stats;  // the last complete walk
   bool last_success = false;      // the last walk was complete and usable
   double last_duration_seconds = 0;
@@ -29,8 +29,8 @@ struct ComponentState {
 
 struct FilesystemState {
   filesystems::Mount mount;
-  bool stat_success = false;     // the last statvfs answered in time
-  bool have_capacity = false;    // `capacity` holds an answer (maybe older)
+  bool stat_success = false;   // the last statvfs answered in time
+  bool have_capacity = false;  // `capacity` holds an answer (maybe older)
   filesystems::Capacity capacity;
 };
 

@@ -16,7 +16,8 @@ namespace stemedb::log {
 enum class Level { kDebug = 0, kInfo, kWarn, kError };
 enum class Format { kLogfmt, kJson };
 
-std::optional<Level> ParseLevel(std::string_view text);    // debug|info|warn|error
+std::optional<Level> ParseLevel(
+    std::string_view text);  // debug|info|warn|error
 std::optional<Format> ParseFormat(std::string_view text);  // logfmt|json
 
 // Sets the process-wide threshold and format (default: info, logfmt).
@@ -25,10 +26,18 @@ void Configure(Level level, Format format);
 using Fields = std::vector<std::pair<std::string_view, std::string>>;
 
 void Write(Level level, std::string_view msg, const Fields& fields = {});
-inline void Debug(std::string_view m, const Fields& f = {}) { Write(Level::kDebug, m, f); }
-inline void Info(std::string_view m, const Fields& f = {}) { Write(Level::kInfo, m, f); }
-inline void Warn(std::string_view m, const Fields& f = {}) { Write(Level::kWarn, m, f); }
-inline void Error(std::string_view m, const Fields& f = {}) { Write(Level::kError, m, f); }
+inline void Debug(std::string_view m, const Fields& f = {}) {
+  Write(Level::kDebug, m, f);
+}
+inline void Info(std::string_view m, const Fields& f = {}) {
+  Write(Level::kInfo, m, f);
+}
+inline void Warn(std::string_view m, const Fields& f = {}) {
+  Write(Level::kWarn, m, f);
+}
+inline void Error(std::string_view m, const Fields& f = {}) {
+  Write(Level::kError, m, f);
+}
 
 // The record as it would be written (no trailing newline), for tests.
 std::string Format(Format format, Level level, std::string_view msg,

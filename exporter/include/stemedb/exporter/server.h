@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "stemedb/exporter/exporter.h"
+#include "stemedb/exporter/web_config.h"
 
 namespace stemedb::exporter {
 
@@ -20,6 +21,9 @@ struct ServerOptions {
   std::string telemetry_path = "/metrics";
   // Worker threads; each keep-alive connection holds one while open.
   int threads = 16;
+  // When set, every path asks for HTTP basic auth (as the exporter-toolkit
+  // does with basic_auth_users).
+  std::shared_ptr<const BasicAuth> auth;
 };
 
 class Server {
