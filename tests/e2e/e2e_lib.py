@@ -362,8 +362,7 @@ class Prometheus:
             self.url = "http://127.0.0.1:%d" % port
             try:
                 wait_ready_url(self.process, self.url + "/-/ready",
-                               ready_timeout,
-                            "prometheus")
+                               ready_timeout, "prometheus")
             except BaseException:
                 self.process.close()
                 raise
@@ -423,8 +422,7 @@ class Alertmanager:
             self.url = "http://127.0.0.1:%d" % port
             try:
                 wait_ready_url(self.process, self.url + "/-/ready",
-                               ready_timeout,
-                            "alertmanager")
+                               ready_timeout, "alertmanager")
             except BaseException:
                 self.process.close()
                 raise
@@ -550,3 +548,53 @@ def mount_tmpfs(target, size, nr_inodes):
 
 def umount(target):
     subprocess.run(["umount", "-l", target], check=False)
+
+
+# ---------------------------------------------------------------- rulegen
+
+
+def fast_config(workdir):
+    """The rulegen engineer's short-`for` config, made the exporter's too.
+
+    tests/rulegen/data/fast.yaml has `for` durations of seconds; the test
+    adds a 1 s scan interval so that capacity changes reach Prometheus within
+    a second. Both the exporter and stemedb_rulegen then read this one file,
+    as they do in production.
+    """
+    src = os.path.join(source_dir(), "tests", "rulegen", "data", "fast.yaml")
+    with open(src) as f:
+        text = f.read()
+    if re.search(r"^scan\s*:", text, re.M):
+        raise AssertionError("%s has a scan section now: set its interval to "
+                             "1s there and drop the override in e2e_lib.py" %
+                             src)
+    path = os.path.join(workdir, "fast.yaml")
+    with open(path, "w") as f:
+        f.write(text + "\n# Added by tests/e2e: rescan every second.\n"
+                "scan:\n  interval: 1s\n")
+    return path
+
+
+ARTIFACTS = {
+    "rules": "rules/stemedb-disk.rules.yml",
+    "dashboard": "dashboards/stemedb-disk.json",
+    "alertmanager": "deploy/alertmanager/alertmanager.yml",
+}
+
+
+def generate_artifacts(config, out):
+    """Runs stemedb_rulegen; returns {artifact: path} of what it wrote."""
+    r = subprocess.run([rulegen_binary(), "--config", config, "--out", out],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError("stemedb_rulegen failed (%d):\n%s%s" %
+                             (r.returncode, r.stdout, r.stderr))
+    paths = {k: os.path.join(out, v) for k, v in ARTIFACTS.items()}
+    for k, p in paths.items():
+        if not os.path.isfile(p):
+            raise AssertionError("stemedb_rulegen wrote no %s at %s" % (k, p))
+    return paths
+
+
+def scrape_job(target, job="stemedb_disk"):
+    return {"job_name": job, "static_configs": [{"targets": [target]}]}

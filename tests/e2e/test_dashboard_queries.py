@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""e2e_dashboard_queries: every panel of the generated dashboard gets data.
+
+stemedb_rulegen writes the dashboard and the recording rules it reads; the
+real Prometheus scrapes the real exporter and evaluates those rules. Each
+panel target's expr, with the dashboard's variables substituted the way
+Grafana would, is run against Prometheus: as a range query (what Grafana
+sends by default) and, for instant targets, also as an instant query. A
+panel with no data is a failure, listed by title.
+
+The tree lives on a tmpfs (in a private mount namespace: run through
+in_mount_ns.sh) so that the inode panels have an inode table to read
+whatever filesystem the CI machine's temporary directory is on.
+"""
+import json
+import os
+import re
+import tempfile
+import time
+import unittest
+
+import e2e_lib as e2e
+
+# Grafana's syntaxes: $var, ${var}, ${var:format}, [[var]].
+_VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
+WINDOW = 20  # seconds of data the range queries ask for
+
+
+def panels(items):
+    for p in items:
+        yield p
+        yield from panels(p.get("panels", []))
+
+
+class DashboardQueriesTest(unittest.TestCase):
+
+    def setUp(self):
+        if not e2e.in_mount_namespace():
+            self.fail("run through tests/e2e/in_mount_ns.sh: this test "
+                      "mounts a tmpfs and must not touch the host's mounts")
+        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-dash-")
+        self.addCleanup(self.tmp.cleanup)
+        work = self.tmp.name
+        self.root = os.path.join(work, "root")
+        e2e.mount_tmpfs(self.root, "64m", 4096)
+        self.addCleanup(e2e.umount, self.root)
+        e2e.make_demo_tree(self.root)
+        config = e2e.fast_config(work)
+        artifacts = e2e.generate_artifacts(config, os.path.join(work, "gen"))
+        with open(artifacts["dashboard"]) as f:
+            self.dashboard = json.load(f)
+        self.exporter = e2e.Exporter(work, ["--config", config,
+                                            "--root", self.root])
+        self.addCleanup(self.exporter.close)
+        self.instance = "127.0.0.1:%d" % self.exporter.port
+        self.prom = e2e.Prometheus(work, [e2e.scrape_job(self.instance)],
+                                   rule_files=[artifacts["rules"]])
+        self.addCleanup(self.prom.close)
+        self.values = {"job": "stemedb_disk", "instance": self.instance}
+        self.variables = {v["name"]: v for v in
+                          self.dashboard["templating"]["list"]}
+
+    def substitute(self, text):
+        unknown = []
+
+        def value(m):
+            name = m.group(1) or m.group(2) or m.group(3)
+            if name not in self.variables:
+                unknown.append(name)
+                return m.group(0)
+            if self.variables[name]["type"] == "datasource":
+                return "prometheus"
+            return self.values[name]
+        out = _VARIABLE.sub(value, text)
+        self.assertEqual(unknown, [], "undefined variables in %r" % text)
+        return out
+
+    def test_template_variables_find_the_exporter(self):
+        self.assertEqual(self.variables["datasource"]["type"], "datasource")
+        self.assertEqual(self.variables["datasource"]["query"], "prometheus")
+        e2e.wait_until(lambda: self.prom.query(
+            'up{job="stemedb_disk"} == 1'), 60, "a first scrape")
+        for name in ("job", "instance"):
+            with self.subTest(variable=name):
+                v = self.variables[name]
+                query = v["query"]["query"] if isinstance(v["query"], dict) \
+                    else v["query"]
+                m = re.fullmatch(r"label_values\((.*),\s*(\w+)\)",
+                                 self.substitute(query))
+                self.assertIsNotNone(m, query)
+                found = self.prom.api("/api/v1/label/%s/values" % m.group(2),
+                                      **{"match[]": m.group(1)})
+                self.assertEqual(found, [self.values[name]])
+
+    def test_every_panel_target_returns_data(self):
+        targets = []  # (panel title, expr, instant?)
+        for p in panels(self.dashboard["panels"]):
+            if p.get("type") == "row":
+                continue
+            ds = p.get("datasource") or {}
+            if isinstance(ds, dict) and "uid" in ds:
+                self.substitute(ds["uid"])  # only defined variables
+            self.assertTrue(p.get("targets"),
+                            "panel %r has no targets" % p.get("title"))
+            for t in p["targets"]:
+                targets.append((p["title"], self.substitute(t["expr"]),
+                                bool(t.get("instant"))))
+        self.assertTrue(targets)
+
+        def failing():
+            now = time.time()
+            bad = []
+            for title, expr, instant in targets:
+                series = self.prom.query_range(expr, now - WINDOW, now)
+                if not any(s["values"] for s in series):
+                    bad.append("%s: range query of %s" % (title, expr))
+                if instant and not self.prom.query(expr):
+                    bad.append("%s: instant query of %s" % (title, expr))
+            return bad
+        # Rates and derivatives need a few scrapes and rule evaluations:
+        # poll until every target has data, then report what never did.
+        try:
+            e2e.wait_until(lambda: not failing(), 60,
+                           "every panel target to return data")
+        except e2e.Timeout:
+            bad = failing()
+            self.fail("panels without data after 60s:\n  " +
+                      "\n  ".join(bad))
+
+
+if __name__ == "__main__":
+    e2e.run_main()
