@@ -1,0 +1,180 @@
+#include "stemedb/rulegen/writer.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace stemedb::rulegen {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Errno(const std::string& what, const std::string& path) {
+  return what + " " + path + ": " + std::strerror(errno);
+}
+
+// nullopt when the file does not exist or cannot be read.
+std::optional<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+bool WriteAll(int fd, const std::string& content) {
+  size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t n = write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// A complete, fsynced temp file next to `target`; its path in *temp.
+std::optional<std::string> WriteTemp(const std::string& target,
+                                     const std::string& content,
+                                     std::string* temp) {
+  const fs::path path(target);
+  const fs::path dir =
+      path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec)
+    return "cannot create directory " + dir.string() + ": " + ec.message();
+  std::string name =
+      (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
+  const int fd = mkstemp(name.data());
+  if (fd < 0) return Errno("cannot create a temp file for", target);
+  *temp = name;
+  // mkstemp makes 0600; generated files are meant to be read by others.
+  const bool ok =
+      fchmod(fd, 0644) == 0 && WriteAll(fd, content) && fsync(fd) == 0;
+  const std::string error = ok ? "" : Errno("cannot write", name);
+  if (close(fd) != 0 && ok) return Errno("cannot close", name);
+  if (!ok) return error;
+  return std::nullopt;
+}
+
+void SyncDirectory(const fs::path& dir) {
+  const int fd = open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;  // best effort: the rename itself has happened
+  fsync(fd);
+  close(fd);
+}
+
+// Runs diff -u and returns its output.
+std::optional<std::string> RunDiff(const std::string& label,
+                                   const std::string& current,
+                                   const std::string& generated) {
+  int pipe_fds[2];
+  if (pipe(pipe_fds) != 0) return std::nullopt;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
+  const std::string a = label + " (committed)";
+  const std::string b = label + " (generated)";
+  std::vector<std::string> args = {"diff",    "-u", "--label", a,
+                                   "--label", b,    current,   generated};
+  std::vector<char*> argv;
+  for (std::string& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc =
+      posix_spawnp(&pid, "diff", &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(pipe_fds[1]);
+  std::string output;
+  if (rc == 0) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(pipe_fds[0], buf, sizeof buf)) != 0) {
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) break;
+      output.append(buf, static_cast<size_t>(n));
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  close(pipe_fds[0]);
+  if (rc != 0) return std::nullopt;
+  return output;
+}
+
+}  // namespace
+
+std::optional<std::string> WriteArtifacts(const std::vector<Artifact>& items) {
+  struct Staged {
+    std::string temp;
+    std::string target;
+  };
+  std::vector<Staged> staged;
+  auto discard = [&staged](size_t from) {
+    for (size_t i = from; i < staged.size(); ++i)
+      unlink(staged[i].temp.c_str());
+  };
+  for (const Artifact& item : items) {
+    if (ReadFile(item.path) == item.content) continue;
+    std::string temp;
+    if (auto err = WriteTemp(item.path, item.content, &temp)) {
+      if (!temp.empty()) unlink(temp.c_str());
+      discard(0);
+      return err;
+    }
+    staged.push_back({temp, item.path});
+  }
+  for (size_t i = 0; i < staged.size(); ++i) {
+    if (rename(staged[i].temp.c_str(), staged[i].target.c_str()) != 0) {
+      const std::string err = Errno("cannot rename onto", staged[i].target);
+      discard(i);
+      return err;
+    }
+    SyncDirectory(fs::path(staged[i].target).parent_path());
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> CheckArtifacts(const std::vector<Artifact>& items,
+                                          std::ostream& out, int* differing) {
+  *differing = 0;
+  for (const Artifact& item : items) {
+    const std::optional<std::string> current = ReadFile(item.path);
+    if (current == item.content) continue;
+    ++*differing;
+    if (!current) {
+      out << "missing: " << item.path << " (stemedb_rulegen would create it)\n";
+      continue;
+    }
+    std::string temp =
+        (fs::temp_directory_path() / "stemedb_rulegen.check.XXXXXX").string();
+    const int fd = mkstemp(temp.data());
+    if (fd < 0) return Errno("cannot create a temp file in", "/tmp");
+    const bool ok = WriteAll(fd, item.content);
+    close(fd);
+    std::optional<std::string> diff;
+    if (ok) diff = RunDiff(item.path, item.path, temp);
+    unlink(temp.c_str());
+    if (!ok) return Errno("cannot write", temp);
+    if (!diff) return "cannot run diff(1) for " + item.path;
+    out << *diff;
+  }
+  return std::nullopt;
+}
+
+}  // namespace stemedb::rulegen

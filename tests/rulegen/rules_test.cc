@@ -1,0 +1,188 @@
+// The rule model against the issue's list and the config it came from.
+#include "stemedb/rulegen/rules.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+#include "stemedb/config.h"
+#include "stemedb/metric_names.h"
+
+namespace stemedb::rulegen {
+namespace {
+
+Config LoadTestConfig(const std::string& name) {
+  Config config;
+  auto err = LoadConfigFile(
+      std::string(STEMEDB_SOURCE_DIR) + "/tests/rulegen/data/" + name, &config);
+  EXPECT_FALSE(err.has_value()) << err->ToString();
+  return config;
+}
+
+RuleSet Build(const Config& config) {
+  RuleSet rules;
+  auto err = BuildRuleSet(config, &rules);
+  EXPECT_FALSE(err.has_value()) << err->ToString();
+  return rules;
+}
+
+TEST(RulesTest, EveryAlertTheIssueAsksFor) {
+  const RuleSet rules = Build(DefaultConfig());
+  std::set<std::string> names;
+  for (const AlertRule* a : rules.Alerts()) names.insert(a->name);
+  const std::set<std::string> expected = {
+      // The runbook's three.
+      "StemeDBDiskSpaceWarning", "StemeDBDiskSpaceCritical",
+      "StemeDBInodeExhaustion",
+      // From its sections.
+      "StemeDBDiskSpaceEmergency", "StemeDBInodeExhaustionCritical",
+      "StemeDBWALRetentionExceeded", "StemeDBWALTooManySegments",
+      "StemeDBWALFillingFilesystem", "StemeDBDiskWillFillSoon",
+      "StemeDBBackupTooOld", "StemeDBBackupsMissing",
+      "StemeDBBackupsBeyondRetention", "StemeDBTmpFilesAccumulating",
+      "StemeDBDiskExporterDown", "StemeDBDiskExporterAbsent",
+      "StemeDBDiskScanFailing", "StemeDBDiskScanStale"};
+  EXPECT_EQ(names, expected);
+}
+
+TEST(RulesTest, RunbookSemanticsOfTheThree) {
+  const RuleSet rules = Build(DefaultConfig());
+  const AlertRule* warning = rules.FindAlert("StemeDBDiskSpaceWarning");
+  const AlertRule* critical = rules.FindAlert("StemeDBDiskSpaceCritical");
+  const AlertRule* inodes = rules.FindAlert("StemeDBInodeExhaustion");
+  ASSERT_TRUE(warning && critical && inodes);
+  EXPECT_EQ(warning->severity, "warning");
+  EXPECT_EQ(warning->for_duration.text, "15m");
+  EXPECT_NE(warning->expr.find(") < 0.2\n"), std::string::npos);
+  EXPECT_EQ(critical->severity, "critical");
+  EXPECT_EQ(critical->for_duration.text, "5m");
+  EXPECT_NE(critical->expr.find(") < 0.1\n"), std::string::npos);
+  EXPECT_EQ(inodes->severity, "warning");
+  EXPECT_EQ(inodes->for_duration.text, "15m");
+  EXPECT_NE(inodes->expr.find(") < 0.1\n"), std::string::npos);
+  // Guards.
+  for (const AlertRule* a : {warning, critical, inodes}) {
+    EXPECT_NE(
+        a->expr.find(
+            "stemedb_disk_filesystem_readonly{job=\"stemedb_disk\"} == 0"),
+        std::string::npos)
+        << a->name;
+  }
+  EXPECT_NE(inodes->expr.find(
+                "stemedb_disk_filesystem_files{job=\"stemedb_disk\"} > 0"),
+            std::string::npos);
+}
+
+TEST(RulesTest, ConventionsOnEveryAlert) {
+  const Config config = DefaultConfig();
+  const RuleSet rules = Build(config);
+  for (const AlertRule* a : rules.Alerts()) {
+    SCOPED_TRACE(a->name);
+    EXPECT_TRUE(a->severity == "critical" || a->severity == "warning" ||
+                a->severity == "info");
+    ASSERT_FALSE(a->summary.empty());
+    EXPECT_TRUE(a->summary.front() >= 'A' && a->summary.front() <= 'Z');
+    EXPECT_EQ(a->summary.back(), '.');
+    EXPECT_EQ(a->summary.find("{{"), std::string::npos);  // static
+    EXPECT_NE(a->description.find("{{ $labels."), std::string::npos);
+    EXPECT_EQ(a->runbook_url.rfind(config.alerting.runbook_url + "#", 0), 0u);
+    EXPECT_GT(a->runbook_url.size(), config.alerting.runbook_url.size() + 1);
+  }
+}
+
+TEST(RulesTest, ThresholdsAndLabelsComeFromTheConfig) {
+  const Config config = LoadTestConfig("node-exporter.yaml");
+  const RuleSet rules = Build(config);
+  const AlertRule* warning = rules.FindAlert("StemeDBDiskSpaceWarning");
+  ASSERT_NE(warning, nullptr);
+  EXPECT_NE(warning->expr.find(") < 0.25\n"), std::string::npos);
+  EXPECT_EQ(warning->for_duration.text, "10m");
+  EXPECT_NE(warning->summary.find("25%"), std::string::npos);
+  const AlertRule* emergency = rules.FindAlert("StemeDBDiskSpaceEmergency");
+  ASSERT_NE(emergency, nullptr);
+  EXPECT_NE(emergency->expr.find(") > 0.99\n"), std::string::npos);
+  for (const AlertRule* a : rules.Alerts()) {
+    EXPECT_EQ(a->extra_labels.at("team"), "storage") << a->name;
+    EXPECT_EQ(a->extra_labels.at("service"), "stemedb") << a->name;
+  }
+  EXPECT_EQ(rules.groups.at(1).name, "stemedb_disk_node");
+}
+
+TEST(RulesTest, NodeExporterModeSelectsEveryFilesystemSeries) {
+  const Config config = LoadTestConfig("node-exporter.yaml");
+  const RuleSet rules = Build(config);
+  const std::string selector = config.alerting.node_exporter_selector;
+  for (const char* name :
+       {"StemeDBDiskSpaceWarning", "StemeDBDiskSpaceCritical",
+        "StemeDBDiskSpaceEmergency", "StemeDBInodeExhaustion",
+        "StemeDBInodeExhaustionCritical", "StemeDBDiskWillFillSoon"}) {
+    const AlertRule* a = rules.FindAlert(name);
+    ASSERT_NE(a, nullptr) << name;
+    // Every node_filesystem_ selector carries the configured matchers.
+    size_t pos = 0;
+    int selectors = 0;
+    while ((pos = a->expr.find("node_filesystem_", pos)) != std::string::npos) {
+      const size_t open = a->expr.find_first_of("{", pos);
+      ASSERT_NE(open, std::string::npos);
+      EXPECT_EQ(a->expr.compare(open + 1, selector.size(), selector), 0)
+          << name << ": " << a->expr;
+      ++selectors;
+      pos = open;
+    }
+    EXPECT_GE(selectors, 3) << name;
+    EXPECT_EQ(a->expr.find(metrics::kPrefix), std::string::npos) << name;
+  }
+  // Component alerts stay on the exporter's metrics and job.
+  const AlertRule* wal = rules.FindAlert("StemeDBWALTooManySegments");
+  ASSERT_NE(wal, nullptr);
+  EXPECT_NE(wal->expr.find(std::string(metrics::kSegments) +
+                           "{job=\"stemedb-disk-exporter\",component=\"wal\"}"),
+            std::string::npos);
+  const AlertRule* down = rules.FindAlert("StemeDBDiskExporterDown");
+  ASSERT_NE(down, nullptr);
+  EXPECT_EQ(down->expr, "up{job=\"stemedb-disk-exporter\"} == 0");
+}
+
+TEST(RulesTest, CriticalTwinsInhibitTheirWarnings) {
+  const RuleSet rules = Build(DefaultConfig());
+  const AlertRule* critical = rules.FindAlert("StemeDBDiskSpaceCritical");
+  ASSERT_NE(critical, nullptr);
+  EXPECT_NE(std::find(critical->inhibits.begin(), critical->inhibits.end(),
+                      "StemeDBDiskSpaceWarning"),
+            critical->inhibits.end());
+  EXPECT_NE(std::find(critical->inhibit_equal.begin(),
+                      critical->inhibit_equal.end(), "mountpoint"),
+            critical->inhibit_equal.end());
+  for (const AlertRule* a : rules.Alerts()) {
+    for (const std::string& target : a->inhibits) {
+      EXPECT_NE(rules.FindAlert(target), nullptr)
+          << a->name << " -> " << target;
+    }
+  }
+}
+
+TEST(RulesTest, RefusesLabelsItOwns) {
+  Config config = DefaultConfig();
+  config.alerting.labels["severity"] = "page";
+  RuleSet rules;
+  auto err = BuildRuleSet(config, &rules);
+  ASSERT_TRUE(err.has_value());
+  EXPECT_EQ(err->key_path, "alerting.labels.severity");
+}
+
+TEST(RulesTest, RecordingRulesUseTheContractNames) {
+  const RuleSet rules = Build(DefaultConfig());
+  std::set<std::string> records;
+  for (const RecordingRule& r : rules.groups.at(0).records) {
+    records.insert(r.record);
+  }
+  EXPECT_EQ(records, (std::set<std::string>{
+                         std::string(metrics::kRecordFilesystemUsedRatio),
+                         std::string(metrics::kRecordFilesystemAvailRatio),
+                         std::string(metrics::kRecordFilesystemInodesFreeRatio),
+                         std::string(metrics::kRecordComponentGrowthRate)}));
+}
+
+}  // namespace
+}  // namespace stemedb::rulegen
