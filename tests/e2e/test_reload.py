@@ -110,7 +110,9 @@ class ReloadTest(unittest.TestCase):
         for comp in smaller:
             self.assertEqual(m.value("stemedb_disk_component_files",
                                      component=comp), self.files[comp], comp)
-        self.assertTrue(self.exporter.process.alive())
+        # SIGTERM stops it cleanly: exit status 0, not death by the signal.
+        self.assertEqual(self.exporter.close(), 0, self.exporter.log())
+        self.assertIn('msg="shutting down"', self.exporter.log())
 
 
 if __name__ == "__main__":
