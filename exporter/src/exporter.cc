@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 #include "prometheus/text_serializer.h"
@@ -232,15 +233,23 @@ struct Exporter::Shared {
     }
     const auto table = filesystems::ReadMountTable();
     // Deduplicated by device: bind mounts and components sharing a
-    // filesystem give one series. The smallest mountpoint names it, so the
-    // choice does not depend on component order.
+    // filesystem give one series, named by the filesystem's own mount (root
+    // "/") rather than a bind mount of a part of it, then by the shortest
+    // mountpoint, so the choice does not depend on component order.
     std::map<dev_t, filesystems::Mount> by_device;
     std::vector<std::pair<std::string, dev_t>> component_devices;
+    auto better = [](const filesystems::Mount& a, const filesystems::Mount& b) {
+      return std::make_tuple(a.root != "/", a.mountpoint.size(), a.mountpoint) <
+             std::make_tuple(b.root != "/", b.mountpoint.size(), b.mountpoint);
+    };
     auto note = [&](const std::string& component, filesystems::Mount mount) {
-      auto [it, inserted] = by_device.emplace(mount.device_id, mount);
-      if (!inserted && mount.mountpoint < it->second.mountpoint) {
-        it->second = mount;
+      // The owning mount of this device may be elsewhere in the table (the
+      // component sits under a bind mount): consider every mount of it.
+      for (const auto& m : table) {
+        if (m.device_id == mount.device_id && better(m, mount)) mount = m;
       }
+      auto [it, inserted] = by_device.emplace(mount.device_id, mount);
+      if (!inserted && better(mount, it->second)) it->second = mount;
       component_devices.emplace_back(component, mount.device_id);
     };
     for (const auto& w : wants) {

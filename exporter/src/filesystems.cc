@@ -135,6 +135,7 @@ std::vector<Mount> ParseMountInfo(std::string_view text) {
     }
     Mount m;
     m.device_id = makedev(major, minor);
+    m.root = Unescape(f[3]);
     m.mountpoint = Unescape(f[4]);
     m.readonly = HasOption(f[5], "ro");
     m.fstype = Unescape(f[dash + 1]);

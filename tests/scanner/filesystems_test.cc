@@ -55,6 +55,8 @@ TEST(ParseMountInfoTest, ParsesFieldsEscapesOptionalFieldsAndReadonly) {
   EXPECT_FALSE(m[1].readonly);  // "remount-ro" in superoptions is not "ro"
 
   EXPECT_EQ(m[2].mountpoint, "/srv/my data");
+  EXPECT_EQ(m[2].root, "/data");  // a bind mount of a part of the device
+  EXPECT_EQ(m[1].root, "/");
   EXPECT_EQ(m[2].device, "/dev/vda1");
   EXPECT_EQ(m[2].fstype, "ext4");
 

@@ -26,6 +26,9 @@ struct Mount {
   std::string device;      // the mount source, e.g. /dev/vda1, tmpfs
   std::string fstype;      // e.g. ext4, tmpfs, nfs4
   bool readonly = false;   // per-mount "ro" option
+  // The directory of the filesystem mounted here: "/" for the filesystem's
+  // own mount, a subdirectory for a bind mount of part of it.
+  std::string root = "/";
 };
 
 // Parses mountinfo text; malformed lines are skipped.
