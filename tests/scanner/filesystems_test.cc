@@ -21,6 +21,8 @@ namespace stemedb::filesystems {
 namespace {
 
 using namespace std::chrono_literals;
+using testutil::Num;
+using testutil::U64;
 
 constexpr char kMountInfo[] =
     "22 28 0:20 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs "
@@ -151,18 +153,6 @@ TEST(MountsBelowTest, OnlyStrictlyBelow) {
   EXPECT_EQ(names(MountsBelow(table, "/srv/my data/cache")),
             std::vector<std::string>{});
   EXPECT_EQ(MountsBelow(table, "/").size(), table.size() - 1);
-}
-
-std::string Num(uint64_t v) { return std::to_string(v); }
-
-uint64_t U64(const std::map<std::string, std::string>& m,
-             const std::string& k) {
-  auto it = m.find(k);
-  if (it == m.end()) {
-    ADD_FAILURE() << "child did not report " << k;
-    return 0;
-  }
-  return std::stoull(it->second);
 }
 
 // A tmpfs with a size and an inode limit, probed, filled until ENOSPC, and

@@ -26,6 +26,8 @@ namespace {
 using testutil::AllocatedSize;
 using testutil::ApparentSize;
 using testutil::Du;
+using testutil::Num;
+using testutil::U64;
 using testutil::MakeDir;
 using testutil::RunInChild;
 using testutil::TempDir;
@@ -47,17 +49,6 @@ ComponentStats ScanOne(const std::string& path, const std::string& pattern = "",
       ScanComponents({ComponentSpec{"c", path, pattern}}, options);
   EXPECT_EQ(out.size(), 1u);
   return out.at(0);
-}
-
-std::string Num(uint64_t v) { return std::to_string(v); }
-uint64_t U64(const std::map<std::string, std::string>& m,
-             const std::string& k) {
-  auto it = m.find(k);
-  if (it == m.end()) {
-    ADD_FAILURE() << "child did not report " << k;
-    return 0;
-  }
-  return std::stoull(it->second);
 }
 
 void ExpectChildOk(const std::map<std::string, std::string>& r) {

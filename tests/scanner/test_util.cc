@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -200,6 +201,18 @@ std::string DropToNobody() {
   if (setgid(65534) != 0) return Errno("setgid");
   if (setuid(65534) != 0) return Errno("setuid");
   return "";
+}
+
+std::string Num(uint64_t v) { return std::to_string(v); }
+
+uint64_t U64(const std::map<std::string, std::string>& m,
+             const std::string& k) {
+  auto it = m.find(k);
+  if (it == m.end()) {
+    ADD_FAILURE() << "child did not report " << k;
+    return 0;
+  }
+  return std::stoull(it->second);
 }
 
 }  // namespace stemedb::testutil

@@ -53,6 +53,11 @@ uint64_t Du(const std::string& path, bool apparent,
 std::map<std::string, std::string> RunInChild(
     const std::function<std::map<std::string, std::string>()>& body);
 
+// Child results travel as "key value" strings: Num writes a number, U64
+// reads one back (a missing key fails the test and reads as 0).
+std::string Num(uint64_t v);
+uint64_t U64(const std::map<std::string, std::string>& m, const std::string& k);
+
 // In the calling (child) process: a private mount namespace in which mounts
 // are allowed (as root directly; otherwise inside a new user namespace).
 // Returns an error text, empty on success.
