@@ -471,6 +471,14 @@ void Exporter::WaitForCapacityPass() const {
   s.cv.wait(lock, [&] { return s.capacity_finished >= target || s.stopping; });
 }
 
+bool Exporter::WaitForSnapshot(
+    const std::function<bool(const Snapshot&)>& pred) const {
+  auto& s = *shared_;
+  std::unique_lock<std::mutex> lock(s.mu);
+  s.cv.wait(lock, [&] { return s.stopping || pred(*s.snapshot); });
+  return pred(*s.snapshot);
+}
+
 std::shared_ptr<const Snapshot> Exporter::CurrentSnapshot() const {
   std::lock_guard<std::mutex> lock(shared_->mu);
   return shared_->snapshot;

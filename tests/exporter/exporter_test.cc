@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 
+#include "scanner_testing.h"
 #include "test_util.h"
 
 namespace stemedb::exporter {
@@ -140,6 +143,86 @@ TEST(ExporterTest, StopReturnsPromptlyWhileIdle) {
   e.WaitForWalks(1);
   e.Stop();  // must not wait for the hour
   SUCCEED();
+}
+
+}  // namespace
+}  // namespace stemedb::exporter
+
+namespace stemedb::exporter {
+namespace {
+
+// A walk stuck in the kernel (a hung NFS mount) is emulated by a scanner
+// worker blocked in the after-readdir hook until the test releases it.
+class StuckWalkTest : public ::testing::Test {
+ protected:
+  void TearDown() override { scanner::testing::SetAfterReadDirHook({}); }
+
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+  void BlockWalks() {
+    scanner::testing::SetAfterReadDirHook([this](std::string_view) {
+      std::unique_lock<std::mutex> lock(mu_);
+      ++blocked_;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return released_; });
+    });
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool released_ = false;
+  int blocked_ = 0;
+};
+
+TEST_F(StuckWalkTest, ReportsFailureKeepsServingAndStacksNoWalks) {
+  TempDir dir;
+  WriteFile(dir / "wal/a.log", "x");
+  WriteFile(dir / "db/x", "x");
+  Config c = TwoComponents(dir.path());
+  c.scan.timeout = {std::chrono::milliseconds(100), "100ms"};
+  c.scan.interval = {std::chrono::milliseconds(10), "10ms"};
+  c.scan.threads = 1;  // one worker: the first directory blocks the walk
+  Exporter e(c, nullptr);
+  e.RunOnce();  // a complete result to keep serving
+  ASSERT_TRUE(Find(*e.CurrentSnapshot(), "wal")->last_success);
+  const uint64_t walks_before = e.WalksFinished();
+
+  BlockWalks();
+  e.Start();
+  // The capacity loop marks the walk failed once it is past its deadline.
+  ASSERT_TRUE(e.WaitForSnapshot([](const Snapshot& s) {
+    const auto* wal = Find(s, "wal");
+    return wal && !wal->last_success &&
+           wal->errors_total[static_cast<int>(
+               scanner::ErrorReason::kTimeout)] == 1;
+  }));
+  std::string text = *e.Exposition();
+  EXPECT_THAT(text,
+              HasSubstr("stemedb_disk_scan_success{component=\"wal\"} 0"));
+  // The last complete numbers are still served.
+  EXPECT_THAT(text,
+              HasSubstr("stemedb_disk_component_files{component=\"wal\"} 1"));
+  EXPECT_EQ(e.WalksFinished(), walks_before);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    EXPECT_EQ(blocked_, 1);  // no second walk was started on top of it
+  }
+
+  // The mount comes back: the stuck walk returns, later walks succeed.
+  Release();
+  e.WaitForWalks(walks_before + 2);
+  EXPECT_TRUE(e.WaitForSnapshot(
+      [](const Snapshot& s) { return Find(s, "wal")->last_success; }));
+  // The timeout was counted once, when found stuck, not again on return.
+  EXPECT_EQ(
+      Find(*e.CurrentSnapshot(), "wal")
+          ->errors_total[static_cast<int>(scanner::ErrorReason::kTimeout)],
+      1u);
+  e.Stop();
 }
 
 }  // namespace

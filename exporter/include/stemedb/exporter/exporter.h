@@ -59,6 +59,10 @@ class Exporter {
   // finished: tests use it after changing a filesystem.
   void WaitForCapacityPass() const;
 
+  // Blocks until `pred` holds for the current snapshot (re-checked at every
+  // render) or the exporter stops; returns whether it held. For tests.
+  bool WaitForSnapshot(const std::function<bool(const Snapshot&)>& pred) const;
+
   // The current snapshot (a copy of the state behind Exposition()).
   std::shared_ptr<const Snapshot> CurrentSnapshot() const;
 
