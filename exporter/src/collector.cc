@@ -130,8 +130,9 @@ void AddFilesystemFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
   auto inodes_free = Family(m::kFilesystemFilesFree, "Filesystem free inodes.",
                             kCachedFs, MetricType::Gauge);
   auto ro = Family(m::kFilesystemReadonly,
-                   "1 if the filesystem is mounted read-only.", kCachedFs,
-                   MetricType::Gauge);
+                   "1 if the filesystem itself is read-only (not merely the "
+                   "exporter's view of it).",
+                   kCachedFs, MetricType::Gauge);
   auto ok = Family(m::kFilesystemStatSuccess,
                    "1 if the last statfs of the filesystem answered within "
                    "the timeout; 0 if it failed or hung (values are older).",
@@ -147,7 +148,9 @@ void AddFilesystemFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
     Add(&avail, l, static_cast<double>(c.avail_bytes));
     Add(&inodes, l, static_cast<double>(c.files));
     Add(&inodes_free, l, static_cast<double>(c.files_free));
-    Add(&ro, l, (c.readonly || fs.mount.readonly) ? 1 : 0);
+    // The filesystem's own flag: the exporter often sees a writable disk
+    // through a read-only mount, and that disk must still alert.
+    Add(&ro, l, fs.mount.readonly ? 1 : 0);
   }
   auto info = Family(m::kComponentFilesystemInfo,
                      "Joins a component to the filesystem holding it; "

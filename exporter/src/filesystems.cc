@@ -137,7 +137,10 @@ std::vector<Mount> ParseMountInfo(std::string_view text) {
     m.device_id = makedev(major, minor);
     m.root = Unescape(f[3]);
     m.mountpoint = Unescape(f[4]);
-    m.readonly = HasOption(f[5], "ro");
+    // The superblock's options, not this mount's: a read-only view of a
+    // writable filesystem (a ro bind mount, systemd's ProtectSystem, a
+    // Kubernetes readOnly volume) is still filling up and must still alert.
+    m.readonly = dash + 3 < f.size() && HasOption(f[dash + 3], "ro");
     m.fstype = Unescape(f[dash + 1]);
     m.device = Unescape(f[dash + 2]);
     mounts.push_back(std::move(m));

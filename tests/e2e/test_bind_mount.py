@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """e2e_bind_mount: one filesystem seen through its own mount and through a
-bind mount of a part of it is one series, named by its own mount.
+bind mount of a part of it is one series, named by its own mount; and
+read-only means the filesystem, not the view.
 
-data/ is a tmpfs; backups/ is a bind mount of data/bk (same device). The
-bind mount's path sorts before data/, so a "smallest mountpoint" rule would
-send an operator to backups/ for a full WAL. Truth: findmnt.
+data/ is a tmpfs, seen through a read-only view; backups/ is a read-only
+bind mount of data/bk (same device). The bind mount's path sorts before data/, so a "smallest
+mountpoint" rule would send an operator to backups/ for a full WAL; and a
+read-only view (systemd's ProtectSystem, a Kubernetes readOnly volume) of a
+writable disk must not switch its alerts off. logs/ is a tmpfs mounted
+read-only itself. Truth: findmnt and the mount options the test chose.
 """
 import os
 import tempfile
@@ -30,7 +34,24 @@ class BindMountTest(unittest.TestCase):
         e2e.subprocess.run(["mount", "--bind", os.path.join(data, "bk"),
                             backups], check=True)
         self.addCleanup(e2e.umount, backups)
-        e2e.make_demo_tree(root)
+        e2e.subprocess.run(["mount", "-o", "remount,bind,ro", backups],
+                           check=True)
+        logs = os.path.join(root, "logs")
+        e2e.mount_tmpfs(logs, "1m", 64)
+        self.addCleanup(e2e.umount, logs)
+        e2e.make_demo_tree(root, skip=("backups", "logs"))
+        e2e.write_file(os.path.join(data, "bk",
+                                    "stemedb-backup-20260101-000000", "a.kv"),
+                       100)
+        e2e.write_file(os.path.join(logs, "stemedb-api.log"), 100)
+        e2e.subprocess.run(["mount", "-o", "remount,ro", logs], check=True)
+        # The exporter's whole view of data/ read-only, as under systemd's
+        # ProtectSystem=strict: the filesystem underneath stays writable.
+        e2e.subprocess.run(["mount", "-o", "remount,bind,ro", data],
+                           check=True)
+        for view in (backups, data):  # the views really are read-only
+            with self.assertRaises(OSError):
+                open(os.path.join(view, "x"), "w").close()
         # Independent truth: findmnt sees two mount points of one source.
         self.assertEqual(e2e.mountpoint_of(backups), backups)
         self.assertEqual(e2e.mountpoint_of(os.path.join(data, "wal")), data)
@@ -44,11 +65,17 @@ class BindMountTest(unittest.TestCase):
         m = exporter.scrape()
         tmpfs = [l for l, _ in m.series("stemedb_disk_filesystem_size_bytes")
                  if l["fstype"] == "tmpfs"]
-        self.assertEqual([l["mountpoint"] for l in tmpfs], [data])
+        self.assertEqual(sorted(l["mountpoint"] for l in tmpfs),
+                         sorted([data, logs]))
+        ro = {l["mountpoint"]: v for l, v in
+              m.series("stemedb_disk_filesystem_readonly")}
+        self.assertEqual(ro[data], 0)  # writable, though seen read-only too
+        self.assertEqual(ro[logs], 1)  # read-only itself
         joins = {l["component"]: l["mountpoint"] for l, _ in
                  m.series("stemedb_disk_component_filesystem_info")}
         for component in ("wal", "db", "tmp", "backups"):
             self.assertEqual(joins[component], data, component)
+        self.assertEqual(joins["logs"], logs)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ constexpr char kMountInfo[] =
     "41 40 0:45 / /srv/my\\040data/cache ro,relatime - tmpfs tmpfs "
     "rw,size=1024k\n"
     "42 28 253:2 / /mnt/t\\011ab\\012nl\\134bs rw,noatime - xfs "
-    "/dev/mapper/vg-lv\\040x rw\n"
+    "/dev/mapper/vg-lv\\040x ro,noquota\n"
     "bad line\n"
     "44 28 x:y / /bad rw - ext4 /dev/x rw\n"
     "45 28 0:51 / /nodash rw shared:1 ext4 /dev/x rw\n"
@@ -63,13 +63,15 @@ TEST(ParseMountInfoTest, ParsesFieldsEscapesOptionalFieldsAndReadonly) {
   EXPECT_EQ(m[2].fstype, "ext4");
 
   EXPECT_EQ(m[3].mountpoint, "/srv/my data/cache");
-  EXPECT_TRUE(m[3].readonly);
+  // A read-only mount of a writable filesystem: still filling up.
+  EXPECT_FALSE(m[3].readonly);
   EXPECT_EQ(m[3].fstype, "tmpfs");
   EXPECT_EQ(m[3].device, "tmpfs");
 
   EXPECT_EQ(m[4].mountpoint, "/mnt/t\tab\nnl\\bs");
   EXPECT_EQ(m[4].device, "/dev/mapper/vg-lv x");
   EXPECT_EQ(m[4].device_id, makedev(253, 2));
+  EXPECT_TRUE(m[4].readonly);  // the filesystem itself is read-only
 
   EXPECT_EQ(m[5].mountpoint, "/srv/my database");
   EXPECT_EQ(m[5].device, "server:/export");

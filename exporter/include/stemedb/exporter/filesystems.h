@@ -25,7 +25,9 @@ struct Mount {
   std::string mountpoint;  // unescaped (\040 -> space)
   std::string device;      // the mount source, e.g. /dev/vda1, tmpfs
   std::string fstype;      // e.g. ext4, tmpfs, nfs4
-  bool readonly = false;   // per-mount "ro" option
+  // The filesystem itself is read-only (superblock option "ro"); a
+  // read-only view through this mount alone does not count.
+  bool readonly = false;
   // The directory of the filesystem mounted here: "/" for the filesystem's
   // own mount, a subdirectory for a bind mount of part of it.
   std::string root = "/";
@@ -54,7 +56,8 @@ struct Capacity {
   uint64_t avail_bytes = 0;  // f_bavail * f_frsize (what non-root can use)
   uint64_t files = 0;        // f_files; 0 on filesystems with no inode table
   uint64_t files_free = 0;   // f_ffree
-  bool readonly = false;     // ST_RDONLY
+  bool readonly = false;     // ST_RDONLY: this view is read-only (maybe
+                             // only the mount, see Mount::readonly)
 };
 
 // Runs statvfs(2) on a helper thread and waits at most `timeout`. A probe
