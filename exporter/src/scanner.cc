@@ -180,6 +180,9 @@ struct ComponentState {
   std::atomic<int64_t> pending{0};
   // Written by the one thread that brings `pending` to 0; read after join.
   std::chrono::steady_clock::time_point finished{};
+  // The component directory exists but cannot be opened: nothing below it
+  // is known, so the walk is not complete. Set before workers start.
+  bool unreadable = false;
 
   std::mutex links_mu;
   // Inodes with st_nlink > 1 already counted; only those, so memory follows
@@ -468,6 +471,7 @@ std::vector<ComponentStats> Walk::Run() {
     t.apparent = static_cast<uint64_t>(st.st_size);
     if (!dir.valid()) {
       t.Error(Classify(open_error));
+      components_[i].unreadable = true;
       continue;
     }
     WorkItem& item = initial.emplace_back();
@@ -506,8 +510,9 @@ std::vector<ComponentStats> Walk::Run() {
     Totals t = roots[i];
     for (const std::vector<Totals>& worker : per_worker) t.Merge(worker[i]);
     const ComponentState& c = components_[i];
-    stats.complete = c.pending.load(std::memory_order_acquire) == 0;
-    if (!stats.complete && timed_out) t.Error(ErrorReason::kTimeout);
+    const bool walked = c.pending.load(std::memory_order_acquire) == 0;
+    stats.complete = walked && !c.unreadable;
+    if (!walked && timed_out) t.Error(ErrorReason::kTimeout);
     stats.allocated_bytes = t.allocated;
     stats.apparent_bytes = t.apparent;
     stats.files = t.files;

@@ -26,11 +26,11 @@ namespace {
 using testutil::AllocatedSize;
 using testutil::ApparentSize;
 using testutil::Du;
-using testutil::Num;
-using testutil::U64;
 using testutil::MakeDir;
+using testutil::Num;
 using testutil::RunInChild;
 using testutil::TempDir;
+using testutil::U64;
 using testutil::WriteFile;
 
 uint64_t Errors(const ComponentStats& s, ErrorReason reason) {
@@ -241,6 +241,31 @@ TEST(ScannerTest, UnreadableDirectoryIsOnePermissionErrorAndTheRestCounts) {
   EXPECT_EQ(U64(r, "apparent"), expected_apparent);
   EXPECT_EQ(U64(r, "apparent"), U64(r, "du_apparent"));
   EXPECT_EQ(U64(r, "allocated"), U64(r, "du_allocated"));
+}
+
+TEST(ScannerTest, UnreadableComponentDirectoryIsPresentButIncomplete) {
+  TempDir tmp;
+  const std::string comp = tmp / "comp";
+  MakeDir(comp);
+  WriteFile(comp + "/f", 1000);
+  ASSERT_EQ(chmod(comp.c_str(), 0), 0);
+  auto r = RunInChild([&]() -> std::map<std::string, std::string> {
+    std::string err = testutil::DropToNobody();
+    if (!err.empty()) return {{"error", err}};
+    ComponentStats s = ScanOne(comp);
+    return {{"present", Num(s.present)},
+            {"complete", Num(s.complete)},
+            {"files", Num(s.files)},
+            {"permission", Num(Errors(s, ErrorReason::kPermission))},
+            {"timeout", Num(Errors(s, ErrorReason::kTimeout))}};
+  });
+  ExpectChildOk(r);
+  EXPECT_EQ(U64(r, "present"), 1u);
+  // Nothing below it is known: not a result to publish as the truth.
+  EXPECT_EQ(U64(r, "complete"), 0u);
+  EXPECT_EQ(U64(r, "files"), 0u);
+  EXPECT_EQ(U64(r, "permission"), 1u);
+  EXPECT_EQ(U64(r, "timeout"), 0u);
 }
 
 TEST(ScannerTest, OddNamesFifosAndSocketsAreFilesAndNeverOpened) {

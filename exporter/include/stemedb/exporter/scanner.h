@@ -63,9 +63,11 @@ struct SegmentStats {
 
 struct ComponentStats {
   std::string name;
-  bool present = false;   // the component directory exists and is a directory
-  bool complete = false;  // walked to the end (no timeout, no cancel)
-  dev_t device = 0;       // st_dev of the component directory, when present
+  bool present = false;  // the component directory exists and is a directory
+  // Walked to the end: no timeout, no cancel, and the component directory
+  // itself could be opened (an unreadable one is present but incomplete).
+  bool complete = false;
+  dev_t device = 0;  // st_dev of the component directory, when present
   // Like du: st_blocks * 512 of every entry including directories and the
   // component directory itself; an inode with st_nlink > 1 counted once.
   uint64_t allocated_bytes = 0;
