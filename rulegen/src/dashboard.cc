@@ -16,7 +16,13 @@ namespace {
 namespace m = ::stemedb::metrics;
 using Json = nlohmann::ordered_json;
 
+// Grafana 10.4.0 introduced schemaVersion 39; an older Grafana would refuse
+// or mis-migrate the model, so __requires names the version that reads it.
 constexpr int kSchemaVersion = 39;
+constexpr const char* kMinGrafanaVersion = "10.4.0";
+// The import input: UI import substitutes the chosen data source for
+// "${DS_PROMETHEUS}" wherever it appears.
+constexpr const char* kDatasourceInput = "DS_PROMETHEUS";
 constexpr const char* kSelector = R"(job=~"$job",instance=~"$instance")";
 
 Json Datasource() {
@@ -125,6 +131,16 @@ Json Stat(int id, const std::string& title, const std::string& description,
                                   {"values", false}}},
            {"textMode", "value_and_name"}};
   return p;
+}
+
+// The data source variable's initial value is the import input: UI import
+// replaces it with the chosen data source, so the import binds. Panels keep
+// referring to "${datasource}", never to the input, so file provisioning
+// (which substitutes no inputs) still works: Grafana then falls back to the
+// default Prometheus data source, as the value names none it knows.
+Json DatasourceVariableCurrent() {
+  const std::string input = std::string("${") + kDatasourceInput + "}";
+  return Json{{"selected", false}, {"text", input}, {"value", input}};
 }
 
 Json QueryVariable(const char* name, const char* label,
@@ -314,7 +330,7 @@ std::string RenderDashboard(const Config& config, const std::string& header) {
                                      "{job=~\"$job\"}, instance)";
   Json dashboard{
       {"__inputs", Json::array({Json{
-                       {"name", "DS_PROMETHEUS"},
+                       {"name", kDatasourceInput},
                        {"label", "Prometheus"},
                        {"description", "The Prometheus scraping the exporter"},
                        {"type", "datasource"},
@@ -323,7 +339,7 @@ std::string RenderDashboard(const Config& config, const std::string& header) {
       {"__requires", Json::array({Json{{"type", "grafana"},
                                        {"id", "grafana"},
                                        {"name", "Grafana"},
-                                       {"version", "9.0.0"}},
+                                       {"version", kMinGrafanaVersion}},
                                   Json{{"type", "datasource"},
                                        {"id", "prometheus"},
                                        {"name", "Prometheus"},
@@ -366,7 +382,7 @@ std::string RenderDashboard(const Config& config, const std::string& header) {
       {"templating",
        Json{{"list",
              Json::array(
-                 {Json{{"current", Json::object()},
+                 {Json{{"current", DatasourceVariableCurrent()},
                        {"hide", 0},
                        {"includeAll", false},
                        {"label", "Data source"},

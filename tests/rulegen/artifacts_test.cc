@@ -9,6 +9,7 @@
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <string>
 
@@ -157,6 +158,65 @@ TEST_P(ArtifactsTest, DashboardContract) {
     }
   }
   EXPECT_GE(ids.size(), 12u);
+}
+
+// UI import substitutes each __inputs entry for "${NAME}"; an input nothing
+// references makes the import ask for a data source and drop the answer.
+// File provisioning substitutes no inputs, so panels must use the
+// `datasource` variable and only that variable's initial value the input.
+TEST_P(ArtifactsTest, DashboardImportBindsTheDatasourceInput) {
+  const std::string text =
+      Render(ConfigUnderTest()).at("out/dashboards/stemedb-disk.json");
+  const auto dash = nlohmann::json::parse(text);
+  ASSERT_EQ(dash.at("__inputs").size(), 1u);
+  const std::string input = dash.at("__inputs").at(0).at("name");
+  const std::string ref = "${" + input + "}";
+
+  nlohmann::json datasource_var;
+  std::set<std::string> vars;
+  for (const auto& v : dash.at("templating").at("list")) {
+    vars.insert(v.at("name").get<std::string>());
+    if (v.at("name") == "datasource") datasource_var = v;
+  }
+  ASSERT_FALSE(datasource_var.is_null());
+  EXPECT_EQ(datasource_var.at("type"), "datasource");
+  EXPECT_EQ(datasource_var.at("query"), "prometheus");
+  EXPECT_EQ(
+      datasource_var.at("current"),
+      (nlohmann::json{{"selected", false}, {"text", ref}, {"value", ref}}));
+
+  // Every ${NAME} is a template variable or the input; the input appears
+  // nowhere but in the variable's current value (text and value).
+  static const std::regex kRef(R"(\$\{([A-Za-z0-9_]+)\})");
+  int input_refs = 0;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), kRef);
+       it != std::sregex_iterator(); ++it) {
+    const std::string name = (*it)[1];
+    if (name == input) {
+      ++input_refs;
+    } else {
+      EXPECT_TRUE(vars.count(name)) << "undefined ${" << name << "}";
+    }
+  }
+  EXPECT_EQ(input_refs, 2);
+}
+
+// Grafana refuses or mis-migrates a model newer than it knows: the required
+// version must be the one that introduced the schemaVersion (Grafana's
+// dashboard schema migrations: 39 arrived in 10.4.0).
+TEST_P(ArtifactsTest, DashboardRequiresTheGrafanaOfItsSchema) {
+  const std::map<int, std::string> introduced_in = {{39, "10.4.0"}};
+  const auto dash = nlohmann::json::parse(
+      Render(ConfigUnderTest()).at("out/dashboards/stemedb-disk.json"));
+  const int schema = dash.at("schemaVersion");
+  ASSERT_TRUE(introduced_in.count(schema)) << "schemaVersion " << schema;
+  int grafana = 0;
+  for (const auto& r : dash.at("__requires")) {
+    if (r.at("type") != "grafana") continue;
+    ++grafana;
+    EXPECT_EQ(r.at("version"), introduced_in.at(schema));
+  }
+  EXPECT_EQ(grafana, 1);
 }
 
 TEST_P(ArtifactsTest, DashboardStepsAreTheAlertThresholds) {
