@@ -527,8 +527,11 @@ class Generator {
     fs["job"] = c_.alerting.job;  // records read the exporter's metrics
     const Labels rw = With(fs, "instance", kRw);
     const Labels none = With(fs, "instance", kNoInodes);
-    const double avail = std::floor(kFsSize * 0.3);
-    const double files_free = 123456;
+    // A quarter of a power of two: avail/size and 1 - avail/size are exact
+    // in binary and decimal alike, so the expected samples carry no float
+    // artefacts (a decimal share of 1 TiB would: 0.2999999999992724).
+    const double avail = kFsSize / 4;
+    const double files_free = 123456;  // of kFsFiles: exactly 0.123456
     std::string out;
     out += "  - name: " + YamlDoubleQuoted("recording rules") + "\n";
     out += "    interval: 1m\n    input_series:\n";
