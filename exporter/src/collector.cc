@@ -138,11 +138,10 @@ void AddFilesystemFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
                    "the timeout; 0 if it failed or hung (values are older).",
                    "", MetricType::Gauge);
   for (const auto& fs : s.filesystems) {
-    Add(&ok, {{std::string(m::kMountpoint), fs.mount.mountpoint}},
-        fs.stat_success ? 1 : 0);
+    auto l = FsLabels(fs.mount);
+    Add(&ok, l, fs.stat_success ? 1 : 0);
     if (!fs.have_capacity) continue;
     const auto& c = fs.capacity;
-    auto l = FsLabels(fs.mount);
     Add(&size, l, static_cast<double>(c.size_bytes));
     Add(&free, l, static_cast<double>(c.free_bytes));
     Add(&avail, l, static_cast<double>(c.avail_bytes));

@@ -115,6 +115,9 @@ struct Exporter::Shared {
     uint64_t generation;
     {
       std::lock_guard<std::mutex> lock(mu);
+      // Stop() may have come between the loop's wait and here; it then
+      // found no walk in progress and would join one that could hang.
+      if (stopping) return;
       for (const auto& c : config.components) {
         specs.push_back({c.name, c.resolved_path, c.segment_pattern});
       }
@@ -144,6 +147,7 @@ struct Exporter::Shared {
   // REQUIRES: mu held; results parallel to config.components.
   void ApplyWalkLocked(const std::vector<scanner::ComponentStats>& results,
                        double now) {
+    bool all_complete = true;
     for (size_t i = 0; i < results.size() && i < components.size(); ++i) {
       const auto& r = results[i];
       auto& st = components[i];
@@ -165,7 +169,7 @@ struct Exporter::Shared {
         st.errors_total[k] += r.errors[k];
       }
       if (!r.present && !optional) {
-        log::Warn("component directory is missing",
+        log::Warn("component directory is missing or not a directory",
                   {{"component", r.name},
                    {"path", config.components[i].resolved_path}});
       }
@@ -175,13 +179,16 @@ struct Exporter::Shared {
         log::Warn("walk could not account for some entries",
                   {{"component", r.name}, {"errors", std::to_string(errs)}});
       }
+      all_complete = all_complete && r.complete;
       log::Debug("walk finished",
                  {{"component", r.name},
                   {"complete", r.complete ? "true" : "false"},
                   {"seconds", std::to_string(r.duration_seconds)},
                   {"files", std::to_string(r.files)}});
     }
-    ready = true;
+    // Ready once every component has one complete result: a walk cut off
+    // at its timeout is not "the first complete scan".
+    if (all_complete) ready = true;
   }
 
   // REQUIRES: mu held. Marks a walk that outlived its deadline as failed,
@@ -192,6 +199,12 @@ struct Exporter::Shared {
         Clock::now() < walk_deadline + kStuckGrace) {
       return false;
     }
+    MarkStuckLocked();
+    return true;
+  }
+
+  // REQUIRES: mu held.
+  void MarkStuckLocked() {
     stuck_reported = true;
     for (auto& st : components) {
       st.attempted = true;
@@ -199,9 +212,8 @@ struct Exporter::Shared {
       ++st.errors_total[static_cast<int>(scanner::ErrorReason::kTimeout)];
     }
     log::Error(
-        "walk is stuck past its timeout (hung mount?); serving the "
-        "last complete results");
-    return true;
+        "walk is stuck past its timeout (hung mount?); serving the last "
+        "complete results");
   }
 
   // One capacity pass: which filesystems hold the components, and statvfs of
@@ -242,7 +254,8 @@ struct Exporter::Shared {
       return std::make_tuple(a.root != "/", a.mountpoint.size(), a.mountpoint) <
              std::make_tuple(b.root != "/", b.mountpoint.size(), b.mountpoint);
     };
-    auto note = [&](const std::string& component, filesystems::Mount mount) {
+    auto note = [&](const std::string& component, filesystems::Mount mount,
+                    bool link) {
       // The owning mount of this device may be elsewhere in the table (the
       // component sits under a bind mount): consider every mount of it.
       for (const auto& m : table) {
@@ -250,7 +263,7 @@ struct Exporter::Shared {
       }
       auto [it, inserted] = by_device.emplace(mount.device_id, mount);
       if (!inserted && better(mount, it->second)) it->second = mount;
-      component_devices.emplace_back(component, mount.device_id);
+      if (link) component_devices.emplace_back(component, mount.device_id);
     };
     for (const auto& w : wants) {
       if (w.missing) continue;
@@ -265,10 +278,13 @@ struct Exporter::Shared {
           }
         }
       }
-      if (mount) note(w.component, *mount);
+      if (mount) note(w.component, *mount, /*link=*/true);
       if (!one_filesystem) {
+        // Walked too, so reported; but the component is joined only to the
+        // filesystem of its own directory, keeping the join one-to-one for
+        // PromQL's group_left.
         for (auto& below : filesystems::MountsBelow(table, w.path)) {
-          note(w.component, below);
+          note(w.component, below, /*link=*/false);
         }
       }
     }
@@ -306,6 +322,8 @@ struct Exporter::Shared {
     filesystems = std::move(next);
     links.clear();
     for (const auto& [component, dev] : component_devices) {
+      // A reload during this pass may have removed the component.
+      if (config.FindComponent(component) == nullptr) continue;
       const auto& mount = by_device[dev];
       links.push_back({component, mount.mountpoint, mount.device});
     }
@@ -386,8 +404,30 @@ void Exporter::Stop() {
 }
 
 void Exporter::RunOnce() {
-  shared_->Walk();
-  shared_->Capacity();
+  auto s = shared_;
+  // The walk runs on its own thread so that a walk stuck in the kernel (hung
+  // mount) cannot hang --once: past its deadline it is reported stuck and
+  // left behind, like in the background loop.
+  std::thread walker([s] { s->Walk(); });
+  {
+    std::unique_lock<std::mutex> lock(s->mu);
+    const uint64_t before = s->walks_finished;
+    const auto give_up =
+        Clock::now() + s->config.scan.timeout.value + kStuckGrace;
+    bool done = s->cv.wait_until(lock, give_up,
+                                 [&] { return s->walks_finished > before; });
+    if (!done) {
+      s->MarkStuckLocked();
+      s->RenderLocked();
+    }
+    lock.unlock();
+    if (done) {
+      walker.join();
+    } else {
+      walker.detach();  // holds `s`, never `this`
+    }
+  }
+  s->Capacity();
 }
 
 std::optional<ConfigError> Exporter::Reload() {

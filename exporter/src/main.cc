@@ -130,7 +130,9 @@ int Run(const Flags& flags) {
       return std::fflush(stdout) == 0 ? 0 : 1;
     }
     if (auto err = WriteAtomically(flags.textfile, *text)) {
-      return Fail("--textfile: " + *err);
+      // An I/O failure (a full disk, say), not a usage error: exit 1.
+      std::cerr << "stemedb_disk_exporter: error: --textfile: " << *err << "\n";
+      return 1;
     }
     return 0;
   }

@@ -84,8 +84,14 @@ class Handler : public CivetHandler {
 
 class MetricsHandler : public Handler {
  public:
-  explicit MetricsHandler(const Exporter* e) : exporter_(e) {}
+  MetricsHandler(const Exporter* e, std::string path)
+      : exporter_(e), path_(std::move(path)) {}
   void Serve(mg_connection* conn) override {
+    // civetweb matches handlers by prefix; /metricsfoo is not /metrics.
+    if (path_ != mg_get_request_info(conn)->local_uri) {
+      Send(conn, 404, "text/plain; charset=utf-8", "404 page not found\n");
+      return;
+    }
     // The text was rendered when the last scan finished; a scrape only
     // copies it, whatever the size of the tree.
     auto text = exporter_->Exposition();
@@ -94,6 +100,7 @@ class MetricsHandler : public Handler {
 
  private:
   const Exporter* exporter_;
+  const std::string path_;
 };
 
 class HealthyHandler : public Handler {
@@ -235,7 +242,8 @@ std::unique_ptr<Server> Server::Start(const ServerOptions& options,
              " (address in use or not local?)";
     return nullptr;
   }
-  impl->metrics = std::make_unique<MetricsHandler>(exporter);
+  impl->metrics =
+      std::make_unique<MetricsHandler>(exporter, options.telemetry_path);
   impl->healthy = std::make_unique<HealthyHandler>();
   impl->ready = std::make_unique<ReadyHandler>(exporter);
   impl->landing = std::make_unique<LandingHandler>(options.telemetry_path);

@@ -106,11 +106,17 @@ bool BasicAuth::Check(const char* authorization) const {
   auto colon = decoded.find(':');
   if (colon == std::string::npos) return false;
   auto user = users_.find(decoded.substr(0, colon));
-  if (user == users_.end()) return false;
+  // An unknown user costs a bcrypt too, so response times do not tell which
+  // user names exist.
+  static const std::string kDummyHash =
+      "$2b$10$abcdefghijklmnopqrstuuHa7yaVMV.A2Df1vYqaXs6pUoQhh1gqi";
+  const std::string& hash = user == users_.end() ? kDummyHash : user->second;
   crypt_data data{};
   const char* hashed =
-      crypt_r(decoded.c_str() + colon + 1, user->second.c_str(), &data);
-  if (hashed == nullptr || user->second != hashed) return false;
+      crypt_r(decoded.c_str() + colon + 1, hash.c_str(), &data);
+  if (user == users_.end() || hashed == nullptr || hash != hashed) {
+    return false;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   if (verified_.size() >= kMaxVerified) verified_.clear();
   verified_.insert(std::move(encoded));

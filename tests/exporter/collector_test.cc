@@ -156,7 +156,8 @@ TEST(CollectorTest, HungStatfsKeepsValuesAndSaysSo) {
   Snapshot s = TwoComponents();
   s.filesystems[0].stat_success = false;
   auto v = Flatten(BuildMetricFamilies(s));
-  EXPECT_EQ(v[std::string(m::kFilesystemStatSuccess) + "{mountpoint=/data,}"],
+  EXPECT_EQ(v[std::string(m::kFilesystemStatSuccess) +
+              "{device=/dev/vdb,fstype=ext4,mountpoint=/data,}"],
             0);
   EXPECT_EQ(v[std::string(m::kFilesystemSizeBytes) +
               "{device=/dev/vdb,fstype=ext4,mountpoint=/data,}"],

@@ -116,3 +116,16 @@ TEST(ListenAddressTest, PrometheusFormsMapToCivetweb) {
 
 }  // namespace
 }  // namespace stemedb::exporter
+
+namespace stemedb::exporter {
+namespace {
+
+TEST_F(ServerTest, TelemetryPathMatchesExactly) {
+  exporter_->RunOnce();
+  EXPECT_EQ(stemedb::testing::HttpGet(port_, "/metrics").status, 200);
+  EXPECT_EQ(stemedb::testing::HttpGet(port_, "/metricsfoo").status, 404);
+  EXPECT_EQ(stemedb::testing::HttpGet(port_, "/metrics/x").status, 404);
+}
+
+}  // namespace
+}  // namespace stemedb::exporter

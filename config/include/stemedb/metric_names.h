@@ -42,7 +42,8 @@ inline constexpr std::string_view kFilesystemFilesFree =
     "stemedb_disk_filesystem_files_free";
 inline constexpr std::string_view kFilesystemReadonly =
     "stemedb_disk_filesystem_readonly";
-// 1 when the last statfs answered within the timeout (label kMountpoint).
+// 1 when the last statfs answered within the timeout (the filesystem
+// labels).
 inline constexpr std::string_view kFilesystemStatSuccess =
     "stemedb_disk_filesystem_stat_success";
 // Join: labels kComponent, kMountpoint, kDevice; value 1.

@@ -35,8 +35,10 @@ class Exporter {
   // rather than waited for; it holds only shared state, never `this`.
   void Stop();
 
-  // One walk and one capacity pass on the calling thread, then renders.
-  // For --once and tests; do not mix with Start().
+  // One walk and one capacity pass, then renders. Waits for the walk at most
+  // scan.timeout plus a grace period; a walk stuck in the kernel is then
+  // reported (scan_success 0, reason timeout) and left behind. For --once
+  // and tests; do not call while the loops of Start() run.
   void RunOnce();
 
   // Loads a new config through the loader. On success later cycles use it
