@@ -81,9 +81,6 @@ struct Exporter::Shared {
   bool stuck_reported = false;  // timeout already counted for this walk
   bool ready = false;
   uint64_t walks_finished = 0;
-  uint64_t capacity_started = 0;
-  uint64_t capacity_finished = 0;
-  bool capacity_requested = false;
   std::shared_ptr<const Snapshot> snapshot;
   std::shared_ptr<const std::string> text;
 
@@ -228,11 +225,8 @@ struct Exporter::Shared {
     std::vector<Want> wants;
     std::chrono::milliseconds statfs_timeout;
     bool one_filesystem;
-    uint64_t pass;
     {
       std::lock_guard<std::mutex> lock(mu);
-      pass = ++capacity_started;
-      capacity_requested = false;
       for (size_t i = 0; i < config.components.size(); ++i) {
         const auto& st = components[i];
         wants.push_back({config.components[i].name,
@@ -328,7 +322,6 @@ struct Exporter::Shared {
       links.push_back({component, mount.mountpoint, mount.device});
     }
     CheckStuckLocked();
-    capacity_finished = std::max(capacity_finished, pass);
     RenderLocked();
     cv.notify_all();
   }
@@ -358,7 +351,7 @@ struct Exporter::Shared {
       if (walk_in_progress && !stuck_reported) {
         wake = std::min(wake, walk_deadline + kStuckGrace);
       }
-      cv.wait_until(lock, wake, [&] { return stopping || capacity_requested; });
+      cv.wait_until(lock, wake, [&] { return stopping; });
       if (stopping) return;
     }
   }
@@ -498,17 +491,6 @@ void Exporter::WaitForWalks(uint64_t n) const {
   std::unique_lock<std::mutex> lock(shared_->mu);
   shared_->cv.wait(
       lock, [&] { return shared_->walks_finished >= n || shared_->stopping; });
-}
-
-void Exporter::WaitForCapacityPass() const {
-  auto& s = *shared_;
-  std::unique_lock<std::mutex> lock(s.mu);
-  // A pass already running may have read the mount table before the caller's
-  // change, so wait for the next one to start and finish.
-  const uint64_t target = s.capacity_started + 1;
-  s.capacity_requested = true;
-  s.cv.notify_all();
-  s.cv.wait(lock, [&] { return s.capacity_finished >= target || s.stopping; });
 }
 
 bool Exporter::WaitForSnapshot(

@@ -57,9 +57,6 @@ class Exporter {
   // Blocks until WalksFinished() >= n or the exporter stops; for tests and
   // --once style callers that need synchronisation without sleeping.
   void WaitForWalks(uint64_t n) const;
-  // Starts a capacity pass now and blocks until it (or a later one) has
-  // finished: tests use it after changing a filesystem.
-  void WaitForCapacityPass() const;
 
   // Blocks until `pred` holds for the current snapshot (re-checked at every
   // render) or the exporter stops; returns whether it held. For tests.
