@@ -56,31 +56,83 @@ void Push(std::vector<MetricFamily>* out, MetricFamily f) {
   if (!f.metric.empty()) out->push_back(std::move(f));
 }
 
+// A gauge whose value is one counter of a struct: the byte and count
+// metrics differ only in name, help and field, so they are data.
+template <typename T>
+struct FieldGauge {
+  std::string_view name;
+  std::string_view help;
+  uint64_t T::*field;
+};
+
+constexpr FieldGauge<scanner::ComponentStats> kComponentGauges[] = {
+    {m::kComponentAllocatedBytes,
+     "Bytes allocated on disk by the component's tree (st_blocks*512, hard "
+     "links once; what du reports).",
+     &scanner::ComponentStats::allocated_bytes},
+    {m::kComponentApparentBytes,
+     "Apparent size in bytes of the component's tree (st_size; what du -b "
+     "reports).",
+     &scanner::ComponentStats::apparent_bytes},
+    {m::kComponentFiles, "Non-directory entries in the component's tree.",
+     &scanner::ComponentStats::files},
+    {m::kComponentDirectories,
+     "Directories in the component's tree, itself included.",
+     &scanner::ComponentStats::directories},
+};
+
+constexpr FieldGauge<scanner::SegmentStats> kSegmentGauges[] = {
+    {m::kSegments,
+     "Entries directly in the component directory matching its segment "
+     "pattern (WAL segments, backup sets).",
+     &scanner::SegmentStats::count},
+    {m::kSegmentAllocatedBytes, "Bytes allocated by the component's segments.",
+     &scanner::SegmentStats::allocated_bytes},
+};
+
+constexpr FieldGauge<filesystems::Capacity> kCapacityGauges[] = {
+    {m::kFilesystemSizeBytes, "Filesystem size in bytes.",
+     &filesystems::Capacity::size_bytes},
+    {m::kFilesystemFreeBytes,
+     "Filesystem free space in bytes, including the space reserved for root.",
+     &filesystems::Capacity::free_bytes},
+    {m::kFilesystemAvailBytes,
+     "Filesystem space available to non-root users in bytes (what alerts "
+     "use).",
+     &filesystems::Capacity::avail_bytes},
+    {m::kFilesystemFiles,
+     "Filesystem total inodes; 0 where the filesystem has no fixed inode "
+     "table.",
+     &filesystems::Capacity::files},
+    {m::kFilesystemFilesFree, "Filesystem free inodes.",
+     &filesystems::Capacity::files_free},
+};
+
 void AddComponentFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
   auto present = Family(m::kComponentPresent,
                         "1 if the component directory exists, 0 if not.",
                         kCached, MetricType::Gauge);
-  auto allocated = Family(m::kComponentAllocatedBytes,
-                          "Bytes allocated on disk by the component's tree "
-                          "(st_blocks*512, hard links once; what du reports).",
-                          kCached, MetricType::Gauge);
-  auto apparent = Family(m::kComponentApparentBytes,
-                         "Apparent size in bytes of the component's tree "
-                         "(st_size; what du -b reports).",
-                         kCached, MetricType::Gauge);
-  auto files = Family(m::kComponentFiles,
-                      "Non-directory entries in the component's tree.", kCached,
-                      MetricType::Gauge);
-  auto dirs = Family(m::kComponentDirectories,
-                     "Directories in the component's tree, itself included.",
-                     kCached, MetricType::Gauge);
-  auto segments = Family(m::kSegments,
-                         "Entries directly in the component directory matching "
-                         "its segment pattern (WAL segments, backup sets).",
-                         kCached, MetricType::Gauge);
-  auto seg_bytes = Family(m::kSegmentAllocatedBytes,
-                          "Bytes allocated by the component's segments.",
-                          kCached, MetricType::Gauge);
+  for (const auto& c : s.components) {
+    if (c.have_stats) Add(&present, ComponentLabel(c), c.stats.present ? 1 : 0);
+  }
+  Push(out, std::move(present));
+  for (const auto& g : kComponentGauges) {
+    auto f = Family(g.name, g.help, kCached, MetricType::Gauge);
+    for (const auto& c : s.components) {
+      if (!c.have_stats) continue;
+      Add(&f, ComponentLabel(c), static_cast<double>(c.stats.*g.field));
+    }
+    Push(out, std::move(f));
+  }
+  for (const auto& g : kSegmentGauges) {
+    auto f = Family(g.name, g.help, kCached, MetricType::Gauge);
+    for (const auto& c : s.components) {
+      if (!c.have_stats || !c.has_segments) continue;
+      Add(&f, ComponentLabel(c),
+          static_cast<double>(c.stats.segments.*g.field));
+    }
+    Push(out, std::move(f));
+  }
   auto oldest = Family(m::kOldestSegmentTimestamp,
                        "Modification time of the oldest segment, unix "
                        "seconds; absent while there is no segment.",
@@ -90,45 +142,25 @@ void AddComponentFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
                        "seconds; absent while there is no segment.",
                        kCached, MetricType::Gauge);
   for (const auto& c : s.components) {
-    if (!c.have_stats) continue;
-    const auto& st = c.stats;
-    Add(&present, ComponentLabel(c), st.present ? 1 : 0);
-    Add(&allocated, ComponentLabel(c), static_cast<double>(st.allocated_bytes));
-    Add(&apparent, ComponentLabel(c), static_cast<double>(st.apparent_bytes));
-    Add(&files, ComponentLabel(c), static_cast<double>(st.files));
-    Add(&dirs, ComponentLabel(c), static_cast<double>(st.directories));
-    if (!c.has_segments) continue;
-    Add(&segments, ComponentLabel(c), static_cast<double>(st.segments.count));
-    Add(&seg_bytes, ComponentLabel(c),
-        static_cast<double>(st.segments.allocated_bytes));
-    if (st.segments.count > 0) {
-      Add(&oldest, ComponentLabel(c), st.segments.oldest_mtime);
-      Add(&newest, ComponentLabel(c), st.segments.newest_mtime);
+    if (!c.have_stats || !c.has_segments || c.stats.segments.count == 0) {
+      continue;
     }
+    Add(&oldest, ComponentLabel(c), c.stats.segments.oldest_mtime);
+    Add(&newest, ComponentLabel(c), c.stats.segments.newest_mtime);
   }
-  for (auto* f : {&present, &allocated, &apparent, &files, &dirs, &segments,
-                  &seg_bytes, &oldest, &newest}) {
-    Push(out, std::move(*f));
-  }
+  Push(out, std::move(oldest));
+  Push(out, std::move(newest));
 }
 
 void AddFilesystemFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
-  auto size = Family(m::kFilesystemSizeBytes, "Filesystem size in bytes.",
-                     kCachedFs, MetricType::Gauge);
-  auto free = Family(m::kFilesystemFreeBytes,
-                     "Filesystem free space in bytes, including the space "
-                     "reserved for root.",
-                     kCachedFs, MetricType::Gauge);
-  auto avail = Family(m::kFilesystemAvailBytes,
-                      "Filesystem space available to non-root users in bytes "
-                      "(what alerts use).",
-                      kCachedFs, MetricType::Gauge);
-  auto inodes = Family(m::kFilesystemFiles,
-                       "Filesystem total inodes; 0 where the filesystem has "
-                       "no fixed inode table.",
-                       kCachedFs, MetricType::Gauge);
-  auto inodes_free = Family(m::kFilesystemFilesFree, "Filesystem free inodes.",
-                            kCachedFs, MetricType::Gauge);
+  for (const auto& g : kCapacityGauges) {
+    auto f = Family(g.name, g.help, kCachedFs, MetricType::Gauge);
+    for (const auto& fs : s.filesystems) {
+      if (!fs.have_capacity) continue;
+      Add(&f, FsLabels(fs.mount), static_cast<double>(fs.capacity.*g.field));
+    }
+    Push(out, std::move(f));
+  }
   auto ro = Family(m::kFilesystemReadonly,
                    "1 if the filesystem itself is read-only (not merely the "
                    "exporter's view of it).",
@@ -140,17 +172,12 @@ void AddFilesystemFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
   for (const auto& fs : s.filesystems) {
     auto l = FsLabels(fs.mount);
     Add(&ok, l, fs.stat_success ? 1 : 0);
-    if (!fs.have_capacity) continue;
-    const auto& c = fs.capacity;
-    Add(&size, l, static_cast<double>(c.size_bytes));
-    Add(&free, l, static_cast<double>(c.free_bytes));
-    Add(&avail, l, static_cast<double>(c.avail_bytes));
-    Add(&inodes, l, static_cast<double>(c.files));
-    Add(&inodes_free, l, static_cast<double>(c.files_free));
     // The filesystem's own flag: the exporter often sees a writable disk
     // through a read-only mount, and that disk must still alert.
-    Add(&ro, l, fs.mount.readonly ? 1 : 0);
+    if (fs.have_capacity) Add(&ro, l, fs.mount.readonly ? 1 : 0);
   }
+  Push(out, std::move(ro));
+  Push(out, std::move(ok));
   auto info = Family(m::kComponentFilesystemInfo,
                      "Joins a component to the filesystem holding it; "
                      "always 1.",
@@ -162,10 +189,7 @@ void AddFilesystemFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
          {std::string(m::kMountpoint), link.mountpoint}},
         1);
   }
-  for (auto* f :
-       {&size, &free, &avail, &inodes, &inodes_free, &ro, &ok, &info}) {
-    Push(out, std::move(*f));
-  }
+  Push(out, std::move(info));
 }
 
 void AddSelfFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
