@@ -144,7 +144,7 @@ struct Exporter::Shared {
   // REQUIRES: mu held; results parallel to config.components.
   void ApplyWalkLocked(const std::vector<scanner::ComponentStats>& results,
                        double now) {
-    bool all_complete = true;
+    bool in_time = true;
     for (size_t i = 0; i < results.size() && i < components.size(); ++i) {
       const auto& r = results[i];
       auto& st = components[i];
@@ -176,16 +176,19 @@ struct Exporter::Shared {
         log::Warn("walk could not account for some entries",
                   {{"component", r.name}, {"errors", std::to_string(errs)}});
       }
-      all_complete = all_complete && r.complete;
+      in_time = in_time &&
+                r.errors[static_cast<int>(scanner::ErrorReason::kTimeout)] == 0;
       log::Debug("walk finished",
                  {{"component", r.name},
                   {"complete", r.complete ? "true" : "false"},
                   {"seconds", std::to_string(r.duration_seconds)},
                   {"files", std::to_string(r.files)}});
     }
-    // Ready once every component has one complete result: a walk cut off
-    // at its timeout is not "the first complete scan".
-    if (all_complete) ready = true;
+    // Ready after the first walk that was not cut off at its timeout. An
+    // unreadable or missing component does not hold readiness back: a
+    // sidecar that never turns ready would take its StemeDB pod out of
+    // service over a chmod.
+    if (in_time) ready = true;
   }
 
   // REQUIRES: mu held. Marks a walk that outlived its deadline as failed,

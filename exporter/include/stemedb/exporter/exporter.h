@@ -50,8 +50,8 @@ class Exporter {
   // The text of the last render (never null; possibly only self metrics
   // before the first walk finishes).
   std::shared_ptr<const std::string> Exposition() const;
-  // True once one walk has completed every component (none cut off at its
-  // timeout); stays true.
+  // True once one walk has finished without being cut off at its timeout
+  // (missing or unreadable components do not hold it back); stays true.
   bool Ready() const;
   // Increases whenever a walk finishes (complete or not). Tests wait on it.
   uint64_t WalksFinished() const;
