@@ -335,41 +335,42 @@ class Builder {
   AlertRule DiskAvail(const char* name, const RatioThreshold& t,
                       const char* severity, std::vector<std::string> inhibits,
                       const std::vector<std::string>& equal) const {
-    AlertRule a = Base(name, AlertKind::kDiskAvailBelow, t.for_duration,
-                       severity, kSectionQuickDiagnosis);
-    a.threshold = t.ratio;
-    a.expr = "(\n  " + Ratio(fs_.avail, fs_.size) + "\n) < " +
-             FormatNumber(t.ratio) + "\nand " + Writable();
-    a.summary = "Filesystem has less than " + FormatPercent(t.ratio) +
-                "% space available.";
-    a.description = FsWhere() +
-                    " has {{ $value | humanizePercentage }} space available, "
-                    "below the " +
-                    Str(severity) + " threshold of " + FormatPercent(t.ratio) +
-                    "%.";
-    a.inhibits = std::move(inhibits);
-    if (!a.inhibits.empty()) a.inhibit_equal = equal;
-    return a;
+    return FsRatioBelow(name, AlertKind::kDiskAvailBelow,
+                        kSectionQuickDiagnosis, Ratio(fs_.avail, fs_.size),
+                        "space available", "space available", t, severity,
+                        std::move(inhibits), equal);
   }
 
   AlertRule Inodes(const char* name, const RatioThreshold& t,
                    const char* severity, std::vector<std::string> inhibits,
                    const std::vector<std::string>& equal) const {
-    AlertRule a = Base(name, AlertKind::kInodesFreeBelow, t.for_duration,
-                       severity, kSectionInodes);
-    a.threshold = t.ratio;
     // files > 0 first: filesystems without an inode table report files=0,
     // which is not "0% free".
-    a.expr = "(\n  " + Sel(fs_.files_free, {fs_.matchers}) + "\n    / (" +
-             Sel(fs_.files, {fs_.matchers}) + " > 0)\n) < " +
-             FormatNumber(t.ratio) + "\nand " + Writable();
-    a.summary = "Filesystem has less than " + FormatPercent(t.ratio) +
-                "% inodes available.";
-    a.description = FsWhere() +
-                    " has {{ $value | humanizePercentage }} of its inodes "
-                    "free, below the " +
-                    Str(severity) + " threshold of " + FormatPercent(t.ratio) +
-                    "%.";
+    return FsRatioBelow(name, AlertKind::kInodesFreeBelow, kSectionInodes,
+                        Sel(fs_.files_free, {fs_.matchers}) + "\n    / (" +
+                            Sel(fs_.files, {fs_.matchers}) + " > 0)",
+                        "inodes available", "of its inodes free", t, severity,
+                        std::move(inhibits), equal);
+  }
+
+  // A per-filesystem "ratio below threshold" alert on writable filesystems:
+  // the shape shared by the disk-space and inode alerts.
+  AlertRule FsRatioBelow(const char* name, AlertKind kind,
+                         std::string_view section, const std::string& ratio,
+                         const std::string& summary,
+                         const std::string& described, const RatioThreshold& t,
+                         const char* severity,
+                         std::vector<std::string> inhibits,
+                         const std::vector<std::string>& equal) const {
+    AlertRule a = Base(name, kind, t.for_duration, severity, section);
+    a.threshold = t.ratio;
+    a.expr = "(\n  " + ratio + "\n) < " + FormatNumber(t.ratio) + "\nand " +
+             Writable();
+    a.summary = "Filesystem has less than " + FormatPercent(t.ratio) + "% " +
+                summary + ".";
+    a.description = FsWhere() + " has {{ $value | humanizePercentage }} " +
+                    described + ", below the " + Str(severity) +
+                    " threshold of " + FormatPercent(t.ratio) + "%.";
     a.inhibits = std::move(inhibits);
     if (!a.inhibits.empty()) a.inhibit_equal = equal;
     return a;
