@@ -147,12 +147,6 @@ TEST(ExporterTest, StopReturnsPromptlyWhileIdle) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
 }
 
-}  // namespace
-}  // namespace stemedb::exporter
-
-namespace stemedb::exporter {
-namespace {
-
 // A walk stuck in the kernel (a hung NFS mount) is emulated by a scanner
 // worker blocked in the after-readdir hook until the test releases it.
 class StuckWalkTest : public ::testing::Test {
@@ -180,14 +174,21 @@ class StuckWalkTest : public ::testing::Test {
   int blocked_ = 0;
 };
 
-TEST_F(StuckWalkTest, ReportsFailureKeepsServingAndStacksNoWalks) {
-  TempDir dir;
+// A tree of two components scanned by one worker, so blocking the first
+// directory blocks the whole walk; `timeout` is the walk's deadline.
+Config OneWorkerTree(const TempDir& dir, std::chrono::milliseconds timeout) {
   WriteFile(dir / "wal/a.log", "x");
   WriteFile(dir / "db/x", "x");
   Config c = TwoComponents(dir.path());
-  c.scan.timeout = {std::chrono::milliseconds(100), "100ms"};
+  c.scan.timeout = {timeout, std::to_string(timeout.count()) + "ms"};
+  c.scan.threads = 1;
+  return c;
+}
+
+TEST_F(StuckWalkTest, ReportsFailureKeepsServingAndStacksNoWalks) {
+  TempDir dir;
+  Config c = OneWorkerTree(dir, std::chrono::milliseconds(100));
   c.scan.interval = {std::chrono::milliseconds(10), "10ms"};
-  c.scan.threads = 1;  // one worker: the first directory blocks the walk
   Exporter e(c, nullptr);
   e.RunOnce();  // a complete result to keep serving
   ASSERT_TRUE(Find(*e.CurrentSnapshot(), "wal")->last_success);
@@ -227,19 +228,9 @@ TEST_F(StuckWalkTest, ReportsFailureKeepsServingAndStacksNoWalks) {
   e.Stop();
 }
 
-}  // namespace
-}  // namespace stemedb::exporter
-
-namespace stemedb::exporter {
-namespace {
-
 TEST_F(StuckWalkTest, OnceGivesUpOnAStuckWalkAndStillAnswers) {
   TempDir dir;
-  WriteFile(dir / "wal/a.log", "x");
-  WriteFile(dir / "db/x", "x");
-  Config c = TwoComponents(dir.path());
-  c.scan.timeout = {std::chrono::milliseconds(50), "50ms"};
-  c.scan.threads = 1;
+  Config c = OneWorkerTree(dir, std::chrono::milliseconds(50));
   BlockWalks();
   Exporter e(c, nullptr);
   e.RunOnce();  // returns although the walk never does
