@@ -4,6 +4,7 @@
 
 #include "stemedb/config.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <boost/filesystem.hpp>
@@ -519,25 +520,76 @@ class ConfigParser {
   Config* config_;
 };
 
+// Counts the YAML documents in a text, stopping at `limit`. yaml-cpp 0.7's
+// LoadAll never returns on some malformed input (e.g. "a: b\n,": it keeps
+// adding empty documents until memory runs out; found by fuzz/, fixed
+// upstream in jbeder/yaml-cpp#1319), so the count is bounded here and
+// LoadAll is not used.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override { ++count_; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { Node(m); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { Node(m); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Node(m);
+  }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Node(m);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Node(m);
+  }
+  void OnMapEnd() override {}
+
+  // Documents seen (at most `limit`).
+  int Count(const std::string& text, int limit) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    while (count_ < limit && parser.HandleNextDocument(*this)) {
+    }
+    return count_;
+  }
+  // Where the second document's content starts.
+  YAML::Mark second() const { return second_; }
+
+ private:
+  void Node(const YAML::Mark& m) {
+    if (count_ == 2 && !have_second_) {
+      second_ = m;
+      have_second_ = true;
+    }
+  }
+  int count_ = 0;
+  bool have_second_ = false;
+  YAML::Mark second_ = YAML::Mark::null_mark();
+};
+
 // Parses `yaml` onto `*config` (which holds the defaults). Every exception
 // the libraries throw stops here.
 Status ParseOnto(std::string_view yaml, const std::string& source_name,
                  const std::string& base_dir, Config* config) {
   YamlReader reporter(source_name);
   try {
-    const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
-    if (documents.empty() || documents[0].IsNull()) {
+    const std::string text(yaml);
+    DocumentCounter counter;
+    if (counter.Count(text, 2) > 1) {
+      return reporter.Error({"", counter.second()},
+                            "a second YAML document; a config file holds one");
+    }
+    const YAML::Node document = YAML::Load(text);
+    if (!document.IsDefined() || document.IsNull()) {
       return reporter.Error({"", YAML::Mark::null_mark()},
                             "no configuration in the file (expected a "
                             "mapping of sections: root, components, scan, "
                             "thresholds, alerting, dashboard)");
     }
-    if (documents.size() > 1) {
-      return reporter.Error({"", documents[1].Mark()},
-                            "a second YAML document; a config file holds one");
-    }
     ConfigParser parser(source_name, config);
-    return parser.Parse(documents[0], AbsoluteDir(base_dir));
+    return parser.Parse(document, AbsoluteDir(base_dir));
   } catch (const YAML::Exception& e) {
     return reporter.Error({"", e.mark}, "invalid YAML: " + e.msg);
   } catch (const std::exception& e) {
