@@ -50,6 +50,8 @@ std::optional<ConfigError> LoadWebConfig(const std::string& path,
   }
   if (!root.IsMap()) return At(path, root, "", "want a mapping");
   for (const auto& kv : root) {
+    // as<std::string>() throws on a map or list key ("{{}}"; found by fuzz/).
+    if (!kv.first.IsScalar()) return At(path, kv.first, "", "want a key name");
     const std::string key = kv.first.as<std::string>();
     if (key == "tls_server_config") {
       return At(path, kv.first, key,
@@ -65,6 +67,9 @@ std::optional<ConfigError> LoadWebConfig(const std::string& path,
       return At(path, kv.second, key, "want a mapping of user to bcrypt hash");
     }
     for (const auto& user : kv.second) {
+      if (!user.first.IsScalar()) {
+        return At(path, user.first, key, "want a user name");
+      }
       const std::string name = user.first.as<std::string>();
       const std::string where = key + "." + name;
       if (!user.second.IsScalar() || !IsBcrypt(user.second.as<std::string>())) {
