@@ -13,6 +13,8 @@ packages=(
   coreutils util-linux
   # benchmarks
   wrk gdu time
+  # libFuzzer (the fuzz preset) and the load for scripts/flaky.sh
+  clang-14 libclang-rt-14-dev stress-ng
 )
 
 missing=()

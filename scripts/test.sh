@@ -2,14 +2,30 @@
 # The test command: install what is missing, build, run every test (unit,
 # promtool, end to end against the real Prometheus and Alertmanager, and the
 # check that committed rules/ and dashboards/ match the generator), then the
-# unit tests again under AddressSanitizer and UBSan (the walk and the
+# unit tests again under AddressSanitizer and UBSan, the exporter's and the
+# scanner's unit and server tests under ThreadSanitizer (the walk and the
 # background loops are threaded C++; a data race or overflow there would
-# otherwise show up only on somebody's full disk).
+# otherwise show up only on somebody's full disk), and each libFuzzer harness
+# for a bounded time (STEMEDB_FUZZ_SECONDS each, default 30). Every stage
+# prints its duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
-scripts/build.sh
-ctest --preset default -j "$(nproc)"
-cmake --preset asan >/dev/null
-cmake --build --preset asan
-ctest --preset asan -j "$(nproc)" -LE e2e
+jobs=$(nproc)
+timings=()
+stage() {
+  local name=$1 start=$SECONDS
+  shift
+  echo "==> $name"
+  "$@"
+  timings+=("$(printf '%-14s %5ds' "$name" $((SECONDS - start)))")
+  echo "<== $name: $((SECONDS - start))s"
+}
+stage setup scripts/setup.sh
+stage build scripts/build.sh
+stage ctest ctest --preset default -j "$jobs"
+stage asan-build sh -c 'cmake --preset asan >/dev/null && cmake --build --preset asan'
+stage asan-ctest ctest --preset asan -j "$jobs" -LE e2e
+stage tsan-build sh -c 'cmake --preset tsan >/dev/null && cmake --build --preset tsan'
+stage tsan-ctest ctest --preset tsan -j "$jobs"
+stage fuzz scripts/fuzz.sh "${STEMEDB_FUZZ_SECONDS:-30}"
+printf 'test.sh: %s\n' "${timings[@]}"
