@@ -57,22 +57,25 @@ TEST(WebConfigTest, ErrorsNamePositionAndKey) {
   err = Load("tls_server_config:\n  cert_file: a\n", &c);
   ASSERT_TRUE(err);
   EXPECT_THAT(err->ToString(),
-              HasSubstr("web.yml:1:1: tls_server_config: TLS"));
+              HasSubstr("web.yml:2:3: tls_server_config: missing key_file"));
   err = Load("basic_auth_user: {}\n", &c);
   ASSERT_TRUE(err);
   EXPECT_THAT(err->ToString(),
-              HasSubstr("web.yml:1:1: basic_auth_user: unknown"));
+              HasSubstr("web.yml:1:1: basic_auth_user: unknown key (did you "
+                        "mean \"basic_auth_users\"?)"));
 }
 
 TEST(BasicAuthTest, AcceptsOnlyTheRightPassword) {
   BasicAuth auth({{"prom", Bcrypt("secret")}});
-  EXPECT_TRUE(auth.Check(BasicHeader("prom", "secret").c_str()));
-  EXPECT_TRUE(auth.Check(BasicHeader("prom", "secret").c_str()));  // cached
-  EXPECT_FALSE(auth.Check(BasicHeader("prom", "Secret").c_str()));
-  EXPECT_FALSE(auth.Check(BasicHeader("other", "secret").c_str()));
-  EXPECT_FALSE(auth.Check(nullptr));
-  EXPECT_FALSE(auth.Check("Bearer abc"));
-  EXPECT_FALSE(auth.Check("Basic !!!notbase64"));
+  const std::string good = BasicHeader("prom", "secret");
+  EXPECT_EQ(auth.CheckFast(good), std::nullopt);  // not verified yet
+  EXPECT_EQ(auth.Verify(good), AuthResult::kOk);
+  EXPECT_EQ(auth.CheckFast(good), AuthResult::kOk);  // remembered
+  EXPECT_EQ(auth.Verify(BasicHeader("prom", "Secret")), AuthResult::kDenied);
+  EXPECT_EQ(auth.Verify(BasicHeader("other", "secret")), AuthResult::kDenied);
+  EXPECT_EQ(auth.CheckFast(""), AuthResult::kDenied);
+  EXPECT_EQ(auth.CheckFast("Bearer abc"), AuthResult::kDenied);
+  EXPECT_EQ(auth.CheckFast("Basic !!!notbase64"), AuthResult::kDenied);
 }
 
 TEST(BasicAuthTest, ServerAsksForCredentialsOnEveryPath) {
@@ -80,8 +83,8 @@ TEST(BasicAuthTest, ServerAsksForCredentialsOnEveryPath) {
   Config config;
   Exporter exporter(config, nullptr);
   ServerOptions options;
-  options.listen_address = "127.0.0.1:0";
-  options.auth = std::make_shared<BasicAuth>(
+  options.listen_addresses = {"127.0.0.1:0"};
+  options.web.auth = std::make_shared<BasicAuth>(
       std::map<std::string, std::string>{{"prom", Bcrypt("secret")}});
   std::string error;
   auto server = Server::Start(options, &exporter, &error);
