@@ -133,6 +133,7 @@ template <class Stream>
 class Session final : public Connection {
  public:
   static constexpr bool kTls = !std::is_same_v<Stream, tcp::socket>;
+  static constexpr size_t kFirstRead = 2048;
 
   Session(std::shared_ptr<Shared> shared, tcp::socket socket,
           std::shared_ptr<ssl::context> context)
@@ -218,7 +219,6 @@ class Session final : public Connection {
 
   bool Pending() {
     if (buffer_.size() > 0) return true;
-    if constexpr (kTls) return SSL_has_pending(stream_.native_handle()) == 1;
     return false;
   }
 
@@ -229,11 +229,24 @@ class Session final : public Connection {
     shared_->registry.Set(entry_, Registry::State::kIdle);
     if (Pending()) return ReadRequest();
     Arm(shared_->options.idle_timeout);
-    Socket().async_wait(tcp::socket::wait_read,
-                        [self = Self()](beast::error_code ec) {
-                          if (ec || self->closed_) return self->Shut();
-                          self->ReadRequest();
-                        });
+    if constexpr (kTls) {
+      // The TLS layer may hold the request already (read together with the
+      // handshake), so socket readability says nothing: read what comes.
+      stream_.async_read_some(
+          buffer_.prepare(kFirstRead),
+          [self = Self()](beast::error_code ec, size_t n) {
+            if (ec || self->closed_) return self->Shut();
+            self->buffer_.commit(n);
+            self->ReadRequest();
+          });
+    } else {
+      // No buffer while idle: a thousand idle connections cost no memory.
+      Socket().async_wait(tcp::socket::wait_read,
+                          [self = Self()](beast::error_code ec) {
+                            if (ec || self->closed_) return self->Shut();
+                            self->ReadRequest();
+                          });
+    }
   }
 
   void ReadRequest() {

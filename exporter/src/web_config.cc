@@ -175,7 +175,7 @@ class WebConfigParser {
   template <class Table>
   Status ReadNames(const YAML::Node& node, const Where& where,
                    const Table& table, std::string_view what,
-                   std::vector<std::string>* out) {
+                   std::string_view hint, std::vector<std::string>* out) {
     std::vector<std::string> names;
     if (Status s = ReadStringList(node, where, &names)) return s;
     for (size_t i = 0; i < names.size(); ++i) {
@@ -185,7 +185,8 @@ class WebConfigParser {
       if (found == table.end()) {
         return reader_.Error(
             Where{where.path + "[" + std::to_string(i) + "]", node[i].Mark()},
-            "unknown " + std::string(what) + ": \"" + names[i] + "\"");
+            "unknown " + std::string(what) + " \"" + names[i] + "\" (" +
+                std::string(hint) + ")");
       }
       if (!found->openssl.empty()) out->emplace_back(found->openssl);
     }
@@ -251,16 +252,15 @@ class WebConfigParser {
                  }},
                 {"cipher_suites",
                  [&](const YAML::Node& v, const Where& w) {
-                   return ReadNames(v, w, kCiphers,
-                                    "cipher suite (use Go's names, e.g. "
-                                    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)",
+                   return ReadNames(v, w, kCiphers, "cipher suite",
+                                    "use Go's names, e.g. "
+                                    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
                                     &tls.cipher_suites);
                  }},
                 {"curve_preferences",
                  [&](const YAML::Node& v, const Where& w) {
-                   return ReadNames(v, w, kCurves,
-                                    "curve (CurveP256, CurveP384, CurveP521, "
-                                    "X25519)",
+                   return ReadNames(v, w, kCurves, "curve",
+                                    "CurveP256, CurveP384, CurveP521, X25519",
                                     &tls.curves);
                  }},
                 {"prefer_server_cipher_suites",
@@ -287,9 +287,14 @@ class WebConfigParser {
     const bool verifies =
         tls.client_auth == ClientAuth::kVerifyClientCertIfGiven ||
         tls.client_auth == ClientAuth::kRequireAndVerifyClientCert;
+    // Errors relating two keys point at the key that asked for more.
+    auto key_at = [&](const std::string& key) {
+      const std::string path = where.path + "." + key;
+      return Where{path, reader_.KeyMarkOf(path).value_or(where.mark)};
+    };
     if (verifies && tls.client_ca_file.empty()) {
       return reader_.Error(
-          Where{where.path + ".client_ca_file", where.mark},
+          key_at("client_auth_type"),
           "client_auth_type " +
               std::string(
                   kClientAuthNames[static_cast<size_t>(tls.client_auth)]) +
@@ -297,10 +302,9 @@ class WebConfigParser {
     }
     if (!tls.client_allowed_sans.empty() &&
         tls.client_auth != ClientAuth::kRequireAndVerifyClientCert) {
-      return reader_.Error(
-          Where{where.path + ".client_allowed_sans", where.mark},
-          "client_allowed_sans needs client_auth_type "
-          "RequireAndVerifyClientCert");
+      return reader_.Error(key_at("client_allowed_sans"),
+                           "client_allowed_sans needs client_auth_type "
+                           "RequireAndVerifyClientCert");
     }
     if (tls.min_version > tls.max_version) {
       return reader_.Error(
