@@ -285,8 +285,12 @@ class HttpFrontTest(unittest.TestCase):
             return e2e.http_get(url, timeout=5)[0] == 200
 
         e2e.wait_until(serving, 30, "serving on the socket systemd passed")
-        with open(log) as f:
-            self.assertIn("address=systemd port=%d" % port, f.read())
+
+        def logged():
+            with open(log) as f:
+                return "address=systemd port=%d" % port in f.read()
+
+        e2e.wait_until(logged, 30, "the listening line naming the socket")
 
     def test_bad_web_configs_are_refused_at_start(self):
         corpus = os.path.join(e2e.source_dir(), "tests", "data",
