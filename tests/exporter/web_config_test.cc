@@ -150,27 +150,10 @@ TEST(BasicAuthTest, UnknownNamesLookLikeSomeConfiguredCost) {
   }
 }
 
-// GET `path` with an Authorization header over HTTP/1.0; the status, or 0
-// when the connection failed.
 int GetWithAuth(int port, const std::string& path, const std::string& auth) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return 0;
-  }
-  const std::string req =
-      "GET " + path + " HTTP/1.0\r\nAuthorization: " + auth + "\r\n\r\n";
-  (void)!::write(fd, req.data(), req.size());
-  std::string raw;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) raw.append(buf, n);
-  ::close(fd);
-  return raw.size() >= 12 ? std::stoi(raw.substr(9, 3)) : 0;
+  return stemedb::testing::HttpGet(port, path,
+                                   "Authorization: " + auth + "\r\n")
+      .status;
 }
 
 // Issue 7 item 6: 40 clients sending wrong passwords (cost-12 hashes, a
