@@ -232,13 +232,12 @@ class Session final : public Connection {
     if constexpr (kTls) {
       // The TLS layer may hold the request already (read together with the
       // handshake), so socket readability says nothing: read what comes.
-      stream_.async_read_some(
-          buffer_.prepare(kFirstRead),
-          [self = Self()](beast::error_code ec, size_t n) {
-            if (ec || self->closed_) return self->Shut();
-            self->buffer_.commit(n);
-            self->ReadRequest();
-          });
+      stream_.async_read_some(buffer_.prepare(kFirstRead),
+                              [self = Self()](beast::error_code ec, size_t n) {
+                                if (ec || self->closed_) return self->Shut();
+                                self->buffer_.commit(n);
+                                self->ReadRequest();
+                              });
     } else {
       // No buffer while idle: a thousand idle connections cost no memory.
       Socket().async_wait(tcp::socket::wait_read,
@@ -320,6 +319,13 @@ class Session final : public Connection {
     std::array<net::const_buffer, 2> buffers = {
         net::buffer(head_),
         reply.head_only ? net::const_buffer() : net::buffer(*body_)};
+    if constexpr (kTls) {
+      // Asio's TLS stream writes one buffer per record and system call;
+      // one copy of the body is cheaper than a second record and send.
+      if (!reply.head_only) head_.append(*body_);
+      buffers[1] = net::const_buffer();
+      buffers[0] = net::buffer(head_);
+    }
     Arm(std::max(shared_->options.idle_timeout,
                  std::chrono::milliseconds(std::chrono::seconds(10))));
     net::async_write(
