@@ -6,10 +6,11 @@ set -euo pipefail
 packages=(
   # build
   cmake ninja-build g++ pkg-config git
-  prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev libboost-filesystem-dev
+  prometheus-cpp-dev libyaml-cpp-dev libboost-filesystem-dev
+  libboost1.74-dev libssl-dev zlib1g-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev
   # tests: the real peers and the truth we compare against
-  python3 prometheus prometheus-alertmanager prometheus-node-exporter
+  python3 openssl curl prometheus prometheus-alertmanager prometheus-node-exporter
   coreutils util-linux
   # benchmarks
   wrk gdu time

@@ -2,16 +2,19 @@
 // error values from the units end here as a message and an exit code.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/filesystem.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "stemedb/config.h"
 #include "stemedb/exporter/exporter.h"
@@ -28,9 +31,14 @@ struct Flags {
   std::string root;
   bool once = false;
   std::string textfile;
-  std::string listen_address = ":19180";
+  std::vector<std::string> listen_addresses = {":19180"};
+  bool systemd_socket = false;
   std::string telemetry_path = "/metrics";
   std::string web_config_file;
+  std::string read_header_timeout = "10s";
+  std::string idle_timeout = "2m";
+  int max_connections = 4096;
+  size_t max_request_bytes = 64 * 1024;
   std::string log_level = "info";
   std::string log_format = "logfmt";
   bool version = false;
@@ -96,6 +104,48 @@ std::optional<std::string> WriteAtomically(const std::string& path,
   return std::nullopt;
 }
 
+// Every connection costs a descriptor; like Go programs, take the hard
+// limit (systemd's default soft limit is 1024).
+void RaiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 &&
+      limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+// A positive duration flag ("10s", "2m").
+std::optional<std::chrono::milliseconds> DurationFlag(const std::string& name,
+                                                      const std::string& text,
+                                                      std::string* error) {
+  auto d = stemedb::ParseDuration(text);
+  if (!d || d->value.count() <= 0) {
+    *error =
+        name + ": \"" + text + "\" is not a positive duration (e.g. 10s, 2m)";
+    return std::nullopt;
+  }
+  return d->value;
+}
+
+// The web settings --web.config.file describes (none without the flag).
+std::optional<std::string> LoadWebSettings(
+    const Flags& flags, stemedb::exporter::WebSettings* out) {
+  if (flags.web_config_file.empty()) {
+    *out = {};
+    return std::nullopt;
+  }
+  stemedb::exporter::WebConfig web;
+  if (auto err =
+          stemedb::exporter::LoadWebConfig(flags.web_config_file, &web)) {
+    return "--web.config.file: " + err->ToString();
+  }
+  if (auto err = stemedb::exporter::MakeWebSettings(web, out)) {
+    return "--web.config.file: " + flags.web_config_file + ": " + *err;
+  }
+  return std::nullopt;
+}
+
 int Run(const Flags& flags) {
   auto level = stemedb::log::ParseLevel(flags.log_level);
   if (!level) {
@@ -152,37 +202,61 @@ int Run(const Flags& flags) {
       std::move(config),
       [&flags](stemedb::Config* out) { return LoadConfig(flags, out); });
   stemedb::exporter::ServerOptions server_options;
-  server_options.listen_address = flags.listen_address;
+  server_options.listen_addresses = flags.listen_addresses;
+  server_options.systemd_socket = flags.systemd_socket;
   server_options.telemetry_path = flags.telemetry_path;
-  if (!flags.web_config_file.empty()) {
-    stemedb::exporter::WebConfig web;
-    if (auto err =
-            stemedb::exporter::LoadWebConfig(flags.web_config_file, &web)) {
-      return Fail("--web.config.file: " + err->ToString());
-    }
-    if (!web.basic_auth_users.empty()) {
-      server_options.auth =
-          std::make_shared<stemedb::exporter::BasicAuth>(web.basic_auth_users);
-    }
-  }
   std::string error;
+  auto header_timeout = DurationFlag("--web.read-header-timeout",
+                                     flags.read_header_timeout, &error);
+  if (!header_timeout) return Fail(error);
+  auto idle_timeout =
+      DurationFlag("--web.idle-timeout", flags.idle_timeout, &error);
+  if (!idle_timeout) return Fail(error);
+  server_options.read_header_timeout = *header_timeout;
+  server_options.idle_timeout = *idle_timeout;
+  if (flags.max_connections < 1) {
+    return Fail("--web.max-connections: must be at least 1");
+  }
+  server_options.max_connections = flags.max_connections;
+  if (flags.max_request_bytes < 1024) {
+    return Fail("--web.max-request-bytes: must be at least 1024");
+  }
+  server_options.max_request_bytes = flags.max_request_bytes;
+  if (auto err = LoadWebSettings(flags, &server_options.web)) {
+    return Fail(*err);
+  }
+  RaiseFileLimit();
   auto server =
       stemedb::exporter::Server::Start(server_options, &exporter, &error);
   if (!server) return Fail(error);
   exporter.Start();
-  std::string ports;
+  std::string ports, addresses;
   for (int p : server->Ports())
     ports += (ports.empty() ? "" : ",") + std::to_string(p);
-  stemedb::log::Info("listening", {{"address", flags.listen_address},
-                                   {"port", ports},
-                                   {"telemetry_path", flags.telemetry_path},
-                                   {"version", STEMEDB_VERSION}});
+  for (const auto& a : flags.listen_addresses)
+    addresses += (addresses.empty() ? "" : ",") + a;
+  stemedb::log::Info("listening",
+                     {{"address", flags.systemd_socket ? "systemd" : addresses},
+                      {"port", ports},
+                      {"tls", server_options.web.tls ? "true" : "false"},
+                      {"telemetry_path", flags.telemetry_path},
+                      {"version", STEMEDB_VERSION}});
 
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
       exporter.Reload();
+      // The web config too; a bad one is logged and the running one kept.
+      stemedb::exporter::WebSettings web;
+      if (auto err = LoadWebSettings(flags, &web)) {
+        stemedb::log::Error("web config reload failed; keeping the running one",
+                            {{"err", *err}});
+      } else if (!flags.web_config_file.empty()) {
+        server->SetWebSettings(std::move(web));
+        stemedb::log::Info("web config reloaded",
+                           {{"file", flags.web_config_file}});
+      }
       continue;
     }
     stemedb::log::Info("shutting down", {{"signal", strsignal(sig)}});
@@ -213,15 +287,33 @@ int main(int argc, char** argv) {
   app.add_option("--textfile", flags.textfile,
                  "With --once: write a node_exporter textfile-collector file "
                  "(atomically) instead of stdout");
-  app.add_option("--web.listen-address", flags.listen_address,
-                 "Address to listen on (host:port, :port for all IPv4)")
+  app.add_option("--web.listen-address", flags.listen_addresses,
+                 "Address to listen on; repeat for several (host:port, "
+                 "[IPv6]:port, :port for every interface, IPv4 and IPv6)")
       ->capture_default_str();
+  app.add_flag("--web.systemd-socket", flags.systemd_socket,
+               "Use systemd socket activation listeners instead of "
+               "--web.listen-address");
   app.add_option("--web.telemetry-path", flags.telemetry_path,
                  "Path under which to expose metrics")
       ->capture_default_str();
   app.add_option("--web.config.file", flags.web_config_file,
-                 "exporter-toolkit web config (basic_auth_users with bcrypt "
-                 "hashes)");
+                 "exporter-toolkit web config: tls_server_config, "
+                 "http_server_config, basic_auth_users");
+  app.add_option("--web.read-header-timeout", flags.read_header_timeout,
+                 "Time a request's header (and a TLS handshake) may take "
+                 "from its first byte")
+      ->capture_default_str();
+  app.add_option("--web.idle-timeout", flags.idle_timeout,
+                 "Time a keep-alive connection may wait for its next request")
+      ->capture_default_str();
+  app.add_option("--web.max-connections", flags.max_connections,
+                 "Open connections at most; beyond it the longest-idle one is "
+                 "closed")
+      ->capture_default_str();
+  app.add_option("--web.max-request-bytes", flags.max_request_bytes,
+                 "Largest request (header, or body) accepted")
+      ->capture_default_str();
   app.add_option("--log.level", flags.log_level,
                  "Only log messages at or above: debug, info, warn, error")
       ->capture_default_str();

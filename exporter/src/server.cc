@@ -1,216 +1,606 @@
 #include "stemedb/exporter/server.h"
 
-#include <CivetServer.h>
-#include <arpa/inet.h>
-#include <civetweb.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <array>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <charconv>
-#include <cstring>
+#include <cstdlib>
+#include <list>
+#include <mutex>
 #include <string_view>
+#include <thread>
 
+#include "stemedb/exporter/http_handler.h"
 #include "stemedb/exporter/log.h"
 
 namespace stemedb::exporter {
 namespace {
 
-constexpr std::string_view kExpositionType =
-    "text/plain; version=0.0.4; charset=utf-8";
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
 
-void Send(mg_connection* conn, int status, std::string_view content_type,
-          std::string_view body) {
-  mg_printf(conn,
-            "HTTP/1.1 %d %s\r\nContent-Type: %.*s\r\nContent-Length: %zu\r\n"
-            "Cache-Control: no-store\r\n\r\n",
-            status, mg_get_response_code_text(conn, status),
-            static_cast<int>(content_type.size()), content_type.data(),
-            body.size());
-  const auto* info = mg_get_request_info(conn);
-  if (std::strcmp(info->request_method, "HEAD") != 0) {
-    mg_write(conn, body.data(), body.size());
+class Connection;
+
+// Every open connection, by state, oldest first within a state: the victim
+// when the limit is reached is the front of idle_, else of reading_.
+class Registry {
+ public:
+  enum class State { kIdle, kReading, kBusy, kClosing };
+
+  struct Entry {
+    std::weak_ptr<Connection> connection;
+    State state = State::kIdle;
+  };
+  using List = std::list<Entry>;
+
+  // Adds a new connection (idle); returns its handle.
+  List::iterator Add(std::weak_ptr<Connection> c) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++count_;
+    return lists_[0].insert(lists_[0].end(), Entry{std::move(c)});
   }
+  void Remove(List::iterator it) {
+    std::lock_guard<std::mutex> lock(mu_);
+    --count_;
+    lists_[Index(it->state)].erase(it);
+  }
+  // Moves to the back of `state`'s list (the newest there).
+  void Set(List::iterator it, State state) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (it->state == State::kClosing) return;  // chosen as a victim already
+    auto& from = lists_[Index(it->state)];
+    auto& to = lists_[Index(state)];
+    to.splice(to.end(), from, it);
+    it->state = state;
+  }
+  size_t Count() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return count_;
+  }
+  // When more than `limit` are open (`extra` counted as open too), picks the
+  // oldest idle (else the oldest half-read) connection, marks it closing and
+  // returns it; null when none is open beyond the limit or every one is
+  // busy.
+  std::shared_ptr<Connection> Victim(size_t limit, size_t extra);
+
+ private:
+  static size_t Index(State s) { return static_cast<size_t>(s); }
+  mutable std::mutex mu_;
+  std::array<List, 4> lists_;  // GUARDED_BY(mu_), by State
+  size_t count_ = 0;           // GUARDED_BY(mu_)
+};
+
+// What every connection shares: options, router, settings, registry.
+struct Shared {
+  ServerOptions options;
+  Router router;
+  Registry registry;
+  BcryptPool* bcrypt = nullptr;  // owned by Server::Impl; outlives sessions
+  mutable std::mutex settings_mu;
+  std::shared_ptr<const WebSettings> settings;  // GUARDED_BY(settings_mu)
+
+  Shared(const ServerOptions& o, const Exporter* exporter)
+      : options(o),
+        router(o.telemetry_path, exporter),
+        settings(std::make_shared<WebSettings>(o.web)) {}
+
+  std::shared_ptr<const WebSettings> Settings() const {
+    std::lock_guard<std::mutex> lock(settings_mu);
+    return settings;
+  }
+};
+
+// One client connection. Its handlers all run on its strand (the socket's
+// executor), so its members need no lock; the registry entry is the only
+// state other threads touch, through Registry's mutex.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  virtual ~Connection() = default;
+  virtual void Start() = 0;
+  // Closes from any thread (posted onto the strand).
+  virtual void Close() = 0;
+};
+
+std::shared_ptr<Connection> Registry::Victim(size_t limit, size_t extra) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (count_ + extra <= limit) return nullptr;
+  for (State s : {State::kIdle, State::kReading}) {
+    auto& list = lists_[Index(s)];
+    for (auto it = list.begin(); it != list.end(); ++it) {
+      auto c = it->connection.lock();
+      if (!c) continue;  // being destroyed; it leaves on its own
+      auto& closing = lists_[Index(State::kClosing)];
+      closing.splice(closing.end(), list, it);
+      it->state = State::kClosing;
+      return c;
+    }
+  }
+  return nullptr;
 }
 
-std::string HtmlEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
+template <class Stream>
+class Session final : public Connection {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Stream, tcp::socket>;
+  static constexpr size_t kFirstRead = 2048;
+
+  Session(std::shared_ptr<Shared> shared, tcp::socket socket,
+          std::shared_ptr<ssl::context> context)
+      : shared_(std::move(shared)),
+        context_(std::move(context)),
+        stream_(MakeStream(std::move(socket), context_.get())),
+        timer_(stream_.get_executor()) {}
+
+  ~Session() override {
+    if (registered_) shared_->registry.Remove(entry_);
+  }
+
+  void Start() override {
+    entry_ = shared_->registry.Add(weak_from_this());
+    registered_ = true;
+    if constexpr (kTls) {
+      Arm(shared_->options.read_header_timeout);
+      stream_.async_handshake(
+          ssl::stream_base::server,
+          [self = Self()](beast::error_code ec) { self->OnHandshake(ec); });
+    } else {
+      WaitRequest();
     }
+  }
+
+  void Close() override {
+    net::post(stream_.get_executor(), [self = Self()] { self->Shut(); });
+  }
+
+ private:
+  static Stream MakeStream(tcp::socket socket, ssl::context* context) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *context);
+    } else {
+      (void)context;
+      return Stream(std::move(socket));
+    }
+  }
+
+  std::shared_ptr<Session> Self() {
+    return std::static_pointer_cast<Session>(shared_from_this());
+  }
+
+  tcp::socket& Socket() { return beast::get_lowest_layer(stream_); }
+
+  // One timer per connection; a generation number tells a stale expiry
+  // (already queued when the timer was re-armed) from a real one.
+  void Arm(std::chrono::milliseconds after) {
+    ++generation_;
+    timer_.expires_after(after);
+    timer_.async_wait([self = Self(), g = generation_](beast::error_code ec) {
+      if (!ec && g == self->generation_) self->Shut();
+    });
+  }
+  void Disarm() {
+    ++generation_;
+    timer_.cancel();
+  }
+
+  void Shut() {
+    if (closed_) return;
+    closed_ = true;
+    Disarm();
+    beast::error_code ignored;
+    Socket().shutdown(tcp::socket::shutdown_both, ignored);
+    Socket().close(ignored);
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    Disarm();
+    if (ec || closed_) return Shut();
+    if constexpr (kTls) {
+      const auto& tls = shared_->Settings()->tls;
+      const auto& sans =
+          tls ? tls->config().client_allowed_sans : std::vector<std::string>{};
+      if (!PeerSanAllowed(stream_.native_handle(), sans)) {
+        log::Debug("client certificate SAN not allowed; closing");
+        return Shut();
+      }
+    }
+    WaitRequest();
+  }
+
+  bool Pending() {
+    if (buffer_.size() > 0) return true;
+    return false;
+  }
+
+  // Between requests the connection is idle: it waits for a first byte with
+  // the idle timeout, then the whole header gets the header timeout.
+  void WaitRequest() {
+    if (closed_) return;
+    shared_->registry.Set(entry_, Registry::State::kIdle);
+    if (Pending()) return ReadRequest();
+    Arm(shared_->options.idle_timeout);
+    if constexpr (kTls) {
+      // The TLS layer may hold the request already (read together with the
+      // handshake), so socket readability says nothing: read what comes.
+      stream_.async_read_some(buffer_.prepare(kFirstRead),
+                              [self = Self()](beast::error_code ec, size_t n) {
+                                if (ec || self->closed_) return self->Shut();
+                                self->buffer_.commit(n);
+                                self->ReadRequest();
+                              });
+    } else {
+      // No buffer while idle: a thousand idle connections cost no memory.
+      Socket().async_wait(tcp::socket::wait_read,
+                          [self = Self()](beast::error_code ec) {
+                            if (ec || self->closed_) return self->Shut();
+                            self->ReadRequest();
+                          });
+    }
+  }
+
+  void ReadRequest() {
+    shared_->registry.Set(entry_, Registry::State::kReading);
+    Arm(shared_->options.read_header_timeout);
+    parser_.emplace();
+    parser_->header_limit(
+        static_cast<std::uint32_t>(shared_->options.max_request_bytes));
+    parser_->body_limit(shared_->options.max_request_bytes);
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = Self()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+  void OnRead(beast::error_code ec) {
+    Disarm();
+    if (closed_) return;
+    shared_->registry.Set(entry_, Registry::State::kBusy);
+    const auto& http_category =
+        http::make_error_code(http::error::end_of_stream).category();
+    if (ec &&
+        (ec.category() != http_category || ec == http::error::end_of_stream ||
+         ec == http::error::partial_message)) {
+      return Shut();  // the peer left or the socket failed: nothing to say
+    }
+    if (ec) {
+      keep_alive_ = false;  // after a request we cannot parse, stop reading
+      settings_ = shared_->Settings();
+      if (ec == http::error::header_limit) return Reply(Router::Error(431));
+      if (ec == http::error::body_limit) return Reply(Router::Error(413));
+      return Reply(Router::Error(400));
+    }
+    const auto& req = parser_->get();
+    keep_alive_ = req.keep_alive();
+    version_ = req.version();
+    settings_ = shared_->Settings();
+    const auto auth_header = req[http::field::authorization];
+    if (!settings_->auth) return Respond(AuthResult::kOk);
+    if (auto fast = settings_->auth->CheckFast(
+            std::string_view(auth_header.data(), auth_header.size()))) {
+      return Respond(*fast);
+    }
+    // bcrypt off the I/O threads; the answer comes back on the strand.
+    auto job = [self = Self(), auth = settings_->auth,
+                header = std::string(auth_header)]() mutable {
+      const AuthResult r = auth->Verify(header);
+      auto executor = self->stream_.get_executor();
+      net::post(executor, [self = std::move(self), r] { self->Respond(r); });
+    };
+    if (!shared_->bcrypt->TryPost(std::move(job))) {
+      Respond(AuthResult::kBusy);
+    }
+  }
+
+  void Respond(AuthResult auth) {
+    if (closed_) return;
+    const auto& req = parser_->get();
+    HttpRequest request;
+    request.method = std::string_view(req.method_string().data(),
+                                      req.method_string().size());
+    request.target = std::string_view(req.target().data(), req.target().size());
+    const auto ae = req[http::field::accept_encoding];
+    request.accept_encoding = std::string_view(ae.data(), ae.size());
+    Reply(shared_->router.Route(request, auth));
+  }
+
+  void Reply(HttpReply reply) {
+    head_ =
+        Router::RenderHead(reply, keep_alive_, version_, settings_->headers);
+    body_ = std::move(reply.body);
+    std::array<net::const_buffer, 2> buffers = {
+        net::buffer(head_),
+        reply.head_only ? net::const_buffer() : net::buffer(*body_)};
+    if constexpr (kTls) {
+      // Asio's TLS stream writes one buffer per record and system call;
+      // one copy of the body is cheaper than a second record and send.
+      if (!reply.head_only) head_.append(*body_);
+      buffers[1] = net::const_buffer();
+      buffers[0] = net::buffer(head_);
+    }
+    Arm(std::max(shared_->options.idle_timeout,
+                 std::chrono::milliseconds(std::chrono::seconds(10))));
+    net::async_write(
+        stream_, buffers,
+        [self = Self()](beast::error_code ec, size_t) { self->OnWrite(ec); });
+  }
+
+  void OnWrite(beast::error_code ec) {
+    Disarm();
+    body_.reset();
+    settings_.reset();
+    if (ec || !keep_alive_) return Shut();
+    WaitRequest();
+  }
+
+  std::shared_ptr<Shared> shared_;
+  std::shared_ptr<ssl::context> context_;  // outlives the SSL object
+  Stream stream_;
+  net::steady_timer timer_;
+  Registry::List::iterator entry_;
+  bool registered_ = false;
+  bool closed_ = false;
+  uint64_t generation_ = 0;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  bool keep_alive_ = true;
+  unsigned version_ = 11;
+  std::shared_ptr<const WebSettings> settings_;
+  std::string head_;
+  std::shared_ptr<const std::string> body_;
+};
+
+using PlainSession = Session<tcp::socket>;
+using TlsSession = Session<ssl::stream<tcp::socket>>;
+
+std::string PortError(const std::string& what) {
+  return "port \"" + what + "\" is not a number from 0 to 65535";
+}
+
+// The descriptors systemd passed (LISTEN_FDS, from 3), when meant for us.
+std::vector<int> SystemdFds(std::string* error) {
+  const char* pid = std::getenv("LISTEN_PID");
+  const char* fds = std::getenv("LISTEN_FDS");
+  if (pid == nullptr || fds == nullptr) {
+    *error =
+        "--web.systemd-socket: no sockets from systemd (LISTEN_PID and "
+        "LISTEN_FDS are not set; is the .socket unit active?)";
+    return {};
+  }
+  if (std::to_string(::getpid()) != pid) {
+    *error = std::string("--web.systemd-socket: LISTEN_PID ") + pid +
+             " is not this process";
+    return {};
+  }
+  int n = 0;
+  std::string_view text(fds);
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || p != text.data() + text.size() || n <= 0) {
+    *error = std::string("--web.systemd-socket: LISTEN_FDS \"") + fds +
+             "\" is not a positive count";
+    return {};
+  }
+  ::unsetenv("LISTEN_PID");
+  ::unsetenv("LISTEN_FDS");
+  ::unsetenv("LISTEN_FDNAMES");
+  std::vector<int> out;
+  for (int fd = 3; fd < 3 + n; ++fd) {
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    out.push_back(fd);
   }
   return out;
 }
 
-// Every endpoint sits behind the same optional basic auth.
-class Handler : public CivetHandler {
- public:
-  bool handleGet(CivetServer*, mg_connection* conn) final {
-    if (auth_ && !auth_->Check(mg_get_header(conn, "Authorization"))) {
-      mg_printf(conn,
-                "HTTP/1.1 401 Unauthorized\r\n"
-                "WWW-Authenticate: Basic realm=\"stemedb_disk_exporter\"\r\n"
-                "Content-Type: text/plain; charset=utf-8\r\n"
-                "Content-Length: 13\r\n\r\nUnauthorized\n");
-      return true;
-    }
-    Serve(conn);
-    return true;
-  }
-  bool handleHead(CivetServer* s, mg_connection* c) final {
-    return handleGet(s, c);
-  }
-  void set_auth(std::shared_ptr<const BasicAuth> auth) {
-    auth_ = std::move(auth);
-  }
-
- protected:
-  virtual void Serve(mg_connection* conn) = 0;
-
- private:
-  std::shared_ptr<const BasicAuth> auth_;
-};
-
-class MetricsHandler : public Handler {
- public:
-  MetricsHandler(const Exporter* e, std::string path)
-      : exporter_(e), path_(std::move(path)) {}
-  void Serve(mg_connection* conn) override {
-    // civetweb matches handlers by prefix; /metricsfoo is not /metrics.
-    if (path_ != mg_get_request_info(conn)->local_uri) {
-      Send(conn, 404, "text/plain; charset=utf-8", "404 page not found\n");
-      return;
-    }
-    // The text was rendered when the last scan finished; a scrape only
-    // copies it, whatever the size of the tree.
-    auto text = exporter_->Exposition();
-    Send(conn, 200, kExpositionType, *text);
-  }
-
- private:
-  const Exporter* exporter_;
-  const std::string path_;
-};
-
-class HealthyHandler : public Handler {
- public:
-  void Serve(mg_connection* conn) override {
-    Send(conn, 200, "text/plain; charset=utf-8", "Healthy.\n");
-  }
-};
-
-class ReadyHandler : public Handler {
- public:
-  explicit ReadyHandler(const Exporter* e) : exporter_(e) {}
-  void Serve(mg_connection* conn) override {
-    if (exporter_->Ready()) {
-      Send(conn, 200, "text/plain; charset=utf-8", "Ready.\n");
-    } else {
-      Send(conn, 503, "text/plain; charset=utf-8",
-           "Not ready: the first scan has not finished.\n");
-    }
-  }
-
- private:
-  const Exporter* exporter_;
-};
-
-class LandingHandler : public Handler {
- public:
-  explicit LandingHandler(std::string telemetry_path)
-      : page_(
-            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-            "<title>StemeDB disk exporter</title></head><body>\n"
-            "<h1>StemeDB disk exporter</h1>\n"
-            "<p>Per-component disk usage, WAL segments and filesystem "
-            "capacity of a StemeDB data layout, scanned in the "
-            "background.</p>\n<ul>\n<li><a href=\"" +
-            HtmlEscape(telemetry_path) + "\">Metrics</a></li>\n" +
-            "<li><a href=\"/-/healthy\">Health</a></li>\n"
-            "<li><a href=\"/-/ready\">Readiness</a> (after the first "
-            "scan)</li>\n</ul>\n</body></html>\n") {}
-  void Serve(mg_connection* conn) override {
-    // civetweb routes every unmatched URI to the "/" handler.
-    if (std::strcmp(mg_get_request_info(conn)->local_uri, "/") != 0) {
-      Send(conn, 404, "text/plain; charset=utf-8", "404 page not found\n");
-      return;
-    }
-    Send(conn, 200, "text/html; charset=utf-8", page_);
-  }
-
- private:
-  std::string page_;
-};
-
 }  // namespace
 
-bool ToCivetwebPorts(const std::string& address, std::string* out,
-                     std::string* error) {
-  auto colon = address.rfind(':');
+bool ParseListenAddress(const std::string& address, ListenSpec* out,
+                        std::string* error) {
+  const auto colon = address.rfind(':');
   if (colon == std::string::npos) {
-    *error = "want host:port or :port, got \"" + address + "\"";
+    *error = "want host:port, [IPv6]:port or :port, got \"" + address + "\"";
     return false;
   }
   std::string host = address.substr(0, colon);
-  std::string port = address.substr(colon + 1);
+  const std::string port = address.substr(colon + 1);
   int port_number = -1;
   auto [p, ec] =
       std::from_chars(port.data(), port.data() + port.size(), port_number);
   if (port.empty() || ec != std::errc() || p != port.data() + port.size() ||
       port_number < 0 || port_number > 65535) {
-    *error = "port \"" + port + "\" is not a number from 0 to 65535";
+    *error = PortError(port);
     return false;
   }
-  if (host.empty()) host = "0.0.0.0";
-  if (host == "localhost") host = "127.0.0.1";
+  ListenSpec spec;
+  spec.port = static_cast<uint16_t>(port_number);
   if (!host.empty() && host.front() == '[') {
-    *error =
-        "IPv6 addresses are not supported (Debian's civetweb is built "
-        "without IPv6)";
-    return false;
+    if (host.back() != ']') {
+      *error = "unbalanced [ in \"" + address + "\"";
+      return false;
+    }
+    host = host.substr(1, host.size() - 2);
+    boost::system::error_code bad;
+    auto a = net::ip::make_address_v6(host, bad);
+    if (bad) {
+      *error = "\"" + host + "\" is not an IPv6 address";
+      return false;
+    }
+    spec.host = a.to_string();
+    spec.family = 6;
+  } else if (host.empty()) {
+    spec.family = 0;
+  } else {
+    if (host == "localhost") host = "127.0.0.1";
+    boost::system::error_code bad;
+    auto a = net::ip::make_address_v4(host, bad);
+    if (bad) {
+      *error =
+          "host \"" + host + "\" is not an IPv4 address (write IPv6 as [::1])";
+      return false;
+    }
+    spec.host = a.to_string();
+    spec.family = 4;
   }
-  in_addr parsed{};
-  if (inet_pton(AF_INET, host.c_str(), &parsed) != 1) {
-    *error = "host \"" + host + "\" is not an IPv4 address";
-    return false;
-  }
-  *out = host + ":" + std::to_string(port_number);
+  *out = spec;
   return true;
 }
 
+bool HostHasIpv6() {
+  const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+std::optional<std::string> MakeWebSettings(const WebConfig& config,
+                                           WebSettings* out) {
+  WebSettings s;
+  if (config.tls) {
+    std::string error;
+    s.tls = TlsContextProvider::Create(*config.tls, &error);
+    if (!s.tls) return "tls_server_config: " + error;
+  }
+  if (!config.basic_auth_users.empty()) {
+    s.auth = std::make_shared<BasicAuth>(config.basic_auth_users);
+  }
+  s.headers = config.headers;
+  *out = std::move(s);
+  return std::nullopt;
+}
+
 struct Server::Impl {
-  std::unique_ptr<CivetServer> server;
-  std::unique_ptr<MetricsHandler> metrics;
-  std::unique_ptr<HealthyHandler> healthy;
-  std::unique_ptr<ReadyHandler> ready;
-  std::unique_ptr<LandingHandler> landing;
+  std::shared_ptr<Shared> shared;
+  net::io_context ioc;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::vector<int> ports;
+  std::unique_ptr<BcryptPool> bcrypt;
+  std::vector<std::thread> threads;
+  std::unique_ptr<net::steady_timer> retry;  // after accept errors
+
+  explicit Impl(int threads_hint) : ioc(threads_hint) {}
+
+  ~Impl() {
+    ioc.stop();
+    for (auto& t : threads) t.join();
+    // Jobs waiting for bcrypt own connections: drop them while the
+    // io_context (their sockets' home) still exists.
+    bcrypt.reset();
+    retry.reset();
+    acceptors.clear();
+    // The io_context's destructor then destroys the handlers it still holds
+    // and, with them, the connections.
+  }
+
+  void Accept(tcp::acceptor* acceptor) {
+    acceptor->async_accept(
+        net::make_strand(ioc),
+        [this, acceptor](beast::error_code ec, tcp::socket socket) {
+          OnAccept(acceptor, ec, std::move(socket));
+        });
+  }
+
+  void OnAccept(tcp::acceptor* acceptor, beast::error_code ec,
+                tcp::socket socket) {
+    if (ec == net::error::operation_aborted) return;
+    const size_t limit =
+        static_cast<size_t>(std::max(1, shared->options.max_connections));
+    if (ec) {
+      // Out of descriptors (EMFILE/ENFILE) or a transient error: free one
+      // idle connection and try again shortly, without spinning.
+      if (auto victim = shared->registry.Victim(0, 0)) victim->Close();
+      log::Warn("accept failed", {{"err", ec.message()}});
+      auto timer = std::make_shared<net::steady_timer>(
+          ioc, std::chrono::milliseconds(100));
+      timer->async_wait(
+          [this, acceptor, timer](beast::error_code) { Accept(acceptor); });
+      return;
+    }
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    // The new connection counts: close the longest-idle one to make room.
+    if (auto victim = shared->registry.Victim(limit, 1)) {
+      victim->Close();
+    } else if (shared->registry.Count() + 1 > limit) {
+      socket.close(ignored);  // every connection is busy: refuse this one
+      return Accept(acceptor);
+    }
+    auto settings = shared->Settings();
+    auto executor = socket.get_executor();
+    std::shared_ptr<Connection> c;
+    if (settings->tls) {
+      c = std::make_shared<TlsSession>(shared, std::move(socket),
+                                       settings->tls->Current());
+    } else {
+      c = std::make_shared<PlainSession>(shared, std::move(socket), nullptr);
+    }
+    // Start on the connection's strand, where all its handlers run.
+    net::post(executor, [c = std::move(c)] { c->Start(); });
+    Accept(acceptor);
+  }
+
+  // Opens, binds and listens; the error names the address.
+  bool Listen(const tcp::endpoint& endpoint, bool dual_stack,
+              const std::string& address, std::string* error) {
+    auto acceptor = std::make_unique<tcp::acceptor>(ioc);
+    beast::error_code ec;
+    acceptor->open(endpoint.protocol(), ec);
+    if (!ec) acceptor->set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec && endpoint.address().is_v6()) {
+      acceptor->set_option(net::ip::v6_only(!dual_stack), ec);
+    }
+    if (!ec) acceptor->bind(endpoint, ec);
+    if (!ec) acceptor->listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+      *error = "--web.listen-address: cannot listen on " + address + ": " +
+               ec.message();
+      return false;
+    }
+    ports.push_back(acceptor->local_endpoint().port());
+    acceptors.push_back(std::move(acceptor));
+    return true;
+  }
+
+  bool Adopt(int fd, std::string* error) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      *error = "--web.systemd-socket: descriptor " + std::to_string(fd) +
+               " is not a socket";
+      return false;
+    }
+    auto acceptor = std::make_unique<tcp::acceptor>(ioc);
+    beast::error_code ec;
+    acceptor->assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd,
+                     ec);
+    if (ec) {
+      *error = "--web.systemd-socket: descriptor " + std::to_string(fd) + ": " +
+               ec.message();
+      return false;
+    }
+    ports.push_back(acceptor->local_endpoint(ec).port());
+    acceptors.push_back(std::move(acceptor));
+    return true;
+  }
 };
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Server::~Server() {
-  if (impl_ && impl_->server) impl_->server->close();
-}
+Server::~Server() = default;
 
 std::unique_ptr<Server> Server::Start(const ServerOptions& options,
                                       const Exporter* exporter,
                                       std::string* error) {
-  std::string ports;
-  if (!ToCivetwebPorts(options.listen_address, &ports, error)) {
-    *error = "--web.listen-address: " + *error;
-    return nullptr;
-  }
   if (options.telemetry_path.empty() || options.telemetry_path[0] != '/' ||
       options.telemetry_path == "/" ||
       options.telemetry_path.rfind("/-/", 0) == 0) {
@@ -218,49 +608,64 @@ std::unique_ptr<Server> Server::Start(const ServerOptions& options,
              "\" must start with / and not be / or under /-/";
     return nullptr;
   }
-  std::vector<std::string> civet_options = {
-      "listening_ports",
-      ports,
-      "num_threads",
-      std::to_string(options.threads),
-      "enable_keep_alive",
-      "yes",
-      "keep_alive_timeout_ms",
-      "30000",
-      // Slow or silent clients must not hold worker threads forever.
-      "request_timeout_ms",
-      "10000",
-      "tcp_nodelay",
-      "1",
-  };
-  auto impl = std::make_unique<Impl>();
-  try {
-    impl->server = std::make_unique<CivetServer>(civet_options);
-  } catch (const CivetException& e) {
-    *error = "--web.listen-address: cannot listen on " +
-             options.listen_address + ": " + e.what() +
-             " (address in use or not local?)";
-    return nullptr;
+  auto impl = std::make_unique<Impl>(std::max(1, options.io_threads));
+  impl->shared = std::make_shared<Shared>(options, exporter);
+  if (options.systemd_socket) {
+    for (int fd : SystemdFds(error)) {
+      if (!impl->Adopt(fd, error)) return nullptr;
+    }
+    if (impl->acceptors.empty()) return nullptr;
+  } else {
+    if (options.listen_addresses.empty()) {
+      *error = "--web.listen-address: no address given";
+      return nullptr;
+    }
+    const bool ipv6 = HostHasIpv6();
+    for (const std::string& address : options.listen_addresses) {
+      ListenSpec spec;
+      if (!ParseListenAddress(address, &spec, error)) {
+        *error = "--web.listen-address: " + *error;
+        return nullptr;
+      }
+      tcp::endpoint endpoint;
+      bool dual = false;
+      if (spec.family == 0) {
+        dual = ipv6;
+        endpoint = tcp::endpoint(ipv6 ? tcp::v6() : tcp::v4(), spec.port);
+      } else {
+        endpoint = tcp::endpoint(net::ip::make_address(spec.host), spec.port);
+      }
+      if (!impl->Listen(endpoint, dual, address, error)) return nullptr;
+    }
   }
-  impl->metrics =
-      std::make_unique<MetricsHandler>(exporter, options.telemetry_path);
-  impl->healthy = std::make_unique<HealthyHandler>();
-  impl->ready = std::make_unique<ReadyHandler>(exporter);
-  impl->landing = std::make_unique<LandingHandler>(options.telemetry_path);
-  for (Handler* h : std::initializer_list<Handler*>{
-           impl->metrics.get(), impl->healthy.get(), impl->ready.get(),
-           impl->landing.get()}) {
-    h->set_auth(options.auth);
+  impl->bcrypt = std::make_unique<BcryptPool>(std::max(1, options.auth_threads),
+                                              options.auth_queue);
+  impl->shared->bcrypt = impl->bcrypt.get();
+  for (auto& a : impl->acceptors) impl->Accept(a.get());
+  for (int i = 0; i < std::max(1, options.io_threads); ++i) {
+    impl->threads.emplace_back([io = &impl->ioc] {
+      for (;;) {
+        try {
+          io->run();
+          return;
+        } catch (const std::exception& e) {
+          // A handler threw (out of memory, say): log and keep serving.
+          log::Error("HTTP handler failed", {{"err", e.what()}});
+        }
+      }
+    });
   }
-  impl->server->addHandler(options.telemetry_path, impl->metrics.get());
-  impl->server->addHandler("/-/healthy", impl->healthy.get());
-  impl->server->addHandler("/-/ready", impl->ready.get());
-  impl->server->addHandler("/", impl->landing.get());
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
-std::vector<int> Server::Ports() const {
-  return impl_->server->getListeningPorts();
+std::vector<int> Server::Ports() const { return impl_->ports; }
+
+void Server::SetWebSettings(WebSettings settings) {
+  auto fresh = std::make_shared<const WebSettings>(std::move(settings));
+  std::lock_guard<std::mutex> lock(impl_->shared->settings_mu);
+  impl_->shared->settings = std::move(fresh);
 }
+
+size_t Server::Connections() const { return impl_->shared->registry.Count(); }
 
 }  // namespace stemedb::exporter

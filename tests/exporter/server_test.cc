@@ -30,7 +30,7 @@ class ServerTest : public ::testing::Test {
     stemedb::testing::WriteFile(dir_ / "wal/segment-1.log", "hello");
     exporter_ = std::make_unique<Exporter>(OneComponent(dir_.path()), nullptr);
     ServerOptions options;
-    options.listen_address = "127.0.0.1:0";
+    options.listen_addresses = {"127.0.0.1:0"};
     std::string error;
     server_ = Server::Start(options, exporter_.get(), &error);
     ASSERT_NE(server_, nullptr) << error;
@@ -56,7 +56,11 @@ TEST_F(ServerTest, MetricsServeTheLastRenderedText) {
   exporter_->RunOnce();
   auto r = HttpGet(port_, "/metrics");
   ASSERT_EQ(r.status, 200);
-  EXPECT_EQ(r.body, *exporter_->Exposition());
+  // The rendered text as is, then the process metrics read at scrape time.
+  const std::string exposition = *exporter_->Exposition();
+  EXPECT_EQ(r.body.substr(0, exposition.size()), exposition);
+  EXPECT_THAT(r.body.substr(exposition.size()),
+              HasSubstr("\n# TYPE process_open_fds gauge\nprocess_open_fds "));
   EXPECT_THAT(r.headers, HasSubstr("text/plain; version=0.0.4"));
   EXPECT_THAT(r.body, HasSubstr("stemedb_disk_segments{component=\"wal\"} 1"));
 }
@@ -72,11 +76,11 @@ TEST(ServerStartTest, BusyPortIsAClearError) {
   TempDir dir;
   Exporter exporter(OneComponent(dir.path()), nullptr);
   ServerOptions options;
-  options.listen_address = "127.0.0.1:0";
+  options.listen_addresses = {"127.0.0.1:0"};
   std::string error;
   auto first = Server::Start(options, &exporter, &error);
   ASSERT_NE(first, nullptr) << error;
-  options.listen_address = "127.0.0.1:" + std::to_string(first->Ports()[0]);
+  options.listen_addresses = {"127.0.0.1:" + std::to_string(first->Ports()[0])};
   auto second = Server::Start(options, &exporter, &error);
   EXPECT_EQ(second, nullptr);
   EXPECT_THAT(error, HasSubstr("--web.listen-address"));
@@ -86,7 +90,7 @@ TEST(ServerStartTest, CustomTelemetryPath) {
   TempDir dir;
   Exporter exporter(OneComponent(dir.path()), nullptr);
   ServerOptions options;
-  options.listen_address = "127.0.0.1:0";
+  options.listen_addresses = {"127.0.0.1:0"};
   options.telemetry_path = "/stemedb/metrics";
   std::string error;
   auto server = Server::Start(options, &exporter, &error);
@@ -99,19 +103,28 @@ TEST(ServerStartTest, CustomTelemetryPath) {
   EXPECT_THAT(error, HasSubstr("--web.telemetry-path"));
 }
 
-TEST(ListenAddressTest, PrometheusFormsMapToCivetweb) {
-  std::string out, error;
-  ASSERT_TRUE(ToCivetwebPorts(":19180", &out, &error)) << error;
-  EXPECT_EQ(out, "0.0.0.0:19180");
-  ASSERT_TRUE(ToCivetwebPorts("127.0.0.1:0", &out, &error)) << error;
-  EXPECT_EQ(out, "127.0.0.1:0");
-  ASSERT_TRUE(ToCivetwebPorts("localhost:80", &out, &error)) << error;
-  EXPECT_EQ(out, "127.0.0.1:80");
-  EXPECT_FALSE(ToCivetwebPorts("19180", &out, &error));
-  EXPECT_FALSE(ToCivetwebPorts(":99999", &out, &error));
-  EXPECT_FALSE(ToCivetwebPorts("[::1]:80", &out, &error));
-  EXPECT_THAT(error, HasSubstr("IPv6"));
-  EXPECT_FALSE(ToCivetwebPorts("example.com:80", &out, &error));
+TEST(ListenAddressTest, PrometheusForms) {
+  ListenSpec spec;
+  std::string error;
+  ASSERT_TRUE(ParseListenAddress(":19180", &spec, &error)) << error;
+  EXPECT_EQ(spec.family, 0);
+  EXPECT_EQ(spec.port, 19180);
+  ASSERT_TRUE(ParseListenAddress("127.0.0.1:0", &spec, &error)) << error;
+  EXPECT_EQ(spec.host, "127.0.0.1");
+  EXPECT_EQ(spec.family, 4);
+  ASSERT_TRUE(ParseListenAddress("localhost:80", &spec, &error)) << error;
+  EXPECT_EQ(spec.host, "127.0.0.1");
+  ASSERT_TRUE(ParseListenAddress("[::1]:0", &spec, &error)) << error;
+  EXPECT_EQ(spec.host, "::1");
+  EXPECT_EQ(spec.family, 6);
+  ASSERT_TRUE(ParseListenAddress("[::]:19180", &spec, &error)) << error;
+  EXPECT_EQ(spec.host, "::");
+  EXPECT_FALSE(ParseListenAddress("19180", &spec, &error));
+  EXPECT_FALSE(ParseListenAddress(":99999", &spec, &error));
+  EXPECT_THAT(error, HasSubstr("99999"));
+  EXPECT_FALSE(ParseListenAddress("[::1:80", &spec, &error));
+  EXPECT_FALSE(ParseListenAddress("[nope]:80", &spec, &error));
+  EXPECT_FALSE(ParseListenAddress("example.com:80", &spec, &error));
 }
 
 }  // namespace

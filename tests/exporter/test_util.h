@@ -21,7 +21,9 @@ struct HttpResponse {
 };
 
 // GET http://127.0.0.1:port/path; status 0 when the connection failed.
-inline HttpResponse HttpGet(int port, const std::string& path) {
+// `extra_headers`: complete header lines ("Name: value\r\n").
+inline HttpResponse HttpGet(int port, const std::string& path,
+                            const std::string& extra_headers = "") {
   HttpResponse r;
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
@@ -32,7 +34,8 @@ inline HttpResponse HttpGet(int port, const std::string& path) {
     ::close(fd);
     return r;
   }
-  std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n" +
+                    extra_headers + "\r\n";
   (void)!::write(fd, req.data(), req.size());
   std::string raw;
   char buf[65536];

@@ -65,6 +65,19 @@ inline constexpr std::string_view kConfigReloadSuccess =
 inline constexpr std::string_view kConfigReloadFailuresTotal =
     "stemedb_disk_config_reload_failures_total";
 
+// Process metrics, named as every Go exporter's (client_golang's process
+// collector), so dashboards and alerts written for those work unchanged.
+inline constexpr std::string_view kProcessCpuSecondsTotal =
+    "process_cpu_seconds_total";
+inline constexpr std::string_view kProcessResidentMemoryBytes =
+    "process_resident_memory_bytes";
+inline constexpr std::string_view kProcessVirtualMemoryBytes =
+    "process_virtual_memory_bytes";
+inline constexpr std::string_view kProcessOpenFds = "process_open_fds";
+inline constexpr std::string_view kProcessMaxFds = "process_max_fds";
+inline constexpr std::string_view kProcessStartTimeSeconds =
+    "process_start_time_seconds";
+
 // Recording rules written by stemedb_rulegen (level:metric:operations).
 inline constexpr std::string_view kRecordFilesystemUsedRatio =
     "stemedb_disk:filesystem_used:ratio";

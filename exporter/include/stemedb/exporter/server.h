@@ -1,35 +1,86 @@
-// HTTP serving over civetweb: the telemetry path, a landing page at "/",
-// /-/healthy and /-/ready. Every response is built from memory the Exporter
-// already holds; no request touches the disk.
+// The HTTP front: an event-driven HTTP/1.1 server (Boost.Beast's parser over
+// Boost.Asio, OpenSSL for TLS) serving what Router answers. A connection
+// costs a file descriptor and a few KiB, never a thread: one io_context runs
+// on a small fixed set of threads, so idle and slow clients cannot take the
+// scrape's turn.
 //
-// Thread safety: civetweb calls the handlers on its worker threads; the
-// handlers only call Exporter's thread-safe readers.
+// Limits (ServerOptions): a request's header must arrive within
+// read_header_timeout from its first byte (and a new connection's TLS
+// handshake within it too); a connection waits at most idle_timeout for its
+// next request; at most max_connections are open: beyond it the connection
+// idle the longest is closed first (then the slowest half-sent one), so a
+// scrape always gets in; a request larger than max_request_bytes is refused
+// (431/413).
+//
+// Thread safety: Start, Ports, SetWebSettings and Connections may be called
+// from any thread. The destructor stops accepting, closes every connection,
+// and joins all the server's threads before it returns; no callback runs
+// after it.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "stemedb/exporter/basic_auth.h"
 #include "stemedb/exporter/exporter.h"
+#include "stemedb/exporter/tls.h"
 #include "stemedb/exporter/web_config.h"
 
 namespace stemedb::exporter {
 
-struct ServerOptions {
-  // Prometheus' form: "host:port", ":port" for every IPv4 interface.
-  std::string listen_address = ":19180";
-  std::string telemetry_path = "/metrics";
-  // Worker threads; each keep-alive connection holds one while open.
-  int threads = 16;
-  // When set, every path asks for HTTP basic auth (as the exporter-toolkit
-  // does with basic_auth_users).
-  std::shared_ptr<const BasicAuth> auth;
+// What --web.config.file sets, ready to serve with; swapped whole on reload.
+struct WebSettings {
+  std::shared_ptr<const BasicAuth> auth;    // null: no basic auth
+  std::shared_ptr<TlsContextProvider> tls;  // null: plain HTTP
+  std::vector<std::pair<std::string, std::string>> headers;
 };
+
+// Loads the certificates and builds the auth of `config`; the error names
+// the file when a certificate or key cannot be used.
+std::optional<std::string> MakeWebSettings(const WebConfig& config,
+                                           WebSettings* out);
+
+struct ServerOptions {
+  // Prometheus' forms: "host:port", ":port" (every interface, IPv4 and IPv6
+  // where the host has IPv6), "[::1]:port", "[::]:port".
+  std::vector<std::string> listen_addresses = {":19180"};
+  // Serve on the sockets systemd passed (LISTEN_FDS) instead.
+  bool systemd_socket = false;
+  std::string telemetry_path = "/metrics";
+  std::chrono::milliseconds read_header_timeout = std::chrono::seconds(10);
+  std::chrono::milliseconds idle_timeout = std::chrono::minutes(2);
+  int max_connections = 4096;
+  size_t max_request_bytes = 64 * 1024;
+  int io_threads = 2;
+  int auth_threads = 2;    // bcrypt workers
+  size_t auth_queue = 64;  // bcrypt checks waiting at most
+  WebSettings web;
+};
+
+// One parsed listen address. family: 4, 6, or 0 for "every interface".
+struct ListenSpec {
+  std::string host;  // IP address text without brackets; empty for any
+  int family = 0;
+  uint16_t port = 0;
+};
+// Parses a --web.listen-address value; false with a reason on error.
+bool ParseListenAddress(const std::string& address, ListenSpec* out,
+                        std::string* error);
+
+// True when this host can open and bind an IPv6 socket on ::1.
+bool HostHasIpv6();
 
 class Server {
  public:
   // Starts serving `exporter` (which must outlive the server). Returns null
-  // and sets *error on a bad address or a port already in use.
+  // and sets *error (naming the flag and address) on a bad address or a
+  // port already in use.
   static std::unique_ptr<Server> Start(const ServerOptions& options,
                                        const Exporter* exporter,
                                        std::string* error);
@@ -37,19 +88,17 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // The bound ports (the real one when asked for port 0).
+  // The bound ports, in listen order (the real one when asked for port 0).
   std::vector<int> Ports() const;
+  // From the next request (auth, headers) or connection (TLS) on.
+  void SetWebSettings(WebSettings settings);
+  // Connections open now (for tests and logs).
+  size_t Connections() const;
 
  private:
   struct Impl;
   explicit Server(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// Converts a Prometheus-style listen address to civetweb's listening_ports
-// value ("127.0.0.1:9100", ":9100" -> "0.0.0.0:9100"). Returns false with a
-// reason for anything civetweb (built without IPv6 in Debian) cannot bind.
-bool ToCivetwebPorts(const std::string& address, std::string* out,
-                     std::string* error);
 
 }  // namespace stemedb::exporter

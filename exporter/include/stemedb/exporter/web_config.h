@@ -1,45 +1,76 @@
 // --web.config.file: the exporter-toolkit web configuration format that
-// Prometheus exporters share, so an SRE's existing file works here.
-// Supported: basic_auth_users (bcrypt hashes). tls_server_config is refused
-// with a clear error: Debian's civetweb cannot load a separate key file.
+// Prometheus exporters share (node_exporter reads the same file), so an SRE's
+// existing file works here: tls_server_config (TLS and mTLS),
+// http_server_config (extra response headers; http2 accepted and ignored,
+// this server speaks HTTP/1.1) and basic_auth_users (bcrypt hashes).
 //
-// Thread safety: LoadWebConfig is reentrant; BasicAuth::Check is safe from
-// any thread.
+// The loader is strict: an unknown key, a duplicate key or user, a complex
+// key, a wrong type or a bad value is an error naming file:line:column and
+// the key path. Relative file names are relative to the web config's
+// directory, as in the exporter-toolkit.
+//
+// Thread safety: LoadWebConfig is reentrant; a WebConfig is a plain value.
 #pragma once
 
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <string_view>
-#include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "stemedb/config.h"
 
 namespace stemedb::exporter {
 
-struct WebConfig {
-  std::map<std::string, std::string> basic_auth_users;  // user -> bcrypt hash
+// The five Go names of tls.ClientAuthType, in the same order.
+enum class ClientAuth {
+  kNoClientCert,
+  kRequestClientCert,
+  kRequireAnyClientCert,
+  kVerifyClientCertIfGiven,
+  kRequireAndVerifyClientCert,
 };
 
-// Strict like the exporter-toolkit: unknown keys are errors, with position.
+struct TlsServerConfig {
+  std::string cert_file;       // absolute after loading
+  std::string key_file;        // absolute after loading
+  std::string client_ca_file;  // absolute after loading; may be empty
+  ClientAuth client_auth = ClientAuth::kNoClientCert;
+  // 10..13 for TLS10..TLS13 (the toolkit's names); defaults as the toolkit.
+  int min_version = 12;
+  int max_version = 13;
+  // OpenSSL names of the Go cipher suites given (TLS <= 1.2 only; TLS 1.3
+  // suites are fixed, as in Go). Empty: OpenSSL's defaults.
+  std::vector<std::string> cipher_suites;
+  // OpenSSL group names of curve_preferences. Empty: OpenSSL's defaults.
+  std::vector<std::string> curves;
+  bool prefer_server_cipher_suites = true;
+  // When non-empty, a client certificate must carry one of these SANs (DNS,
+  // email, IP or URI), like the toolkit's client_allowed_sans.
+  std::vector<std::string> client_allowed_sans;
+};
+
+struct WebConfig {
+  std::optional<TlsServerConfig> tls;
+  // Added to every response, in file order; only the headers the
+  // exporter-toolkit allows.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::map<std::string, std::string> basic_auth_users;  // user -> bcrypt
+};
+
+// Web config files larger than this are refused before parsing.
+inline constexpr size_t kMaxWebConfigBytes = 1 << 20;
+
+// Reads and checks `path`; on success fills *out. Certificates are not read
+// here (see tls.h), only the config's shape and values.
 std::optional<ConfigError> LoadWebConfig(const std::string& path,
                                          WebConfig* out);
 
-class BasicAuth {
- public:
-  explicit BasicAuth(std::map<std::string, std::string> users);
-
-  // True when `authorization` (the Authorization header, may be null) holds
-  // Basic credentials of a configured user. bcrypt is deliberately slow, so
-  // verified credentials are remembered: a scrape every 15 s must not cost
-  // a bcrypt each.
-  bool Check(const char* authorization) const;
-
- private:
-  const std::map<std::string, std::string> users_;
-  mutable std::mutex mu_;
-  mutable std::unordered_set<std::string> verified_;  // GUARDED_BY(mu_)
-};
+// Parses web config text; `source` names it in errors and `base_dir`
+// resolves relative file names. For the fuzz harness and tests.
+std::optional<ConfigError> ParseWebConfig(const std::string& text,
+                                          const std::string& source,
+                                          const std::string& base_dir,
+                                          WebConfig* out);
 
 }  // namespace stemedb::exporter

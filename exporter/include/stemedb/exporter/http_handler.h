@@ -1,0 +1,90 @@
+// What the exporter answers to an HTTP request, as a pure function of the
+// parsed request, the auth decision and the Exporter's current state: no
+// sockets, so the server, the unit tests and the fuzz harness all call the
+// same code.
+//
+// Endpoints: the telemetry path (default /metrics; the exposition plus
+// process_* metrics, gzip when asked for), "/" (landing page), /-/healthy,
+// /-/ready. Paths match exactly (a query string is ignored); anything else
+// is 404; methods other than GET and HEAD are 405 with "Allow: GET, HEAD".
+//
+// Thread safety: Router's methods may be called from any thread; its caches
+// are guarded by a mutex.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "stemedb/exporter/basic_auth.h"
+#include "stemedb/exporter/exporter.h"
+
+namespace stemedb::exporter {
+
+// The parts of a request the router looks at.
+struct HttpRequest {
+  std::string_view method;  // as sent, e.g. "GET"
+  std::string_view target;  // origin-form, e.g. "/metrics?x=1"
+  std::string_view accept_encoding;
+};
+
+struct HttpReply {
+  int status = 200;
+  std::string_view content_type;
+  // Never null. Shared: the exposition is not copied per request.
+  std::shared_ptr<const std::string> body;
+  bool gzip = false;       // body is gzip-compressed
+  std::string_view extra;  // complete extra header lines ("Allow: ...\r\n")
+  bool head_only = false;  // HEAD: send the head, not the body
+};
+
+class Router {
+ public:
+  // `exporter` must outlive the router.
+  Router(std::string telemetry_path, const Exporter* exporter);
+
+  // `auth` is the auth decision for the request (kOk when no auth is
+  // configured).
+  HttpReply Route(const HttpRequest& request, AuthResult auth) const;
+
+  // An error reply for a request that could not be parsed (400, 413, 431).
+  static HttpReply Error(int status);
+
+  // The status line and headers for `reply`, ending in the blank line.
+  // `headers` are the web config's extra response headers.
+  static std::string RenderHead(
+      const HttpReply& reply, bool keep_alive, unsigned http_version,
+      const std::vector<std::pair<std::string, std::string>>& headers);
+
+  const std::string& telemetry_path() const { return telemetry_path_; }
+
+ private:
+  struct Metrics {
+    std::shared_ptr<const std::string> exposition;  // what it was built from
+    std::chrono::steady_clock::time_point built;
+    std::shared_ptr<const std::string> text;  // exposition + process metrics
+    std::shared_ptr<const std::string> gzip;  // of text; null until asked
+  };
+  // The body of the telemetry path: rebuilt when the exposition changes or
+  // the process metrics are older than a second; gzip made once per body.
+  std::shared_ptr<const std::string> MetricsBody(bool gzip) const;
+
+  const std::string telemetry_path_;
+  const Exporter* const exporter_;
+  const std::shared_ptr<const std::string> landing_;
+  mutable std::mutex mu_;
+  mutable Metrics metrics_;  // GUARDED_BY(mu_)
+};
+
+// True when an Accept-Encoding value accepts gzip (a "gzip" or "*" coding
+// whose q is not 0).
+bool AcceptsGzip(std::string_view accept_encoding);
+
+// gzip (RFC 1952) of `text`.
+std::string Gzip(std::string_view text);
+
+}  // namespace stemedb::exporter

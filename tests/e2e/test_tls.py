@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""e2e_tls: TLS, mTLS and basic auth from --web.config.file.
+
+Truth: the real Prometheus 2.42 (its `up` through the API), curl and
+`openssl s_client` as clients, certificates made here with the openssl CLI.
+Issue 6 bars: Prometheus scrapes over HTTPS with tls_config (CA, client
+certificate) and over HTTP with basic auth; curl without a client
+certificate is refused under RequireAndVerifyClientCert; TLS 1.2 is refused
+under min_version: TLS13; a certificate replaced on disk is served on a
+later handshake without a restart; SIGHUP re-reads the web config and keeps
+the running one when the new one is bad.
+"""
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import unittest
+import warnings
+
+import e2e_lib as e2e
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import crypt  # pylint: disable=deprecated-module  (libcrypt's bcrypt)
+
+
+def openssl(*args, cwd):
+    subprocess.run([e2e.require_tool("openssl")] + list(args), cwd=cwd,
+                   check=True, capture_output=True, timeout=60)
+
+
+def make_cert(cwd, name, subject, ext, ca="ca"):
+    """Key and certificate NAME.{key,pem} signed by the test CA."""
+    if not os.path.exists(os.path.join(cwd, name + ".key")):
+        openssl("genpkey", "-algorithm", "EC", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-out", name + ".key", cwd=cwd)
+    openssl("req", "-new", "-key", name + ".key", "-subj", subject,
+            "-out", name + ".csr", cwd=cwd)
+    with open(os.path.join(cwd, name + ".ext"), "w") as f:
+        f.write(ext + "\n")
+    # A random serial each time: a re-issued certificate is told apart.
+    openssl("x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem",
+            "-CAkey", ca + ".key", "-set_serial",
+            str(int.from_bytes(os.urandom(8), "big")), "-days", "2",
+            "-extfile", name + ".ext", "-out", name + ".pem.new", cwd=cwd)
+    # Replace atomically, as a certificate manager does.
+    os.rename(os.path.join(cwd, name + ".pem.new"),
+              os.path.join(cwd, name + ".pem"))
+
+
+def serial_of_pem(path):
+    out = subprocess.run(["openssl", "x509", "-noout", "-serial", "-in", path],
+                         check=True, capture_output=True, text=True).stdout
+    return out.strip().split("=", 1)[1]
+
+
+class TlsTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="e2e-tls-")
+        cls.addClassCleanup(cls.tmp.cleanup)
+        cls.work = w = cls.tmp.name
+        cls.root = os.path.join(w, "root")
+        e2e.make_demo_tree(cls.root)
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
+                "-out", "ca.pem", "-days", "2", "-subj", "/CN=e2e test CA",
+                cwd=w)
+        make_cert(w, "server", "/CN=localhost",
+                  "subjectAltName=DNS:localhost,IP:127.0.0.1")
+        make_cert(w, "client", "/CN=prometheus",
+                  "subjectAltName=DNS:prometheus\n"
+                  "extendedKeyUsage=clientAuth")
+        cls.web = os.path.join(w, "web-tls.yml")
+        with open(cls.web, "w") as f:
+            f.write("tls_server_config:\n"
+                    "  cert_file: server.pem\n"
+                    "  key_file: server.key\n"
+                    "  client_ca_file: ca.pem\n"
+                    "  client_auth_type: RequireAndVerifyClientCert\n"
+                    "  min_version: TLS13\n"
+                    "  client_allowed_sans: [prometheus]\n"
+                    "http_server_config:\n"
+                    "  headers:\n"
+                    "    X-Content-Type-Options: nosniff\n")
+        cls.exporter = e2e.Exporter(
+            w, ["--root", cls.root, "--web.config.file", cls.web],
+            name="exporter-tls", ready_timeout=0)
+        cls.addClassCleanup(cls.exporter.close)
+        cls.url = "https://127.0.0.1:%d" % cls.exporter.port
+        e2e.wait_until(lambda: cls.curl_mtls("/-/ready")[0] == 200, 60,
+                       "the TLS exporter to be ready")
+
+    @classmethod
+    def curl_mtls(cls, path, *extra):
+        r = subprocess.run(
+            [e2e.require_tool("curl"), "-sS", "-o", "-", "-w",
+             "\n%{http_code}", "--cacert", "ca.pem", "--cert", "client.pem",
+             "--key", "client.key"] + list(extra) + [cls.url + path],
+            cwd=cls.work, capture_output=True, text=True, timeout=60)
+        body, _, code = r.stdout.rpartition("\n")
+        return int(code or 0), body, r.stderr
+
+    def served_serial(self):
+        r = subprocess.run(
+            ["openssl", "s_client", "-connect",
+             "127.0.0.1:%d" % self.exporter.port, "-CAfile", "ca.pem",
+             "-cert", "client.pem", "-key", "client.key"],
+            cwd=self.work, input="", capture_output=True, text=True,
+            timeout=60)
+        m = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----",
+                      r.stdout, re.S)
+        self.assertTrue(m, r.stdout + r.stderr)
+        out = subprocess.run(["openssl", "x509", "-noout", "-serial"],
+                             input=m.group(0), capture_output=True, text=True,
+                             check=True).stdout
+        return out.strip().split("=", 1)[1]
+
+    def test_prometheus_scrapes_over_mtls(self):
+        job = e2e.scrape_job("127.0.0.1:%d" % self.exporter.port)
+        job["scheme"] = "https"
+        job["tls_config"] = {
+            "ca_file": os.path.join(self.work, "ca.pem"),
+            "cert_file": os.path.join(self.work, "client.pem"),
+            "key_file": os.path.join(self.work, "client.key"),
+        }
+        prom = e2e.Prometheus(self.work, [job])
+        self.addCleanup(prom.close)
+        e2e.wait_until(lambda: prom.query('up{job="stemedb_disk"} == 1'), 60,
+                       "Prometheus scraping over mTLS (up == 1)")
+        e2e.wait_until(
+            lambda: prom.query('stemedb_disk_component_present'
+                               '{job="stemedb_disk",component="wal"} == 1'),
+            60, "a component series through Prometheus")
+
+    def test_mtls_and_version_refusals(self):
+        code, body, _ = self.curl_mtls("/metrics")
+        self.assertEqual(code, 200)
+        self.assertIn("stemedb_disk_component_present", body)
+        # Without a client certificate: no HTTP answer at all.
+        r = subprocess.run(["curl", "-sS", "--cacert", "ca.pem",
+                            self.url + "/metrics"], cwd=self.work,
+                           capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertNotIn("stemedb_disk", r.stdout)
+        # TLS 1.2 under min_version: TLS13: the handshake fails.
+        code, body, err = self.curl_mtls("/metrics", "--tls-max", "1.2")
+        self.assertEqual(code, 0, body)
+        self.assertRegex(err, "(?i)protocol version|alert")
+        # The configured extra header is on every response.
+        r = subprocess.run(["curl", "-sS", "-I", "--cacert", "ca.pem",
+                            "--cert", "client.pem", "--key", "client.key",
+                            self.url + "/-/healthy"], cwd=self.work,
+                           capture_output=True, text=True, timeout=60)
+        self.assertIn("X-Content-Type-Options: nosniff", r.stdout)
+
+    def test_client_certificate_without_an_allowed_san_is_refused(self):
+        make_cert(self.work, "other", "/CN=intruder",
+                  "subjectAltName=DNS:intruder\nextendedKeyUsage=clientAuth")
+        r = subprocess.run(["curl", "-sS", "--cacert", "ca.pem", "--cert",
+                            "other.pem", "--key", "other.key",
+                            self.url + "/metrics"], cwd=self.work,
+                           capture_output=True, text=True, timeout=60)
+        self.assertNotIn("stemedb_disk", r.stdout)
+
+    def test_replaced_certificate_is_served_without_restart(self):
+        before = self.served_serial()
+        self.assertEqual(before,
+                         serial_of_pem(os.path.join(self.work, "server.pem")))
+        make_cert(self.work, "server", "/CN=localhost",
+                  "subjectAltName=DNS:localhost,IP:127.0.0.1")
+        after = serial_of_pem(os.path.join(self.work, "server.pem"))
+        self.assertNotEqual(before, after)
+        # The exporter looks at the files at most once a second.
+        e2e.wait_until(lambda: self.served_serial() == after, 30,
+                       "the renewed certificate to be served")
+        self.assertEqual(self.curl_mtls("/metrics")[0], 200)
+        self.assertTrue(self.exporter.process.alive())
+
+
+def bcrypt(password):
+    return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH,
+                                              rounds=2 ** 5))
+
+
+class BasicAuthTest(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-auth-")
+        self.addCleanup(self.tmp.cleanup)
+        self.work = self.tmp.name
+        root = os.path.join(self.work, "root")
+        e2e.make_demo_tree(root)
+        self.web = os.path.join(self.work, "web.yml")
+        self.write_web("prom", "s3cret")
+        self.exporter = e2e.Exporter(
+            self.work, ["--root", root, "--web.config.file", self.web],
+            ready_timeout=0)
+        self.addCleanup(self.exporter.close)
+
+    def write_web(self, user, password):
+        with open(self.web + ".new", "w") as f:
+            f.write("basic_auth_users:\n  %s: %s\n" % (user, bcrypt(password)))
+        os.rename(self.web + ".new", self.web)
+
+    def status(self, user=None, password=None):
+        args = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}"]
+        if user:
+            args += ["-u", "%s:%s" % (user, password)]
+        r = subprocess.run(args + [self.exporter.url + "/metrics"],
+                           capture_output=True, text=True, timeout=60)
+        return int(r.stdout)
+
+    def test_prometheus_scrapes_with_basic_auth(self):
+        self.assertEqual(self.status(), 401)
+        self.assertEqual(self.status("prom", "wrong"), 401)
+        self.assertEqual(self.status("nobody", "s3cret"), 401)
+        self.assertEqual(self.status("prom", "s3cret"), 200)
+        job = e2e.scrape_job("127.0.0.1:%d" % self.exporter.port)
+        job["basic_auth"] = {"username": "prom", "password": "s3cret"}
+        prom = e2e.Prometheus(self.work, [job])
+        self.addCleanup(prom.close)
+        e2e.wait_until(lambda: prom.query('up{job="stemedb_disk"} == 1'), 60,
+                       "Prometheus scraping with basic auth (up == 1)")
+
+    def test_sighup_rereads_the_web_config_and_keeps_it_when_bad(self):
+        self.assertEqual(self.status("prom", "s3cret"), 200)
+        with open(self.web, "w") as f:
+            f.write("basic_auth_users:\n  prom: not-a-hash\n")
+        self.exporter.process.signal(signal.SIGHUP)
+        e2e.wait_until(lambda: "web config reload failed" in
+                       self.exporter.log(), 30, "the failed reload logged")
+        self.assertIn("web.yml:2:9: basic_auth_users.prom", self.exporter.log())
+        self.assertEqual(self.status("prom", "s3cret"), 200)  # kept
+        self.write_web("grafana", "n3w")
+        self.exporter.process.signal(signal.SIGHUP)
+        e2e.wait_until(lambda: "web config reloaded" in self.exporter.log(),
+                       30, "the reload logged")
+        self.assertEqual(self.status("prom", "s3cret"), 401)
+        self.assertEqual(self.status("grafana", "n3w"), 200)
+
+
+if __name__ == "__main__":
+    e2e.run_main()
