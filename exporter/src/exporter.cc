@@ -121,7 +121,7 @@ struct Exporter::Shared {
       options.threads = config.scan.threads;
       options.one_filesystem = config.scan.one_filesystem;
       options.max_depth = config.scan.max_depth;
-      options.deadline = Clock::now() + config.scan.timeout.value;
+      options.deadline = SaturatingAdd(Clock::now(), config.scan.timeout.value);
       options.cancel = &cancel;
       generation = config_generation;
       walk_in_progress = true;
@@ -196,7 +196,7 @@ struct Exporter::Shared {
   // waits in the kernel.
   bool CheckStuckLocked() {
     if (!walk_in_progress || stuck_reported ||
-        Clock::now() < walk_deadline + kStuckGrace) {
+        Clock::now() < SaturatingAdd(walk_deadline, kStuckGrace)) {
       return false;
     }
     MarkStuckLocked();
@@ -337,7 +337,7 @@ struct Exporter::Shared {
         cv.wait_until(lock, next, [&] { return stopping || walk_requested; });
         if (stopping) return;
         walk_requested = false;
-        next = Clock::now() + config.scan.interval.value;
+        next = SaturatingAdd(Clock::now(), config.scan.interval.value);
       }
       Walk();
     }
@@ -352,7 +352,7 @@ struct Exporter::Shared {
       // Wake early at a walk's stuck point so scan_success drops on time.
       auto wake = Clock::now() + period;
       if (walk_in_progress && !stuck_reported) {
-        wake = std::min(wake, walk_deadline + kStuckGrace);
+        wake = std::min(wake, SaturatingAdd(walk_deadline, kStuckGrace));
       }
       cv.wait_until(lock, wake, [&] { return stopping; });
       if (stopping) return;
@@ -408,8 +408,8 @@ void Exporter::RunOnce() {
   {
     std::unique_lock<std::mutex> lock(s->mu);
     const uint64_t before = s->walks_finished;
-    const auto give_up =
-        Clock::now() + s->config.scan.timeout.value + kStuckGrace;
+    const auto give_up = SaturatingAdd(
+        SaturatingAdd(Clock::now(), s->config.scan.timeout.value), kStuckGrace);
     bool done = s->cv.wait_until(lock, give_up,
                                  [&] { return s->walks_finished > before; });
     if (!done) {
