@@ -4,6 +4,7 @@
 
 #include "stemedb/config.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <boost/filesystem.hpp>
@@ -14,7 +15,6 @@
 #include <exception>
 #include <fstream>
 #include <limits>
-#include <sstream>
 #include <utility>
 
 #include "yaml_reader.h"
@@ -538,6 +538,12 @@ Status ParseOnto(std::string_view yaml, const std::string& source_name,
     }
     ConfigParser parser(source_name, config);
     return parser.Parse(documents[0], AbsoluteDir(base_dir));
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp gives up at a fixed depth and calls it a "bad file".
+    return reporter.Error({"", e.mark},
+                          "invalid YAML: nested " + std::to_string(e.depth()) +
+                              " levels deep, past yaml-cpp's limit (a config "
+                              "is nested 4 levels at most)");
   } catch (const YAML::Exception& e) {
     return reporter.Error({"", e.mark}, "invalid YAML: " + e.msg);
   } catch (const std::exception& e) {
@@ -609,20 +615,13 @@ std::optional<ConfigError> ParseConfig(std::string_view yaml,
   return std::nullopt;
 }
 
-std::optional<ConfigError> LoadConfigFile(const std::string& path,
-                                          Config* out) {
+std::optional<ConfigError> ReadConfigText(const std::string& path,
+                                          std::string* text) {
   ConfigError error;
   error.file = path;
-  std::string base_dir;
-  try {
-    boost::system::error_code ec;
-    if (fs::is_directory(path, ec)) {
-      error.message = "cannot read config file: it is a directory";
-      return error;
-    }
-    base_dir = fs::absolute(path).parent_path().string();
-  } catch (const std::exception& e) {
-    error.message = std::string("cannot resolve config file path: ") + e.what();
+  boost::system::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    error.message = "cannot read config file: it is a directory";
     return error;
   }
   std::ifstream file(path, std::ios::binary);
@@ -631,13 +630,39 @@ std::optional<ConfigError> LoadConfigFile(const std::string& path,
         std::string("cannot read config file: ") + std::strerror(errno);
     return error;
   }
-  std::ostringstream text;
-  text << file.rdbuf();
+  // Read at most one byte past the cap, whatever the file claims to be (a
+  // FIFO or /proc file has no size), so a huge file costs 1 MiB, not its
+  // size times the parser's overhead.
+  std::string buffer(kMaxConfigFileBytes + 1, '\0');
+  file.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
   if (file.bad()) {
     error.message = "cannot read config file: read error";
     return error;
   }
-  return ParseConfig(text.str(), path, base_dir, out);
+  buffer.resize(static_cast<size_t>(file.gcount()));
+  if (buffer.size() > kMaxConfigFileBytes) {
+    error.message = "cannot read config file: larger than " +
+                    std::to_string(kMaxConfigFileBytes >> 20) +
+                    " MiB; a config is a few KiB (is this the right file?)";
+    return error;
+  }
+  *text = std::move(buffer);
+  return std::nullopt;
+}
+
+std::optional<ConfigError> LoadConfigFile(const std::string& path,
+                                          Config* out) {
+  std::string base_dir;
+  try {
+    base_dir = fs::absolute(path).parent_path().string();
+  } catch (const std::exception& e) {
+    return ConfigError{
+        path, 0, 0, "",
+        std::string("cannot resolve config file path: ") + e.what()};
+  }
+  std::string text;
+  if (auto error = ReadConfigText(path, &text)) return error;
+  return ParseConfig(text, path, base_dir, out);
 }
 
 std::optional<ConfigError> OverrideRoot(const std::string& root,

@@ -65,6 +65,26 @@ class HostileConfigTest(unittest.TestCase):
         for path in paths:
             self.check_refused(path, expected(path))
 
+    def test_generated(self):
+        # The 200 MB file of nested maps took 790 MB to refuse; any
+        # file over the cap is refused unread, so 2 MiB shows it.
+        big = os.path.join(self.work, "big.yaml")
+        with open(big, "w") as f:
+            f.write("alerting:\n  labels:\n")
+            f.write("    team: {a: {b: {c: {}}}}\n" * ((2 << 20) // 30))
+        self.check_refused(big, "cannot read config file: larger than 1 MiB;"
+                           " a config is a few KiB (is this the right file?)")
+        # Nesting past yaml-cpp's limit in block style (the corpus has the
+        # flow style): said to be too deep, where.
+        deep = os.path.join(self.work, "deep.yaml")
+        with open(deep, "w") as f:
+            f.write("alerting:\n")
+            for i in range(1, 600):
+                f.write(" " * i + "labels:\n")
+        self.check_refused(deep, "499:506: invalid YAML: nested 500 levels "
+                           "deep, past yaml-cpp's limit (a config is nested "
+                           "4 levels at most)")
+
     def test_longest_duration_reaches_promtool(self):
         promtool = e2e.require_tool("promtool")
         for duration, accepted in ((LONGEST, True),

@@ -205,6 +205,17 @@ std::optional<ConfigError> ParseConfig(std::string_view yaml,
                                        const std::string& base_dir,
                                        Config* out);
 
+// The largest config file read (1 MiB; the default config is 5 KiB). A
+// bigger file is refused before parsing: yaml-cpp takes about 4 bytes of
+// memory per byte of nested input to refuse a bad one.
+inline constexpr size_t kMaxConfigFileBytes = size_t{1} << 20;
+
+// Reads a config file's text (the main config, or the exporter's web
+// config): a directory, an unreadable file or one over kMaxConfigFileBytes is
+// an error naming the file. For every loader, so the cap is one rule.
+std::optional<ConfigError> ReadConfigText(const std::string& path,
+                                          std::string* text);
+
 // Reads and parses a file; relative paths in it resolve against its directory.
 std::optional<ConfigError> LoadConfigFile(const std::string& path, Config* out);
 
