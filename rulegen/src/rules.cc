@@ -480,15 +480,18 @@ std::string RenderGroupsYaml(const RuleSet& rules, int indent) {
       out += pad + "      for: " + YamlDoubleQuoted(a.for_duration.text) + "\n";
       out += pad + "      labels:\n";
       out += pad + "        severity: " + a.severity + "\n";
+      // Prometheus expands label values and annotations as templates: the
+      // config's text goes in as a literal.
       for (const auto& [name, value] : a.extra_labels) {
-        out += pad + "        " + name + ": " + YamlDoubleQuoted(value) + "\n";
+        out += pad + "        " + name + ": " +
+               YamlDoubleQuoted(TemplateLiteral(value)) + "\n";
       }
       out += pad + "      annotations:\n";
       out += pad + "        summary: " + YamlDoubleQuoted(a.summary) + "\n";
       out += pad + "        description: " + YamlDoubleQuoted(a.description) +
              "\n";
-      out += pad + "        runbook_url: " + YamlDoubleQuoted(a.runbook_url) +
-             "\n";
+      out += pad + "        runbook_url: " +
+             YamlDoubleQuoted(TemplateLiteral(a.runbook_url)) + "\n";
     }
   }
   return out;

@@ -85,6 +85,36 @@ class HostileConfigTest(unittest.TestCase):
                            "deep, past yaml-cpp's limit (a config is nested "
                            "4 levels at most)")
 
+    def test_template_text_in_rules(self):
+        """Config text that looks like a template reaches Prometheus as
+        written: promtool accepts the rules, and the generated unit tests
+        (which expect each label and runbook_url literally) pass."""
+        config = os.path.join(self.work, "tmpl.yaml")
+        with open(config, "w", encoding="utf-8") as f:
+            f.write('alerting:\n'
+                    '  runbook_url: "https://wiki/{{ x }}/disk"\n'
+                    '  labels:\n'
+                    '    team: "a {{ b"\n'
+                    '    value: "{{ $value }}"\n'
+                    '    quote: "it\'s \\"q\\" \\\\ }}"\n'
+                    '    unicode: "caf\u00e9 \U0001f4be"\n')
+        out = os.path.join(self.work, "out")
+        r = run([e2e.rulegen_binary(), "--config", config, "--out", out])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        promtool = e2e.require_tool("promtool")
+        rules = os.path.join(out, e2e.ARTIFACTS["rules"])
+        r = run([promtool, "check", "rules", "--lint=all",
+                 "--lint-fatal", rules])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        tests = rules.replace(".rules.yml", ".rules.test.yml")
+        r = run([promtool, "test", "rules", tests], timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with open(tests, encoding="utf-8") as f:
+            text = f.read()
+        self.assertIn('value: "{{ $value }}"', text)
+        self.assertIn('team: "a {{ b"', text)
+        self.assertIn('runbook_url: "https://wiki/{{ x }}/disk#', text)
+
     def test_longest_duration_reaches_promtool(self):
         promtool = e2e.require_tool("promtool")
         for duration, accepted in ((LONGEST, True),
