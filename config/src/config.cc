@@ -87,21 +87,56 @@ std::string AbsoluteDir(const std::string& dir) {
   return NormalPath(path.is_absolute() ? path : fs::absolute(path));
 }
 
-// Fills resolved_path of every component and rejects two components that
-// name the same directory (their sizes would be counted twice).
+// `path` with the symlinks of its existing part resolved (the rest kept
+// lexically): where the walk really goes. `path` itself when that fails.
+std::string RealPath(const std::string& path) {
+  boost::system::error_code ec;
+  const fs::path real = fs::weakly_canonical(path, ec);
+  return ec ? path : NormalPath(real);
+}
+
+// True when directory `inner` is `outer` or below it. Both normal paths.
+bool IsWithin(const std::string& inner, const std::string& outer) {
+  if (inner == outer || outer == "/") return true;
+  return inner.size() > outer.size() && inner.starts_with(outer) &&
+         inner[outer.size()] == '/';
+}
+
+// Fills resolved_path of every component and rejects two components whose
+// trees overlap: the same directory, one inside the other, lexically or
+// through symlinks. Their bytes would be counted twice, and the sum of the
+// components would exceed the disk.
 Status ResolveComponents(const YamlReader& reader, Config* config) {
+  std::vector<std::string> real(config->components.size());
   for (size_t i = 0; i < config->components.size(); ++i) {
     Component& component = config->components[i];
     component.resolved_path = ResolvePath(config->root, component.path);
+    real[i] = RealPath(component.resolved_path);
     for (size_t j = 0; j < i; ++j) {
       const Component& earlier = config->components[j];
-      if (earlier.resolved_path != component.resolved_path) continue;
+      const bool same_lexically =
+          earlier.resolved_path == component.resolved_path;
+      std::string what;
+      if (same_lexically || real[i] == real[j]) {
+        what = ", the directory of component \"" + earlier.name + "\" too";
+      } else if (IsWithin(real[i], real[j])) {
+        what = ", inside component \"" + earlier.name + "\" (" + real[j] + ")";
+      } else if (IsWithin(real[j], real[i])) {
+        what = ", which holds component \"" + earlier.name + "\" (" + real[j] +
+               ")";
+      } else {
+        continue;
+      }
+      const std::string via =
+          real[i] == component.resolved_path || same_lexically
+              ? component.resolved_path
+              : component.resolved_path + " = " + real[i] + " (symlinks)";
       const std::string path = "components." + component.name + ".path";
       return reader.Error(
           {path, reader.MarkOf(path).value_or(YAML::Mark::null_mark())},
-          "\"" + component.path + "\" resolves to " + component.resolved_path +
-              ", the directory of component \"" + earlier.name +
-              "\" too; each component must be its own directory");
+          "\"" + component.path + "\" resolves to " + via + what +
+              "; each component must be its own directory, apart from the "
+              "others, so no byte is counted twice");
     }
   }
   return std::nullopt;

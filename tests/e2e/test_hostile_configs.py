@@ -85,6 +85,35 @@ class HostileConfigTest(unittest.TestCase):
                            "deep, past yaml-cpp's limit (a config is nested "
                            "4 levels at most)")
 
+    def test_overlap_through_symlinks(self):
+        """The same directory reached through a symlink, and a component
+        whose symlink leads into another's tree: refused by both binaries,
+        at the later component's path (issue 7, item 8)."""
+        root = os.path.join(self.work, "root")
+        os.makedirs(os.path.join(root, "data", "wal"))
+        os.symlink("data/wal", os.path.join(root, "alias"))
+        os.symlink("data", os.path.join(root, "everything"))
+        real_root = os.path.realpath(root)
+        for name, path, want in (
+                ("alias", "alias", "resolves to %s/alias = %s/data/wal "
+                 "(symlinks), the directory of component \"wal\" too" %
+                 (root, real_root)),
+                ("everything", "everything", "resolves to %s/everything = "
+                 "%s/data (symlinks), which holds component \"wal\" (%s/"
+                 "data/wal)" % (root, real_root, real_root))):
+            config = os.path.join(self.work, name + ".yaml")
+            with open(config, "w") as f:
+                f.write("root: %s\ncomponents:\n"
+                        "  wal: {path: data/wal, segment_pattern: \"*.log\"}"
+                        "\n  %s: {path: %s}\n"
+                        "thresholds:\n  backups: {component: wal}\n"
+                        "  tmp: {component: wal}\n" % (root, name, path))
+            col = len("  %s: {path: " % name) + 1
+            self.check_refused(config, "4:%d: components.%s.path: \"%s\" %s;"
+                               " each component must be its own directory, "
+                               "apart from the others, so no byte is counted "
+                               "twice" % (col, name, path, want))
+
     def test_template_text_in_rules(self):
         """Config text that looks like a template reaches Prometheus as
         written: promtool accepts the rules, and the generated unit tests
