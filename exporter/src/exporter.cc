@@ -165,7 +165,13 @@ struct Exporter::Shared {
         }
         st.errors_total[k] += r.errors[k];
       }
-      if (!r.present && !optional) {
+      if (!r.present && !r.complete) {
+        log::Warn(
+            "component directory cannot be reached (see "
+            "stemedb_disk_scan_errors_total)",
+            {{"component", r.name},
+             {"path", config.components[i].resolved_path}});
+      } else if (!r.present && !optional) {
         log::Warn("component directory is missing or not a directory",
                   {{"component", r.name},
                    {"path", config.components[i].resolved_path}});

@@ -457,9 +457,18 @@ std::vector<ComponentStats> Walk::Run() {
     int open_error = dir.valid() ? 0 : errno;
     struct stat st;
     int rc = dir.valid() ? fstat(dir.get(), &st) : stat(path.c_str(), &st);
+    const int stat_error = rc == 0 ? 0 : errno;
     if (rc != 0 || !S_ISDIR(st.st_mode)) {
       stats.present = false;
-      stats.complete = true;  // nothing to walk: the result is exact
+      if (stat_error == 0 || stat_error == ENOENT || stat_error == ENOTDIR) {
+        stats.complete = true;  // missing: nothing to walk, the result is exact
+        continue;
+      }
+      // Whether it exists is unknown: a parent is unreadable (chmod 000 on
+      // the root), a symlink loop, an I/O error. Not "missing": an
+      // incomplete walk, with its reason counted.
+      stats.complete = false;
+      ++stats.errors[static_cast<int>(Classify(stat_error))];
       continue;
     }
     stats.present = true;

@@ -268,6 +268,44 @@ TEST(ScannerTest, UnreadableComponentDirectoryIsPresentButIncomplete) {
   EXPECT_EQ(U64(r, "timeout"), 0u);
 }
 
+// Issue 7, item 9: `chmod 000` on the root above a component, run as an
+// unprivileged user. Whether the component exists is unknown: a permission
+// error and an incomplete walk, not "missing" (present 0, complete, silent).
+TEST(ScannerTest, ComponentBelowUnreadableRootIsAPermissionError) {
+  TempDir tmp;
+  const std::string root = tmp / "root";
+  MakeDir(root);
+  MakeDir(root + "/data");
+  MakeDir(root + "/data/wal");
+  WriteFile(root + "/data/wal/f", 1000);
+  ASSERT_EQ(chmod(root.c_str(), 0), 0);
+  auto r = RunInChild([&]() -> std::map<std::string, std::string> {
+    std::string err = testutil::DropToNobody();
+    if (!err.empty()) return {{"error", err}};
+    struct stat st;  // the truth: nobody cannot tell either
+    const bool eacces =
+        stat((root + "/data/wal").c_str(), &st) != 0 && errno == EACCES;
+    ComponentStats s = ScanOne(root + "/data/wal");
+    ComponentStats absent = ScanOne(tmp / "absent");
+    return {{"stat_eacces", Num(eacces)},
+            {"present", Num(s.present)},
+            {"complete", Num(s.complete)},
+            {"permission", Num(Errors(s, ErrorReason::kPermission))},
+            {"all_errors", Num(AllErrors(s))},
+            {"absent_complete", Num(absent.complete)},
+            {"absent_errors", Num(AllErrors(absent))}};
+  });
+  ExpectChildOk(r);
+  EXPECT_EQ(U64(r, "stat_eacces"), 1u);
+  EXPECT_EQ(U64(r, "present"), 0u);
+  EXPECT_EQ(U64(r, "complete"), 0u);
+  EXPECT_EQ(U64(r, "permission"), 1u);
+  EXPECT_EQ(U64(r, "all_errors"), 1u);
+  // A directory that really is missing stays exact and silent.
+  EXPECT_EQ(U64(r, "absent_complete"), 1u);
+  EXPECT_EQ(U64(r, "absent_errors"), 0u);
+}
+
 TEST(ScannerTest, OddNamesFifosAndSocketsAreFilesAndNeverOpened) {
   TempDir tmp;
   const std::string comp = tmp / "comp";
