@@ -42,6 +42,25 @@ double WallSeconds() {
       .count();
 }
 
+// True when a walk started under `a` measures exactly what one under `b`
+// would: same directories in the same order, same patterns and walk rules.
+// A reload that keeps these keeps the running walk's results (a SIGHUP storm
+// used to throw every walk away).
+bool SameWalkInputs(const Config& a, const Config& b) {
+  if (a.components.size() != b.components.size()) return false;
+  for (size_t i = 0; i < a.components.size(); ++i) {
+    const Component& x = a.components[i];
+    const Component& y = b.components[i];
+    if (x.name != y.name || x.resolved_path != y.resolved_path ||
+        x.segment_pattern != y.segment_pattern) {
+      return false;
+    }
+  }
+  return a.scan.threads == b.scan.threads &&
+         a.scan.one_filesystem == b.scan.one_filesystem &&
+         a.scan.max_depth == b.scan.max_depth;
+}
+
 ComponentState FreshState(const Component& c) {
   ComponentState s;
   s.name = c.name;
@@ -465,6 +484,12 @@ std::optional<ConfigError> Exporter::Reload() {
     }
     states.push_back(std::move(st));
   }
+  const bool same_walk = SameWalkInputs(s.config, next);
+  // A new timing takes effect with a walk now; otherwise the next walk is
+  // due on the old schedule, which is the same one.
+  const bool same_schedule =
+      same_walk && s.config.scan.interval.value == next.scan.interval.value &&
+      s.config.scan.timeout.value == next.scan.timeout.value;
   s.config = std::move(next);
   s.components = std::move(states);
   // A removed component's series disappear now, not at the next capacity
@@ -472,9 +497,9 @@ std::optional<ConfigError> Exporter::Reload() {
   std::erase_if(s.links, [&](const ComponentFilesystemLink& l) {
     return s.config.FindComponent(l.component) == nullptr;
   });
-  ++s.config_generation;
+  if (!same_walk) ++s.config_generation;  // results of a running walk: void
   s.reload_success = true;
-  s.walk_requested = true;
+  if (!same_schedule) s.walk_requested = true;
   log::Info("config reloaded", {{"source", s.config.source}});
   s.RenderLocked();
   s.cv.notify_all();
