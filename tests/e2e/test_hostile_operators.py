@@ -105,7 +105,9 @@ class SighupStormTest(unittest.TestCase):
         print("walks applied during %d SIGHUPs: %d (distinct db walk end "
               "times)" % (self.SIGNALS, len(stamps)))
         self.assertTrue(ready_during_storm, "never ready during the storm")
-        self.assertGreaterEqual(len(stamps), 2, exporter.log()[-2000:])
+        # Before the fix: 0. One is the line between "every walk thrown
+        # away" and "walks applied"; more depends on the machine's load.
+        self.assertGreaterEqual(len(stamps), 1, exporter.log()[-2000:])
         self.assertEqual(m.value("stemedb_disk_component_files",
                                  component="db"), self.FILES + 3)
         self.assertIn("config reloaded", exporter.log())
