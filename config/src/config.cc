@@ -5,6 +5,7 @@
 #include "stemedb/config.h"
 
 #include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <boost/filesystem.hpp>
@@ -15,7 +16,6 @@
 #include <exception>
 #include <fstream>
 #include <limits>
-#include <sstream>
 #include <utility>
 
 #include "yaml_reader.h"
@@ -88,21 +88,56 @@ std::string AbsoluteDir(const std::string& dir) {
   return NormalPath(path.is_absolute() ? path : fs::absolute(path));
 }
 
-// Fills resolved_path of every component and rejects two components that
-// name the same directory (their sizes would be counted twice).
+// `path` with the symlinks of its existing part resolved (the rest kept
+// lexically): where the walk really goes. `path` itself when that fails.
+std::string RealPath(const std::string& path) {
+  boost::system::error_code ec;
+  const fs::path real = fs::weakly_canonical(path, ec);
+  return ec ? path : NormalPath(real);
+}
+
+// True when directory `inner` is `outer` or below it. Both normal paths.
+bool IsWithin(const std::string& inner, const std::string& outer) {
+  if (inner == outer || outer == "/") return true;
+  return inner.size() > outer.size() && inner.starts_with(outer) &&
+         inner[outer.size()] == '/';
+}
+
+// Fills resolved_path of every component and rejects two components whose
+// trees overlap: the same directory, one inside the other, lexically or
+// through symlinks. Their bytes would be counted twice, and the sum of the
+// components would exceed the disk.
 Status ResolveComponents(const YamlReader& reader, Config* config) {
+  std::vector<std::string> real(config->components.size());
   for (size_t i = 0; i < config->components.size(); ++i) {
     Component& component = config->components[i];
     component.resolved_path = ResolvePath(config->root, component.path);
+    real[i] = RealPath(component.resolved_path);
     for (size_t j = 0; j < i; ++j) {
       const Component& earlier = config->components[j];
-      if (earlier.resolved_path != component.resolved_path) continue;
+      const bool same_lexically =
+          earlier.resolved_path == component.resolved_path;
+      std::string what;
+      if (same_lexically || real[i] == real[j]) {
+        what = ", the directory of component \"" + earlier.name + "\" too";
+      } else if (IsWithin(real[i], real[j])) {
+        what = ", inside component \"" + earlier.name + "\" (" + real[j] + ")";
+      } else if (IsWithin(real[j], real[i])) {
+        what = ", which holds component \"" + earlier.name + "\" (" + real[j] +
+               ")";
+      } else {
+        continue;
+      }
+      const std::string via =
+          real[i] == component.resolved_path || same_lexically
+              ? component.resolved_path
+              : component.resolved_path + " = " + real[i] + " (symlinks)";
       const std::string path = "components." + component.name + ".path";
       return reader.Error(
           {path, reader.MarkOf(path).value_or(YAML::Mark::null_mark())},
-          "\"" + component.path + "\" resolves to " + component.resolved_path +
-              ", the directory of component \"" + earlier.name +
-              "\" too; each component must be its own directory");
+          "\"" + component.path + "\" resolves to " + via + what +
+              "; each component must be its own directory, apart from the "
+              "others, so no byte is counted twice");
     }
   }
   return std::nullopt;
@@ -590,6 +625,12 @@ Status ParseOnto(std::string_view yaml, const std::string& source_name,
     }
     ConfigParser parser(source_name, config);
     return parser.Parse(document, AbsoluteDir(base_dir));
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp gives up at a fixed depth and calls it a "bad file".
+    return reporter.Error({"", e.mark},
+                          "invalid YAML: nested " + std::to_string(e.depth()) +
+                              " levels deep, past yaml-cpp's limit (a config "
+                              "is nested 4 levels at most)");
   } catch (const YAML::Exception& e) {
     return reporter.Error({"", e.mark}, "invalid YAML: " + e.msg);
   } catch (const std::exception& e) {
@@ -661,20 +702,13 @@ std::optional<ConfigError> ParseConfig(std::string_view yaml,
   return std::nullopt;
 }
 
-std::optional<ConfigError> LoadConfigFile(const std::string& path,
-                                          Config* out) {
+std::optional<ConfigError> ReadConfigText(const std::string& path,
+                                          std::string* text) {
   ConfigError error;
   error.file = path;
-  std::string base_dir;
-  try {
-    boost::system::error_code ec;
-    if (fs::is_directory(path, ec)) {
-      error.message = "cannot read config file: it is a directory";
-      return error;
-    }
-    base_dir = fs::absolute(path).parent_path().string();
-  } catch (const std::exception& e) {
-    error.message = std::string("cannot resolve config file path: ") + e.what();
+  boost::system::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    error.message = "cannot read config file: it is a directory";
     return error;
   }
   std::ifstream file(path, std::ios::binary);
@@ -683,13 +717,39 @@ std::optional<ConfigError> LoadConfigFile(const std::string& path,
         std::string("cannot read config file: ") + std::strerror(errno);
     return error;
   }
-  std::ostringstream text;
-  text << file.rdbuf();
+  // Read at most one byte past the cap, whatever the file claims to be (a
+  // FIFO or /proc file has no size), so a huge file costs 1 MiB, not its
+  // size times the parser's overhead.
+  std::string buffer(kMaxConfigFileBytes + 1, '\0');
+  file.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
   if (file.bad()) {
     error.message = "cannot read config file: read error";
     return error;
   }
-  return ParseConfig(text.str(), path, base_dir, out);
+  buffer.resize(static_cast<size_t>(file.gcount()));
+  if (buffer.size() > kMaxConfigFileBytes) {
+    error.message = "cannot read config file: larger than " +
+                    std::to_string(kMaxConfigFileBytes >> 20) +
+                    " MiB; a config is a few KiB (is this the right file?)";
+    return error;
+  }
+  *text = std::move(buffer);
+  return std::nullopt;
+}
+
+std::optional<ConfigError> LoadConfigFile(const std::string& path,
+                                          Config* out) {
+  std::string base_dir;
+  try {
+    base_dir = fs::absolute(path).parent_path().string();
+  } catch (const std::exception& e) {
+    return ConfigError{
+        path, 0, 0, "",
+        std::string("cannot resolve config file path: ") + e.what()};
+  }
+  std::string text;
+  if (auto error = ReadConfigText(path, &text)) return error;
+  return ParseConfig(text, path, base_dir, out);
 }
 
 std::optional<ConfigError> OverrideRoot(const std::string& root,

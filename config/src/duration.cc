@@ -1,9 +1,11 @@
 // Prometheus duration syntax, as model.ParseDuration in prometheus/common
 // accepts it, so a config that loads here is a config promtool accepts.
+// That includes its range: Prometheus holds a duration in int64 nanoseconds
+// and refuses anything longer ("duration out of range", 292 years and 2xx
+// days), so 292y loads and 293y does not.
 
 #include <array>
 #include <cstdint>
-#include <limits>
 #include <optional>
 #include <string_view>
 
@@ -41,12 +43,16 @@ size_t MatchUnit(std::string_view rest) {
 
 }  // namespace
 
-std::optional<Duration> ParseDuration(std::string_view text) {
+std::optional<Duration> ParseDuration(std::string_view text,
+                                      bool* out_of_range) {
+  if (out_of_range != nullptr) *out_of_range = false;
   // Prometheus allows a bare zero; every other value needs a unit.
   if (text == "0") return Duration{std::chrono::milliseconds(0), "0"};
   if (text.empty()) return std::nullopt;
 
-  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  // Syntax first, so "1.5y" is a syntax error, not a range error.
+  constexpr int64_t kMax = kMaxDurationMillis;
+  bool too_long = false;
   int64_t total = 0;
   size_t next_unit = 0;  // units must appear in kUnits order, each once
   size_t pos = 0;
@@ -55,16 +61,27 @@ std::optional<Duration> ParseDuration(std::string_view text) {
     int64_t number = 0;
     while (pos < text.size() && IsDigit(text[pos])) {
       const int digit = text[pos] - '0';
-      if (number > (kMax - digit) / 10) return std::nullopt;
-      number = number * 10 + digit;
+      if (number > (kMax - digit) / 10) {
+        too_long = true;  // saturate: the rest is still checked for syntax
+        number = kMax;
+      } else {
+        number = number * 10 + digit;
+      }
       ++pos;
     }
     const size_t unit = MatchUnit(text.substr(pos));
     if (unit == kUnits.size() || unit < next_unit) return std::nullopt;
     next_unit = unit + 1;
     pos += kUnits[unit].suffix.size();
-    if (number > (kMax - total) / kUnits[unit].millis) return std::nullopt;
+    if (too_long || number > (kMax - total) / kUnits[unit].millis) {
+      too_long = true;
+      continue;
+    }
     total += number * kUnits[unit].millis;
+  }
+  if (too_long) {
+    if (out_of_range != nullptr) *out_of_range = true;
+    return std::nullopt;
   }
   return Duration{std::chrono::milliseconds(total), std::string(text)};
 }

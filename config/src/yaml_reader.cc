@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <string>
 #include <system_error>
 #include <utility>
+
+#include "stemedb/utf8.h"
 
 namespace stemedb::detail {
 namespace {
@@ -37,6 +40,19 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 // places an empty value at the next token, which may be lines further down.
 YAML::Mark ValueMark(const YAML::Node& key, const YAML::Node& value) {
   return value.IsNull() || !HasMark(value.Mark()) ? key.Mark() : value.Mark();
+}
+
+// The message for text that is not UTF-8: YAML is Unicode text, and every
+// string here ends up in a label, an annotation, a JSON dashboard or a log
+// line that must be UTF-8. Says which byte, so the operator can find it.
+std::string NotUtf8Message(std::string_view text) {
+  const size_t at = stemedb::ValidUtf8Prefix(text);
+  char byte[8];
+  std::snprintf(byte, sizeof byte, "0x%02x",
+                static_cast<unsigned>(static_cast<unsigned char>(text[at])));
+  return "\"" + stemedb::EscapeInvalidUtf8(text) +
+         "\" is not valid UTF-8 (byte " + byte + " at offset " +
+         std::to_string(at) + "); save the file as UTF-8";
 }
 
 std::string Join(const std::vector<std::string_view>& words) {
@@ -120,6 +136,9 @@ Status YamlReader::ReadEntries(const YAML::Node& node, const Where& where,
           "keys must be strings, got " + std::string(DescribeType(key)));
     }
     const std::string& name = key.Scalar();
+    if (!stemedb::IsValidUtf8(name)) {
+      return Error(Where{where.path, key.Mark()}, NotUtf8Message(name));
+    }
     const Where key_where = where.Child(name, key.Mark());
     const auto [previous, inserted] = seen.emplace(name, key.Mark());
     if (!inserted) {
@@ -163,6 +182,9 @@ Status YamlReader::Scalar(const YAML::Node& node, const Where& where,
   if (!node.IsScalar()) {
     return Error(where, "expected " + std::string(what) + ", got " +
                             std::string(DescribeType(node)));
+  }
+  if (!stemedb::IsValidUtf8(node.Scalar())) {
+    return Error(where, NotUtf8Message(node.Scalar()));
   }
   // A quoted scalar is a string in YAML ("5" is not the number 5).
   if (!allow_quoted && node.Tag() == "!") {
@@ -253,7 +275,14 @@ Status YamlReader::ReadDuration(const YAML::Node& node, const Where& where,
   if (Status status = Scalar(node, where, "a duration", true, &text)) {
     return status;
   }
-  std::optional<Duration> duration = ParseDuration(text);
+  bool out_of_range = false;
+  std::optional<Duration> duration = ParseDuration(text, &out_of_range);
+  if (out_of_range) {
+    return Error(where, "\"" + text +
+                            "\" is out of range: Prometheus holds durations in "
+                            "int64 nanoseconds, so at most "
+                            "292y24w3d23h47m16s854ms");
+  }
   if (!duration) {
     return Error(where, "\"" + text +
                             "\" is not a Prometheus duration (e.g. 30s, 15m, "

@@ -3,6 +3,7 @@
 #include <string_view>
 #include <utility>
 
+#include "stemedb/exporter/valid_utf8.h"
 #include "stemedb/metric_names.h"
 
 namespace stemedb::exporter {
@@ -256,6 +257,21 @@ std::vector<MetricFamily> BuildMetricFamilies(const Snapshot& s) {
   AddComponentFamilies(s, &out);
   AddFilesystemFamilies(s, &out);
   AddSelfFamilies(s, &out);
+  // The one place label values leave the exporter: one byte of a non-UTF-8
+  // mountpoint would make Prometheus refuse the whole scrape.
+  for (MetricFamily& f : out) {
+    for (ClientMetric& cm : f.metric) {
+      for (ClientMetric::Label& l : cm.label) l.value = ValidUtf8(l.value);
+    }
+  }
+  auto invalid = Family(m::kInvalidUtf8Total,
+                        "Label values and log fields whose bytes were not "
+                        "valid UTF-8 (a mountpoint, device or path name); "
+                        "each invalid byte was written as a visible hex "
+                        "escape.",
+                        "", MetricType::Counter);
+  Add(&invalid, {}, static_cast<double>(InvalidUtf8Total()));
+  out.push_back(std::move(invalid));
   return out;
 }
 

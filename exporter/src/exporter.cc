@@ -66,6 +66,25 @@ double WallSeconds() {
       .count();
 }
 
+// True when a walk started under `a` measures exactly what one under `b`
+// would: same directories in the same order, same patterns and walk rules.
+// A reload that keeps these keeps the running walk's results (a SIGHUP storm
+// used to throw every walk away).
+bool SameWalkInputs(const Config& a, const Config& b) {
+  if (a.components.size() != b.components.size()) return false;
+  for (size_t i = 0; i < a.components.size(); ++i) {
+    const Component& x = a.components[i];
+    const Component& y = b.components[i];
+    if (x.name != y.name || x.resolved_path != y.resolved_path ||
+        x.segment_pattern != y.segment_pattern) {
+      return false;
+    }
+  }
+  return a.scan.threads == b.scan.threads &&
+         a.scan.one_filesystem == b.scan.one_filesystem &&
+         a.scan.max_depth == b.scan.max_depth;
+}
+
 ComponentState FreshState(const Component& c) {
   ComponentState s;
   s.name = c.name;
@@ -145,7 +164,7 @@ struct Exporter::Shared {
       options.threads = config.scan.threads;
       options.one_filesystem = config.scan.one_filesystem;
       options.max_depth = config.scan.max_depth;
-      options.deadline = Clock::now() + config.scan.timeout.value;
+      options.deadline = SaturatingAdd(Clock::now(), config.scan.timeout.value);
       options.cancel = &cancel;
       generation = config_generation;
       walk_in_progress = true;
@@ -190,7 +209,13 @@ struct Exporter::Shared {
         }
         st.errors_total[k] += r.errors[k];
       }
-      if (!r.present && !optional) {
+      if (!r.present && !r.complete) {
+        log::Warn(
+            "component directory cannot be reached (see "
+            "stemedb_disk_scan_errors_total)",
+            {{"component", r.name},
+             {"path", config.components[i].resolved_path}});
+      } else if (!r.present && !optional) {
         log::Warn("component directory is missing or not a directory",
                   {{"component", r.name},
                    {"path", config.components[i].resolved_path}});
@@ -221,7 +246,7 @@ struct Exporter::Shared {
   // waits in the kernel.
   bool CheckStuckLocked() {
     if (!walk_in_progress || stuck_reported ||
-        (Clock::now() < walk_deadline + kStuckGrace &&
+        (Clock::now() < SaturatingAdd(walk_deadline, kStuckGrace) &&
          !declare_walks_stuck.load())) {
       return false;
     }
@@ -363,7 +388,7 @@ struct Exporter::Shared {
         cv.wait_until(lock, next, [&] { return stopping || walk_requested; });
         if (stopping) return;
         walk_requested = false;
-        next = Clock::now() + config.scan.interval.value;
+        next = SaturatingAdd(Clock::now(), config.scan.interval.value);
       }
       Walk();
     }
@@ -378,7 +403,7 @@ struct Exporter::Shared {
       // Wake early at a walk's stuck point so scan_success drops on time.
       auto wake = Clock::now() + period;
       if (walk_in_progress && !stuck_reported) {
-        wake = std::min(wake, walk_deadline + kStuckGrace);
+        wake = std::min(wake, SaturatingAdd(walk_deadline, kStuckGrace));
       }
       cv.wait_until(lock, wake, [&] { return stopping; });
       if (stopping) return;
@@ -446,7 +471,7 @@ void Exporter::RunOnce() {
   });
   const auto give_up = declare_walks_stuck.load()
                            ? Clock::now()
-                           : s->walk_deadline + kStuckGrace;
+                           : SaturatingAdd(s->walk_deadline, kStuckGrace);
   const bool done = s->cv.wait_until(
       lock, give_up, [&] { return s->walks_finished > before || s->stopping; });
   if (!done) {
@@ -495,6 +520,12 @@ std::optional<ConfigError> Exporter::Reload() {
     }
     states.push_back(std::move(st));
   }
+  const bool same_walk = SameWalkInputs(s.config, next);
+  // A new timing takes effect with a walk now; otherwise the next walk is
+  // due on the old schedule, which is the same one.
+  const bool same_schedule =
+      same_walk && s.config.scan.interval.value == next.scan.interval.value &&
+      s.config.scan.timeout.value == next.scan.timeout.value;
   s.config = std::move(next);
   s.components = std::move(states);
   // A removed component's series disappear now, not at the next capacity
@@ -502,9 +533,9 @@ std::optional<ConfigError> Exporter::Reload() {
   std::erase_if(s.links, [&](const ComponentFilesystemLink& l) {
     return s.config.FindComponent(l.component) == nullptr;
   });
-  ++s.config_generation;
+  if (!same_walk) ++s.config_generation;  // results of a running walk: void
   s.reload_success = true;
-  s.walk_requested = true;
+  if (!same_schedule) s.walk_requested = true;
   log::Info("config reloaded", {{"source", s.config.source}});
   s.RenderLocked();
   s.cv.notify_all();

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "filesystems_testing.h"
+#include "stemedb/config.h"
 
 namespace stemedb::filesystems {
 namespace {
@@ -249,7 +250,10 @@ std::optional<Capacity> CapacityProber::Probe(
     return std::nullopt;
   }
 
-  if (!shared_->cv.wait_for(lock, timeout, [&] { return probe->done; })) {
+  // wait_for would add the timeout to now() and wrap for one near
+  // Prometheus' maximum (292y), giving up at once.
+  const auto give_up = SaturatingAdd(std::chrono::steady_clock::now(), timeout);
+  if (!shared_->cv.wait_until(lock, give_up, [&] { return probe->done; })) {
     return std::nullopt;
   }
   if (!probe->ok) return std::nullopt;

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "stemedb/exporter/valid_utf8.h"
+
 namespace stemedb::log {
 namespace {
 
@@ -28,8 +30,10 @@ std::string_view LevelName(Level level) {
 }
 
 // logfmt quotes a value when it is empty or holds a space, quote, '=' or a
-// control character; JSON always quotes. Both escape the same characters.
-void AppendEscaped(std::string* out, std::string_view v) {
+// control character; JSON always quotes. Both escape the same characters,
+// after invalid UTF-8 became \xNN (so the backslash is escaped too).
+void AppendEscaped(std::string* out, std::string_view raw) {
+  const std::string v = exporter::ValidUtf8(raw);
   for (unsigned char c : v) {
     switch (c) {
       case '"':
@@ -59,7 +63,8 @@ void AppendEscaped(std::string* out, std::string_view v) {
   }
 }
 
-void AppendLogfmtValue(std::string* out, std::string_view v) {
+void AppendLogfmtValue(std::string* out, std::string_view raw) {
+  const std::string v = exporter::ValidUtf8(raw);
   bool quote = v.empty();
   for (unsigned char c : v) {
     if (c <= ' ' || c == '"' || c == '=' || c == '\\') quote = true;
@@ -139,7 +144,7 @@ std::string Format(enum Format format, Level level, std::string_view msg,
   AppendLogfmtValue(&out, msg);
   for (const auto& [k, v] : fields) {
     out += ' ';
-    out += k;
+    out += exporter::ValidUtf8(k);
     out += '=';
     AppendLogfmtValue(&out, v);
   }

@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -51,6 +53,10 @@ constexpr int kEntriesPerStopCheck = 4096;
 // its trailing flexible array member is not standard C++.
 constexpr size_t kDirentReclenOffset = 16;
 constexpr size_t kDirentNameOffset = 19;
+
+// Past the budget of held directory descriptors, a subdirectory is opened by
+// a relative path of at most this many components (see List).
+constexpr int kMaxRelativeDepth = 32;
 
 namespace hook {
 std::atomic<bool> installed{false};
@@ -123,6 +129,55 @@ Fd OpenDir(int at, const char* name, bool follow, bool* noatime_ok) {
   return Fd(openat(at, name, flags));
 }
 
+// Opens the directory at `rel` below `anchor`, one path component at a time
+// with O_NOFOLLOW, so no symlink anywhere on the way is followed (a directory
+// swapped for a symlink mid-walk cannot lead outside the tree) and the path
+// may be longer than PATH_MAX. At most two descriptors are open at once. On
+// failure errno is that of the component that failed.
+Fd OpenBelow(int anchor, std::string_view rel, bool* noatime_ok) {
+  Fd current;
+  int at = anchor;
+  std::string name;
+  for (;;) {
+    const size_t slash = rel.find('/');
+    name.assign(rel.substr(0, slash));
+    Fd next = OpenDir(at, name.c_str(), /*follow=*/false, noatime_ok);
+    if (!next.valid() || slash == std::string_view::npos) {
+      const int error = errno;
+      current = Fd();
+      errno = error;
+      return next;
+    }
+    current = std::move(next);
+    at = current.get();
+    rel.remove_prefix(slash + 1);
+  }
+}
+
+// Errors about the walker's own resources, not about an entry: what failed
+// was something the walk had to open, so its result is not the truth.
+bool IsResourceError(int error) {
+  return error == EMFILE || error == ENFILE || error == ENOMEM;
+}
+
+// How many directory descriptors the walk may keep open for directories
+// whose subdirectories are still queued: a quarter of RLIMIT_NOFILE (the
+// rest is the exporter's: sockets, statfs threads, listing), at least 16,
+// at most 4096. Beyond it, subdirectories are opened by path below the
+// nearest ancestor still held, so descriptor use is bounded by design, not
+// by the tree's depth (a comb 3,000 deep used to run out at 1,024): at most
+// the budget, plus max_depth / kMaxRelativeDepth (128 at max_depth 4096),
+// plus three per thread (the directory listed and two while opening one).
+int HeldDirectoryBudget() {
+  struct rlimit limit {};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 ||
+      limit.rlim_cur == RLIM_INFINITY) {
+    return 4096;
+  }
+  const rlim_t quarter = limit.rlim_cur / 4;
+  return static_cast<int>(std::clamp<rlim_t>(quarter, 16, 4096));
+}
+
 double Seconds(const struct timespec& ts) {
   return static_cast<double>(ts.tv_sec) +
          static_cast<double>(ts.tv_nsec) * 1e-9;
@@ -183,6 +238,9 @@ struct ComponentState {
   // The component directory exists but cannot be opened: nothing below it
   // is known, so the walk is not complete. Set before workers start.
   bool unreadable = false;
+  // A directory below could not be opened for lack of descriptors or
+  // memory: its subtree is missing from the totals.
+  std::atomic<bool> starved{false};
 
   std::mutex links_mu;
   // Inodes with st_nlink > 1 already counted; only those, so memory follows
@@ -197,10 +255,13 @@ struct ComponentState {
 };
 
 struct WorkItem {
-  Fd open_dir;                       // set for component roots only
-  std::shared_ptr<const Fd> parent;  // otherwise: opened relative to this
-  std::string path;                  // full path, for the test hook
-  size_t name_offset = 0;            // where the entry's own name starts
+  Fd open_dir;  // set for component roots only
+  // Otherwise: opened at path[rel_offset..] below this ancestor, usually the
+  // parent; a farther one when the walk holds its budget of descriptors.
+  std::shared_ptr<const Fd> anchor;
+  std::string path;       // full path, for the test hook
+  size_t rel_offset = 0;  // where the part relative to `anchor` starts
+  int rel_depth = 1;      // path components in that relative part
   int component = 0;
   int depth = 0;            // the component directory is depth 0
   bool in_segment = false;  // below a directory segment: bytes count to it
@@ -226,19 +287,33 @@ class Walk {
   bool List(WorkItem& item, std::vector<Totals>& totals, char* buffer,
             std::vector<WorkItem>* children, bool* noatime_ok);
 
+  // Keeps `dir` open for its queued subdirectories, counted in held_.
+  std::shared_ptr<const Fd> Hold(Fd dir);
+
   const WalkOptions& options_;
+  const int held_budget_ = HeldDirectoryBudget();
+  std::atomic<int> held_{0};  // directory fds kept for queued children
   std::vector<ComponentState> components_;
   std::chrono::steady_clock::time_point start_;
 
   std::mutex mu_;
   std::condition_variable cv_;
-  // LIFO keeps the walk depth-first, so few parent directory fds stay open.
+  // LIFO keeps the walk depth-first, so few parent directory fds stay open
+  // (and held_budget_ bounds them when the tree is deep and bushy).
   std::vector<WorkItem> stack_;  // guarded by mu_
   int64_t pending_ = 0;          // guarded by mu_; all components
   int idle_ = 0;                 // guarded by mu_
   std::atomic<bool> stop_{false};
   std::atomic<bool> timed_out_{false};
 };
+
+std::shared_ptr<const Fd> Walk::Hold(Fd dir) {
+  held_.fetch_add(1, std::memory_order_relaxed);
+  return std::shared_ptr<const Fd>(new Fd(std::move(dir)), [this](Fd* fd) {
+    delete fd;
+    held_.fetch_sub(1, std::memory_order_relaxed);
+  });
+}
 
 void Walk::RequestStop() {
   {
@@ -338,19 +413,30 @@ bool Walk::List(WorkItem& item, std::vector<Totals>& totals, char* buffer,
   const ComponentSpec& spec = *component.spec;
 
   Fd dir = std::move(item.open_dir);
+  // Kept while listing: subdirectories found when the budget of held
+  // descriptors is spent are opened below it.
+  const std::shared_ptr<const Fd> anchor = std::move(item.anchor);
   if (!dir.valid()) {
-    dir = OpenDir(item.parent->get(), item.path.c_str() + item.name_offset,
-                  /*follow=*/false, noatime_ok);
-    item.parent.reset();
+    const std::string_view rel =
+        std::string_view(item.path).substr(item.rel_offset);
+    dir = rel.find('/') == std::string_view::npos
+              ? OpenDir(anchor->get(), rel.data(), /*follow=*/false, noatime_ok)
+              : OpenBelow(anchor->get(), rel, noatime_ok);
     if (!dir.valid()) {
+      if (IsResourceError(errno)) {
+        component.starved.store(true, std::memory_order_relaxed);
+      }
       t.Error(Classify(errno));
       return true;
     }
   }
   const int fd = dir.get();
-  // Created when the first subdirectory is found, so leaf directories (most
-  // of them) cost no allocation; children keep it open until they are opened.
-  std::shared_ptr<const Fd> shared_dir;
+  // Set when the first subdirectory is found, so leaf directories (most of
+  // them) cost nothing: this directory, held open for its children while the
+  // budget allows (a component root always), else this item's own anchor.
+  std::shared_ptr<const Fd> child_anchor;
+  size_t child_rel_offset = 0;  // in the children's paths; npos: their name
+  int child_rel_depth = 1;
 
   const bool match_segments = item.depth == 0 && !spec.segment_pattern.empty();
   const bool may_descend = item.depth < options_.max_depth;
@@ -384,6 +470,9 @@ bool Walk::List(WorkItem& item, std::vector<Totals>& totals, char* buffer,
       // entry), so the stat is the one source of truth, DT_UNKNOWN or not.
       struct stat st;
       if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (IsResourceError(errno)) {
+          component.starved.store(true, std::memory_order_relaxed);
+        }
         t.Error(Classify(errno));
         continue;
       }
@@ -417,14 +506,32 @@ bool Walk::List(WorkItem& item, std::vector<Totals>& totals, char* buffer,
         t.Error(ErrorReason::kLoop);
         continue;
       }
-      if (!shared_dir) shared_dir = std::make_shared<const Fd>(std::move(dir));
+      if (!child_anchor) {
+        // Past the budget, every kMaxRelativeDepth levels a directory is
+        // held anyway, so that opening by relative path stays O(depth)
+        // rather than O(depth^2): at most max_depth / kMaxRelativeDepth
+        // descriptors beyond the budget.
+        if (!anchor || item.rel_depth >= kMaxRelativeDepth ||
+            held_.load(std::memory_order_relaxed) < held_budget_) {
+          child_anchor = Hold(std::move(dir));
+          child_rel_offset = std::string::npos;
+          child_rel_depth = 1;
+        } else {
+          child_anchor = anchor;
+          child_rel_offset = item.rel_offset;
+          child_rel_depth = item.rel_depth + 1;
+        }
+      }
       WorkItem& child = children->emplace_back();
-      child.parent = shared_dir;
+      child.anchor = child_anchor;
       child.path.reserve(item.path.size() + 1 + std::strlen(name));
       child.path = item.path;
       if (child.path.back() != '/') child.path += '/';
-      child.name_offset = child.path.size();
+      child.rel_offset = child_rel_offset == std::string::npos
+                             ? child.path.size()
+                             : child_rel_offset;
       child.path += name;
+      child.rel_depth = child_rel_depth;
       child.component = item.component;
       child.depth = item.depth + 1;
       child.in_segment = item.in_segment || is_segment;
@@ -457,9 +564,18 @@ std::vector<ComponentStats> Walk::Run() {
     int open_error = dir.valid() ? 0 : errno;
     struct stat st;
     int rc = dir.valid() ? fstat(dir.get(), &st) : stat(path.c_str(), &st);
+    const int stat_error = rc == 0 ? 0 : errno;
     if (rc != 0 || !S_ISDIR(st.st_mode)) {
       stats.present = false;
-      stats.complete = true;  // nothing to walk: the result is exact
+      if (stat_error == 0 || stat_error == ENOENT || stat_error == ENOTDIR) {
+        stats.complete = true;  // missing: nothing to walk, the result is exact
+        continue;
+      }
+      // Whether it exists is unknown: a parent is unreadable (chmod 000 on
+      // the root), a symlink loop, an I/O error. Not "missing": an
+      // incomplete walk, with its reason counted.
+      stats.complete = false;
+      ++stats.errors[static_cast<int>(Classify(stat_error))];
       continue;
     }
     stats.present = true;
@@ -477,7 +593,6 @@ std::vector<ComponentStats> Walk::Run() {
     WorkItem& item = initial.emplace_back();
     item.open_dir = std::move(dir);
     item.path = std::move(path);
-    item.name_offset = 0;
     item.component = static_cast<int>(i);
   }
   if (!initial.empty()) Push(&initial);
@@ -511,7 +626,8 @@ std::vector<ComponentStats> Walk::Run() {
     for (const std::vector<Totals>& worker : per_worker) t.Merge(worker[i]);
     const ComponentState& c = components_[i];
     const bool walked = c.pending.load(std::memory_order_acquire) == 0;
-    stats.complete = walked && !c.unreadable;
+    stats.complete =
+        walked && !c.unreadable && !c.starved.load(std::memory_order_relaxed);
     if (!walked && timed_out) t.Error(ErrorReason::kTimeout);
     stats.allocated_bytes = t.allocated;
     stats.apparent_bytes = t.apparent;

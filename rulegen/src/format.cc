@@ -1,5 +1,7 @@
 #include "stemedb/rulegen/format.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -16,6 +18,21 @@ std::string ShortestFixed(double v) {
   char buf[400];
   auto res = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
   return std::string(buf, res.ptr);
+}
+
+// How a Go template writes its own opening delimiter: an action whose
+// pipeline is the string constant "{{".
+constexpr std::string_view kLiteralOpen = "{{ \"{{\" }}";
+
+// One scalar through yaml-cpp's emitter in the given style. Single quotes
+// cannot hold a line break; yaml-cpp refuses, and double quotes can.
+std::string EmitScalar(std::string_view s, YAML::EMITTER_MANIP style) {
+  YAML::Emitter emitter;
+  emitter << style << std::string(s);
+  if (!emitter.good() && style != YAML::DoubleQuoted) {
+    return EmitScalar(s, YAML::DoubleQuoted);
+  }
+  return emitter.c_str();
 }
 
 std::string_view Trim(std::string_view s) {
@@ -154,6 +171,12 @@ std::optional<std::string> RenderAlertTemplate(
         Trim(tmpl.substr(open + 2, close - open - 2));
     pos = close + 2;
 
+    if (tmpl.substr(open).starts_with(kLiteralOpen)) {  // TemplateLiteral's
+      out += "{{";
+      pos = open + kLiteralOpen.size();
+      continue;
+    }
+
     constexpr std::string_view kLabels = "$labels.";
     if (action.starts_with(kLabels)) {
       auto it = labels.find(std::string(action.substr(kLabels.size())));
@@ -201,41 +224,24 @@ std::string GitHubAnchor(std::string_view heading) {
 }
 
 std::string YamlDoubleQuoted(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '"':
-        out += "\\\"";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  return out + "\"";
+  return EmitScalar(s, YAML::DoubleQuoted);
 }
 
 std::string YamlSingleQuoted(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out.push_back('\'');
-    out.push_back(c);
+  return EmitScalar(s, YAML::SingleQuoted);
+}
+
+std::string TemplateLiteral(std::string_view text) {
+  std::string out;
+  size_t pos = 0;
+  for (size_t open = text.find("{{"); open != std::string_view::npos;
+       open = text.find("{{", pos)) {
+    out.append(text.substr(pos, open - pos));
+    out += kLiteralOpen;
+    pos = open + 2;
   }
-  return out + "'";
+  out.append(text.substr(pos));
+  return out;
 }
 
 std::string PromQuote(std::string_view s) {

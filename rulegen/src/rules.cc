@@ -1,5 +1,7 @@
 #include "stemedb/rulegen/rules.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -407,7 +409,7 @@ void AppendIndented(std::string* out, int indent, std::string_view text) {
   while (pos <= text.size()) {
     size_t nl = text.find('\n', pos);
     if (nl == std::string_view::npos) nl = text.size();
-    out->append(indent, ' ');
+    if (nl > pos) out->append(indent, ' ');
     out->append(text.substr(pos, nl - pos));
     out->push_back('\n');
     pos = nl + 1;
@@ -463,34 +465,53 @@ std::optional<ConfigError> BuildRuleSet(const Config& config, RuleSet* out) {
 }
 
 std::string RenderGroupsYaml(const RuleSet& rules, int indent) {
-  const std::string pad(indent, ' ');
-  std::string out;
+  // Written by yaml-cpp's emitter: structure, quoting and block scalars are
+  // its job, so no config text can break the document.
+  YAML::Emitter e;
+  e.SetIndent(2);
+  e << YAML::BeginSeq;
   for (const RuleGroup& g : rules.groups) {
-    out += pad + "- name: " + YamlDoubleQuoted(g.name) + "\n";
-    out += pad + "  rules:\n";
+    e << YAML::BeginMap;
+    e << YAML::Key << "name" << YAML::Value << YAML::DoubleQuoted << g.name;
+    e << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
     for (const RecordingRule& r : g.records) {
-      out += pad + "    - record: " + r.record + "\n";
-      out += pad + "      expr: |-\n";
-      AppendIndented(&out, indent + 8, r.expr);
+      e << YAML::BeginMap;
+      e << YAML::Key << "record" << YAML::Value << r.record;
+      e << YAML::Key << "expr" << YAML::Value << YAML::Literal << r.expr;
+      e << YAML::EndMap;
     }
     for (const AlertRule& a : g.alerts) {
-      out += pad + "    - alert: " + a.name + "\n";
-      out += pad + "      expr: |-\n";
-      AppendIndented(&out, indent + 8, a.expr);
-      out += pad + "      for: " + YamlDoubleQuoted(a.for_duration.text) + "\n";
-      out += pad + "      labels:\n";
-      out += pad + "        severity: " + a.severity + "\n";
+      e << YAML::BeginMap;
+      e << YAML::Key << "alert" << YAML::Value << a.name;
+      e << YAML::Key << "expr" << YAML::Value << YAML::Literal << a.expr;
+      e << YAML::Key << "for" << YAML::Value << YAML::DoubleQuoted
+        << a.for_duration.text;
+      // Prometheus expands label values and annotations as templates: the
+      // config's text goes in as a literal.
+      e << YAML::Key << "labels" << YAML::Value << YAML::BeginMap;
+      e << YAML::Key << "severity" << YAML::Value << a.severity;
       for (const auto& [name, value] : a.extra_labels) {
-        out += pad + "        " + name + ": " + YamlDoubleQuoted(value) + "\n";
+        e << YAML::Key << name << YAML::Value << YAML::DoubleQuoted
+          << TemplateLiteral(value);
       }
-      out += pad + "      annotations:\n";
-      out += pad + "        summary: " + YamlDoubleQuoted(a.summary) + "\n";
-      out += pad + "        description: " + YamlDoubleQuoted(a.description) +
-             "\n";
-      out += pad + "        runbook_url: " + YamlDoubleQuoted(a.runbook_url) +
-             "\n";
+      e << YAML::EndMap;
+      e << YAML::Key << "annotations" << YAML::Value << YAML::BeginMap;
+      e << YAML::Key << "summary" << YAML::Value << YAML::DoubleQuoted
+        << a.summary;
+      e << YAML::Key << "description" << YAML::Value << YAML::DoubleQuoted
+        << a.description;
+      e << YAML::Key << "runbook_url" << YAML::Value << YAML::DoubleQuoted
+        << TemplateLiteral(a.runbook_url);
+      e << YAML::EndMap;
+      e << YAML::EndMap;
     }
+    e << YAML::EndSeq << YAML::EndMap;
   }
+  e << YAML::EndSeq;
+  // Shifted right as a whole to sit under its parent key; block scalars keep
+  // their relative indentation.
+  std::string out;
+  AppendIndented(&out, indent, e.c_str());
   return out;
 }
 

@@ -20,12 +20,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kCorpusDir =
-    fs::path(STEMEDB_SOURCE_DIR) / "tests" / "data" / "bad-configs";
+const fs::path kDataDir = fs::path(STEMEDB_SOURCE_DIR) / "tests" / "data";
+const fs::path kCorpusDir = kDataDir / "bad-configs";
+// Hostile input (issue 7): out-of-range durations, non-UTF-8 text, template
+// text, overlapping components. tests/e2e/test_hostile.py feeds the same
+// files to both binaries.
+const fs::path kHostileDir = kDataDir / "hostile-configs";
 
-std::vector<std::string> CorpusNames() {
+std::vector<std::string> CorpusNames(const fs::path& dir = kCorpusDir) {
   std::vector<std::string> names;
-  for (const fs::directory_entry& entry : fs::directory_iterator(kCorpusDir)) {
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir)) {
     if (entry.path().extension() == ".yaml") {
       names.push_back(entry.path().stem().string());
     }
@@ -49,10 +53,22 @@ bool EndsWith(const std::string& text, const std::string& suffix) {
          text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-class BadConfigTest : public testing::TestWithParam<std::string> {};
+class BadConfigTest : public testing::TestWithParam<std::string> {
+ protected:
+  virtual fs::path Dir() const { return kCorpusDir; }
+  void Check() const;
+};
 
-TEST_P(BadConfigTest, FailsWithExpectedMessage) {
-  const fs::path path = kCorpusDir / (GetParam() + ".yaml");
+class HostileConfigTest : public BadConfigTest {
+ protected:
+  fs::path Dir() const override { return kHostileDir; }
+};
+
+TEST_P(BadConfigTest, FailsWithExpectedMessage) { Check(); }
+TEST_P(HostileConfigTest, FailsWithExpectedMessage) { Check(); }
+
+void BadConfigTest::Check() const {
+  const fs::path path = Dir() / (GetParam() + ".yaml");
   const std::string expected = ExpectedText(path);
   ASSERT_FALSE(expected.empty()) << path << " lacks a '# expect: ' first line";
 
@@ -71,11 +87,15 @@ TEST_P(BadConfigTest, FailsWithExpectedMessage) {
   EXPECT_EQ(error->file, path.string());
 }
 
+std::string ParamName(const testing::TestParamInfo<std::string>& param) {
+  return param.param;
+}
+
 INSTANTIATE_TEST_SUITE_P(Corpus, BadConfigTest,
-                         testing::ValuesIn(CorpusNames()),
-                         [](const testing::TestParamInfo<std::string>& param) {
-                           return param.param;
-                         });
+                         testing::ValuesIn(CorpusNames()), ParamName);
+INSTANTIATE_TEST_SUITE_P(Corpus, HostileConfigTest,
+                         testing::ValuesIn(CorpusNames(kHostileDir)),
+                         ParamName);
 
 // The brief asks for at least 25 cases; guards against a corpus that was
 // moved or emptied, which would otherwise pass vacuously.

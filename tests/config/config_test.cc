@@ -165,6 +165,26 @@ TEST_F(ConfigFileTest, MissingFileIsAnErrorNamingThePath) {
             path + ": cannot read config file: No such file or directory");
 }
 
+// The cap is on bytes read, exact at the boundary: a file of exactly
+// kMaxConfigFileBytes loads, one byte more is refused before parsing.
+TEST_F(ConfigFileTest, SizeCapIsExact) {
+  const std::string body = "scan:\n  threads: 3\n";
+  std::string text = body;
+  text.resize(kMaxConfigFileBytes - 1, '#');  // one long comment line
+  text = body + "#" + text.substr(body.size() + 1) + "\n";
+  ASSERT_EQ(text.size(), kMaxConfigFileBytes);
+  EXPECT_EQ(Load(Write("max.yaml", text)).scan.threads, 3);
+
+  const std::string path = Write("over.yaml", text + "\n");
+  Config config;
+  const std::optional<ConfigError> error = LoadConfigFile(path, &config);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->ToString(),
+            path +
+                ": cannot read config file: larger than 1 MiB; a config is a "
+                "few KiB (is this the right file?)");
+}
+
 TEST_F(ConfigFileTest, DirectoryIsAnErrorNamingThePath) {
   Config config;
   const std::optional<ConfigError> error =

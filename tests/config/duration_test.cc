@@ -76,11 +76,45 @@ TEST(ParseDurationTest, RejectsEverythingElse) {
   }
 }
 
-TEST(ParseDurationTest, LargestValueStillParses) {
-  // floor((2^63 - 1) / 86400000) = 106751991167 days fit in int64 ms.
-  const std::optional<Duration> d = ParseDuration("106751991167d");
-  ASSERT_TRUE(d.has_value());
-  EXPECT_EQ(d->value.count(), int64_t{106751991167} * 24 * 3600 * 1000);
+// Prometheus' range: the duration in nanoseconds fits in an int64, so the
+// largest is floor((2^63 - 1) / 10^6) ms = 9223372036854 ms. promtool
+// 2.x checks the same boundary: `for: 292y24w3d23h47m16s854ms` passes
+// `promtool check rules`, one millisecond more is "duration out of range"
+// (tests/e2e/test_hostile.py runs promtool on it).
+TEST(ParseDurationTest, RangeIsPrometheus) {
+  EXPECT_EQ(kMaxDurationMillis, int64_t{9223372036854});
+  const std::optional<Duration> largest =
+      ParseDuration("292y24w3d23h47m16s854ms");
+  ASSERT_TRUE(largest.has_value());
+  EXPECT_EQ(largest->value.count(), kMaxDurationMillis);
+  ASSERT_TRUE(ParseDuration("292y").has_value());
+
+  for (const char* text :
+       {"292y24w3d23h47m16s855ms", "293y", "300y", "106751991167d",
+        "9223372036855s", "9223372036854775807y", "99999999999999999999ms"}) {
+    SCOPED_TRACE(text);
+    bool out_of_range = false;
+    EXPECT_FALSE(ParseDuration(text, &out_of_range).has_value());
+    EXPECT_TRUE(out_of_range);
+  }
+  // A syntax error stays a syntax error, however large its numbers.
+  bool out_of_range = true;
+  EXPECT_FALSE(ParseDuration("99999999999999999999x", &out_of_range));
+  EXPECT_FALSE(out_of_range);
+  EXPECT_FALSE(ParseDuration("1.5y", &out_of_range));
+  EXPECT_FALSE(out_of_range);
+}
+
+TEST(SaturatingAddTest, NeverWrapsIntoThePast) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point now = Clock::now();
+  const std::chrono::milliseconds longest(kMaxDurationMillis);
+  EXPECT_EQ(SaturatingAdd(now, longest), Clock::time_point::max());
+  EXPECT_EQ(SaturatingAdd(Clock::time_point::max(), milliseconds(1)),
+            Clock::time_point::max());
+  EXPECT_EQ(SaturatingAdd(now, milliseconds(1500)), now + milliseconds(1500));
+  EXPECT_EQ(SaturatingAdd(now, milliseconds(0)), now);
+  EXPECT_GT(SaturatingAdd(now, longest), now);
 }
 
 TEST(IsValidLabelNameTest, FollowsPrometheusRegexWithoutReservedPrefix) {

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "stemedb/exporter/exporter.h"
+#include "stemedb/exporter/valid_utf8.h"
 #include "stemedb/metric_names.h"
 #include "test_util.h"
 
@@ -107,6 +108,30 @@ TEST(CollectorTest, EveryContractFamilyIsPresentWithItsValues) {
       v[std::string(m::kScanErrorsTotal) + "{component=db,reason=timeout,}"],
       0);
   EXPECT_EQ(v[std::string(m::kBuildInfo) + "{revision=abc,version=1.2.3,}"], 1);
+}
+
+// A mountpoint or device with a byte that is not UTF-8 (tmpfs mounted as
+// "dev\xffx") must not make Prometheus refuse the scrape: the value is
+// repaired and counted, every other series is untouched.
+TEST(CollectorTest, InvalidUtf8LabelValuesAreRepairedAndCounted) {
+  Snapshot s = TwoComponents();
+  s.filesystems[0].mount.device = "dev\xffx";
+  s.filesystems[0].mount.mountpoint = "/tmp/x/mnt\xffz";
+  s.links[0].mountpoint = "/tmp/x/mnt\xffz";
+  s.links[0].device = "dev\xffx";
+  const uint64_t before = InvalidUtf8Total();
+  auto v = Flatten(BuildMetricFamilies(s));
+  // 7 filesystem families (5 capacity, readonly, stat_success) x 2 values,
+  // plus the link's 2.
+  EXPECT_EQ(InvalidUtf8Total(), before + 16);
+  EXPECT_EQ(v[std::string(m::kFilesystemSizeBytes) +
+              "{device=dev\\xffx,fstype=ext4,mountpoint=/tmp/x/mnt\\xffz,}"],
+            1000);
+  EXPECT_EQ(v[std::string(m::kInvalidUtf8Total) + "{}"],
+            static_cast<double>(before + 16));
+  const std::string text = RenderText(s);
+  EXPECT_THAT(text, HasSubstr("mountpoint=\"/tmp/x/mnt\\\\xffz\""));
+  EXPECT_EQ(text.find('\xff'), std::string::npos);
 }
 
 TEST(CollectorTest, ComponentWithoutSegmentPatternHasNoSegmentSeries) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "stemedb/exporter/valid_utf8.h"
+
 namespace stemedb::log {
 namespace {
 
@@ -18,6 +20,24 @@ TEST(LogTest, JsonEscapesControlCharacters) {
                    {{"k", std::string("a\x01", 2)}}, "T"),
             "{\"ts\":\"T\",\"level\":\"error\",\"msg\":\"x\\ny\","
             "\"k\":\"a\\u0001\"}");
+}
+
+// Raw bytes from a file or device name would make the JSON line invalid
+// (RFC 8259 requires UTF-8); each becomes \xNN, its backslash escaped.
+TEST(LogTest, InvalidUtf8BecomesVisibleEscapes) {
+  const uint64_t before = exporter::InvalidUtf8Total();
+  EXPECT_EQ(Format(Format::kJson, Level::kWarn, "m",
+                   {{"path", "/tmp/x/mnt\xffz"}}, "T"),
+            "{\"ts\":\"T\",\"level\":\"warn\",\"msg\":\"m\","
+            "\"path\":\"/tmp/x/mnt\\\\xffz\"}");
+  EXPECT_EQ(Format(Format::kLogfmt, Level::kWarn, "m",
+                   {{"path", "mnt\xff"}, {"k\xfe", "v"}}, "T"),
+            "ts=T level=warn msg=m path=\"mnt\\\\xff\" k\\xfe=v");
+  EXPECT_EQ(exporter::InvalidUtf8Total(), before + 3);
+  EXPECT_EQ(
+      Format(Format::kLogfmt, Level::kWarn, "d\xc3\xa9j\xc3\xa0", {}, "T"),
+      "ts=T level=warn msg=d\xc3\xa9j\xc3\xa0");
+  EXPECT_EQ(exporter::InvalidUtf8Total(), before + 3);
 }
 
 TEST(LogTest, ParsesLevelsAndFormats) {

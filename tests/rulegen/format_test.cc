@@ -106,6 +106,27 @@ TEST(RenderAlertTemplateTest, LabelsAndValues) {
   EXPECT_EQ(RenderAlertTemplate("[{{ $labels.missing }}]", labels, 0), "[]");
 }
 
+// Config text in labels and annotations comes out as written once
+// Prometheus expands it (promtool proves it in tests/e2e/test_hostile_rules).
+TEST(TemplateLiteralTest, ExpandsToItself) {
+  EXPECT_EQ(TemplateLiteral("plain }} text"), "plain }} text");
+  EXPECT_EQ(TemplateLiteral("a {{ b"), "a {{ \"{{\" }} b");
+  EXPECT_EQ(TemplateLiteral("{{{"), "{{ \"{{\" }}{");
+  for (const std::string text :
+       {"a {{ b", "{{ $value }}", "{{{{", "x{{y}}z", "}}{{", "{{ \"{{\" }}"}) {
+    SCOPED_TRACE(text);
+    EXPECT_EQ(RenderAlertTemplate(TemplateLiteral(text), {}, 0), text);
+  }
+}
+
+TEST(YamlScalarTest, EmitterQuotesAndEscapes) {
+  EXPECT_EQ(YamlDoubleQuoted("a\"b\\c\nd\te"), "\"a\\\"b\\\\c\\nd\\te\"");
+  EXPECT_EQ(YamlSingleQuoted("x{a=\"it's\"}"), "'x{a=\"it''s\"}'");
+  // Single quotes cannot hold a line break: double quotes instead.
+  EXPECT_EQ(YamlSingleQuoted("a\nb"), "\"a\\nb\"");
+  EXPECT_EQ(YamlDoubleQuoted("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
+}
+
 TEST(RenderAlertTemplateTest, RefusesWhatItCannotPredict) {
   EXPECT_EQ(RenderAlertTemplate("{{ $value }}", {}, 1), std::nullopt);
   EXPECT_EQ(RenderAlertTemplate("{{ $value | humanize }}", {}, 1),

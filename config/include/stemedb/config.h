@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -38,10 +39,32 @@ struct Duration {
   double seconds() const { return value.count() / 1000.0; }
 };
 
+// The longest duration Prometheus accepts: its nanoseconds fit in an int64
+// (prometheus/common model.ParseDuration), about 292.47 years.
+inline constexpr int64_t kMaxDurationMillis =
+    std::numeric_limits<int64_t>::max() / 1'000'000;
+
 // Parses Prometheus' duration syntax: one or more of <int>y|w|d|h|m|s|ms in
 // that order, e.g. "90s", "1h30m", "7d". Zero ("0s") is allowed by the syntax;
-// callers that need a positive value check it. Returns nullopt when invalid.
-std::optional<Duration> ParseDuration(std::string_view text);
+// callers that need a positive value check it. Returns nullopt when invalid;
+// then *out_of_range (when given) tells a well-formed duration longer than
+// kMaxDurationMillis from a syntax error.
+std::optional<Duration> ParseDuration(std::string_view text,
+                                      bool* out_of_range = nullptr);
+
+// `from + d`, saturated at the latest time the clock can hold: a duration
+// near the Prometheus maximum added to a clock's now() would otherwise wrap
+// into the past (a timeout that has always expired, a walk interval of 0).
+template <typename TimePoint>
+TimePoint SaturatingAdd(TimePoint from, std::chrono::milliseconds d) {
+  using Rep = typename TimePoint::duration;
+  const auto room = TimePoint::max() - from;
+  if (d.count() <= 0) return from;
+  if (std::chrono::duration_cast<std::chrono::milliseconds>(room) <= d) {
+    return TimePoint::max();
+  }
+  return from + std::chrono::duration_cast<Rep>(d);
+}
 
 // True for a valid Prometheus label name that is not reserved ("__" prefix).
 bool IsValidLabelName(std::string_view name);
@@ -74,7 +97,7 @@ struct RatioThreshold {
   Duration for_duration;
 };
 
-struct DiskSpaceThresholds {      // on filesystem avail/size
+struct DiskSpaceThresholds {  // on filesystem avail/size
   RatioThreshold warning{0.20, {std::chrono::minutes(15), "15m"}};
   RatioThreshold critical{0.10, {std::chrono::minutes(5), "5m"}};
   RatioThreshold emergency_used{0.98, {std::chrono::minutes(1), "1m"}};  // §1
@@ -104,8 +127,8 @@ struct WalThresholds {  // §2
 
 struct BackupThresholds {  // §1 step 2, Prevention 3
   std::string component = "backups";
-  Duration max_age{std::chrono::hours(36), "36h"};         // newest backup
-  Duration retention{std::chrono::hours(24 * 7), "7d"};    // oldest backup
+  Duration max_age{std::chrono::hours(36), "36h"};       // newest backup
+  Duration retention{std::chrono::hours(24 * 7), "7d"};  // oldest backup
   int64_t max_count = 7;
   Duration for_duration{std::chrono::minutes(30), "30m"};
 };
@@ -181,6 +204,17 @@ std::optional<ConfigError> ParseConfig(std::string_view yaml,
                                        const std::string& source_name,
                                        const std::string& base_dir,
                                        Config* out);
+
+// The largest config file read (1 MiB; the default config is 5 KiB). A
+// bigger file is refused before parsing: yaml-cpp takes about 4 bytes of
+// memory per byte of nested input to refuse a bad one.
+inline constexpr size_t kMaxConfigFileBytes = size_t{1} << 20;
+
+// Reads a config file's text (the main config, or the exporter's web
+// config): a directory, an unreadable file or one over kMaxConfigFileBytes is
+// an error naming the file. For every loader, so the cap is one rule.
+std::optional<ConfigError> ReadConfigText(const std::string& path,
+                                          std::string* text);
 
 // Reads and parses a file; relative paths in it resolve against its directory.
 std::optional<ConfigError> LoadConfigFile(const std::string& path, Config* out);

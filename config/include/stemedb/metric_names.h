@@ -64,6 +64,9 @@ inline constexpr std::string_view kConfigReloadSuccess =
     "stemedb_disk_config_last_reload_successful";
 inline constexpr std::string_view kConfigReloadFailuresTotal =
     "stemedb_disk_config_reload_failures_total";
+// Label values and log fields that held invalid UTF-8, written as \xNN.
+inline constexpr std::string_view kInvalidUtf8Total =
+    "stemedb_disk_invalid_utf8_total";
 
 // Process metrics, named as every Go exporter's (client_golang's process
 // collector), so dashboards and alerts written for those work unchanged.

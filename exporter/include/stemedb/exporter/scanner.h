@@ -83,7 +83,10 @@ struct ComponentStats {
 // Walks every component with one shared pool of `options.threads` workers (so
 // both cores stay busy even when one component is a single flat directory).
 // Never follows symlinks; tolerates entries vanishing mid-walk; one error
-// never stops the walk. A missing component is returned with present=false.
+// never stops the walk. A missing component is returned with present=false
+// and complete=true; one whose existence cannot be checked (EACCES on a
+// parent directory, ELOOP, EIO) with present=false, complete=false and the
+// error counted.
 // Memory does not grow with the number of files: no per-file allocation, and
 // the hard-link set holds only inodes with st_nlink > 1.
 // Returns one ComponentStats per spec, in the same order.

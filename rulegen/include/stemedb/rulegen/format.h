@@ -40,8 +40,9 @@ std::string HumanizeDuration(double seconds);
 // Renders the subset of Go templates the generated annotations use:
 // "{{ $labels.NAME }}", "{{ $value }}" (as "%.0f" is not Go's default, only
 // with a pipe), "{{ $value | humanizePercentage }}", "| humanize1024",
-// "| humanizeDuration" and "| printf \"%.0f\"". Returns nullopt on any other
-// action, so a template the tests cannot predict is caught at generation.
+// "| humanizeDuration", "| printf \"%.0f\"" and TemplateLiteral's
+// {{ "{{" }}. Returns nullopt on any other action, so a template the tests
+// cannot predict is caught at generation.
 std::optional<std::string> RenderAlertTemplate(
     std::string_view tmpl, const std::map<std::string, std::string>& labels,
     double value);
@@ -53,10 +54,19 @@ std::optional<std::string> RenderAlertTemplate(
 // keeps, are dropped too: the runbook's headings have none.
 std::string GitHubAnchor(std::string_view heading);
 
-// YAML scalars. DoubleQuoted escapes '\\', '"' and control characters;
-// SingleQuoted doubles "'" (for PromQL selectors full of '"').
+// YAML scalars, written by yaml-cpp's emitter (its escaping, not a home-made
+// one). DoubleQuoted escapes '\\', '"', control characters and the like;
+// SingleQuoted (for PromQL selectors full of '"') falls back to double quotes
+// for text single quotes cannot hold.
 std::string YamlDoubleQuoted(std::string_view s);
 std::string YamlSingleQuoted(std::string_view s);
+
+// `text` as a Prometheus (Go) template that expands to exactly `text`: each
+// "{{" becomes the action {{ "{{" }}; nothing else is special outside an
+// action. For config text that lands in an alert's labels or annotations,
+// which Prometheus expands as templates: "a {{ b" would otherwise fail
+// `promtool check rules`, and "{{ $value }}" would be evaluated.
+std::string TemplateLiteral(std::string_view text);
 
 // A PromQL label value in double quotes, escaped.
 std::string PromQuote(std::string_view s);
