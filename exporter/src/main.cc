@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "stemedb/cli_suggest.h"
 #include "stemedb/config.h"
 #include "stemedb/exporter/exporter.h"
 #include "stemedb/exporter/log.h"
@@ -22,6 +23,29 @@
 namespace {
 
 constexpr int kExitUsage = 2;
+
+// The end of --help, and so of the man page help2man makes from it.
+constexpr const char* kFooter = R"(Endpoints:
+  /                  landing page
+  /metrics           metrics (--web.telemetry-path)
+  /-/healthy         200 while the process serves
+  /-/ready           200 after the first walk finished within scan.timeout
+
+Signals:
+  SIGHUP             re-read --config; a bad file is logged and the running
+                     config kept (systemctl reload stemedb-disk-exporter)
+  SIGTERM, SIGINT    stop cleanly
+
+Exit status:
+  0  success
+  1  unexpected failure (or an I/O error writing --textfile)
+  2  bad flag or config (the message names the flag, or file:line:column)
+
+Examples:
+  stemedb_disk_exporter --config /etc/stemedb/disk-exporter.yaml
+  stemedb_disk_exporter --root /var/lib/stemedb --web.listen-address 127.0.0.1:19180
+  stemedb_disk_exporter --once --root /var/lib/stemedb
+  stemedb_disk_exporter --once --textfile /var/lib/prometheus/node-exporter/stemedb.prom)";
 
 struct Flags {
   std::string config_file;
@@ -204,34 +228,47 @@ int main(int argc, char** argv) {
   app.get_formatter()->column_width(34);
   app.add_option("--config", flags.config_file,
                  "YAML config file (default: the embedded default layout, "
-                 "see config/default.yaml)");
+                 "see config/default.yaml); the last one given wins, so "
+                 "ARGS in /etc/default can override the unit's")
+      ->type_name("FILE")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--root", flags.root,
                  "StemeDB data root; overrides the config's root (relative "
-                 "component paths follow it)");
+                 "component paths follow it)")
+      ->type_name("DIR");
   app.add_flag("--once", flags.once,
                "Scan once, print the exposition text to stdout and exit");
   app.add_option("--textfile", flags.textfile,
                  "With --once: write a node_exporter textfile-collector file "
-                 "(atomically) instead of stdout");
+                 "(atomically) instead of stdout")
+      ->type_name("FILE");
   app.add_option("--web.listen-address", flags.listen_address,
                  "Address to listen on (host:port, :port for all IPv4)")
+      ->type_name("HOST:PORT")
       ->capture_default_str();
   app.add_option("--web.telemetry-path", flags.telemetry_path,
                  "Path under which to expose metrics")
+      ->type_name("PATH")
       ->capture_default_str();
   app.add_option("--web.config.file", flags.web_config_file,
                  "exporter-toolkit web config (basic_auth_users with bcrypt "
-                 "hashes)");
+                 "hashes)")
+      ->type_name("FILE");
   app.add_option("--log.level", flags.log_level,
                  "Only log messages at or above: debug, info, warn, error")
+      ->type_name("LEVEL")
       ->capture_default_str();
   app.add_option("--log.format", flags.log_format, "Log format: logfmt or json")
+      ->type_name("FORMAT")
       ->capture_default_str();
   app.add_flag("--version", flags.version, "Print version and exit");
+  app.footer(kFooter);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::ExtrasError&) {
+    return Fail(stemedb::cli::UnknownArgumentsMessage(app));
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return kExitUsage;
