@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
 ctest --preset default -j "$(nproc)"
+# The .deb: built, lintian, installed into a debootstrapped Debian 12 root.
+scripts/package-test.sh
 cmake --preset asan >/dev/null
 cmake --build --preset asan
 ctest --preset asan -j "$(nproc)" -LE e2e
