@@ -74,7 +74,7 @@ fi
 # --- inside a private mount namespace ---------------------------------------
 base=$1 deb=$2 start=$3 built=$4 bootstrapped=$5
 work=$(mktemp -d "$PWD/build/package-test.XXXXXX")
-trap 'umount -R "$work/root" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'umount -R "$work/root" 2>/dev/null || true; rm -rf --one-file-system "$work"' EXIT
 mkdir -p "$work/upper" "$work/work" "$work/root"
 mount -t overlay overlay \
   -o "lowerdir=$base,upperdir=$work/upper,workdir=$work/work" "$work/root"

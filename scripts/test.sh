@@ -12,6 +12,8 @@ scripts/build.sh
 ctest --preset default -j "$(nproc)"
 # The .deb: built, lintian, installed into a debootstrapped Debian 12 root.
 scripts/package-test.sh
+# The container image: built from the .deb, run from its unpacked root.
+scripts/image-test.sh
 cmake --preset asan >/dev/null
 cmake --build --preset asan
 ctest --preset asan -j "$(nproc)" -LE e2e
