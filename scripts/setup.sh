@@ -13,6 +13,8 @@ packages=(
   coreutils util-linux
   # benchmarks
   wrk gdu time
+  # the Debian package, its test root, the container image, manifest checks
+  debhelper dpkg-dev lintian help2man debootstrap buildah jq curl python3-yaml
 )
 
 missing=()
