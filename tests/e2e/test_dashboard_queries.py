@@ -21,15 +21,7 @@ import unittest
 
 import e2e_lib as e2e
 
-# Grafana's syntaxes: $var, ${var}, ${var:format}, [[var]].
-_VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
 WINDOW = 20  # seconds of data the range queries ask for
-
-
-def panels(items):
-    for p in items:
-        yield p
-        yield from panels(p.get("panels", []))
 
 
 class DashboardQueriesTest(unittest.TestCase):
@@ -71,7 +63,7 @@ class DashboardQueriesTest(unittest.TestCase):
             if self.variables[name]["type"] == "datasource":
                 return "prometheus"
             return self.values[name]
-        out = _VARIABLE.sub(value, text)
+        out = e2e.GRAFANA_VARIABLE.sub(value, text)
         self.assertEqual(unknown, [], "undefined variables in %r" % text)
         return out
 
@@ -94,7 +86,7 @@ class DashboardQueriesTest(unittest.TestCase):
 
     def test_every_panel_target_returns_data(self):
         targets = []  # (panel title, expr, instant?)
-        for p in panels(self.dashboard["panels"]):
+        for p in e2e.dashboard_panels(self.dashboard["panels"]):
             if p.get("type") == "row":
                 continue
             ds = p.get("datasource") or {}
