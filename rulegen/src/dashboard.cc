@@ -51,6 +51,20 @@ constexpr const char* kFallbackNote =
     " Reads the recording rule from stemedb_rulegen's rule file when it is "
     "loaded, and computes the same from the raw series otherwise.";
 
+// A row (expanded, so its panels follow it in the top-level list); with
+// `repeat`, Grafana repeats it and its panels for each value of that
+// variable.
+Json Row(int id, const std::string& title, int y, const std::string& repeat) {
+  Json row{{"collapsed", false},
+           {"gridPos", Json{{"h", 1}, {"w", 24}, {"x", 0}, {"y", y}}},
+           {"id", id},
+           {"panels", Json::array()},
+           {"title", title},
+           {"type", "row"}};
+  if (!repeat.empty()) row["repeat"] = repeat;
+  return row;
+}
+
 struct Target {
   std::string expr;
   std::string legend;
@@ -350,6 +364,21 @@ std::string RenderDashboard(const Config& config, const std::string& header) {
                               "Duration of the last walk per component.",
                               {16, 32, 8, 8}, "s", ThresholdSteps("green", {}),
                               {{Sel(m::kScanDurationSeconds), comp_legend}}));
+
+  // A fleet: the first two panels compare every selected instance; the rest
+  // follow in a row that Grafana repeats per selected instance, so fifty
+  // nodes give fifty rows of their own instead of fifty lines tangled in
+  // each graph.
+  Json with_rows = Json::array();
+  for (auto& p : panels) {
+    const int y = p["gridPos"]["y"].get<int>();
+    if (y == 8 && p["gridPos"]["x"].get<int>() == 0) {
+      with_rows.push_back(Row(15, "Node $instance", 8, "instance"));
+    }
+    if (y >= 8) p["gridPos"]["y"] = y + 1;
+    with_rows.push_back(std::move(p));
+  }
+  panels = std::move(with_rows);
 
   const std::string instance_query = "label_values(" +
                                      std::string(m::kBuildInfo) +

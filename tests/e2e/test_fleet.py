@@ -101,7 +101,10 @@ class FleetTest(unittest.TestCase):
             agent = e2e.Prometheus(
                 work, [{"job_name": "stemedb_disk",
                         "static_configs": [{"targets": targets}]}],
-                name="agent%d" % a, agent=True, remote_write=write)
+                name="agent%d" % a, agent=True, remote_write=write,
+                # Stopping must not wait a minute to flush to a central
+                # that is going away too.
+                extra_args=["--storage.remote.flush-deadline=1s"])
             self.addCleanup(agent.close)
 
     def instances_of(self, expr):
@@ -128,6 +131,11 @@ class FleetTest(unittest.TestCase):
         variables = {v["name"]: v for v in dashboard["templating"]["list"]}
         self.assertTrue(variables["instance"].get("multi"))
         self.assertTrue(variables["instance"].get("includeAll"))
+        # The per-node panels sit in a row Grafana repeats per instance.
+        repeated = [p for p in dashboard["panels"]
+                    if p.get("type") == "row" and
+                    p.get("repeat") == "instance"]
+        self.assertEqual(len(repeated), 1, "a row repeated per instance")
         # The variable's own query lists every instance.
         found = self.central.api(
             "/api/v1/label/instance/values",
