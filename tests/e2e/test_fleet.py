@@ -81,6 +81,8 @@ class FleetTest(unittest.TestCase):
                                     name="exporter%02d" % i, ready_timeout=0)
             self.addCleanup(exporter.close)
             self.exporters.append(exporter)
+        # Stop them all at once (each takes a moment to stop), then reap.
+        self.addCleanup(self.terminate_exporters)
         for exporter in self.exporters:
             exporter.wait_ready(TIMEOUT)
         self.instances = ["127.0.0.1:%d" % e.port for e in self.exporters]
@@ -106,6 +108,11 @@ class FleetTest(unittest.TestCase):
                 # that is going away too.
                 extra_args=["--storage.remote.flush-deadline=1s"])
             self.addCleanup(agent.close)
+
+    def terminate_exporters(self):
+        for e in self.exporters:
+            if e.process.alive():
+                e.process.proc.terminate()
 
     def instances_of(self, expr):
         return {s["metric"].get("instance")
