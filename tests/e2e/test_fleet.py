@@ -118,6 +118,14 @@ class FleetTest(unittest.TestCase):
         return {s["metric"].get("instance")
                 for s in self.central.query(expr)}
 
+    def series_per_instance(self, expr):
+        """{instance: how many series} of an instant query."""
+        counts = {}
+        for s in self.central.query(expr):
+            i = s["metric"].get("instance")
+            counts[i] = counts.get(i, 0) + 1
+        return counts
+
     def critical(self):
         alerts = [a for a in self.central.firing_alerts()
                   if a["labels"]["alertname"] == CRITICAL]
@@ -164,12 +172,19 @@ class FleetTest(unittest.TestCase):
         def missing():
             bad = []
             for title, expr in targets:
-                got = self.instances_of(expr)
+                counts = self.series_per_instance(expr)
+                got = set(counts)
                 if got != want:
                     bad.append("%s: %s: %d instances, %s" % (
                         title, expr, len(got - {None}),
                         "aggregated away" if None in got else
                         "missing %s" % sorted(want - got)[:3]))
+                elif len(set(counts.values())) != 1:
+                    # Identical trees: every instance has as many series
+                    # (one per filesystem, or per component); more on one
+                    # would be a doubled series, e.g. a fallback's `or`.
+                    bad.append("%s: %s: series per instance differ: %s" % (
+                        title, expr, sorted(set(counts.values()))))
             return bad
         try:
             e2e.wait_until(lambda: not missing(), TIMEOUT,
