@@ -432,17 +432,10 @@ void Exporter::RunOnce() {
   // The walk runs on its own thread so that a walk stuck in the kernel (hung
   // mount) cannot hang --once: past its deadline it is reported stuck and
   // left behind, like in the background loop.
-  // The count before the walker starts: read after, a walk that finished
-  // first would be taken for the one to wait for, and --once would wait
-  // out scan.timeout (5 minutes by default) on a tiny tree.
-  uint64_t before;
-  {
-    std::lock_guard<std::mutex> lock(s->mu);
-    before = s->walks_finished;
-  }
   std::thread walker([s] { s->Walk(); });
   {
     std::unique_lock<std::mutex> lock(s->mu);
+    const uint64_t before = s->walks_finished;
     const auto give_up =
         Clock::now() + s->config.scan.timeout.value + kStuckGrace;
     bool done = s->cv.wait_until(lock, give_up,
