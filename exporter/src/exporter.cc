@@ -1,6 +1,7 @@
 #include "stemedb/exporter/exporter.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -9,7 +10,9 @@
 #include <thread>
 #include <tuple>
 #include <utility>
+#include <vector>
 
+#include "exporter_testing.h"
 #include "prometheus/text_serializer.h"
 #include "stemedb/exporter/filesystems.h"
 #include "stemedb/exporter/log.h"
@@ -36,6 +39,27 @@ constexpr std::chrono::milliseconds kMaxCapacityPeriod{10000};
 // kernel (hung mount): the scanner itself stops within milliseconds of the
 // deadline whenever it gets the CPU back.
 constexpr std::chrono::milliseconds kStuckGrace{2000};
+
+// testing::SetDeclareWalksStuck.
+std::atomic<bool> declare_walks_stuck{false};
+
+// Walk threads left behind (stuck in the kernel). They hold only the shared
+// state; kept joinable, never destroyed (a joinable std::thread must not be
+// destroyed), so a test can join them. One per stuck walk: RunOnce() runs
+// once, and the loops leave at most one behind at Stop().
+struct Abandoned {
+  std::mutex mu;
+  std::vector<std::thread> threads;  // guarded by mu
+};
+Abandoned& AbandonedWalks() {
+  static auto* abandoned = new Abandoned;  // outlives static destruction
+  return *abandoned;
+}
+void Abandon(std::thread t) {
+  auto& a = AbandonedWalks();
+  std::lock_guard<std::mutex> lock(a.mu);
+  a.threads.push_back(std::move(t));
+}
 
 double WallSeconds() {
   return std::chrono::duration<double>(
@@ -220,7 +244,8 @@ struct Exporter::Shared {
   // waits in the kernel.
   bool CheckStuckLocked() {
     if (!walk_in_progress || stuck_reported ||
-        Clock::now() < walk_deadline + kStuckGrace) {
+        (Clock::now() < walk_deadline + kStuckGrace &&
+         !declare_walks_stuck.load())) {
       return false;
     }
     MarkStuckLocked();
@@ -422,7 +447,7 @@ void Exporter::Stop() {
       s.walk_thread.join();
     } else {
       log::Warn("a walk is stuck in the kernel; leaving it behind");
-      s.walk_thread.detach();
+      Abandon(std::move(s.walk_thread));
     }
   }
 }
@@ -432,12 +457,19 @@ void Exporter::RunOnce() {
   // The walk runs on its own thread so that a walk stuck in the kernel (hung
   // mount) cannot hang --once: past its deadline it is reported stuck and
   // left behind, like in the background loop.
+  std::unique_lock<std::mutex> lock(s->mu);
+  // Counted before the walker starts: a walk that finishes before this
+  // thread gets the lock again must not be waited for a second time (it
+  // was, for scan.timeout, whenever the machine was busy).
+  const uint64_t before = s->walks_finished;
+  lock.unlock();
   std::thread walker([s] { s->Walk(); });
   {
-    std::unique_lock<std::mutex> lock(s->mu);
-    const uint64_t before = s->walks_finished;
+    lock.lock();
     const auto give_up =
-        Clock::now() + s->config.scan.timeout.value + kStuckGrace;
+        declare_walks_stuck.load()
+            ? Clock::now()
+            : Clock::now() + s->config.scan.timeout.value + kStuckGrace;
     bool done = s->cv.wait_until(lock, give_up,
                                  [&] { return s->walks_finished > before; });
     if (!done) {
@@ -448,7 +480,7 @@ void Exporter::RunOnce() {
     if (done) {
       walker.join();
     } else {
-      walker.detach();  // holds `s`, never `this`
+      Abandon(std::move(walker));  // holds `s`, never `this`
     }
   }
   s->Capacity();
@@ -537,4 +569,19 @@ std::shared_ptr<const Snapshot> Exporter::CurrentSnapshot() const {
   return shared_->snapshot;
 }
 
+namespace testing {
+
+void SetDeclareWalksStuck(bool on) { declare_walks_stuck = on; }
+
+void JoinAbandonedWalks() {
+  std::vector<std::thread> threads;
+  {
+    auto& a = AbandonedWalks();
+    std::lock_guard<std::mutex> lock(a.mu);
+    threads.swap(a.threads);
+  }
+  for (auto& t : threads) t.join();
+}
+
+}  // namespace testing
 }  // namespace stemedb::exporter

@@ -5,8 +5,10 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 
+#include "exporter_testing.h"
 #include "scanner_testing.h"
 #include "test_util.h"
 
@@ -148,46 +150,74 @@ TEST(ExporterTest, StopReturnsPromptlyWhileIdle) {
 }
 
 // A walk stuck in the kernel (a hung NFS mount) is emulated by a scanner
-// worker blocked in the after-readdir hook until the test releases it.
+// worker blocked in the after-readdir hook until the test releases it. Time
+// is not raced: walks have a generous deadline, and the exporter's seam
+// declares a walk stuck when the test says so.
 class StuckWalkTest : public ::testing::Test {
  protected:
-  void TearDown() override { scanner::testing::SetAfterReadDirHook({}); }
+  // Owned jointly by the fixture and the installed hook (the scanner calls a
+  // copy of it), so a walker still inside the hook never touches freed
+  // memory.
+  struct Gate {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool released = false;
+    int blocked = 0;
+  };
+
+  void TearDown() override {
+    // Release every walker, wait until the ones the exporter left behind
+    // have returned, and only then let the fixture go.
+    Release();
+    testing::JoinAbandonedWalks();
+    scanner::testing::SetAfterReadDirHook({});
+    testing::SetDeclareWalksStuck(false);
+  }
 
   void Release() {
-    std::lock_guard<std::mutex> lock(mu_);
-    released_ = true;
-    cv_.notify_all();
+    std::lock_guard<std::mutex> lock(gate_->mu);
+    gate_->released = true;
+    gate_->cv.notify_all();
   }
 
   void BlockWalks() {
-    scanner::testing::SetAfterReadDirHook([this](std::string_view) {
-      std::unique_lock<std::mutex> lock(mu_);
-      ++blocked_;
-      cv_.notify_all();
-      cv_.wait(lock, [&] { return released_; });
+    scanner::testing::SetAfterReadDirHook([gate = gate_](std::string_view) {
+      std::unique_lock<std::mutex> lock(gate->mu);
+      ++gate->blocked;
+      gate->cv.notify_all();
+      gate->cv.wait(lock, [&] { return gate->released; });
     });
   }
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool released_ = false;
-  int blocked_ = 0;
+  // Waits until a walker is blocked in the hook.
+  void WaitBlocked() {
+    std::unique_lock<std::mutex> lock(gate_->mu);
+    gate_->cv.wait(lock, [&] { return gate_->blocked > 0; });
+  }
+
+  int Blocked() {
+    std::lock_guard<std::mutex> lock(gate_->mu);
+    return gate_->blocked;
+  }
+
+  std::shared_ptr<Gate> gate_ = std::make_shared<Gate>();
 };
 
 // A tree of two components scanned by one worker, so blocking the first
-// directory blocks the whole walk; `timeout` is the walk's deadline.
-Config OneWorkerTree(const TempDir& dir, std::chrono::milliseconds timeout) {
+// directory blocks the whole walk. The deadline is one that only a hung walk
+// exceeds, even under sanitizers on a loaded machine.
+Config OneWorkerTree(const TempDir& dir) {
   WriteFile(dir / "wal/a.log", "x");
   WriteFile(dir / "db/x", "x");
   Config c = TwoComponents(dir.path());
-  c.scan.timeout = {timeout, std::to_string(timeout.count()) + "ms"};
+  c.scan.timeout = {std::chrono::minutes(5), "5m"};
   c.scan.threads = 1;
   return c;
 }
 
 TEST_F(StuckWalkTest, ReportsFailureKeepsServingAndStacksNoWalks) {
   TempDir dir;
-  Config c = OneWorkerTree(dir, std::chrono::milliseconds(100));
+  Config c = OneWorkerTree(dir);
   c.scan.interval = {std::chrono::milliseconds(10), "10ms"};
   Exporter e(c, nullptr);
   e.RunOnce();  // a complete result to keep serving
@@ -196,13 +226,16 @@ TEST_F(StuckWalkTest, ReportsFailureKeepsServingAndStacksNoWalks) {
 
   BlockWalks();
   e.Start();
-  // The capacity loop marks the walk failed once it is past its deadline.
+  WaitBlocked();
+  testing::SetDeclareWalksStuck(true);
+  // The capacity loop marks the walk failed once it counts as stuck.
   ASSERT_TRUE(e.WaitForSnapshot([](const Snapshot& s) {
     const auto* wal = Find(s, "wal");
     return wal && !wal->last_success &&
            wal->errors_total[static_cast<int>(
                scanner::ErrorReason::kTimeout)] == 1;
   }));
+  testing::SetDeclareWalksStuck(false);
   std::string text = *e.Exposition();
   EXPECT_THAT(text,
               HasSubstr("stemedb_disk_scan_success{component=\"wal\"} 0"));
@@ -210,10 +243,7 @@ TEST_F(StuckWalkTest, ReportsFailureKeepsServingAndStacksNoWalks) {
   EXPECT_THAT(text,
               HasSubstr("stemedb_disk_component_files{component=\"wal\"} 1"));
   EXPECT_EQ(e.WalksFinished(), walks_before);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    EXPECT_EQ(blocked_, 1);  // no second walk was started on top of it
-  }
+  EXPECT_EQ(Blocked(), 1);  // no second walk was started on top of it
 
   // The mount comes back: the stuck walk returns, later walks succeed.
   Release();
@@ -230,8 +260,9 @@ TEST_F(StuckWalkTest, ReportsFailureKeepsServingAndStacksNoWalks) {
 
 TEST_F(StuckWalkTest, OnceGivesUpOnAStuckWalkAndStillAnswers) {
   TempDir dir;
-  Config c = OneWorkerTree(dir, std::chrono::milliseconds(50));
+  Config c = OneWorkerTree(dir);
   BlockWalks();
+  testing::SetDeclareWalksStuck(true);
   Exporter e(c, nullptr);
   e.RunOnce();  // returns although the walk never does
   std::string text = *e.Exposition();
@@ -242,7 +273,7 @@ TEST_F(StuckWalkTest, OnceGivesUpOnAStuckWalkAndStillAnswers) {
                         "reason=\"timeout\"} 1"));
   EXPECT_THAT(text, HasSubstr("stemedb_disk_filesystem_size_bytes"));
   EXPECT_FALSE(e.Ready());
-  Release();  // let the left-behind walker finish before the test ends
+  // TearDown releases the walker left behind and joins it.
 }
 
 }  // namespace

@@ -1,0 +1,18 @@
+// Test-only seams of the exporter engine. Not part of the public contract.
+#pragma once
+
+namespace stemedb::exporter::testing {
+
+// While on, every walk in progress counts as stuck at once (as if its
+// deadline and the grace period had passed), in the capacity loop's next
+// check and in RunOnce(), so stuck-walk tests do not race the clock: the walk
+// deadline in their config can be generous. Off by default.
+void SetDeclareWalksStuck(bool on);
+
+// Blocks until every walk thread that an exporter left behind (stuck past
+// its deadline in RunOnce(), or still walking at Stop()) has returned, and
+// joins it. A test releases its stuck walks first, then calls this, so no
+// thread outlives the test state that its hooks touch.
+void JoinAbandonedWalks();
+
+}  // namespace stemedb::exporter::testing
