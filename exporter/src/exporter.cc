@@ -164,6 +164,7 @@ struct Exporter::Shared {
       walk_in_progress = true;
       walk_deadline = options.deadline;
       stuck_reported = false;
+      cv.notify_all();  // RunOnce() times the walk from here
     }
     std::vector<scanner::ComponentStats> results =
         scanner::ScanComponents(specs, options);
@@ -464,24 +465,27 @@ void Exporter::RunOnce() {
   const uint64_t before = s->walks_finished;
   lock.unlock();
   std::thread walker([s] { s->Walk(); });
-  {
-    lock.lock();
-    const auto give_up =
-        declare_walks_stuck.load()
-            ? Clock::now()
-            : Clock::now() + s->config.scan.timeout.value + kStuckGrace;
-    bool done = s->cv.wait_until(lock, give_up,
-                                 [&] { return s->walks_finished > before; });
-    if (!done) {
-      s->MarkStuckLocked();
-      s->RenderLocked();
-    }
-    lock.unlock();
-    if (done) {
-      walker.join();
-    } else {
-      Abandon(std::move(walker));  // holds `s`, never `this`
-    }
+  lock.lock();
+  // Give up relative to the walk's own deadline, once it has begun: a walker
+  // that the machine has not scheduled yet is not stuck, and a walk marked
+  // stuck before it began would be marked again by the capacity pass.
+  s->cv.wait(lock, [&] {
+    return s->walk_in_progress || s->walks_finished > before || s->stopping;
+  });
+  const auto give_up = declare_walks_stuck.load()
+                           ? Clock::now()
+                           : s->walk_deadline + kStuckGrace;
+  const bool done = s->cv.wait_until(
+      lock, give_up, [&] { return s->walks_finished > before || s->stopping; });
+  if (!done) {
+    s->MarkStuckLocked();
+    s->RenderLocked();
+  }
+  lock.unlock();
+  if (done) {
+    walker.join();
+  } else {
+    Abandon(std::move(walker));  // holds `s`, never `this`
   }
   s->Capacity();
 }
