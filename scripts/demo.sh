@@ -2,10 +2,13 @@
 # The main job on an embedded default: install what is missing, build, create
 # a demo StemeDB tree, generate the alert rules and dashboard from the default
 # config, and serve the tree's metrics on loopback until Ctrl-C.
+# Another address or port: STEMEDB_DEMO_ADDRESS=127.0.0.1:29180 scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-scripts/build.sh
+# Only what the demo runs, not every test (scripts/build.sh builds those).
+cmake --preset default >/dev/null
+cmake --build --preset default --target stemedb_disk_exporter stemedb_rulegen
 
 demo=build/demo
 address=${STEMEDB_DEMO_ADDRESS:-127.0.0.1:19180}
@@ -21,7 +24,7 @@ cat <<MSG
   Landing page:        http://$address/
   Ready (first scan):  curl http://$address/-/ready
 
-  Ctrl-C stops the exporter.
+  Ctrl-C stops the exporter. Port taken? STEMEDB_DEMO_ADDRESS=127.0.0.1:PORT $0
 
 MSG
 exec build/exporter/stemedb_disk_exporter --root "$demo/stemedb" \

@@ -16,6 +16,8 @@ packages=(
   wrk gdu time
   # libFuzzer (the fuzz preset) and the load for scripts/flaky.sh
   clang-14 libclang-rt-14-dev stress-ng
+  # the Debian package, its test root, the container image, manifest checks
+  debhelper dpkg-dev lintian help2man debootstrap buildah jq curl python3-yaml
 )
 
 missing=()

@@ -23,6 +23,10 @@ stage() {
 stage setup scripts/setup.sh
 stage build scripts/build.sh
 stage ctest ctest --preset default -j "$jobs"
+# The .deb: built, lintian, installed into a debootstrapped Debian 12 root.
+stage package scripts/package-test.sh
+# The container image: built from the .deb, run from its unpacked root.
+stage image scripts/image-test.sh
 stage asan-build sh -c 'cmake --preset asan >/dev/null && cmake --build --preset asan'
 stage asan-ctest ctest --preset asan -j "$jobs" -LE e2e
 stage tsan-build sh -c 'cmake --preset tsan >/dev/null && cmake --build --preset tsan'

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <tuple>
 #include <utility>
@@ -92,6 +93,12 @@ ComponentState FreshState(const Component& c) {
   return s;
 }
 
+// Sets or clears `key` in `set`; true when that changed it (a condition
+// started or ended).
+bool Flip(std::set<std::string>& set, const std::string& key, bool on) {
+  return on ? set.insert(key).second : set.erase(key) > 0;
+}
+
 }  // namespace
 
 std::string RenderText(const Snapshot& snapshot) {
@@ -126,10 +133,16 @@ struct Exporter::Shared {
   uint64_t walks_finished = 0;
   std::shared_ptr<const Snapshot> snapshot;
   std::shared_ptr<const std::string> text;
+  // Conditions that last (a missing directory, unreadable entries) are
+  // logged when they start and when they end, not on every walk: a node
+  // whose data disk is not mounted would otherwise log the same lines every
+  // scan.interval for as long as it is down.
+  std::set<std::string> component_conditions;
 
   std::atomic<bool> cancel{false};  // read by walker threads without mu
   // Used only by the capacity loop (or RunOnce), never concurrently.
   filesystems::CapacityProber prober;
+  std::set<std::string> statfs_failing;  // mountpoints; like prober
   std::thread walk_thread;
   std::thread capacity_thread;
 
@@ -209,22 +222,38 @@ struct Exporter::Shared {
         }
         st.errors_total[k] += r.errors[k];
       }
-      if (!r.present && !r.complete) {
-        log::Warn(
-            "component directory cannot be reached (see "
-            "stemedb_disk_scan_errors_total)",
-            {{"component", r.name},
-             {"path", config.components[i].resolved_path}});
-      } else if (!r.present && !optional) {
-        log::Warn("component directory is missing or not a directory",
-                  {{"component", r.name},
-                   {"path", config.components[i].resolved_path}});
+      const log::Fields where = {{"component", r.name},
+                                 {"path", config.components[i].resolved_path}};
+      const bool unreachable = !r.present && !r.complete;
+      if (Flip(component_conditions, r.name + "/unreachable", unreachable)) {
+        if (unreachable) {
+          log::Warn(
+              "component directory cannot be reached (see "
+              "stemedb_disk_scan_errors_total)",
+              where);
+        } else {
+          log::Info("component directory can be reached again", where);
+        }
+      }
+      const bool missing = !r.present && !optional && !unreachable;
+      if (Flip(component_conditions, r.name + "/missing", missing)) {
+        if (missing) {
+          log::Warn("component directory is missing or not a directory", where);
+        } else if (r.present) {
+          log::Info("component directory is back", where);
+        }
       }
       uint64_t errs = 0;
       for (auto e : r.errors) errs += e;
-      if (errs > 0) {
-        log::Warn("walk could not account for some entries",
-                  {{"component", r.name}, {"errors", std::to_string(errs)}});
+      if (Flip(component_conditions, r.name + "/errors", errs > 0)) {
+        if (errs > 0) {
+          log::Warn(
+              "walk could not account for some entries (see "
+              "stemedb_disk_scan_errors_total)",
+              {{"component", r.name}, {"errors", std::to_string(errs)}});
+        } else {
+          log::Info("walk accounts for every entry again", where);
+        }
       }
       in_time = in_time &&
                 r.errors[static_cast<int>(scanner::ErrorReason::kTimeout)] == 0;
@@ -339,9 +368,13 @@ struct Exporter::Shared {
     std::map<dev_t, std::optional<filesystems::Capacity>> answers;
     for (const auto& [dev, mount] : by_device) {
       answers[dev] = prober.Probe(mount.mountpoint, statfs_timeout);
-      if (!answers[dev]) {
-        log::Warn("statfs failed or timed out; keeping the last answer",
-                  {{"mountpoint", mount.mountpoint}});
+      if (Flip(statfs_failing, mount.mountpoint, !answers[dev])) {
+        if (answers[dev]) {
+          log::Info("statfs answers again", {{"mountpoint", mount.mountpoint}});
+        } else {
+          log::Warn("statfs failed or timed out; keeping the last answer",
+                    {{"mountpoint", mount.mountpoint}});
+        }
       }
     }
     std::lock_guard<std::mutex> lock(mu);

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "stemedb/cli_suggest.h"
 #include "stemedb/config.h"
 #include "stemedb/exporter/exporter.h"
 #include "stemedb/exporter/log.h"
@@ -25,6 +26,31 @@
 namespace {
 
 constexpr int kExitUsage = 2;
+
+// The end of --help, and so of the man page help2man makes from it.
+constexpr const char* kFooter = R"(Endpoints:
+  /                  landing page
+  /metrics           metrics (--web.telemetry-path)
+  /-/healthy         200 while the process serves
+  /-/ready           200 after the first walk finished within scan.timeout
+
+Signals:
+  SIGHUP             re-read --config and --web.config.file; a bad file is
+                     logged and the running one kept (systemctl reload
+                     stemedb-disk-exporter)
+  Certificates in --web.config.file are re-read when they change on disk.
+  SIGTERM, SIGINT    stop cleanly
+
+Exit status:
+  0  success
+  1  unexpected failure (or an I/O error writing --textfile)
+  2  bad flag or config (the message names the flag, or file:line:column)
+
+Examples:
+  stemedb_disk_exporter --config /etc/stemedb/disk-exporter.yaml
+  stemedb_disk_exporter --root /var/lib/stemedb --web.listen-address 127.0.0.1:19180
+  stemedb_disk_exporter --once --root /var/lib/stemedb
+  stemedb_disk_exporter --once --textfile /var/lib/prometheus/node-exporter/stemedb.prom)";
 
 struct Flags {
   std::string config_file;
@@ -278,52 +304,69 @@ int main(int argc, char** argv) {
   app.get_formatter()->column_width(34);
   app.add_option("--config", flags.config_file,
                  "YAML config file (default: the embedded default layout, "
-                 "see config/default.yaml)");
+                 "see config/default.yaml); the last one given wins, so "
+                 "ARGS in /etc/default can override the unit's")
+      ->type_name("FILE")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--root", flags.root,
                  "StemeDB data root; overrides the config's root (relative "
-                 "component paths follow it)");
+                 "component paths follow it)")
+      ->type_name("DIR");
   app.add_flag("--once", flags.once,
                "Scan once, print the exposition text to stdout and exit");
   app.add_option("--textfile", flags.textfile,
                  "With --once: write a node_exporter textfile-collector file "
-                 "(atomically) instead of stdout");
+                 "(atomically) instead of stdout")
+      ->type_name("FILE");
   app.add_option("--web.listen-address", flags.listen_addresses,
                  "Address to listen on; repeat for several (host:port, "
                  "[IPv6]:port, :port for every interface, IPv4 and IPv6)")
+      ->type_name("HOST:PORT")
       ->capture_default_str();
   app.add_flag("--web.systemd-socket", flags.systemd_socket,
                "Use systemd socket activation listeners instead of "
                "--web.listen-address");
   app.add_option("--web.telemetry-path", flags.telemetry_path,
                  "Path under which to expose metrics")
+      ->type_name("PATH")
       ->capture_default_str();
   app.add_option("--web.config.file", flags.web_config_file,
                  "exporter-toolkit web config: tls_server_config, "
-                 "http_server_config, basic_auth_users");
+                 "http_server_config, basic_auth_users")
+      ->type_name("FILE");
   app.add_option("--web.read-header-timeout", flags.read_header_timeout,
                  "Time a request's header (and a TLS handshake) may take "
                  "from its first byte")
+      ->type_name("DURATION")
       ->capture_default_str();
   app.add_option("--web.idle-timeout", flags.idle_timeout,
                  "Time a keep-alive connection may wait for its next request")
+      ->type_name("DURATION")
       ->capture_default_str();
   app.add_option("--web.max-connections", flags.max_connections,
                  "Open connections at most; beyond it the longest-idle one is "
                  "closed")
+      ->type_name("N")
       ->capture_default_str();
   app.add_option("--web.max-request-bytes", flags.max_request_bytes,
                  "Largest request (header, or body) accepted")
+      ->type_name("BYTES")
       ->capture_default_str();
   app.add_option("--log.level", flags.log_level,
                  "Only log messages at or above: debug, info, warn, error")
+      ->type_name("LEVEL")
       ->capture_default_str();
   app.add_option("--log.format", flags.log_format, "Log format: logfmt or json")
+      ->type_name("FORMAT")
       ->capture_default_str();
   app.add_flag("--version", flags.version, "Print version and exit");
+  app.footer(kFooter);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::ExtrasError&) {
+    return Fail(stemedb::cli::UnknownArgumentsMessage(app));
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return kExitUsage;

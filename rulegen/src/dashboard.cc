@@ -39,6 +39,32 @@ std::string Component(const std::string& name) {
   return std::string(m::kComponent) + "=" + PromQuote(name);
 }
 
+// A recording rule's series, or, where the rule file is not loaded (a
+// Prometheus that only scrapes, a fleet's central server without
+// rulegen's recording group), the same ratio computed from the raw
+// series. The two carry the same labels, so `or` never doubles a series.
+std::string RecordedOr(std::string_view record, const std::string& raw) {
+  return Sel(record) + " or (" + raw + ")";
+}
+
+constexpr const char* kFallbackNote =
+    " Reads the recording rule from stemedb_rulegen's rule file when it is "
+    "loaded, and computes the same from the raw series otherwise.";
+
+// A row (expanded, so its panels follow it in the top-level list); with
+// `repeat`, Grafana repeats it and its panels for each value of that
+// variable.
+Json Row(int id, const std::string& title, int y, const std::string& repeat) {
+  Json row{{"collapsed", false},
+           {"gridPos", Json{{"h", 1}, {"w", 24}, {"x", 0}, {"y", y}}},
+           {"id", id},
+           {"panels", Json::array()},
+           {"title", title},
+           {"type", "row"}};
+  if (!repeat.empty()) row["repeat"] = repeat;
+  return row;
+}
+
 struct Target {
   std::string expr;
   std::string legend;
@@ -180,15 +206,18 @@ std::string RenderDashboard(const Config& config, const std::string& header) {
   const Json inode_steps = ThresholdSteps(
       "green", {{"orange", DecimalComplement(t.inodes.warning.ratio)},
                 {"red", DecimalComplement(t.inodes.critical.ratio)}});
-  const std::vector<Target> used = {
-      {Sel(m::kRecordFilesystemUsedRatio), fs_legend}};
   const std::string avail = Sel(m::kFilesystemAvailBytes);
+  const std::vector<Target> used = {
+      {RecordedOr(m::kRecordFilesystemUsedRatio,
+                  "1 - " + avail + " / " + Sel(m::kFilesystemSizeBytes)),
+       fs_legend}};
 
   Json panels = Json::array();
   {
     Json p = Panel(1, "bargauge", "Filesystem used",
                    "Used space per filesystem now (1 - avail/size). Steps: "
-                   "warning, critical and emergency thresholds of the alerts.",
+                   "warning, critical and emergency thresholds of the alerts." +
+                       std::string(kFallbackNote),
                    {0, 0, 8, 8}, "percentunit", used_steps, used);
     p["fieldConfig"]["defaults"]["min"] = 0;
     p["fieldConfig"]["defaults"]["max"] = 1;
@@ -204,7 +233,8 @@ std::string RenderDashboard(const Config& config, const std::string& header) {
   {
     Json p =
         TimeSeries(2, "Filesystem used over time",
-                   "Used space per filesystem, with the alert thresholds.",
+                   "Used space per filesystem, with the alert thresholds." +
+                       std::string(kFallbackNote),
                    {8, 0, 16, 8}, "percentunit", used_steps, used, "line+area");
     p["fieldConfig"]["defaults"]["min"] = 0;
     p["fieldConfig"]["defaults"]["max"] = 1;
@@ -219,9 +249,15 @@ std::string RenderDashboard(const Config& config, const std::string& header) {
     Json p = TimeSeries(
         4, "Inodes used",
         "Used inodes per filesystem; filesystems without an inode table "
-        "(files = 0) are not shown.",
+        "(files = 0) are not shown." +
+            std::string(kFallbackNote),
         {8, 8, 8, 8}, "percentunit", inode_steps,
-        {{"1 - " + Sel(m::kRecordFilesystemInodesFreeRatio), fs_legend}},
+        {{"1 - (" +
+              RecordedOr(m::kRecordFilesystemInodesFreeRatio,
+                         Sel(m::kFilesystemFilesFree) + " / (" +
+                             Sel(m::kFilesystemFiles) + " > 0)") +
+              ")",
+          fs_legend}},
         "line+area");
     p["fieldConfig"]["defaults"]["min"] = 0;
     p["fieldConfig"]["defaults"]["max"] = 1;
@@ -245,11 +281,15 @@ std::string RenderDashboard(const Config& config, const std::string& header) {
                  {0, 16, 16, 8}, "bytes", ThresholdSteps("green", {}),
                  {{Sel(m::kComponentAllocatedBytes), comp_legend}}, "off",
                  /*stacked=*/true));
-  panels.push_back(
-      TimeSeries(7, "Component growth rate",
-                 "Growth of allocated bytes per component over the last hour.",
-                 {16, 16, 8, 8}, "Bps", ThresholdSteps("green", {}),
-                 {{Sel(m::kRecordComponentGrowthRate), comp_legend}}));
+  panels.push_back(TimeSeries(
+      7, "Component growth rate",
+      "Growth of allocated bytes per component over the last "
+      "hour." +
+          std::string(kFallbackNote),
+      {16, 16, 8, 8}, "Bps", ThresholdSteps("green", {}),
+      {{RecordedOr(m::kRecordComponentGrowthRate,
+                   "deriv(" + Sel(m::kComponentAllocatedBytes) + "[1h])"),
+        comp_legend}}));
   panels.push_back(TimeSeries(
       8, "WAL segments",
       "Segments in the WAL against their maximum of " +
@@ -324,6 +364,21 @@ std::string RenderDashboard(const Config& config, const std::string& header) {
                               "Duration of the last walk per component.",
                               {16, 32, 8, 8}, "s", ThresholdSteps("green", {}),
                               {{Sel(m::kScanDurationSeconds), comp_legend}}));
+
+  // A fleet: the first two panels compare every selected instance; the rest
+  // follow in a row that Grafana repeats per selected instance, so fifty
+  // nodes give fifty rows of their own instead of fifty lines tangled in
+  // each graph.
+  Json with_rows = Json::array();
+  for (auto& p : panels) {
+    const int y = p["gridPos"]["y"].get<int>();
+    if (y == 8 && p["gridPos"]["x"].get<int>() == 0) {
+      with_rows.push_back(Row(15, "Node $instance", 8, "instance"));
+    }
+    if (y >= 8) p["gridPos"]["y"] = y + 1;
+    with_rows.push_back(std::move(p));
+  }
+  panels = std::move(with_rows);
 
   const std::string instance_query = "label_values(" +
                                      std::string(m::kBuildInfo) +

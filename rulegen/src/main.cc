@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "stemedb/cli_suggest.h"
 #include "stemedb/config.h"
 #include "stemedb/rulegen/artifacts.h"
 #include "stemedb/rulegen/writer.h"
@@ -18,42 +19,76 @@ constexpr int kExitDiffers = 1;
 constexpr int kExitConfig = 2;
 constexpr int kExitIo = 3;
 
+// The end of --help, and so of the man page help2man makes from it.
+constexpr const char* kFooter = R"(Exit status:
+  0  done (with --check: the files are up to date)
+  1  --check: generated files differ (a diff is printed)
+  2  invalid config or usage (the message names file:line:column or the flag)
+  3  I/O error writing a file
+
+Examples:
+  stemedb_rulegen --out DIR
+  stemedb_rulegen --config /etc/stemedb/disk-exporter.yaml --out DIR
+  stemedb_rulegen --config my.yaml --rules /etc/prometheus/stemedb-disk.rules.yml
+  stemedb_rulegen --check --out .)";
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
       "Generates StemeDB disk alert rules, their promtool tests, a "
       "PrometheusRule, an Alertmanager configuration and a Grafana dashboard "
-      "from the exporter's config."};
+      "from the exporter's config.",
+      "stemedb_rulegen"};
   std::string config_path;
   std::string root;
   std::string out_dir;
   stemedb::rulegen::OutputPaths override;
   bool check = false;
+  bool version = false;
   app.add_option("--config", config_path,
-                 "Config file (default: the embedded default config)");
+                 "Config file (default: the embedded default config)")
+      ->type_name("FILE");
   app.add_option("--root", root,
                  "Data root; accepted for symmetry with the exporter, the "
-                 "generated files do not depend on it");
+                 "generated files do not depend on it")
+      ->type_name("DIR");
   app.add_option("--out", out_dir,
                  "Write every artifact under DIR in the repository layout "
-                 "(rules/, dashboards/, deploy/)");
-  app.add_option("--rules", override.rules, "Rule file path");
+                 "(rules/, dashboards/, deploy/)")
+      ->type_name("DIR");
+  app.add_option("--rules", override.rules, "Rule file path")
+      ->type_name("FILE");
   app.add_option("--rule-tests", override.rule_tests,
-                 "promtool unit test file path");
-  app.add_option("--dashboard", override.dashboard, "Grafana JSON path");
+                 "promtool unit test file path")
+      ->type_name("FILE");
+  app.add_option("--dashboard", override.dashboard, "Grafana JSON path")
+      ->type_name("FILE");
   app.add_option("--prometheus-rule", override.prometheus_rule,
-                 "Kubernetes PrometheusRule path");
+                 "Kubernetes PrometheusRule path")
+      ->type_name("FILE");
   app.add_option("--alertmanager", override.alertmanager,
-                 "Alertmanager configuration path");
+                 "Alertmanager configuration path")
+      ->type_name("FILE");
   app.add_flag("--check", check,
                "Write nothing; print a diff and exit 1 when the files differ "
                "from what would be written");
+  app.add_flag("--version", version, "Print version and exit");
+  app.footer(kFooter);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::ExtrasError&) {
+    std::cerr << "stemedb_rulegen: error: "
+              << stemedb::cli::UnknownArgumentsMessage(app) << "\n";
+    return kExitConfig;
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : kExitConfig;
+  }
+  if (version) {
+    std::cout << "stemedb_rulegen, version " << STEMEDB_VERSION
+              << " (revision: " << STEMEDB_REVISION << ")\n";
+    return 0;
   }
 
   stemedb::rulegen::OutputPaths paths;

@@ -328,15 +328,26 @@ class Prometheus:
     """Debian's prometheus with a config this class writes."""
 
     def __init__(self, workdir, scrape_configs, rule_files=(),
-                 alertmanager_port=None, interval="1s", ready_timeout=60):
+                 alertmanager_port=None, interval="1s", ready_timeout=60,
+                 name="prometheus", agent=False, remote_write=None,
+                 extra_args=()):
+        """agent: Prometheus' agent mode (scrape and remote-write only);
+        remote_write: the URL to send every sample to, within a second;
+        extra_args: more flags (e.g. --web.enable-remote-write-receiver)."""
         self.workdir = workdir
-        self.config_path = os.path.join(workdir, "prometheus.yml")
+        self.config_path = os.path.join(workdir, name + ".yml")
         config = {
             "global": {"scrape_interval": interval,
                        "scrape_timeout": interval,
                        "evaluation_interval": interval},
             "scrape_configs": scrape_configs,
         }
+        if remote_write:
+            config["remote_write"] = [{
+                "url": remote_write,
+                "queue_config": {"batch_send_deadline": "1s",
+                                 "min_backoff": "100ms",
+                                 "max_backoff": "1s"}}]
         if rule_files:
             config["rule_files"] = list(rule_files)
         if alertmanager_port:
@@ -349,15 +360,17 @@ class Prometheus:
         self.process = None
 
         def start(port):
-            data = tempfile.mkdtemp(prefix="prom-data-", dir=workdir)
+            data = tempfile.mkdtemp(prefix=name + "-data-", dir=workdir)
+            storage = (["--enable-feature=agent",
+                        "--storage.agent.path=" + data] if agent else
+                       ["--storage.tsdb.path=" + data,
+                        # Alerts reach Alertmanager within a second.
+                        "--rules.alert.resend-delay=1s"])
             self.process = Process(
-                [binary, "--config.file=" + self.config_path,
-                 "--storage.tsdb.path=" + data,
-                 "--web.listen-address=127.0.0.1:%d" % port,
-                 # Alerts reach Alertmanager within a second, not a minute.
-                 "--rules.alert.resend-delay=1s",
-                 "--log.level=warn"],
-                os.path.join(workdir, "prometheus-%d.log" % port))
+                [binary, "--config.file=" + self.config_path] + storage +
+                ["--web.listen-address=127.0.0.1:%d" % port,
+                 "--log.level=warn"] + list(extra_args),
+                os.path.join(workdir, "%s-%d.log" % (name, port)))
             self.port = port
             self.url = "http://127.0.0.1:%d" % port
             try:
@@ -551,6 +564,17 @@ def umount(target):
 
 
 # ---------------------------------------------------------------- rulegen
+
+# Grafana's variable syntaxes: $var, ${var}, ${var:format}, [[var]].
+GRAFANA_VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
+
+
+def dashboard_panels(items):
+    """Every panel of a Grafana dashboard's `panels`, rows' included."""
+    for p in items:
+        yield p
+        yield from dashboard_panels(p.get("panels", []))
+
 
 
 def fast_config(workdir):

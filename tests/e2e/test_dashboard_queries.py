@@ -21,15 +21,7 @@ import unittest
 
 import e2e_lib as e2e
 
-# Grafana's syntaxes: $var, ${var}, ${var:format}, [[var]].
-_VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
 WINDOW = 20  # seconds of data the range queries ask for
-
-
-def panels(items):
-    for p in items:
-        yield p
-        yield from panels(p.get("panels", []))
 
 
 class DashboardQueriesTest(unittest.TestCase):
@@ -71,7 +63,7 @@ class DashboardQueriesTest(unittest.TestCase):
             if self.variables[name]["type"] == "datasource":
                 return "prometheus"
             return self.values[name]
-        out = _VARIABLE.sub(value, text)
+        out = e2e.GRAFANA_VARIABLE.sub(value, text)
         self.assertEqual(unknown, [], "undefined variables in %r" % text)
         return out
 
@@ -93,8 +85,19 @@ class DashboardQueriesTest(unittest.TestCase):
                 self.assertEqual(found, [self.values[name]])
 
     def test_every_panel_target_returns_data(self):
+        self.check_every_panel_target(self.prom)
+
+    def test_every_panel_target_returns_data_without_recording_rules(self):
+        """A Prometheus that has not loaded the rule file (the panels fall
+        back to the raw series)."""
+        bare = e2e.Prometheus(self.tmp.name, [e2e.scrape_job(self.instance)],
+                              name="bare")
+        self.addCleanup(bare.close)
+        self.check_every_panel_target(bare)
+
+    def check_every_panel_target(self, prom):
         targets = []  # (panel title, expr, instant?)
-        for p in panels(self.dashboard["panels"]):
+        for p in e2e.dashboard_panels(self.dashboard["panels"]):
             if p.get("type") == "row":
                 continue
             ds = p.get("datasource") or {}
@@ -111,10 +114,10 @@ class DashboardQueriesTest(unittest.TestCase):
             now = time.time()
             bad = []
             for title, expr, instant in targets:
-                series = self.prom.query_range(expr, now - WINDOW, now)
+                series = prom.query_range(expr, now - WINDOW, now)
                 if not any(s["values"] for s in series):
                     bad.append("%s: range query of %s" % (title, expr))
-                if instant and not self.prom.query(expr):
+                if instant and not prom.query(expr):
                     bad.append("%s: instant query of %s" % (title, expr))
             return bad
         # Rates and derivatives need a few scrapes and rule evaluations:

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# The package test (a stage of scripts/test.sh): builds the .deb with
+# scripts/package.sh (lintian included), installs it with apt-get into a bare
+# Debian 12 root made by debootstrap, and checks inside that root what an
+# SRE would do after `apt install`: --version, --once on a tree, the service
+# user reading a group-readable tree, systemd-analyze verify and security
+# (exposure <= 2.0, the number read from its output), man, bash completion,
+# an upgrade that keeps a changed conffile, and a purge that leaves none of
+# the package's files.
+#
+# The root comes from the Debian mirror in /etc/apt/sources.list[.d] and is
+# kept in build/debootstrap/ (it carries the package's dependencies, so a
+# second run needs no network); each run works on an overlay of it, in a
+# private mount namespace, so nothing leaks to the host. Needs root. Where
+# the mirror cannot be reached: a failure under CI (CI=true), else a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+
+skip_or_fail() {
+  if [ "${CI:-}" = true ]; then
+    echo "package-test: FAIL: $*" >&2
+    exit 1
+  fi
+  echo "package-test: SKIPPED: $*" >&2
+  exit 0
+}
+
+[ "$(id -u)" -eq 0 ] || skip_or_fail "needs root (debootstrap, chroot, mount)"
+
+if [ -z "${STEMEDB_PACKAGE_TEST_INNER:-}" ]; then
+  # STEMEDB_PACKAGE_REUSE=1: test the .deb already in build-deb/.
+  if [ -z "${STEMEDB_PACKAGE_REUSE:-}" ]; then
+    DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-nocheck}" scripts/package.sh
+  fi
+  built=$(date +%s)
+  deb=$(ls "$PWD"/build-deb/stemedb-disk-exporter_*.deb)
+
+  # The mirror this machine's apt uses (deb822 .sources or one-line .list).
+  mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
+    sed -n 's/^URIs: *\([^ ]*\).*/\1/p' | grep -v -- '-security' | head -n1)
+  if [ -z "$mirror" ]; then
+    mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+      sed -n 's/^deb \(\[[^]]*\] \)\?\([^ ]*\) .*/\2/p' |
+      grep -v -- '-security' | head -n1)
+  fi
+  [ -n "$mirror" ] || skip_or_fail "no Debian mirror in /etc/apt/sources.list[.d]"
+
+  # The bare root plus what apt would pull in for the package (its Depends)
+  # and the tools the checks run (systemd-analyze, man).
+  depends=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' |
+    sed 's/^ *//; s/[ (].*//' | grep -v '^$' | sort | paste -sd, -)
+  include="systemd,man-db,bash-completion,$depends"
+  key=$(echo "bookworm minbase $include" | sha256sum | cut -c1-12)
+  base=$PWD/build/debootstrap/bookworm-$key
+  if [ ! -e "$base/.complete" ]; then
+    rm -rf "$base"
+    mkdir -p "$base"
+    echo "package-test: debootstrap bookworm from $mirror into $base" >&2
+    if ! debootstrap --variant=minbase --include="$include" bookworm \
+        "$base" "$mirror" >"$base.log" 2>&1; then
+      tail -n 20 "$base.log" >&2
+      rm -rf "$base"
+      skip_or_fail "debootstrap could not build a root from $mirror (log above)"
+    fi
+    touch "$base/.complete"
+  fi
+  bootstrapped=$(date +%s)
+
+  STEMEDB_PACKAGE_TEST_INNER=1 exec unshare -m --propagation private \
+    "$0" "$base" "$deb" "$start" "$built" "$bootstrapped"
+fi
+
+# --- inside a private mount namespace ---------------------------------------
+base=$1 deb=$2 start=$3 built=$4 bootstrapped=$5
+work=$(mktemp -d "$PWD/build/package-test.XXXXXX")
+trap 'umount -R "$work/root" 2>/dev/null || true; rm -rf --one-file-system "$work"' EXIT
+mkdir -p "$work/upper" "$work/work" "$work/root"
+mount -t overlay overlay \
+  -o "lowerdir=$base,upperdir=$work/upper,workdir=$work/work" "$work/root"
+root=$work/root
+mount -t proc proc "$root/proc"
+mount -t devpts -o newinstance devpts "$root/dev/pts"
+cp "$deb" "$root/tmp/pkg.deb"
+in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+  DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 "$@"; }
+check() { echo "package-test: ok: $*"; }
+
+# Every file of the root but runtime state (/run is a tmpfs on a real
+# system), and the package databases, caches and logs that
+# any apt run changes.
+file_list() {
+  (cd "$root" && find . -xdev \( -path ./proc -o -path ./tmp -o -path ./run \
+    -o -path ./var/lib/dpkg -o -path ./var/lib/apt -o -path ./var/cache \
+    -o -path ./var/log \) -prune -o -print | sort)
+}
+
+# StemeDB's data, readable only by its group, as on a real node.
+in_root groupadd --system stemedb
+mkdir -p "$root/var/lib/stemedb/data/wal" "$root/var/lib/stemedb/data/db" \
+  "$root/var/lib/stemedb/backups/stemedb-backup-1" "$root/var/lib/stemedb/logs"
+head -c 65536 /dev/zero >"$root/var/lib/stemedb/data/wal/000001.log"
+head -c 8192 /dev/zero >"$root/var/lib/stemedb/data/db/table.db"
+in_root chown -R root:stemedb /var/lib/stemedb
+in_root chmod -R u=rwX,g=rX,o= /var/lib/stemedb
+file_list >"$work/before"
+
+in_root apt-get install -y -q /tmp/pkg.deb >"$work/install.log" 2>&1 ||
+  { cat "$work/install.log" >&2; exit 1; }
+check "apt-get install ./$(basename "$deb")"
+
+in_root stemedb_disk_exporter --version | grep -q '^stemedb_disk_exporter, version '
+in_root stemedb_rulegen --version | grep -q '^stemedb_rulegen, version '
+check "--version of both binaries"
+
+# As the service user: the postinst put it into the existing stemedb group.
+in_root id -nG stemedb-disk-exporter | tr ' ' '\n' | grep -qx stemedb
+out=$(in_root setpriv --reuid=stemedb-disk-exporter --regid=stemedb-disk-exporter \
+  --init-groups stemedb_disk_exporter --config /etc/stemedb/disk-exporter.yaml --once)
+grep -q '^stemedb_disk_component_allocated_bytes{component="wal"} [1-9]' <<<"$out"
+grep -q '^stemedb_disk_segments{component="wal"} 1$' <<<"$out"
+grep -q '^stemedb_disk_scan_success{component="db"} 1$' <<<"$out"
+check "--once as stemedb-disk-exporter reads the group-readable tree"
+
+unit=/lib/systemd/system/stemedb-disk-exporter.service
+in_root systemd-analyze verify "$unit"
+check "systemd-analyze verify $unit"
+security=$(in_root systemd-analyze security --offline=yes "$unit")
+exposure=$(sed -n 's/.*Overall exposure level for .*: \([0-9.]*\) .*/\1/p' <<<"$security")
+[ -n "$exposure" ] || { echo "$security" >&2; echo "no exposure level" >&2; exit 1; }
+awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }' ||
+  { echo "$security" >&2; echo "package-test: exposure $exposure > 2.0" >&2; exit 1; }
+check "systemd-analyze security exposure $exposure <= 2.0"
+in_root systemctl is-enabled stemedb-disk-exporter.service | grep -qx enabled
+check "unit enabled"
+
+in_root man -P cat stemedb_disk_exporter | grep -q -- '--web.listen-address HOST:PORT'
+in_root man -P cat stemedb_rulegen | grep -q -- '--config FILE'
+check "man stemedb_disk_exporter, man stemedb_rulegen"
+
+completions=$(in_root bash -c '. /usr/share/bash-completion/bash_completion
+  COMP_WORDS=(stemedb_disk_exporter --web.l); COMP_CWORD=1
+  COMP_LINE="stemedb_disk_exporter --web.l"; COMP_POINT=${#COMP_LINE}
+  _stemedb_complete stemedb_disk_exporter --web.l stemedb_disk_exporter
+  echo "${COMPREPLY[*]}"' 2>/dev/null || true)
+# bash-completion loads on demand; source the file if it was not loaded.
+if [ "$completions" != "--web.listen-address" ]; then
+  completions=$(in_root bash -c '. /usr/share/bash-completion/bash_completion
+    . /usr/share/bash-completion/completions/stemedb_disk_exporter
+    COMP_WORDS=(stemedb_disk_exporter --web.l); COMP_CWORD=1
+    COMP_LINE="stemedb_disk_exporter --web.l"; COMP_POINT=${#COMP_LINE}
+    _stemedb_complete stemedb_disk_exporter --web.l stemedb_disk_exporter
+    echo "${COMPREPLY[*]}"')
+fi
+[ "$completions" = "--web.listen-address" ] ||
+  { echo "package-test: completion gave '$completions'" >&2; exit 1; }
+check "bash completion of --web.l"
+
+# An upgrade (same files, a higher version) keeps a changed conffile.
+echo "# changed by the admin" >>"$root/etc/stemedb/disk-exporter.yaml"
+sed -i 's/^ARGS=""/ARGS="--log.level=debug"/' "$root/etc/default/stemedb-disk-exporter"
+dpkg-deb -R "$deb" "$work/next"
+sed -i 's/^Version: .*/&+next1/' "$work/next/DEBIAN/control"
+dpkg-deb -b "$work/next" "$root/tmp/next.deb" >/dev/null
+in_root apt-get install -y -q /tmp/next.deb >"$work/upgrade.log" 2>&1 ||
+  { cat "$work/upgrade.log" >&2; exit 1; }
+in_root dpkg-query -W -f='${Version}' stemedb-disk-exporter | grep -q '+next1$'
+grep -q '^# changed by the admin$' "$root/etc/stemedb/disk-exporter.yaml"
+grep -q '^ARGS="--log.level=debug"$' "$root/etc/default/stemedb-disk-exporter"
+check "upgrade keeps changed conffiles"
+
+in_root apt-get purge -y -q stemedb-disk-exporter >"$work/purge.log" 2>&1 ||
+  { cat "$work/purge.log" >&2; exit 1; }
+file_list >"$work/after"
+# The system user stays, as Debian policy advises (debian/postrm says why);
+# adduser's backups of the user databases are the trace of that.
+left=$(comm -13 "$work/before" "$work/after" |
+  grep -v -x -e ./etc/passwd- -e ./etc/group- -e ./etc/shadow- -e ./etc/gshadow- || true)
+gone=$(comm -23 "$work/before" "$work/after" || true)
+if [ -n "$left$gone" ]; then
+  echo "package-test: purge left: ${left:-nothing}; removed: ${gone:-nothing}" >&2
+  exit 1
+fi
+check "apt-get purge leaves none of the package's files"
+
+size=$(dpkg-deb -f "$deb" Installed-Size)
+now=$(date +%s)
+echo "package-test: passed; Installed-Size ${size} KiB;" \
+  "build $((built - start)) s, root $((bootstrapped - built)) s," \
+  "checks $((now - bootstrapped)) s, total $((now - start)) s"

@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""e2e_fleet: the generated rules and dashboard on a fleet, through remote
+write.
+
+30 exporters on loopback, each on its own tree on its own tmpfs (in a
+private mount namespace: run through in_mount_ns.sh). Two Prometheus agents
+(`--enable-feature=agent`) scrape 15 each and remote-write everything to
+one central Prometheus (`--web.enable-remote-write-receiver`) that
+evaluates the rules stemedb_rulegen made from tests/rulegen/data/fast.yaml
+(short `for`s), the way fleets grow past one server. The test fills three of
+the tmpfs mounts until the kernel says ENOSPC: exactly those three
+instances fire StemeDBDiskSpaceCritical, each with its own instance and the
+job; freeing the space resolves them. Every dashboard target, with the
+instance variable set to all 30 the way Grafana expands "All", returns a
+series for every instance. It prints the central rule groups' evaluation
+time and each exporter's RSS and CPU.
+"""
+import json
+import os
+import re
+import tempfile
+import time
+import unittest
+
+import e2e_lib as e2e
+
+EXPORTERS = 30
+FULL = (4, 17, 29)          # the instances whose disk the test fills
+AGENTS = 2
+SMALL_PAGES = 2560          # 10 MiB tmpfs for the ones that fill up
+CRITICAL = "StemeDBDiskSpaceCritical"
+TIMEOUT = 120               # only a hang takes this long
+
+
+T0 = time.monotonic()
+
+
+def step(what):
+    print("fleet: %5.1f s %s" % (time.monotonic() - T0, what), flush=True)
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)
+
+
+class FleetTest(unittest.TestCase):
+
+    def setUp(self):
+        if not e2e.in_mount_namespace():
+            self.fail("run through tests/e2e/in_mount_ns.sh: this test "
+                      "mounts tmpfs and must not touch the host's mounts")
+        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-fleet-")
+        self.addCleanup(self.tmp.cleanup)
+        work = self.tmp.name
+        config = e2e.fast_config(work)
+        self.artifacts = e2e.generate_artifacts(config,
+                                                os.path.join(work, "gen"))
+        # Every tree on a tmpfs of its own: the healthy ones nearly empty,
+        # so no alert depends on the CI machine's disk.
+        self.roots = []
+        for i in range(EXPORTERS):
+            root = os.path.join(work, "node%02d" % i)
+            size = "%dk" % (SMALL_PAGES * 4) if i in FULL else "64m"
+            e2e.mount_tmpfs(root, size, 4096)
+            self.addCleanup(e2e.umount, root)
+            e2e.make_demo_tree(root)
+            self.roots.append(root)
+        self.exporters = []
+        for i, root in enumerate(self.roots):
+            exporter = e2e.Exporter(work, ["--config", config, "--root", root],
+                                    name="exporter%02d" % i, ready_timeout=0)
+            self.addCleanup(exporter.close)
+            self.exporters.append(exporter)
+        # Stop them all at once (each takes a moment to stop), then reap.
+        self.addCleanup(self.terminate_exporters)
+        for exporter in self.exporters:
+            exporter.wait_ready(TIMEOUT)
+        self.instances = ["127.0.0.1:%d" % e.port for e in self.exporters]
+        self.full = {self.instances[i] for i in FULL}
+        self.cpu_start = {e.process.proc.pid: cpu_seconds(e.process.proc.pid)
+                          for e in self.exporters}
+        self.wall_start = time.monotonic()
+
+        step("exporters ready")
+        self.central = e2e.Prometheus(
+            work, [], rule_files=[self.artifacts["rules"]], name="central",
+            extra_args=["--web.enable-remote-write-receiver"])
+        self.addCleanup(self.central.close)
+        write = self.central.url + "/api/v1/write"
+        per_agent = (EXPORTERS + AGENTS - 1) // AGENTS
+        for a in range(AGENTS):
+            targets = self.instances[a * per_agent:(a + 1) * per_agent]
+            agent = e2e.Prometheus(
+                work, [{"job_name": "stemedb_disk",
+                        "static_configs": [{"targets": targets}]}],
+                name="agent%d" % a, agent=True, remote_write=write,
+                # Stopping must not wait a minute to flush to a central
+                # that is going away too.
+                extra_args=["--storage.remote.flush-deadline=1s"])
+            self.addCleanup(agent.close)
+
+    def terminate_exporters(self):
+        for e in self.exporters:
+            if e.process.alive():
+                e.process.proc.terminate()
+
+    def instances_of(self, expr):
+        return {s["metric"].get("instance")
+                for s in self.central.query(expr)}
+
+    def series_per_instance(self, expr):
+        """{instance: how many series} of an instant query."""
+        counts = {}
+        for s in self.central.query(expr):
+            i = s["metric"].get("instance")
+            counts[i] = counts.get(i, 0) + 1
+        return counts
+
+    def critical(self):
+        alerts = [a for a in self.central.firing_alerts()
+                  if a["labels"]["alertname"] == CRITICAL]
+        return {a["labels"].get("instance") for a in alerts}
+
+    def substitute(self, text, values, variables):
+        def value(m):
+            name = m.group(1) or m.group(2) or m.group(3)
+            self.assertIn(name, variables, "undefined variable in %r" % text)
+            if variables[name]["type"] == "datasource":
+                return "prometheus"
+            return values[name]
+        return e2e.GRAFANA_VARIABLE.sub(value, text)
+
+    def check_dashboard(self):
+        with open(self.artifacts["dashboard"]) as f:
+            dashboard = json.load(f)
+        variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+        self.assertTrue(variables["instance"].get("multi"))
+        self.assertTrue(variables["instance"].get("includeAll"))
+        # The per-node panels sit in a row Grafana repeats per instance.
+        repeated = [p for p in dashboard["panels"]
+                    if p.get("type") == "row" and
+                    p.get("repeat") == "instance"]
+        self.assertEqual(len(repeated), 1, "a row repeated per instance")
+        # The variable's own query lists every instance.
+        found = self.central.api(
+            "/api/v1/label/instance/values",
+            **{"match[]": "stemedb_disk_exporter_build_info"})
+        self.assertEqual(sorted(found), sorted(self.instances))
+        # "All" of a multi-value variable, as Grafana expands it for a
+        # Prometheus data source: a regex alternation of escaped values.
+        values = {"job": "stemedb_disk",
+                  "instance": "(" + "|".join(re.escape(i).replace("\\", "\\\\")
+                                             for i in self.instances) + ")"}
+        targets = []
+        for p in e2e.dashboard_panels(dashboard["panels"]):
+            for t in p.get("targets", []):
+                targets.append((p["title"],
+                                self.substitute(t["expr"], values, variables)))
+        self.assertTrue(targets)
+        want = set(self.instances)
+
+        def missing():
+            bad = []
+            for title, expr in targets:
+                counts = self.series_per_instance(expr)
+                got = set(counts)
+                if got != want:
+                    bad.append("%s: %s: %d instances, %s" % (
+                        title, expr, len(got - {None}),
+                        "aggregated away" if None in got else
+                        "missing %s" % sorted(want - got)[:3]))
+                elif len(set(counts.values())) != 1:
+                    # Identical trees: every instance has as many series
+                    # (one per filesystem, or per component); more on one
+                    # would be a doubled series, e.g. a fallback's `or`.
+                    bad.append("%s: %s: series per instance differ: %s" % (
+                        title, expr, sorted(set(counts.values()))))
+            return bad
+        try:
+            e2e.wait_until(lambda: not missing(), TIMEOUT,
+                           "every dashboard target to show every instance")
+        except e2e.Timeout:
+            self.fail("dashboard targets without every instance:\n  " +
+                      "\n  ".join(missing()))
+
+    def report(self):
+        groups = self.central.api("/api/v1/rules")["groups"]
+        wall = time.monotonic() - self.wall_start
+        rss = [rss_kib(e.process.proc.pid) for e in self.exporters]
+        cpu = [(cpu_seconds(pid) - start) / wall
+               for pid, start in self.cpu_start.items()]
+        series = self.central.query('count({job="stemedb_disk"})')
+        print("fleet: %d exporters, %d agents, %s series of the job in the "
+              "central Prometheus" % (EXPORTERS, AGENTS,
+                                      series[0]["value"][1] if series else 0))
+        for g in groups:
+            print("fleet: rule group %s: %d rules, evaluationTime %.6f s" % (
+                g["name"], len(g["rules"]), g["evaluationTime"]))
+        print("fleet: exporter RSS KiB min %d mean %d max %d" % (
+            min(rss), sum(rss) / len(rss), max(rss)))
+        print("fleet: exporter CPU (1 s scans) mean %.2f%% max %.2f%% "
+              "of a core over %.0f s" % (100 * sum(cpu) / len(cpu),
+                                         100 * max(cpu), wall))
+
+    def test_three_full_nodes_fire_and_resolve(self):
+        e2e.wait_until(
+            lambda: self.instances_of('up{job="stemedb_disk"} == 1') ==
+            set(self.instances), TIMEOUT,
+            "all %d instances up in the central Prometheus" % EXPORTERS)
+        self.assertEqual(self.critical(), set())
+        step("all up centrally")
+
+        fills = []
+        for i in FULL:
+            fill = os.path.join(self.roots[i], "data", "db", "fill.bin")
+            self.assertGreater(e2e.fill_until_enospc(fill), 0)
+            fills.append(fill)
+        e2e.wait_until(lambda: self.critical() == self.full, TIMEOUT,
+                       "%s firing for exactly %s" % (CRITICAL,
+                                                     sorted(self.full)))
+        step("critical fires for exactly the full three")
+        # Every alert keeps the labels that say where: nothing aggregated
+        # instance or job away.
+        for a in self.central.firing_alerts():
+            self.assertEqual(a["labels"].get("job"), "stemedb_disk", a)
+            self.assertIn(a["labels"].get("instance"), self.instances, a)
+
+        self.check_dashboard()
+        step("dashboard checked")
+        self.assertEqual(self.critical(), self.full)
+
+        for fill in fills:
+            os.unlink(fill)
+        e2e.wait_until(lambda: self.critical() == set(), TIMEOUT,
+                       "%s resolved once space is freed" % CRITICAL)
+        step("resolved")
+        for e in self.exporters:
+            self.assertTrue(e.process.alive())
+        self.report()
+
+
+if __name__ == "__main__":
+    e2e.run_main()
