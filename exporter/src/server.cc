@@ -486,7 +486,6 @@ struct Server::Impl {
   std::vector<int> ports;
   std::unique_ptr<BcryptPool> bcrypt;
   std::vector<std::thread> threads;
-  std::unique_ptr<net::steady_timer> retry;  // after accept errors
 
   explicit Impl(int threads_hint) : ioc(threads_hint) {}
 
@@ -496,7 +495,6 @@ struct Server::Impl {
     // Jobs waiting for bcrypt own connections: drop them while the
     // io_context (their sockets' home) still exists.
     bcrypt.reset();
-    retry.reset();
     acceptors.clear();
     // The io_context's destructor then destroys the handlers it still holds
     // and, with them, the connections.
@@ -516,8 +514,15 @@ struct Server::Impl {
     const size_t limit =
         static_cast<size_t>(std::max(1, shared->options.max_connections));
     if (ec) {
-      // Out of descriptors (EMFILE/ENFILE) or a transient error: free one
-      // idle connection and try again shortly, without spinning.
+      const bool out_of_descriptors =
+          ec == net::error::no_descriptors || ec.value() == ENFILE ||
+          ec == net::error::no_buffer_space || ec == net::error::no_memory;
+      if (!out_of_descriptors) {
+        // A client gone before it was accepted (ECONNABORTED) and the like.
+        return Accept(acceptor);
+      }
+      // Out of descriptors: free the longest-idle connection and try again
+      // shortly, without spinning.
       if (auto victim = shared->registry.Victim(0, 0)) victim->Close();
       log::Warn("accept failed", {{"err", ec.message()}});
       auto timer = std::make_shared<net::steady_timer>(

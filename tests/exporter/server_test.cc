@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "stemedb/exporter/http_handler.h"
 #include "test_util.h"
 
 namespace stemedb::exporter {
@@ -138,6 +139,75 @@ TEST_F(ServerTest, TelemetryPathMatchesExactly) {
   EXPECT_EQ(stemedb::testing::HttpGet(port_, "/metrics").status, 200);
   EXPECT_EQ(stemedb::testing::HttpGet(port_, "/metricsfoo").status, 404);
   EXPECT_EQ(stemedb::testing::HttpGet(port_, "/metrics/x").status, 404);
+}
+
+}  // namespace
+}  // namespace stemedb::exporter
+
+namespace stemedb::exporter {
+namespace {
+
+// The router is a pure function of request, auth decision and exporter
+// state; these are the cases the server and the fuzz harness rely on.
+TEST(RouterTest, MethodsPathsAndAuth) {
+  Exporter exporter(Config{}, nullptr);
+  Router router("/metrics", &exporter);
+  auto route = [&](std::string_view method, std::string_view target,
+                   AuthResult auth = AuthResult::kOk) {
+    HttpRequest r;
+    r.method = method;
+    r.target = target;
+    return router.Route(r, auth);
+  };
+  EXPECT_EQ(route("GET", "/metrics").status, 200);
+  EXPECT_EQ(route("GET", "/metrics?name[]=x").status, 200);
+  EXPECT_EQ(route("GET", "/").status, 200);
+  EXPECT_EQ(route("GET", "/-/healthy").status, 200);
+  EXPECT_EQ(route("GET", "/-/ready").status, 503);  // no walk yet
+  for (const char* path :
+       {"/-/healthyfoo", "/-/ready/x", "/metricsfoo", "/metrics/", "//", ""}) {
+    EXPECT_EQ(route("GET", path).status, 404) << path;
+  }
+  const HttpReply post = route("POST", "/metrics");
+  EXPECT_EQ(post.status, 405);
+  EXPECT_EQ(post.extra, "Allow: GET, HEAD\r\n");
+  const HttpReply head = route("HEAD", "/metrics");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(head.head_only);
+  EXPECT_EQ(route("GET", "/metrics", AuthResult::kDenied).status, 401);
+  EXPECT_EQ(route("GET", "/metrics", AuthResult::kBusy).status, 429);
+  // The head announces the body's exact length and the extra headers.
+  const std::string text =
+      Router::RenderHead(head, true, 11, {{"X-Frame-Options", "deny"}});
+  EXPECT_THAT(text, HasSubstr("Content-Length: " +
+                              std::to_string(head.body->size()) + "\r\n"));
+  EXPECT_THAT(text, HasSubstr("X-Frame-Options: deny\r\n"));
+  EXPECT_THAT(Router::RenderHead(head, false, 11, {}),
+              HasSubstr("Connection: close\r\n"));
+}
+
+TEST(RouterTest, GzipOnlyWhenAsked) {
+  Exporter exporter(Config{}, nullptr);
+  Router router("/metrics", &exporter);
+  HttpRequest r;
+  r.method = "GET";
+  r.target = "/metrics";
+  r.accept_encoding = "gzip, deflate";
+  const HttpReply a = router.Route(r, AuthResult::kOk);
+  ASSERT_TRUE(a.gzip);
+  EXPECT_EQ(a.body->substr(0, 2), "\x1f\x8b");  // gzip's magic number
+  r.accept_encoding = "";
+  EXPECT_FALSE(router.Route(r, AuthResult::kOk).gzip);
+}
+
+TEST(RouterTest, AcceptEncodingParsing) {
+  EXPECT_TRUE(AcceptsGzip("gzip"));
+  EXPECT_TRUE(AcceptsGzip("deflate, GZIP;q=0.5"));
+  EXPECT_TRUE(AcceptsGzip("*"));
+  EXPECT_FALSE(AcceptsGzip(""));
+  EXPECT_FALSE(AcceptsGzip("gzip;q=0"));
+  EXPECT_FALSE(AcceptsGzip("gzip;q=0.000, br"));
+  EXPECT_FALSE(AcceptsGzip("gzipx, identity"));
 }
 
 }  // namespace
