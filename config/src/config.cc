@@ -557,7 +557,8 @@ class ConfigParser {
 
 // Counts the YAML documents in a text, stopping at `limit`. yaml-cpp 0.7's
 // LoadAll never returns on some malformed input (e.g. "a: b\n,": it keeps
-// adding empty documents until memory runs out; found by fuzz/, fixed
+// adding empty documents until memory runs out; found by fuzz/, see
+// tests/data/bad-configs/yaml_endless_documents.yaml; fixed
 // upstream in jbeder/yaml-cpp#1319), so the count is bounded here and
 // LoadAll is not used.
 class DocumentCounter : public YAML::EventHandler {
