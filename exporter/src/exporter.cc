@@ -429,10 +429,17 @@ void Exporter::RunOnce() {
   // The walk runs on its own thread so that a walk stuck in the kernel (hung
   // mount) cannot hang --once: past its deadline it is reported stuck and
   // left behind, like in the background loop.
+  // Counted before the thread starts: a walk quick enough to finish before
+  // this thread took the lock was otherwise waited for in vain and reported
+  // stuck (a loaded machine, a small tree).
+  uint64_t before;
+  {
+    std::lock_guard<std::mutex> lock(s->mu);
+    before = s->walks_finished;
+  }
   std::thread walker([s] { s->Walk(); });
   {
     std::unique_lock<std::mutex> lock(s->mu);
-    const uint64_t before = s->walks_finished;
     const auto give_up = SaturatingAdd(
         SaturatingAdd(Clock::now(), s->config.scan.timeout.value), kStuckGrace);
     bool done = s->cv.wait_until(lock, give_up,
