@@ -436,38 +436,15 @@ std::optional<ConfigError> ParseWebConfig(const std::string& text,
 
 std::optional<ConfigError> LoadWebConfig(const std::string& path,
                                          WebConfig* out) {
-  ConfigError error{path, 0, 0, "", ""};
+  // One reader and one size cap for every config file (stemedb/config.h).
+  std::string text;
+  if (auto err = ReadConfigText(path, &text)) return err;
   std::string base_dir;
   try {
-    boost::system::error_code ec;
-    if (boost::filesystem::is_directory(path, ec)) {
-      error.message = "cannot read: it is a directory";
-      return error;
-    }
-    const auto size = boost::filesystem::file_size(path, ec);
-    if (!ec && size > kMaxWebConfigBytes) {
-      error.message = "file is " + std::to_string(size) +
-                      " bytes; a web config is at most " +
-                      std::to_string(kMaxWebConfigBytes);
-      return error;
-    }
     base_dir = boost::filesystem::absolute(path).parent_path().string();
   } catch (const std::exception& e) {
-    error.message = std::string("cannot resolve path: ") + e.what();
-    return error;
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error.message = std::string("cannot read: ") + std::strerror(errno);
-    return error;
-  }
-  std::string text(kMaxWebConfigBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
-  if (text.size() > kMaxWebConfigBytes) {
-    error.message = "a web config is at most " +
-                    std::to_string(kMaxWebConfigBytes) + " bytes";
-    return error;
+    return ConfigError{path, 0, 0, "",
+                       std::string("cannot resolve path: ") + e.what()};
   }
   return ParseWebConfig(text, path, base_dir, out);
 }

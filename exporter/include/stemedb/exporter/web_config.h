@@ -58,9 +58,6 @@ struct WebConfig {
   std::map<std::string, std::string> basic_auth_users;  // user -> bcrypt
 };
 
-// Web config files larger than this are refused before parsing.
-inline constexpr size_t kMaxWebConfigBytes = 1 << 20;
-
 // Reads and checks `path`; on success fills *out. Certificates are not read
 // here (see tls.h), only the config's shape and values.
 std::optional<ConfigError> LoadWebConfig(const std::string& path,
