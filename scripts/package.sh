@@ -21,8 +21,12 @@ git ls-files -z --cached --others --exclude-standard |
 STEMEDB_REVISION=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 export STEMEDB_REVISION
 
-export CMAKE_CXX_COMPILER_LAUNCHER=${CMAKE_CXX_COMPILER_LAUNCHER:-ccache}
-export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
+# ccache, where the machine has it (setup.sh does not install it), so a
+# second package build on the same machine takes seconds.
+if command -v ccache >/dev/null; then
+  export CMAKE_CXX_COMPILER_LAUNCHER=${CMAKE_CXX_COMPILER_LAUNCHER:-ccache}
+  export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
+fi
 (cd "$src" && dpkg-buildpackage -b -us -uc -j"$(nproc)")
 
 deb=$(ls "$out"/stemedb-disk-exporter_*.deb)
