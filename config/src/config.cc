@@ -4,7 +4,6 @@
 
 #include "stemedb/config.h"
 
-#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
@@ -555,56 +554,6 @@ class ConfigParser {
   Config* config_;
 };
 
-// Counts the YAML documents in a text, stopping at `limit`. yaml-cpp 0.7's
-// LoadAll never returns on some malformed input (e.g. "a: b\n,": it keeps
-// adding empty documents until memory runs out; found by fuzz/, see
-// tests/data/bad-configs/yaml_endless_documents.yaml; fixed
-// upstream in jbeder/yaml-cpp#1319), so the count is bounded here and
-// LoadAll is not used.
-class DocumentCounter : public YAML::EventHandler {
- public:
-  void OnDocumentStart(const YAML::Mark&) override { ++count_; }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { Node(m); }
-  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { Node(m); }
-  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                const std::string&) override {
-    Node(m);
-  }
-  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {
-    Node(m);
-  }
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {
-    Node(m);
-  }
-  void OnMapEnd() override {}
-
-  // Documents seen (at most `limit`).
-  int Count(const std::string& text, int limit) {
-    std::istringstream in(text);
-    YAML::Parser parser(in);
-    while (count_ < limit && parser.HandleNextDocument(*this)) {
-    }
-    return count_;
-  }
-  // Where the second document's content starts.
-  YAML::Mark second() const { return second_; }
-
- private:
-  void Node(const YAML::Mark& m) {
-    if (count_ == 2 && !have_second_) {
-      second_ = m;
-      have_second_ = true;
-    }
-  }
-  int count_ = 0;
-  bool have_second_ = false;
-  YAML::Mark second_ = YAML::Mark::null_mark();
-};
-
 // Parses `yaml` onto `*config` (which holds the defaults). Every exception
 // the libraries throw stops here.
 Status ParseOnto(std::string_view yaml, const std::string& source_name,
@@ -612,9 +561,9 @@ Status ParseOnto(std::string_view yaml, const std::string& source_name,
   YamlReader reporter(source_name);
   try {
     const std::string text(yaml);
-    DocumentCounter counter;
-    if (counter.Count(text, 2) > 1) {
-      return reporter.Error({"", counter.second()},
+    YAML::Mark second;
+    if (detail::HasSecondDocument(text, &second)) {
+      return reporter.Error({"", second},
                             "a second YAML document; a config file holds one");
     }
     const YAML::Node document = YAML::Load(text);

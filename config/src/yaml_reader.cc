@@ -1,10 +1,13 @@
 #include "yaml_reader.h"
 
+#include <yaml-cpp/eventhandler.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -13,6 +16,51 @@
 
 namespace stemedb::detail {
 namespace {
+
+// Counts documents, stopping at a limit (see HasSecondDocument).
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override { ++count_; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { Node(m); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { Node(m); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Node(m);
+  }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Node(m);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Node(m);
+  }
+  void OnMapEnd() override {}
+
+  // Documents seen (at most `limit`).
+  int Count(const std::string& text, int limit) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    while (count_ < limit && parser.HandleNextDocument(*this)) {
+    }
+    return count_;
+  }
+  // Where the second document's content starts.
+  YAML::Mark second() const { return second_; }
+
+ private:
+  void Node(const YAML::Mark& m) {
+    if (count_ == 2 && !have_second_) {
+      second_ = m;
+      have_second_ = true;
+    }
+  }
+  int count_ = 0;
+  bool have_second_ = false;
+  YAML::Mark second_ = YAML::Mark::null_mark();
+};
 
 bool HasMark(const YAML::Mark& mark) { return mark.line >= 0; }
 
@@ -305,6 +353,13 @@ std::optional<YAML::Mark> YamlReader::KeyMarkOf(const std::string& path) const {
   const auto it = key_marks_.find(path);
   if (it == key_marks_.end()) return std::nullopt;
   return it->second;
+}
+
+bool HasSecondDocument(const std::string& text, YAML::Mark* where) {
+  DocumentCounter counter;
+  if (counter.Count(text, 2) < 2) return false;
+  *where = counter.second();
+  return true;
 }
 
 }  // namespace stemedb::detail

@@ -93,6 +93,14 @@ class YamlReader {
 // "a mapping", "a list", ... for messages.
 std::string_view DescribeType(const YAML::Node& node);
 
+// True when `text` holds a second YAML document; *where is then the start of
+// its content. For every loader, which then reads the one document with
+// YAML::Load. yaml-cpp 0.7's LoadAll never returns on some malformed input
+// (e.g. "a: b\n,": it keeps adding empty documents until memory runs out;
+// found by fuzz/, fixed upstream in jbeder/yaml-cpp#1319), so documents are
+// counted here, at most two, and LoadAll is never used.
+bool HasSecondDocument(const std::string& text, YAML::Mark* where);
+
 // Shortest text that reads back as the same double ("0.1", not 0.1000000001).
 std::string FormatNumber(double value);
 

@@ -416,17 +416,18 @@ std::optional<ConfigError> ParseWebConfig(const std::string& text,
                                           WebConfig* out) {
   YamlReader reporter(source);
   try {
-    const std::vector<YAML::Node> documents = YAML::LoadAll(text);
-    if (documents.empty() || documents[0].IsNull()) {
+    YAML::Mark second;
+    if (detail::HasSecondDocument(text, &second)) {
+      return reporter.Error({"", second},
+                            "a second YAML document; a web config holds one");
+    }
+    const YAML::Node document = YAML::Load(text);
+    if (!document.IsDefined() || document.IsNull()) {
       *out = WebConfig{};  // an empty file: no TLS, no auth, like the toolkit
       return std::nullopt;
     }
-    if (documents.size() > 1) {
-      return reporter.Error({"", documents[1].Mark()},
-                            "a second YAML document; a web config holds one");
-    }
     WebConfigParser parser(source, base_dir);
-    return parser.Parse(documents[0], out);
+    return parser.Parse(document, out);
   } catch (const YAML::Exception& e) {
     return reporter.Error({"", e.mark}, "invalid YAML: " + e.msg);
   } catch (const std::exception& e) {
