@@ -26,7 +26,10 @@ for name in "${names[@]}"; do
   # -timeout: one input taking this long is a hang (generous: the machine is
   # shared). -rss_limit_mb: inputs are at most a few KiB, so more is a leak
   # or blow-up; the 200 MB config case is the loader's size cap's business.
-  if "$out/${name}_fuzz" -max_total_time="$seconds" -timeout=30 \
+  # The outer timeout: libFuzzer's own out-of-memory exit under ASan was seen
+  # to spin forever instead of ending, so a crash never holds the gate.
+  if timeout -k 10 $((seconds + 120)) \
+      "$out/${name}_fuzz" -max_total_time="$seconds" -timeout=30 \
       -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="$out/artifacts/$name-" "${dirs[@]}" >"$log" 2>&1; then
     grep -E "^stat::number_of_executed_units|^Done" "$log" | tr '\n' ' '
