@@ -3,12 +3,11 @@
 The truth of a component is computed the way the README defines the
 metrics, by tools independent of the exporter:
 
-  allocated bytes   du -s -x --block-size=1 DIR   (one du per component: the
-  apparent bytes    du -s -x -b DIR                exporter counts a hard-linked
-                                                   inode once per component, so
-                                                   a link across two components
-                                                   counts in both, as two du
-                                                   runs count it)
+  allocated bytes   du -s -x --block-size=1 DIR
+  apparent bytes    du -s -x -b DIR
+                    (one du per component: the exporter counts a hard-linked
+                    inode once per component, so a link across two
+                    components counts in both, as two du runs count it)
   files             find DIR -xdev -mindepth 1 ! -type d   (every name)
   directories       find DIR -xdev -type d                 (DIR included)
   segments          find DIR -mindepth 1 -maxdepth 1 -name PATTERN
@@ -21,7 +20,6 @@ once, toward whichever name the walk meets first. For such inodes (found by
 lstat) the check accepts any value between "none of them" and "all of them"
 and says so; everywhere else it is exact.
 """
-import errno
 import os
 import stat
 import subprocess
@@ -302,22 +300,3 @@ def wait_reconciles_after(exporter, components, timeout):
     return e2e.wait_until(check, timeout,
                           "two more reconciles of every component than %r" %
                           start)
-
-
-def write_probe(path, size):
-    """Writes `size` bytes to a new file and returns when it is closed."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        os.write(fd, b"p" * size)
-    finally:
-        os.close(fd)
-
-
-def ignore_enospc(fn, *args):
-    """Runs fn; on a full filesystem returns None instead of raising."""
-    try:
-        return fn(*args)
-    except OSError as e:
-        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
-            raise
-        return None
