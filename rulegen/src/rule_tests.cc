@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <regex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -114,35 +113,6 @@ Labels With(Labels labels, const std::string& k, const std::string& v) {
   return labels;
 }
 
-struct Matcher {
-  std::string name, op, value;
-};
-
-// Parses `a="x",b!~"y"`; nullopt when the text is not such a list.
-std::optional<std::vector<Matcher>> ParseMatchers(const std::string& text) {
-  static const std::regex kOne(
-      R"re(\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(,|$))re");
-  std::vector<Matcher> out;
-  auto it = text.cbegin();
-  std::smatch match;
-  while (it != text.cend()) {
-    if (!std::regex_search(it, text.cend(), match, kOne,
-                           std::regex_constants::match_continuous)) {
-      return std::nullopt;
-    }
-    std::string value;
-    const std::string raw = match[3];
-    for (size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '\\' && i + 1 < raw.size()) ++i;
-      value.push_back(raw[i]);
-    }
-    out.push_back({match[1], match[2], value});
-    it = match[0].second;
-    if (match[4].length() == 0) break;
-  }
-  return out;
-}
-
 class Generator {
  public:
   Generator(const Config& config, const RuleSet& rules)
@@ -176,6 +146,7 @@ class Generator {
 
   // Labels of one filesystem's series: those the selector demands (node
   // mode) or the exporter's job, plus an instance that tells the cases apart.
+  // The config loader refused selectors no series can satisfy.
   std::optional<ConfigError> BuildFilesystemLabels() {
     fs_labels_ = {
         {"device", "/dev/vdb"}, {"fstype", "ext4"}, {"mountpoint", "/data"}};
@@ -184,42 +155,11 @@ class Generator {
       return std::nullopt;
     }
     fs_labels_["job"] = "node";
-    auto matchers = ParseMatchers(fs_.matchers);
-    if (!matchers) {
-      return ConfigError{c_.source, 0, 0, "alerting.node_exporter_selector",
-                         "cannot parse \"" + fs_.matchers +
-                             "\" as label matchers like mountpoint=\"/data\""};
-    }
-    for (const Matcher& mt : *matchers) {
-      if (mt.name == "instance") {
-        return ConfigError{c_.source, 0, 0, "alerting.node_exporter_selector",
-                           "an instance matcher is not supported: the rule "
-                           "tests tell filesystems apart by instance"};
-      }
+    for (const LabelMatcher& mt : c_.alerting.node_exporter_matchers) {
       if (mt.op == "=") {
         fs_labels_[mt.name] = mt.value;
       } else if (mt.op == "=~") {
-        // A literal alternation ("/data|/srv") is satisfied by its first.
-        const std::string first = mt.value.substr(0, mt.value.find('|'));
-        if (!std::regex_match(first, std::regex(R"([A-Za-z0-9/_.:-]*)"))) {
-          return ConfigError{
-              c_.source, 0, 0, "alerting.node_exporter_selector",
-              "cannot derive a test value for " + mt.name + "=~\"" + mt.value +
-                  "\"; use a literal or an alternation of literals"};
-        }
-        fs_labels_[mt.name] = first;
-      }
-    }
-    for (const Matcher& mt : *matchers) {
-      const std::string have = fs_labels_[mt.name];
-      bool excluded = false;
-      if (mt.op == "!=") excluded = have == mt.value;
-      if (mt.op == "!~")
-        excluded = std::regex_match(have, std::regex(mt.value));
-      if (excluded) {
-        return ConfigError{c_.source, 0, 0, "alerting.node_exporter_selector",
-                           "the test value " + mt.name + "=\"" + have +
-                               "\" is excluded by the selector itself"};
+        fs_labels_[mt.name] = mt.value.substr(0, mt.value.find('|'));
       }
     }
     return std::nullopt;

@@ -447,15 +447,6 @@ std::vector<const AlertRule*> RuleSet::Alerts() const {
 }
 
 std::optional<ConfigError> BuildRuleSet(const Config& config, RuleSet* out) {
-  if (config.alerting.labels.count("severity") != 0) {
-    return ConfigError{config.source, 0, 0, "alerting.labels.severity",
-                       "severity is set per alert by stemedb_rulegen "
-                       "(critical, warning or info); remove it"};
-  }
-  if (config.alerting.labels.count("alertname") != 0) {
-    return ConfigError{config.source, 0, 0, "alerting.labels.alertname",
-                       "alertname is set by Prometheus; remove it"};
-  }
   Builder builder(config);
   RuleSet rules;
   rules.groups.push_back(builder.Records());
