@@ -30,6 +30,14 @@ int Rank(Status s) {
 
 Status Worse(Status a, Status b) { return Rank(a) >= Rank(b) ? a : b; }
 
+// df's Use% column ("27%"): it counts the root-reserved blocks as neither
+// used nor available, unlike the alerts' 1 - avail/size.
+std::string DfUse(const FilesystemNumbers& fs) {
+  const uint64_t used = fs.size_bytes - std::min(fs.free_bytes, fs.size_bytes);
+  const int p = detail::DfPercent(used, fs.avail_bytes);
+  return p < 0 ? "-" : std::to_string(p) + "%";
+}
+
 const ComponentNumbers* FindComponent(const Numbers& n, const std::string& name,
                                       const std::string& mountpoint) {
   for (const auto& c : n.components) {
@@ -151,6 +159,8 @@ Candidate Judge(const Numbers& n, const Limits& l, const FilesystemNumbers& fs,
   }
   uint64_t freed_total = 0;
   for (const auto& [section, bytes] : freed) freed_total += bytes;
+  bool measured_rules = false;
+  for (const auto& r : n.rules) measured_rules = measured_rules || r.measured;
 
   // The tree, in the runbook's order.
   auto share_detail = [&](const ComponentNumbers* comp, double share,
@@ -162,8 +172,9 @@ Candidate Judge(const Numbers& n, const Limits& l, const FilesystemNumbers& fs,
   v.steps.push_back({"df -h",
                      "More than " + Percent(l.emergency_used_ratio) + " used?",
                      used_ratio > l.emergency_used_ratio,
-                     Percent(used_ratio) + " used, " +
-                         HumanBytes(fs.avail_bytes) + " available",
+                     Percent(used_ratio) + " used (1 - avail/size, as the " +
+                         "alerts count), " + HumanBytes(fs.avail_bytes) +
+                         " available; df Use% " + DfUse(fs),
                      "1"});
   v.steps.push_back({"du -sh " + (wal ? wal->path : l.wal_component),
                      "WAL using most space?", wal_share > l.most_space_share,
@@ -182,11 +193,12 @@ Candidate Judge(const Numbers& n, const Limits& l, const FilesystemNumbers& fs,
                  " inodes free (" + std::to_string(fs.files_free) + ")"
            : "no inode table (files 0)",
        "4"});
-  v.steps.push_back(
-      {"cleanup rules", "Normal growth, no cleanup options?",
-       space_short && freed_total == 0,
-       "the cleanup rules would free " + HumanBytes(freed_total) + " here",
-       "5"});
+  v.steps.push_back({"cleanup rules", "Normal growth, no cleanup options?",
+                     space_short && freed_total == 0,
+                     measured_rules ? "the cleanup rules would free " +
+                                          HumanBytes(freed_total) + " here"
+                                    : std::string("no cleanup rule measured"),
+                     "5"});
 
   // The decision.
   auto decide = [&](int rank, std::string section, std::string reason) {
