@@ -61,12 +61,12 @@ Examples:
   stemedb_disk_exporter --once --textfile /var/lib/prometheus/node-exporter/stemedb.prom)";
 
 // The end of `diagnose --help`.
-constexpr const char* kDiagnoseFooter = R"(It walks the layout once (or reads
---from), answers the runbook's Quick Diagnosis tree (df -h, du -sh data/wal/,
-du -sh data/db/, df -i) with live numbers, lists what each cleanup rule would
-free with the command that frees it, the largest directories and those with
-the most entries, and names the runbook section to go to and why. It writes
-nothing (it works on a full or read-only disk) and needs no running exporter.
+constexpr const char* kDiagnoseFooter = R"(Walks the layout once (or reads --from), answers the runbook's Quick
+Diagnosis tree (df -h, du -sh data/wal/, du -sh data/db/, df -i) with live
+numbers, lists what each cleanup rule would free with the command that frees
+it, the largest directories and those with the most entries, and names the
+runbook section to go to and why. Writes nothing (works on a full or
+read-only disk) and needs no running exporter.
 
 Exit status (monitoring-plugin convention, the alerts' thresholds):
   0  OK        every filesystem within the thresholds
