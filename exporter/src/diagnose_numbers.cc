@@ -14,6 +14,27 @@ double WallSeconds() {
       .count();
 }
 
+// The filesystem a cleanup rule frees: its component's, else the deepest
+// reported filesystem whose mountpoint is the rule directory or above it.
+std::string MountpointOf(const Snapshot& s, const diagnose::Numbers& n,
+                         const CleanupRule& rule) {
+  if (!rule.component.empty()) {
+    for (const auto& c : n.components) {
+      if (c.name == rule.component) return c.mountpoint;
+    }
+    return "";
+  }
+  std::string best;
+  for (const auto& fs : s.filesystems) {
+    const std::string& mp = fs.mount.mountpoint;
+    const bool above = rule.resolved_path == mp ||
+                       (rule.resolved_path.compare(0, mp.size(), mp) == 0 &&
+                        (mp == "/" || rule.resolved_path[mp.size()] == '/'));
+    if (above && mp.size() > best.size()) best = mp;
+  }
+  return best;
+}
+
 }  // namespace
 
 diagnose::Numbers NumbersFromSnapshot(const Snapshot& s, const Config& config,
@@ -75,6 +96,15 @@ diagnose::Numbers NumbersFromSnapshot(const Snapshot& s, const Config& config,
                         "from the last complete one");
     }
     n.components.push_back(std::move(c));
+  }
+  for (const auto& rule : config.cleanup.rules) {
+    diagnose::RuleNumbers r;
+    r.name = rule.name;
+    r.section = std::to_string(rule.section);
+    r.path = rule.resolved_path;
+    r.command = rule.resolved_command;
+    r.mountpoint = MountpointOf(s, n, rule);
+    n.rules.push_back(std::move(r));
   }
   return n;
 }

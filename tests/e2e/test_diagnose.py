@@ -163,6 +163,20 @@ class DiagnoseTest(unittest.TestCase):
                                             "!", "-type", "d"))
                 self.assertEqual(c["directories"],
                                  find_count(path, "-type", "d"))
+        # Every default cleanup rule, with the runbook command for this
+        # tree, on the filesystem it frees.
+        rules = {r["name"]: r for r in report["rules"]}
+        self.assertEqual(sorted(rules), sorted([
+            "wal_beyond_retention", "backups_older_than_30d",
+            "journal_older_than_7d", "coredumps_older_than_1d",
+            "tmp_files", "empty_files"]))
+        wal = rules["wal_beyond_retention"]
+        self.assertEqual(wal["section"], "1")
+        self.assertEqual(wal["command"], 'find %s/data/wal -name "*.log" '
+                         '-mtime +7 -delete' % self.root)
+        self.assertEqual(wal["mountpoint"], self.root)
+        self.assertEqual(rules["tmp_files"]["section"], "4")
+        self.assertEqual(rules["tmp_files"]["mountpoint"], self.root)
 
     def test_out_of_blocks_is_section_1(self):
         self.mount("2m")
