@@ -14,9 +14,9 @@
 
 #include "exporter_testing.h"
 #include "prometheus/text_serializer.h"
-#include "stemedb/exporter/filesystems.h"
+#include "stemedb/scanner/filesystems.h"
 #include "stemedb/exporter/log.h"
-#include "stemedb/exporter/scanner.h"
+#include "stemedb/scanner/scanner.h"
 
 #ifndef STEMEDB_VERSION
 #define STEMEDB_VERSION "unknown"

@@ -1,6 +1,6 @@
 // Mount table parsing and lookup on fixture text; capacity against a real
 // tmpfs this test mounts (in a child's private mount namespace) and fills.
-#include "stemedb/exporter/filesystems.h"
+#include "stemedb/scanner/filesystems.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

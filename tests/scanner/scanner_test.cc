@@ -1,6 +1,6 @@
 // The scanner against trees this test writes: counts computed from what was
 // written, bytes checked against du.
-#include "stemedb/exporter/scanner.h"
+#include "stemedb/scanner/scanner.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

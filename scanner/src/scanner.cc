@@ -1,4 +1,4 @@
-#include "stemedb/exporter/scanner.h"
+#include "stemedb/scanner/scanner.h"
 
 #include <fcntl.h>
 #include <fnmatch.h>

@@ -1,4 +1,4 @@
-#include "stemedb/exporter/filesystems.h"
+#include "stemedb/scanner/filesystems.h"
 
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
