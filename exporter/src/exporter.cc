@@ -14,8 +14,8 @@
 
 #include "exporter_testing.h"
 #include "prometheus/text_serializer.h"
-#include "stemedb/scanner/filesystems.h"
 #include "stemedb/exporter/log.h"
+#include "stemedb/scanner/filesystems.h"
 #include "stemedb/scanner/scanner.h"
 
 #ifndef STEMEDB_VERSION
@@ -299,13 +299,7 @@ struct Exporter::Shared {
   // One capacity pass: which filesystems hold the components, and statvfs of
   // each with a timeout. Runs without mu held while probing.
   void Capacity() {
-    struct Want {
-      std::string component;
-      std::string path;
-      dev_t device;  // 0: unknown yet
-      bool missing;
-    };
-    std::vector<Want> wants;
+    std::vector<filesystems::MountWant> wants;
     std::chrono::milliseconds statfs_timeout;
     bool one_filesystem;
     {
@@ -320,51 +314,8 @@ struct Exporter::Shared {
       statfs_timeout = config.scan.statfs_timeout.value;
       one_filesystem = config.scan.one_filesystem;
     }
-    const auto table = filesystems::ReadMountTable();
-    // Deduplicated by device: bind mounts and components sharing a
-    // filesystem give one series, named by the filesystem's own mount (root
-    // "/") rather than a bind mount of a part of it, then by the shortest
-    // mountpoint, so the choice does not depend on component order.
-    std::map<dev_t, filesystems::Mount> by_device;
-    std::vector<std::pair<std::string, dev_t>> component_devices;
-    auto better = [](const filesystems::Mount& a, const filesystems::Mount& b) {
-      return std::make_tuple(a.root != "/", a.mountpoint.size(), a.mountpoint) <
-             std::make_tuple(b.root != "/", b.mountpoint.size(), b.mountpoint);
-    };
-    auto note = [&](const std::string& component, filesystems::Mount mount,
-                    bool link) {
-      // The owning mount of this device may be elsewhere in the table (the
-      // component sits under a bind mount): consider every mount of it.
-      for (const auto& m : table) {
-        if (m.device_id == mount.device_id && better(m, mount)) mount = m;
-      }
-      auto [it, inserted] = by_device.emplace(mount.device_id, mount);
-      if (!inserted && better(mount, it->second)) it->second = mount;
-      if (link) component_devices.emplace_back(component, mount.device_id);
-    };
-    for (const auto& w : wants) {
-      if (w.missing) continue;
-      auto mount = filesystems::FindMount(table, w.path, w.device);
-      if (w.device != 0 && (!mount || mount->device_id != w.device)) {
-        // The path goes through a symlink to another filesystem: trust the
-        // device the walk saw over the path's spelling.
-        for (const auto& m : table) {
-          if (m.device_id == w.device) {
-            mount = m;
-            break;
-          }
-        }
-      }
-      if (mount) note(w.component, *mount, /*link=*/true);
-      if (!one_filesystem) {
-        // Walked too, so reported; but the component is joined only to the
-        // filesystem of its own directory, keeping the join one-to-one for
-        // PromQL's group_left.
-        for (auto& below : filesystems::MountsBelow(table, w.path)) {
-          note(w.component, below, /*link=*/false);
-        }
-      }
-    }
+    const auto [by_device, component_devices] = filesystems::ChooseMounts(
+        filesystems::ReadMountTable(), wants, one_filesystem);
     std::map<dev_t, std::optional<filesystems::Capacity>> answers;
     for (const auto& [dev, mount] : by_device) {
       answers[dev] = prober.Probe(mount.mountpoint, statfs_timeout);
@@ -405,7 +356,7 @@ struct Exporter::Shared {
     for (const auto& [component, dev] : component_devices) {
       // A reload during this pass may have removed the component.
       if (config.FindComponent(component) == nullptr) continue;
-      const auto& mount = by_device[dev];
+      const auto& mount = by_device.at(dev);
       links.push_back({component, mount.mountpoint, mount.device});
     }
     CheckStuckLocked();

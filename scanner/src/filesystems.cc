@@ -11,6 +11,7 @@
 #include <sstream>
 #include <system_error>
 #include <thread>
+#include <tuple>
 
 #include "filesystems_testing.h"
 #include "stemedb/config.h"
@@ -191,6 +192,47 @@ std::vector<Mount> MountsBelow(const std::vector<Mount>& table,
     if (mountpoint != base && IsAtOrBelow(mountpoint, base)) below.push_back(m);
   }
   return below;
+}
+
+MountChoice ChooseMounts(const std::vector<Mount>& table,
+                         const std::vector<MountWant>& wants,
+                         bool one_filesystem) {
+  MountChoice choice;
+  auto better = [](const Mount& a, const Mount& b) {
+    return std::make_tuple(a.root != "/", a.mountpoint.size(), a.mountpoint) <
+           std::make_tuple(b.root != "/", b.mountpoint.size(), b.mountpoint);
+  };
+  auto note = [&](const std::string& component, Mount mount, bool link) {
+    // The owning mount of this device may be elsewhere in the table (the
+    // component sits under a bind mount): consider every mount of it.
+    for (const auto& m : table) {
+      if (m.device_id == mount.device_id && better(m, mount)) mount = m;
+    }
+    auto [it, inserted] = choice.by_device.emplace(mount.device_id, mount);
+    if (!inserted && better(mount, it->second)) it->second = mount;
+    if (link) choice.component_devices.emplace_back(component, mount.device_id);
+  };
+  for (const auto& w : wants) {
+    if (w.missing) continue;
+    auto mount = FindMount(table, w.path, w.device);
+    if (w.device != 0 && (!mount || mount->device_id != w.device)) {
+      // The path goes through a symlink to another filesystem: trust the
+      // device the walk saw over the path's spelling.
+      for (const auto& m : table) {
+        if (m.device_id == w.device) {
+          mount = m;
+          break;
+        }
+      }
+    }
+    if (mount) note(w.component, *mount, /*link=*/true);
+    if (!one_filesystem) {
+      for (auto& below : MountsBelow(table, w.path)) {
+        note(w.component, below, /*link=*/false);
+      }
+    }
+  }
+  return choice;
 }
 
 // State shared with the probe threads; outlives the prober while a probe is
