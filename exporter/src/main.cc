@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "stemedb/atomic_file.h"
 #include "stemedb/cli_suggest.h"
 #include "stemedb/config.h"
 #include "stemedb/exporter/exporter.h"
@@ -89,44 +90,6 @@ std::optional<stemedb::ConfigError> LoadConfig(const Flags& flags,
     if (auto err = stemedb::OverrideRoot(flags.root, &config)) return err;
   }
   *out = std::move(config);
-  return std::nullopt;
-}
-
-// Writes the file node_exporter's textfile collector reads: to a temporary
-// file beside it, then rename(2), so the collector never sees half a file.
-std::optional<std::string> WriteAtomically(const std::string& path,
-                                           const std::string& text) {
-  namespace fs = boost::filesystem;
-  fs::path target(path);
-  fs::path dir = target.parent_path().empty() ? "." : target.parent_path();
-  // The collector only reads *.prom; a temporary name without that suffix is
-  // never picked up half-written.
-  fs::path tmp = dir / ("." + target.filename().string() + ".tmp." +
-                        std::to_string(::getpid()));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return tmp.string() + ": " + std::strerror(errno);
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      std::string err = tmp.string() + ": " + std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return err;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    std::string err = tmp.string() + ": " + std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return err;
-  }
-  if (::rename(tmp.c_str(), target.c_str()) != 0) {
-    std::string err = path + ": " + std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return err;
-  }
   return std::nullopt;
 }
 
@@ -205,9 +168,13 @@ int Run(const Flags& flags) {
       std::fwrite(text->data(), 1, text->size(), stdout);
       return std::fflush(stdout) == 0 ? 0 : 1;
     }
-    if (auto err = WriteAtomically(flags.textfile, *text)) {
+    // node_exporter's textfile collector never sees half a file (nor the
+    // temp file: it reads only *.prom).
+    if (stemedb::Status err =
+            stemedb::WriteFileAtomically(flags.textfile, *text)) {
       // An I/O failure (a full disk, say), not a usage error: exit 1.
-      std::cerr << "stemedb_disk_exporter: error: --textfile: " << *err << "\n";
+      std::cerr << "stemedb_disk_exporter: error: --textfile: "
+                << err->ToString() << "\n";
       return 1;
     }
     return 0;

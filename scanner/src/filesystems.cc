@@ -15,6 +15,7 @@
 
 #include "filesystems_testing.h"
 #include "stemedb/config.h"
+#include "stemedb/paths.h"
 
 namespace stemedb::filesystems {
 namespace {
@@ -74,40 +75,6 @@ bool HasOption(std::string_view options, std::string_view wanted) {
   return false;
 }
 
-// Lexically normalised absolute path: no empty or "." components, ".."
-// applied, no trailing slash (except "/").
-std::string Normalize(std::string_view path) {
-  std::vector<std::string_view> parts;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t slash = path.find('/', i);
-    if (slash == std::string_view::npos) slash = path.size();
-    std::string_view part = path.substr(i, slash - i);
-    if (part == "..") {
-      if (!parts.empty()) parts.pop_back();
-    } else if (!part.empty() && part != ".") {
-      parts.push_back(part);
-    }
-    i = slash + 1;
-  }
-  std::string out;
-  for (std::string_view part : parts) {
-    out += '/';
-    out += part;
-  }
-  return out.empty() ? "/" : out;
-}
-
-// True when `ancestor` is `path` or one of its ancestors (both normalised).
-bool IsAtOrBelow(std::string_view path, std::string_view ancestor) {
-  if (ancestor == "/") return true;
-  if (path.size() < ancestor.size() ||
-      path.substr(0, ancestor.size()) != ancestor) {
-    return false;
-  }
-  return path.size() == ancestor.size() || path[ancestor.size()] == '/';
-}
-
 }  // namespace
 
 std::vector<Mount> ParseMountInfo(std::string_view text) {
@@ -160,12 +127,12 @@ std::vector<Mount> ReadMountTable() {
 
 std::optional<Mount> FindMount(const std::vector<Mount>& table,
                                std::string_view path, dev_t device_id) {
-  const std::string target = Normalize(path);
+  const std::string target = NormalizePath(path);
   const Mount* best_same_device = nullptr;
   const Mount* best_any = nullptr;
   size_t best_same_len = 0, best_any_len = 0;
   for (const Mount& m : table) {
-    const std::string mountpoint = Normalize(m.mountpoint);
+    const std::string mountpoint = NormalizePath(m.mountpoint);
     if (!IsAtOrBelow(target, mountpoint)) continue;
     // ">=": of mounts stacked on one mountpoint, the later one is on top.
     if (best_any == nullptr || mountpoint.size() >= best_any_len) {
@@ -185,10 +152,10 @@ std::optional<Mount> FindMount(const std::vector<Mount>& table,
 
 std::vector<Mount> MountsBelow(const std::vector<Mount>& table,
                                std::string_view path) {
-  const std::string base = Normalize(path);
+  const std::string base = NormalizePath(path);
   std::vector<Mount> below;
   for (const Mount& m : table) {
-    const std::string mountpoint = Normalize(m.mountpoint);
+    const std::string mountpoint = NormalizePath(m.mountpoint);
     if (mountpoint != base && IsAtOrBelow(mountpoint, base)) below.push_back(m);
   }
   return below;

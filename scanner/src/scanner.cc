@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "scanner_testing.h"
+#include "stemedb/paths.h"
 
 namespace stemedb::scanner {
 
@@ -513,8 +514,7 @@ std::vector<ComponentStats> Walk::Run() {
     const ComponentSpec& spec = *components_[i].spec;
     stats.name = spec.name;
     stats.has_segments = !spec.segment_pattern.empty();
-    std::string path = spec.path;
-    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    std::string path = NormalizePath(spec.path);
 
     // The component path itself may be a symlink (a WAL moved to another
     // disk): it is resolved like any configured path; nothing below it is.

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <string>
 
+#include "temp_dir.h"
+
 namespace stemedb {
 namespace {
 
@@ -18,14 +20,6 @@ namespace fs = std::filesystem;
 // A fresh directory per test, removed afterwards.
 class ConfigFileTest : public testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern =
-        (fs::temp_directory_path() / "stemedb_config_test_XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   // Writes `text` to dir_/name (creating parents) and returns its path.
   std::string Write(const std::string& name, const std::string& text) {
     const fs::path path = dir_ / name;
@@ -41,7 +35,8 @@ class ConfigFileTest : public testing::Test {
     return config;
   }
 
-  fs::path dir_;
+  const testutil::TempDir tmp_;
+  const fs::path dir_{tmp_.path()};
 };
 
 TEST_F(ConfigFileTest, RelativeRootResolvesAgainstTheFilesDirectory) {
