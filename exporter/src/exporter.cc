@@ -14,6 +14,7 @@
 
 #include "exporter_testing.h"
 #include "prometheus/text_serializer.h"
+#include "source.h"
 #include "stemedb/exporter/log.h"
 #include "stemedb/scanner/filesystems.h"
 #include "stemedb/scanner/scanner.h"
@@ -67,25 +68,6 @@ double WallSeconds() {
       .count();
 }
 
-// True when a walk started under `a` measures exactly what one under `b`
-// would: same directories in the same order, same patterns and walk rules.
-// A reload that keeps these keeps the running walk's results (a SIGHUP storm
-// used to throw every walk away).
-bool SameWalkInputs(const Config& a, const Config& b) {
-  if (a.components.size() != b.components.size()) return false;
-  for (size_t i = 0; i < a.components.size(); ++i) {
-    const Component& x = a.components[i];
-    const Component& y = b.components[i];
-    if (x.name != y.name || x.resolved_path != y.resolved_path ||
-        x.segment_pattern != y.segment_pattern) {
-      return false;
-    }
-  }
-  return a.scan.threads == b.scan.threads &&
-         a.scan.one_filesystem == b.scan.one_filesystem &&
-         a.scan.max_depth == b.scan.max_depth;
-}
-
 ComponentState FreshState(const Component& c) {
   ComponentState s;
   s.name = c.name;
@@ -107,7 +89,7 @@ std::string RenderText(const Snapshot& snapshot) {
 
 struct Exporter::Shared {
   explicit Shared(Config c, ConfigLoader l)
-      : config(std::move(c)), loader(std::move(l)) {
+      : config(std::move(c)), loader(std::move(l)), source(MakeWalkSource()) {
     for (const auto& comp : config.components) {
       components.push_back(FreshState(comp));
     }
@@ -118,6 +100,8 @@ struct Exporter::Shared {
   mutable std::condition_variable cv;
   Config config;
   const ConfigLoader loader;  // immutable after construction
+  // Where the numbers come from; used by the one thread that walks.
+  const std::unique_ptr<ComponentSource> source;
   uint64_t config_generation = 0;
   std::vector<ComponentState> components;  // parallel to config.components
   std::vector<FilesystemState> filesystems;
@@ -163,30 +147,24 @@ struct Exporter::Shared {
   // One walk over the current config's components. Runs without mu held
   // while walking.
   void Walk() {
-    std::vector<scanner::ComponentSpec> specs;
-    scanner::WalkOptions options;
+    WalkPlan plan;
     uint64_t generation;
     {
       std::lock_guard<std::mutex> lock(mu);
       // Stop() may have come between the loop's wait and here; it then
       // found no walk in progress and would join one that could hang.
       if (stopping) return;
-      for (const auto& c : config.components) {
-        specs.push_back({c.name, c.resolved_path, c.segment_pattern});
-      }
-      options.threads = config.scan.threads;
-      options.one_filesystem = config.scan.one_filesystem;
-      options.max_depth = config.scan.max_depth;
-      options.deadline = SaturatingAdd(Clock::now(), config.scan.timeout.value);
-      options.cancel = &cancel;
+      plan = PlanWalk(config);
+      plan.options.deadline =
+          SaturatingAdd(Clock::now(), config.scan.timeout.value);
+      plan.options.cancel = &cancel;
       generation = config_generation;
       walk_in_progress = true;
-      walk_deadline = options.deadline;
+      walk_deadline = plan.options.deadline;
       stuck_reported = false;
       cv.notify_all();  // RunOnce() times the walk from here
     }
-    std::vector<scanner::ComponentStats> results =
-        scanner::ScanComponents(specs, options);
+    std::vector<scanner::ComponentStats> results = source->Collect(plan);
     double now = WallSeconds();
     std::lock_guard<std::mutex> lock(mu);
     walk_in_progress = false;
@@ -471,10 +449,10 @@ void Exporter::RunOnce() {
   s->Capacity();
 }
 
-std::optional<ConfigError> Exporter::Reload() {
+Status Exporter::Reload() {
   auto& s = *shared_;
   Config next;
-  std::optional<ConfigError> err;
+  Status err;
   if (s.loader) {
     err = s.loader(&next);
   } else {
