@@ -60,6 +60,13 @@ class YamlReader {
   Status ReadEntries(const YAML::Node& node, const Where& where,
                      const EntryFn& entry);
 
+  // Reads a list: calls `item` for each element in order, at path
+  // "where.path[i]" (0-based). A null node reads as an empty list.
+  using ItemFn =
+      std::function<Status(const YAML::Node& item, const Where& item_where)>;
+  Status ReadList(const YAML::Node& node, const Where& where,
+                  const ItemFn& item);
+
   Status ReadString(const YAML::Node& node, const Where& where,
                     std::string* out, bool allow_empty = false);
   // Only the words true and false: YAML 1.1's yes/no/on/off are typos here.

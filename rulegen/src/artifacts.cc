@@ -61,7 +61,9 @@ std::optional<ConfigError> RenderArtifacts(const Config& config,
     std::string description = header.substr(2);
     description.pop_back();
     artifacts.push_back(
-        {paths.dashboard, RenderDashboard(config, description)});
+        {paths.dashboard,
+         RenderDashboard(rules, config.dashboard, config.alerting.runbook_url,
+                         description)});
   }
   if (!paths.prometheus_rule.empty()) {
     artifacts.push_back(

@@ -217,6 +217,91 @@ components:
   EXPECT_EQ(config.components[2].resolved_path, "/srv/a/tmp");
 }
 
+TEST_F(ConfigFileTest, CleanupRulesReplaceTheDefaultsAndResolvePaths) {
+  const Config config = Load(Write("c.yaml", R"(root: /srv/s
+cleanup:
+  rules:
+    - name: old_wal
+      section: 2
+      component: wal
+      match: "*.log"
+      older_than: 3d
+      command: "ls <path>/*.log && echo <path>"
+    - name: dumps
+      section: "5"
+      path: dumps/./x
+      type: directory
+)"));
+  ASSERT_EQ(config.cleanup.rules.size(), 2u);
+  const CleanupRule& wal = config.cleanup.rules[0];
+  EXPECT_EQ(wal.section, 2);
+  EXPECT_EQ(wal.resolved_path, "/srv/s/data/wal");
+  EXPECT_EQ(wal.older_than.text, "3d");
+  EXPECT_EQ(wal.type, CleanupEntryType::kFile);
+  EXPECT_EQ(wal.resolved_command,
+            "ls /srv/s/data/wal/*.log && echo /srv/s/data/wal");
+  const CleanupRule* dumps = config.FindCleanupRule("dumps");
+  ASSERT_NE(dumps, nullptr);
+  EXPECT_EQ(dumps->resolved_path, "/srv/s/dumps/x");
+  EXPECT_EQ(dumps->match, "*");
+  EXPECT_EQ(dumps->type, CleanupEntryType::kDirectory);
+  EXPECT_EQ(dumps->older_than.value.count(), 0);
+  EXPECT_EQ(dumps->resolved_command, "");
+  EXPECT_EQ(config.FindCleanupRule("tmp_files"), nullptr);
+}
+
+TEST_F(ConfigFileTest, EmptyRuleListMeasuresNothing) {
+  EXPECT_TRUE(
+      Load(Write("c.yaml", "cleanup: {rules: []}\n")).cleanup.rules.empty());
+}
+
+// While the rule list is the default, the WAL step follows the WAL
+// thresholds: component, segment pattern, retention and the find command.
+TEST_F(ConfigFileTest, DefaultWalRuleFollowsTheWalThresholds) {
+  const Config config = Load(Write("c.yaml", R"(root: /srv/s
+components:
+  journal: {path: j, segment_pattern: "*.wal"}
+  sets: {path: b, segment_pattern: "set-*"}
+  tmp: {path: t}
+thresholds:
+  wal: {component: journal, retention: 36h}
+  backups: {component: sets}
+)"));
+  const CleanupRule* wal = config.FindCleanupRule("wal_beyond_retention");
+  ASSERT_NE(wal, nullptr);
+  EXPECT_EQ(wal->resolved_path, "/srv/s/j");
+  EXPECT_EQ(wal->match, "*.wal");
+  EXPECT_EQ(wal->older_than.text, "36h");
+  EXPECT_EQ(wal->resolved_command,
+            R"(find /srv/s/j -name "*.wal" -mmin +2160 -delete)");
+  const CleanupRule* backups = config.FindCleanupRule("backups_older_than_30d");
+  ASSERT_NE(backups, nullptr);
+  EXPECT_EQ(backups->resolved_path, "/srv/s/b");
+}
+
+TEST_F(ConfigFileTest, OverrideRootReResolvesCleanupRules) {
+  Config config = Load(Write("c.yaml", "root: /srv/a\n"));
+  ASSERT_FALSE(OverrideRoot("/srv/b", &config).has_value());
+  EXPECT_EQ(config.FindCleanupRule("tmp_files")->resolved_path, "/srv/b/data");
+  EXPECT_EQ(config.FindCleanupRule("tmp_files")->resolved_command,
+            R"(find /srv/b/data -name "*.tmp" -delete)");
+  EXPECT_EQ(config.FindCleanupRule("wal_beyond_retention")->resolved_path,
+            "/srv/b/data/wal");
+  EXPECT_EQ(config.FindCleanupRule("coredumps_older_than_1d")->resolved_path,
+            "/var/lib/systemd/coredump");
+}
+
+TEST_F(ConfigFileTest, NodeExporterSelectorIsParsed) {
+  const Config config = Load(Write("c.yaml", R"(alerting:
+  node_exporter_selector: 'mountpoint=~"/data|/srv", fstype!="tmpfs"'
+)"));
+  ASSERT_EQ(config.alerting.node_exporter_matchers.size(), 2u);
+  EXPECT_EQ(config.alerting.node_exporter_matchers[0].name, "mountpoint");
+  EXPECT_EQ(config.alerting.node_exporter_matchers[0].op, "=~");
+  EXPECT_EQ(config.alerting.node_exporter_matchers[0].value, "/data|/srv");
+  EXPECT_EQ(config.alerting.node_exporter_matchers[1].op, "!=");
+}
+
 TEST(DefaultConfigRootTest, RootOverrideReResolvesEveryComponent) {
   const Config config = DefaultConfig("/x");
   EXPECT_EQ(config.root, "/x");

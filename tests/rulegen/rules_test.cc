@@ -162,15 +162,6 @@ TEST(RulesTest, CriticalTwinsInhibitTheirWarnings) {
   }
 }
 
-TEST(RulesTest, RefusesLabelsItOwns) {
-  Config config = DefaultConfig();
-  config.alerting.labels["severity"] = "page";
-  RuleSet rules;
-  auto err = BuildRuleSet(config, &rules);
-  ASSERT_TRUE(err.has_value());
-  EXPECT_EQ(err->key_path, "alerting.labels.severity");
-}
-
 TEST(RulesTest, RecordingRulesUseTheContractNames) {
   const RuleSet rules = Build(DefaultConfig());
   std::set<std::string> records;
