@@ -110,7 +110,8 @@ std::string RenderText(const Report& r, size_t width) {
   out += Heading("Filesystems (df -h, df -i)");
   out += "   Size  Used Avail Use% Inodes IUsed IFree IUse% Mounted on\n";
   for (const auto& fs : n.filesystems) {
-    const size_t mp_width = width > 56 ? width - 56 : 8;
+    // The columns before it take 50; " (ro)" 5 more.
+    const size_t mp_width = width > 58 ? width - 50 - (fs.readonly ? 5 : 0) : 8;
     std::string mp =
         Elide(fs.mountpoint, mp_width) + (fs.readonly ? " (ro)" : "");
     if (!fs.have_capacity) {
@@ -168,10 +169,10 @@ std::string RenderText(const Report& r, size_t width) {
       continue;
     }
     line += Printf(
-        "%5s %7s files %5s dirs ", HumanBytes(c.allocated_bytes).c_str(),
+        "%5s %7s files %5s dirs", HumanBytes(c.allocated_bytes).c_str(),
         std::to_string(c.files).c_str(), std::to_string(c.directories).c_str());
     if (c.has_segments) {
-      line += std::to_string(c.segments) + " segments";
+      line += " " + std::to_string(c.segments) + " segments";
       if (c.segments > 0) {
         line +=
             ", oldest " + detail::Age(n.timestamp - c.oldest_segment_timestamp);
@@ -202,7 +203,7 @@ std::string RenderText(const Report& r, size_t width) {
 
   out += Heading("Largest directories (du -h DIR | sort -rh | head -" +
                  std::to_string(kTopDirectories) + ")");
-  if (!n.directories_measured) out += "  (not measured by this source)\n";
+  if (!n.directories_measured) out += "  (not measured)\n";
   for (const auto& d : n.largest_directories) {
     out += Printf("  %6s  ", HumanBytes(d.value).c_str()) +
            Elide(d.path, width - 10) + "\n";
@@ -210,7 +211,7 @@ std::string RenderText(const Report& r, size_t width) {
   out += Heading(
       "Most entries (find DIR -printf '%h\\n' | sort | uniq -c | "
       "sort -rn)");
-  if (!n.directories_measured) out += "  (not measured by this source)\n";
+  if (!n.directories_measured) out += "  (not measured)\n";
   for (const auto& d : n.most_entries) {
     out += Printf("  %7s  ", std::to_string(d.value).c_str()) +
            Elide(d.path, width - 11) + "\n";
@@ -299,6 +300,7 @@ std::string RenderJson(const Report& r) {
       f["section"] = v.section;
       f["reason"] = v.reason;
       f["cleanup_bytes"] = v.cleanup_bytes;
+      f["cleanup_measured"] = v.cleanup_measured;
       Json steps = Json::array();
       for (const auto& s : v.steps) {
         steps.push_back({{"check", s.check},

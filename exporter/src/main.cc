@@ -35,6 +35,7 @@ constexpr int kExitUsage = 2;
 constexpr const char* kFooter = R"(Endpoints:
   /                  landing page
   /metrics           metrics (--web.telemetry-path)
+  /diagnose          the runbook's Quick Diagnosis of the last scan (JSON)
   /-/healthy         200 while the process serves
   /-/ready           200 after the first walk finished within scan.timeout
 
@@ -62,7 +63,8 @@ Examples:
   stemedb_disk_exporter --once --textfile /var/lib/prometheus/node-exporter/stemedb.prom)";
 
 // The end of `diagnose --help`.
-constexpr const char* kDiagnoseFooter = R"(Walks the layout once (or reads --from), answers the runbook's Quick
+constexpr const char* kDiagnoseFooter =
+    R"(Walks the layout once (or reads --from), answers the runbook's Quick
 Diagnosis tree (df -h, du -sh data/wal/, du -sh data/db/, df -i) with live
 numbers, lists what each cleanup rule would free with the command that frees
 it, the largest directories and those with the most entries, and names the
@@ -87,6 +89,8 @@ struct DiagnoseFlags {
   std::string from_user;
   std::string from_password_file;
   std::string from_ca_file;
+  std::string from_cert_file;
+  std::string from_key_file;
   std::string from_timeout = "10s";
   std::string format = "text";
 };
@@ -334,6 +338,11 @@ int RunDiagnose(const DiagnoseFlags& flags) {
     stemedb::diagnose::FetchOptions options;
     options.user = flags.from_user;
     options.ca_file = flags.from_ca_file;
+    options.cert_file = flags.from_cert_file;
+    options.key_file = flags.from_key_file;
+    if (options.cert_file.empty() != options.key_file.empty()) {
+      return DiagnoseFail("--from.cert-file and --from.key-file go together");
+    }
     std::string error;
     auto timeout = DurationFlag("--from.timeout", flags.from_timeout, &error);
     if (!timeout) return DiagnoseFail(error);
@@ -409,6 +418,12 @@ CLI::App* AddDiagnose(CLI::App& app, DiagnoseFlags* flags) {
   sub->add_option("--from.ca-file", flags->from_ca_file,
                   "With an https --from: trust this CA instead of the "
                   "system's")
+      ->type_name("FILE");
+  sub->add_option("--from.cert-file", flags->from_cert_file,
+                  "With an https --from: client certificate (mTLS)")
+      ->type_name("FILE");
+  sub->add_option("--from.key-file", flags->from_key_file,
+                  "With --from.cert-file: its private key")
       ->type_name("FILE");
   sub->add_option("--from.timeout", flags->from_timeout,
                   "With --from: time for the whole request")
