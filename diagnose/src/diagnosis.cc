@@ -348,10 +348,22 @@ Report Diagnose(Numbers numbers, const Limits& limits) {
   }
   if (!any_capacity) {
     status = Worse(status, Status::kUnknown);
-    r.reason = any_present ? "no filesystem holding a component answered "
-                             "statvfs: the disk's state is unknown."
-                           : "no component directory exists under " + n.root +
-                                 " (wrong --root or --config?).";
+    bool unwalked = false;
+    for (const auto& c : n.components) {
+      unwalked = unwalked || (!c.present && !c.complete);
+    }
+    if (any_present) {
+      r.reason =
+          "No filesystem holding a component answered statvfs: the disk's "
+          "state is unknown.";
+    } else if (unwalked) {
+      r.reason =
+          "No component has been walked to the end yet (an exporter just "
+          "started, or a directory that cannot be read): nothing to judge.";
+    } else {
+      r.reason = "No component directory exists under " + n.root +
+                 " (wrong --root or --config?).";
+    }
   }
   r.status = status;
   if (best && !best->verdict.section.empty()) {

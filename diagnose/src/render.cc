@@ -77,7 +77,9 @@ std::string Printf(const char* format, ...) {
 }
 
 std::string UtcTime(double unix_seconds) {
-  const time_t t = static_cast<time_t>(unix_seconds);
+  // Clamped: a timestamp read from --from may be out of time_t's range.
+  const time_t t = static_cast<time_t>(
+      std::clamp(unix_seconds, 0.0, 253402300799.0));  // 9999-12-31
   tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];
@@ -150,10 +152,12 @@ std::string RenderText(const Report& r, size_t width) {
           std::string("  ") + (s.answer ? "yes" : "no ") + "  " + s.question;
       const std::string arrow = here ? "-> §" + s.section : "";
       const std::string check = "(" + s.check + ")";
-      size_t room = width - Width(line) - Width(arrow) - 2;
-      line += " " + Elide(check, room);
+      // Sizes from --from may make the question long: never wrap around.
+      const size_t used = Width(line) + Width(arrow) + 2;
+      line += " " + Elide(check, used < width ? width - used : 8);
       if (!arrow.empty()) {
-        line += std::string(width - Width(line) - Width(arrow), ' ') + arrow;
+        const size_t filled = Width(line) + Width(arrow);
+        line += std::string(filled < width ? width - filled : 1, ' ') + arrow;
       }
       out += line + "\n";
       out += Wrap(s.detail, width, "       ");
@@ -164,7 +168,8 @@ std::string RenderText(const Report& r, size_t width) {
   for (const auto& c : n.components) {
     std::string line = Printf("  %-10s ", c.name.c_str());
     if (!c.present) {
-      line += "missing  " + Elide(c.path, width - Width(line) - 9);
+      const size_t used = Width(line) + 9;
+      line += "missing  " + Elide(c.path, used + 8 < width ? width - used : 8);
       out += line + "\n";
       continue;
     }

@@ -228,9 +228,15 @@ TEST(DiagnosisTest, UnknownDoesNotHideACritical) {
 TEST(DiagnosisTest, NoComponentsIsUnknown) {
   Numbers n;
   n.root = "/nowhere";
-  const Report r = Diagnose(n, kLimits);
+  n.components.push_back({"wal", "/nowhere/data/wal"});
+  n.components.back().complete = true;  // walked: missing
+  Report r = Diagnose(n, kLimits);
   EXPECT_EQ(r.status, Status::kUnknown);
   EXPECT_NE(r.reason.find("/nowhere"), std::string::npos) << r.reason;
+  n.components.back().complete = false;  // not walked (yet)
+  r = Diagnose(n, kLimits);
+  EXPECT_EQ(r.status, Status::kUnknown);
+  EXPECT_NE(r.reason.find("walked"), std::string::npos) << r.reason;
 }
 
 TEST(DiagnosisTest, StatusNamesAndSectionTitles) {
