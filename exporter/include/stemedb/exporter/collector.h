@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "prometheus/metric_family.h"
-#include "stemedb/exporter/filesystems.h"
-#include "stemedb/exporter/scanner.h"
+#include "stemedb/scanner/filesystems.h"
+#include "stemedb/scanner/scanner.h"
 
 namespace stemedb::exporter {
 
