@@ -56,7 +56,7 @@ inline constexpr std::string_view kReclaimableBytes =
     "stemedb_disk_reclaimable_bytes";
 inline constexpr std::string_view kReclaimableEntries =
     "stemedb_disk_reclaimable_entries";
-inline constexpr std::string_view kReclaimableOldestTimestamp =
+inline constexpr std::string_view kReclaimableOldestTimestampSeconds =
     "stemedb_disk_reclaimable_oldest_timestamp_seconds";
 // Join: labels kRule, kSection, kPath, kMountpoint, kDevice; value 1.
 inline constexpr std::string_view kCleanupRuleInfo =
