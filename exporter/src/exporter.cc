@@ -609,6 +609,11 @@ std::shared_ptr<const Snapshot> Exporter::CurrentSnapshot() const {
   return shared_->snapshot;
 }
 
+Config Exporter::CurrentConfig() const {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return shared_->config;
+}
+
 namespace testing {
 
 void SetDeclareWalksStuck(bool on) { declare_walks_stuck = on; }

@@ -65,6 +65,8 @@ class Exporter {
 
   // The current snapshot (a copy of the state behind Exposition()).
   std::shared_ptr<const Snapshot> CurrentSnapshot() const;
+  // A copy of the config in force (for GET /diagnose: paths and thresholds).
+  Config CurrentConfig() const;
 
  private:
   struct Shared;
