@@ -20,11 +20,9 @@ bool IsWithin(std::string_view inner, std::string_view outer) {
          inner[outer.size()] == '/';
 }
 
-std::string Join(std::string_view dir, std::string_view name) {
-  std::string out(dir);
-  if (out.empty() || out.back() != '/') out += '/';
-  out += name;
-  return out;
+bool NameMatches(const CleanupRule& rule, std::string_view name) {
+  const std::string text(name);
+  return fnmatch(rule.match.c_str(), text.c_str(), 0) == 0;
 }
 
 bool Matches(const CleanupRule& rule, std::string_view name,
@@ -40,8 +38,7 @@ bool Matches(const CleanupRule& rule, std::string_view name,
       if (!S_ISDIR(st.st_mode)) return false;
       break;
   }
-  const std::string text(name);
-  return fnmatch(rule.match.c_str(), text.c_str(), 0) == 0;
+  return NameMatches(rule, name);
 }
 
 }  // namespace
@@ -55,64 +52,31 @@ Rules::Rules(const Config& config) : rules_(config.cleanup.rules) {
   }
 }
 
-Context Rules::RootContext(const std::string& path) const {
+Rules::Context Rules::ContextOf(std::string_view directory) const {
   Context context;
   for (size_t i = 0; i < rules_.size(); ++i) {
     const CleanupRule& rule = rules_[i];
-    if (!IsWithin(path, rule.resolved_path)) continue;
+    if (!IsWithin(directory, rule.resolved_path)) continue;
     context.applies |= uint64_t{1} << i;
     if (rule.type != CleanupEntryType::kDirectory ||
-        path == rule.resolved_path) {
+        directory == rule.resolved_path) {
       continue;
     }
-    // The outermost matching directory between the rule's and this one.
-    std::string at = rule.resolved_path;
-    std::string_view rest = std::string_view(path).substr(
-        rule.resolved_path == "/" ? 1 : rule.resolved_path.size() + 1);
-    while (!rest.empty()) {
-      const size_t slash = rest.find('/');
-      const std::string_view name = rest.substr(0, slash);
-      at = Join(at, name);
-      struct stat st;
-      if (lstat(at.c_str(), &st) == 0 && Matches(rule, name, st)) {
+    // The outermost directory between the rule's and this one whose name
+    // matches: every directory on the way is a directory.
+    size_t end = rule.resolved_path == "/" ? 0 : rule.resolved_path.size();
+    while (end < directory.size()) {
+      const size_t start = end + 1;
+      end = directory.find('/', start);
+      if (end == std::string_view::npos) end = directory.size();
+      if (NameMatches(rule, directory.substr(start, end - start))) {
         context.inside.emplace_back(static_cast<uint8_t>(i),
-                                    Seconds(st.st_mtim));
+                                    std::string(directory.substr(0, end)));
         break;
       }
-      if (slash == std::string_view::npos) break;
-      rest.remove_prefix(slash + 1);
     }
   }
   return context;
-}
-
-Context Rules::ChildContext(const Context& parent, std::string_view parent_path,
-                            std::string_view name,
-                            const struct stat& st) const {
-  Context child;
-  child.applies = parent.applies;
-  child.inside = parent.inside;
-  const bool rule_below =
-      std::any_of(rules_.begin(), rules_.end(), [&](const CleanupRule& rule) {
-        return rule.resolved_path.size() > parent_path.size() &&
-               IsWithin(rule.resolved_path, parent_path);
-      });
-  const std::string path = rule_below ? Join(parent_path, name) : "";
-  for (size_t i = 0; i < rules_.size(); ++i) {
-    const uint64_t bit = uint64_t{1} << i;
-    if (!(parent.applies & bit)) {
-      if (rule_below && rules_[i].resolved_path == path) child.applies |= bit;
-      continue;
-    }
-    if (rules_[i].type != CleanupEntryType::kDirectory) continue;
-    const bool already =
-        std::any_of(child.inside.begin(), child.inside.end(),
-                    [i](const auto& in) { return in.first == i; });
-    if (!already && Matches(rules_[i], name, st)) {
-      child.inside.emplace_back(static_cast<uint8_t>(i), Seconds(st.st_mtim));
-    }
-  }
-  return child;
 }
 
 std::vector<std::string> Rules::ExtraRoots() const {
@@ -124,7 +88,6 @@ std::vector<std::string> Rules::ExtraRoots() const {
                     [&](const std::string& c) { return IsWithin(path, c); });
     if (!in_component) roots.push_back(path);
   }
-  // Outermost first; a root inside another is walked with it.
   std::sort(roots.begin(), roots.end(),
             [](const std::string& a, const std::string& b) {
               return a.size() != b.size() ? a.size() < b.size() : a < b;
@@ -139,9 +102,18 @@ std::vector<std::string> Rules::ExtraRoots() const {
   return out;
 }
 
-bool Rules::IsComponentRoot(std::string_view path) const {
-  return std::find(component_roots_.begin(), component_roots_.end(), path) !=
-         component_roots_.end();
+std::vector<std::string> Rules::ComponentRootsBelow(
+    const std::string& root) const {
+  std::vector<std::string> out;
+  for (const std::string& c : component_roots_) {
+    if (c != root && IsWithin(c, root)) out.push_back(c);
+  }
+  return out;
+}
+
+bool Rules::Overlaps(size_t index, const std::string& root) const {
+  const std::string& path = rules_[index].resolved_path;
+  return IsWithin(path, root) || IsWithin(root, path);
 }
 
 std::vector<Reading> Rules::Evaluate(const std::vector<const Tally*>& tallies,
@@ -149,6 +121,9 @@ std::vector<Reading> Rules::Evaluate(const std::vector<const Tally*>& tallies,
   std::vector<Reading> out(rules_.size());
   std::vector<double> oldest(rules_.size(),
                              std::numeric_limits<double>::infinity());
+  // Matched directories: their entry and their contents may sit in
+  // different tallies (walker threads, directories).
+  std::vector<std::map<std::string_view, Tally::Set>> sets(rules_.size());
   for (const Tally* tally : tallies) {
     for (const Tally::PerRule& r : tally->per_rule_) {
       Reading& reading = out[r.rule];
@@ -159,12 +134,28 @@ std::vector<Reading> Rules::Evaluate(const std::vector<const Tally*>& tallies,
       for (const Tally::Young& y : r.young) {
         if (!(y.mtime < before)) continue;
         reading.bytes += y.bytes;
-        reading.entries += y.entries;
+        ++reading.entries;
         oldest[r.rule] = std::min(oldest[r.rule], y.mtime);
+      }
+      for (const auto& [path, set] : r.sets) {
+        Tally::Set& merged = sets[r.rule][path];
+        if (!std::isnan(set.mtime)) merged.mtime = set.mtime;
+        merged.bytes += set.bytes;
+        merged.entries += set.entries;
       }
     }
   }
   for (size_t i = 0; i < out.size(); ++i) {
+    const double before = now - older_than_[i];
+    for (const auto& [path, set] : sets[i]) {
+      // A set whose own entry was not listed (its parent was not walked)
+      // is not known to be one.
+      if (set.entries == 0) continue;
+      if (older_than_[i] > 0 && !(set.mtime < before)) continue;
+      out[i].bytes += set.bytes;
+      out[i].entries += set.entries;
+      oldest[i] = std::min(oldest[i], set.mtime);
+    }
     if (std::isfinite(oldest[i])) out[i].oldest_mtime = oldest[i];
   }
   return out;
@@ -179,40 +170,48 @@ Tally::PerRule& Tally::For(uint8_t rule) {
   return r;
 }
 
-// Old for good when older than the rule's age at stat time; "0s" (any age)
-// is always old, a file from the future included.
-void Tally::Count(uint8_t rule, double mtime, uint64_t bytes,
-                  uint32_t entries) {
-  PerRule& r = For(rule);
-  const double older_than = rules_->older_than_[rule];
-  if (older_than <= 0 || mtime < now_ - older_than) {
-    r.old_bytes += bytes;
-    r.old_entries += entries;
-    r.old_oldest = std::min(r.old_oldest, mtime);
-  } else {
-    r.young.push_back({mtime, bytes, entries});
-  }
-}
-
-void Tally::Add(const Context& context, std::string_view name,
+void Tally::Add(std::string_view directory, std::string_view name,
                 const struct stat& st, bool counted) {
+  if (!have_context_ || directory != directory_) {
+    directory_.assign(directory);
+    context_ = rules_->ContextOf(directory);
+    have_context_ = true;
+  }
+  if (context_.applies == 0) return;
   const uint64_t bytes =
       counted ? static_cast<uint64_t>(st.st_blocks) * 512 : 0;
-  // Below a matched directory: its bytes belong to that directory, aged by
-  // its mtime; it is not listed again.
+  const double mtime = Seconds(st.st_mtim);
+  // Below a matched directory: the bytes belong to it; not matched again.
   uint64_t inside = 0;
-  for (const auto& [rule, mtime] : context.inside) {
+  for (const auto& [rule, path] : context_.inside) {
     inside |= uint64_t{1} << rule;
-    if (bytes > 0) Count(rule, mtime, bytes, 0);
+    if (bytes > 0) For(rule).sets[path].bytes += bytes;
   }
-  uint64_t candidates = context.applies & ~inside;
+  const uint64_t candidates = context_.applies & ~inside;
   const std::vector<CleanupRule>& rules = rules_->rules_;
-  for (size_t i = 0; candidates != 0 && i < rules.size(); ++i) {
-    const uint64_t bit = uint64_t{1} << i;
-    if (!(candidates & bit)) continue;
-    candidates &= ~bit;
-    if (Matches(rules[i], name, st)) {
-      Count(static_cast<uint8_t>(i), Seconds(st.st_mtim), bytes, 1);
+  for (size_t i = 0; i < rules.size(); ++i) {
+    if (!(candidates & (uint64_t{1} << i))) continue;
+    if (!Matches(rules[i], name, st)) continue;
+    PerRule& r = For(static_cast<uint8_t>(i));
+    if (rules[i].type == CleanupEntryType::kDirectory) {
+      std::string path(directory);
+      if (path.back() != '/') path += '/';
+      path += name;
+      Set& set = r.sets[path];
+      set.mtime = mtime;
+      set.bytes += bytes;
+      set.entries += 1;
+      continue;
+    }
+    // Old for good when older than the rule's age at stat time; "0s" (any
+    // age) is always old, a file from the future included.
+    const double older_than = rules_->older_than_[i];
+    if (older_than <= 0 || mtime < now_ - older_than) {
+      r.old_bytes += bytes;
+      r.old_entries += 1;
+      r.old_oldest = std::min(r.old_oldest, mtime);
+    } else {
+      r.young.push_back({mtime, bytes});
     }
   }
 }
@@ -224,13 +223,23 @@ void Tally::Merge(const Tally& other) {
     r.old_entries += o.old_entries;
     r.old_oldest = std::min(r.old_oldest, o.old_oldest);
     r.young.insert(r.young.end(), o.young.begin(), o.young.end());
+    for (const auto& [path, set] : o.sets) {
+      Set& merged = r.sets[path];
+      if (!std::isnan(set.mtime)) merged.mtime = set.mtime;
+      merged.bytes += set.bytes;
+      merged.entries += set.entries;
+    }
   }
 }
 
 size_t Tally::MemoryBytes() const {
-  size_t bytes = per_rule_.capacity() * sizeof(PerRule);
-  for (const PerRule& r : per_rule_)
+  size_t bytes = per_rule_.capacity() * sizeof(PerRule) + directory_.capacity();
+  for (const PerRule& r : per_rule_) {
     bytes += r.young.capacity() * sizeof(Young);
+    for (const auto& [path, set] : r.sets) {
+      bytes += path.capacity() + sizeof(set) + 48;  // map node
+    }
+  }
   return bytes;
 }
 

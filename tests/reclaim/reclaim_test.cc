@@ -65,9 +65,10 @@ class ReclaimTest : public testing::Test {
     return config;
   }
 
-  // Lists `path` like the scanner: every entry lstat'ed once, subdirectories
-  // descended with their context; hard links counted once.
-  void Walk(const Rules& rules, const std::string& path, const Context& c,
+  // Lists `path` like the scanner: every entry lstat'ed once and handed
+  // to the tally; subdirectories descended, component directories below an
+  // extra root left to their own walk; hard links counted once.
+  void Walk(const std::string& path, const std::vector<std::string>& skip,
             Tally* tally, std::vector<ino_t>* seen) {
     std::unique_ptr<DIR, int (*)(DIR*)> dir(opendir(path.c_str()), closedir);
     ASSERT_NE(dir, nullptr) << path;
@@ -75,6 +76,7 @@ class ReclaimTest : public testing::Test {
       const std::string name = e->d_name;
       if (name == "." || name == "..") continue;
       const std::string child = path + "/" + name;
+      if (std::find(skip.begin(), skip.end(), child) != skip.end()) continue;
       struct stat st;
       ASSERT_EQ(lstat(child.c_str(), &st), 0);
       bool counted = true;
@@ -82,10 +84,8 @@ class ReclaimTest : public testing::Test {
         for (ino_t i : *seen) counted = counted && i != st.st_ino;
         seen->push_back(st.st_ino);
       }
-      tally->Add(c, name, st, counted);
-      if (S_ISDIR(st.st_mode) && !rules.IsComponentRoot(child)) {
-        Walk(rules, child, rules.ChildContext(c, path, name, st), tally, seen);
-      }
+      tally->Add(path, name, st, counted);
+      if (S_ISDIR(st.st_mode)) Walk(child, skip, tally, seen);
     }
   }
 
@@ -100,8 +100,9 @@ class ReclaimTest : public testing::Test {
     }
     for (const std::string& root : roots) {
       if (!fs::is_directory(root)) continue;
+      // One tally per root, as walker threads have theirs.
       tallies.push_back(std::make_unique<Tally>(&rules, now_));
-      Walk(rules, root, rules.RootContext(root), tallies.back().get(), &seen);
+      Walk(root, rules.ComponentRootsBelow(root), tallies.back().get(), &seen);
       views.push_back(tallies.back().get());
     }
     return rules.Evaluate(views, at);
@@ -225,7 +226,7 @@ cleanup:
   Tally tally(&rules, now_);
   std::vector<ino_t> seen;
   const std::string wal = root_ + "/data/wal";
-  Walk(rules, wal, rules.RootContext(wal), &tally, &seen);
+  Walk(wal, {}, &tally, &seen);
   const std::vector<Reading> later = rules.Evaluate({&tally}, now_ + 60);
   EXPECT_EQ(later[0].entries, 2u);
   const auto two = FindDu(wal + " -name 'segment-00[12].log'");
@@ -233,29 +234,50 @@ cleanup:
   EXPECT_EQ(rules.Evaluate({&tally}, now_)[0].entries, 1u);
 }
 
-// Watch mode re-scans one directory inside a backup set: its context comes
-// from the path, the set's mtime by stat.
-TEST_F(ReclaimTest, RootContextInsideAMatchedDirectory) {
+// Directories tallied apart (watch mode re-scans one directory alone; walker
+// threads share a walk): a backup set's own entry and its contents meet in
+// Evaluate, aged by the set's mtime.
+TEST_F(ReclaimTest, MatchedDirectoryAcrossTallies) {
   File("backups/stemedb-backup-1/wal/seg.log", 50000, 40);
+  File("backups/stemedb-backup-1/db.kv", 7000, 40);
   Dir("backups/stemedb-backup-1/wal", 40);
   Dir("backups/stemedb-backup-1", 45);
+  File("backups/stemedb-backup-2/db.kv", 7000, 3);
+  Dir("backups/stemedb-backup-2", 3);
   const Config config = Load(R"(
 cleanup:
   rules:
     - {name: sets, component: backups, match: "stemedb-backup-*", type: directory, older_than: 30d}
 )");
   const Rules rules(config);
-  const std::string inner = root_ + "/backups/stemedb-backup-1/wal";
-  const Context c = rules.RootContext(inner);
-  EXPECT_EQ(c.applies, 1u);
-  ASSERT_EQ(c.inside.size(), 1u);
-  EXPECT_NEAR(c.inside[0].second, now_ - 45 * kDay, 1.0);
-  Tally tally(&rules, now_);
-  std::vector<ino_t> seen;
-  Walk(rules, inner, c, &tally, &seen);
-  const Reading r = rules.Evaluate({&tally}, now_)[0];
-  EXPECT_EQ(r.entries, 0u);  // the set is listed in its parent
-  EXPECT_EQ(r.bytes, FindDu(inner + "/seg.log").second);
+  std::vector<std::unique_ptr<Tally>> tallies;
+  std::vector<const Tally*> views;
+  for (const char* dir :
+       {"backups/stemedb-backup-1/wal", "backups/stemedb-backup-1", "backups",
+        "backups/stemedb-backup-2"}) {
+    const std::string path = root_ + "/" + dir;
+    tallies.push_back(std::make_unique<Tally>(&rules, now_));
+    std::unique_ptr<DIR, int (*)(DIR*)> d(opendir(path.c_str()), closedir);
+    while (const dirent* e = readdir(d.get())) {
+      const std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      struct stat st;
+      ASSERT_EQ(lstat((path + "/" + name).c_str(), &st), 0);
+      tallies.back()->Add(path, name, st, true);
+    }
+    views.push_back(tallies.back().get());
+  }
+  const Reading r = rules.Evaluate(views, now_)[0];
+  EXPECT_EQ(r.entries, 1u);
+  const auto want = FindDu(root_ +
+                           "/backups -name 'stemedb-backup-*' -type d "
+                           "-mmin +43200");
+  EXPECT_EQ(want.first, 1u);
+  EXPECT_EQ(r.bytes, want.second);
+  ASSERT_TRUE(r.oldest_mtime.has_value());
+  EXPECT_NEAR(*r.oldest_mtime, now_ - 45 * kDay, 1.0);
+  // The second set turns 30 days old 27 days later.
+  EXPECT_EQ(rules.Evaluate(views, now_ + 28 * kDay)[0].entries, 2u);
 }
 
 TEST_F(ReclaimTest, ExtraRootsAreOutsideComponentsOutermostOnce) {
@@ -275,8 +297,13 @@ cleanup:
   std::vector<std::string> want = {root_ + "/data", "/var/log/journal"};
   std::sort(want.begin(), want.end());
   EXPECT_EQ(roots, want);
-  EXPECT_TRUE(rules.IsComponentRoot(root_ + "/data/wal"));
-  EXPECT_FALSE(rules.IsComponentRoot(root_ + "/data"));
+  std::vector<std::string> below = rules.ComponentRootsBelow(root_ + "/data");
+  std::sort(below.begin(), below.end());
+  EXPECT_EQ(below,
+            (std::vector<std::string>{root_ + "/data/db", root_ + "/data/tmp",
+                                      root_ + "/data/wal"}));
+  EXPECT_TRUE(rules.Overlaps(0, root_ + "/data/wal"));
+  EXPECT_FALSE(rules.Overlaps(3, root_ + "/data"));
 }
 
 }  // namespace

@@ -1,47 +1,39 @@
 // What the runbook's cleanup rules (config cleanup.rules) would free, tallied
 // from the entries a directory walk already visits: no second walk.
 //
-// The walk reports every entry of every listed directory (Tally::Add) with a
-// Context carried from parent to subdirectory; a tally per directory (or per
-// walker thread) keeps, per rule, an "old" accumulator (entries already older
-// than the rule's older_than: they stay older until an event changes them)
-// and the few matching entries still too young. Evaluate(now) moves the
-// young ones whose age has since been reached into the count, so a WAL
-// segment turning 7 days old is counted at the next rendering without any
-// file event or walk.
+// The walk hands every entry of every listed directory to a Tally (one per
+// walker thread, or one per directory where directories are re-scanned
+// alone); which rules apply follows from the directory's path alone, so the
+// hook does no I/O and needs nothing carried between directories. Per rule
+// the tally keeps an "old" accumulator (entries already older than the
+// rule's older_than stay older until an event changes them) and the few
+// matching entries still too young; Evaluate(now) counts the young ones
+// whose age has since been reached, so a WAL segment turning 7 days old is
+// counted at the next rendering without any file event or walk. A matched
+// directory (type directory: a backup set) counts with everything below it,
+// aged by its own mtime; nothing inside it is matched again.
 //
 // Memory: nothing for entries that match no rule; 24 bytes per matching
-// entry younger than its rule's older_than; a few words per (directory,
-// rule) with a match where tallies are kept per directory (watch mode).
+// entry younger than its rule's older_than; per matched directory its path
+// and 24 bytes; about 64 bytes per rule with a match per tally.
 //
-// Thread safety: Rules is immutable after Compile (share it read-only);
-// Tally and Context are values used by one thread at a time.
+// Thread safety: Rules is immutable after construction (share it
+// read-only); a Tally is used by one thread at a time.
 #pragma once
 
 #include <sys/stat.h>
 
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "stemedb/config.h"
 
 namespace stemedb::reclaim {
-
-// The most rules a config may hold (a Context holds a bit per rule).
-inline constexpr size_t kMaxRules = kMaxCleanupRules;
-
-// Carried from a directory to its subdirectories.
-struct Context {
-  uint64_t applies = 0;  // bit i: rule i's directory is this one or above
-  // Rules of type directory whose matched directory this one is inside:
-  // (rule index, that directory's mtime). Everything below it counts to it.
-  std::vector<std::pair<uint8_t, double>> inside;
-};
 
 // One rule's figures at one moment.
 struct Reading {
@@ -54,27 +46,22 @@ class Tally;
 
 class Rules {
  public:
-  // REQUIRES: config.cleanup.rules.size() <= kMaxRules (the loader checks).
+  // REQUIRES: config.cleanup.rules.size() <= kMaxCleanupRules (the loader
+  // checks).
   explicit Rules(const Config& config);
 
   const std::vector<CleanupRule>& rules() const { return rules_; }
 
-  // The context of a walk's root directory `path` (absolute, normal): rules
-  // whose directory is `path` or above it apply; rules of type directory
-  // whose match covers a directory between their root and `path` are
-  // resolved by stat (watch mode re-scans single directories).
-  Context RootContext(const std::string& path) const;
-
-  // The context of subdirectory `name` of a directory with context
-  // `parent` at `parent_path`; `st` is the subdirectory's lstat.
-  Context ChildContext(const Context& parent, std::string_view parent_path,
-                       std::string_view name, const struct stat& st) const;
-
   // Directories to walk for rules only: rule directories inside no
-  // component, outermost first, each once. A component directory below one
-  // of them is skipped there (IsComponentRoot): it is walked as itself.
+  // component, outermost first, each once. A component directory met below
+  // one of them is not entered there (ComponentRootsBelow): it is walked as
+  // its component.
   std::vector<std::string> ExtraRoots() const;
-  bool IsComponentRoot(std::string_view path) const;
+  // Component directories strictly below `root`.
+  std::vector<std::string> ComponentRootsBelow(const std::string& root) const;
+  // Whether rule `index` covers anything in the tree at `root`: its
+  // directory is in that tree or the tree is in its directory.
+  bool Overlaps(size_t index, const std::string& root) const;
 
   // Per rule, in config order: the tallies summed, with young entries
   // counted once `now` (seconds since the epoch) has reached their age.
@@ -83,26 +70,33 @@ class Rules {
 
  private:
   friend class Tally;
+  // Which rules apply in `directory` and the matched directories (by path)
+  // it lies in, per directory rule.
+  struct Context {
+    uint64_t applies = 0;  // bit i: rule i's directory is this one or above
+    std::vector<std::pair<uint8_t, std::string>> inside;
+  };
+  Context ContextOf(std::string_view directory) const;
+
   std::vector<CleanupRule> rules_;
   std::vector<double> older_than_;  // seconds
   std::vector<std::string> component_roots_;
 };
 
-// What one directory (or one walker's share of a walk) holds for the rules.
+// What one walker's share of a walk (or one directory) holds for the rules.
 class Tally {
  public:
   // `now`: when the entries are stat'ed (seconds since the epoch); entries
   // at least older_than old then are "old" for good.
   Tally(const Rules* rules, double now) : rules_(rules), now_(now) {}
 
-  // One entry of a directory with context `context`. `counted`: its bytes
-  // are counted here (false for a hard link seen before).
-  void Add(const Context& context, std::string_view name, const struct stat& st,
-           bool counted);
+  // One entry `name` of directory `directory` (full path); `counted`: its
+  // bytes are counted here (false for a hard link seen before). No I/O.
+  void Add(std::string_view directory, std::string_view name,
+           const struct stat& st, bool counted);
 
   void Merge(const Tally& other);
-  bool empty() const { return per_rule_.empty(); }
-  // Approximate heap bytes held, for the memory figure in the README.
+  // Approximate heap bytes held.
   size_t MemoryBytes() const;
 
  private:
@@ -110,7 +104,12 @@ class Tally {
   struct Young {
     double mtime;
     uint64_t bytes;
-    uint32_t entries;
+  };
+  // A matched directory: its own entry (when seen) and what lies below it.
+  struct Set {
+    double mtime = std::numeric_limits<double>::quiet_NaN();
+    uint64_t bytes = 0;
+    uint32_t entries = 0;
   };
   struct PerRule {
     uint8_t rule = 0;
@@ -118,13 +117,17 @@ class Tally {
     uint64_t old_entries = 0;
     double old_oldest = std::numeric_limits<double>::infinity();
     std::vector<Young> young;
+    std::map<std::string, Set, std::less<>> sets;  // directory rules
   };
   PerRule& For(uint8_t rule);
-  void Count(uint8_t rule, double mtime, uint64_t bytes, uint32_t entries);
 
   const Rules* rules_;
   double now_;
   std::vector<PerRule> per_rule_;  // only rules with a match; few
+  // The last directory's context: entries come a directory at a time.
+  std::string directory_;
+  Rules::Context context_;
+  bool have_context_ = false;
 };
 
 }  // namespace stemedb::reclaim
