@@ -46,7 +46,7 @@ struct CleanupRuleState {
   std::string name;
   int section = 1;
   std::string path;        // the rule's directory (resolved_path)
-  std::string mountpoint;  // its filesystem, "" when it does not exist
+  std::string mountpoint;  // the filesystem holding (or that would hold) it
   std::string device;
   // A complete walk of every tree the rule covers has been tallied; the
   // reading is then as of the snapshot's rendering (young entries that
