@@ -18,6 +18,7 @@
 #include <regex>
 #include <utility>
 
+#include "stemedb/paths.h"
 #include "yaml_reader.h"
 
 namespace stemedb {
@@ -25,7 +26,6 @@ namespace {
 
 namespace fs = boost::filesystem;
 using detail::FormatNumber;
-using detail::Status;
 using detail::Where;
 using detail::YamlReader;
 using Field = YamlReader::Field;
@@ -158,21 +158,10 @@ std::string FindAgeTest(const Duration& d) {
   return "-mmin +" + std::to_string(ms / kMinute);
 }
 
-// Absolute and lexically normal, without the trailing "/." or "/" Boost
-// leaves, so equal directories compare equal as strings.
+// Absolute and lexically normal, so equal directories compare equal as
+// strings.
 std::string NormalPath(const fs::path& path) {
-  std::string text = path.lexically_normal().string();
-  while (text.size() > 1) {
-    if (text.ends_with("/.")) {
-      text.resize(text.size() - 2);
-      if (text.empty()) text = "/";
-    } else if (text.ends_with("/")) {
-      text.pop_back();
-    } else {
-      break;
-    }
-  }
-  return text;
+  return NormalizePath(path.string());
 }
 
 // `path` if absolute, else `base`/`path`. REQUIRES: base is absolute.
@@ -198,13 +187,6 @@ std::string RealPath(const std::string& path) {
   return ec ? path : NormalPath(real);
 }
 
-// True when directory `inner` is `outer` or below it. Both normal paths.
-bool IsWithin(const std::string& inner, const std::string& outer) {
-  if (inner == outer || outer == "/") return true;
-  return inner.size() > outer.size() && inner.starts_with(outer) &&
-         inner[outer.size()] == '/';
-}
-
 // Fills resolved_path of every component and rejects two components whose
 // trees overlap: the same directory, one inside the other, lexically or
 // through symlinks. Their bytes would be counted twice, and the sum of the
@@ -222,9 +204,9 @@ Status ResolveComponents(const YamlReader& reader, Config* config) {
       std::string what;
       if (same_lexically || real[i] == real[j]) {
         what = ", the directory of component \"" + earlier.name + "\" too";
-      } else if (IsWithin(real[i], real[j])) {
+      } else if (IsAtOrBelow(real[i], real[j])) {
         what = ", inside component \"" + earlier.name + "\" (" + real[j] + ")";
-      } else if (IsWithin(real[j], real[i])) {
+      } else if (IsAtOrBelow(real[j], real[i])) {
         what = ", which holds component \"" + earlier.name + "\" (" + real[j] +
                ")";
       } else {
@@ -886,7 +868,7 @@ Status ParseOnto(std::string_view yaml, const std::string& source_name,
 // The embedded default parsed once; immutable afterwards, so shared safely.
 struct Embedded {
   Config config;
-  std::optional<ConfigError> error;
+  Status error;
 };
 
 const Embedded& EmbeddedDefault() {
@@ -901,20 +883,6 @@ const Embedded& EmbeddedDefault() {
 }
 
 }  // namespace
-
-std::string ConfigError::ToString() const {
-  std::string out = file;
-  if (line > 0) {
-    out += ":" + std::to_string(line);
-    if (column > 0) out += ":" + std::to_string(column);
-  }
-  for (const std::string* part : {&key_path, &message}) {
-    if (part->empty()) continue;
-    if (!out.empty()) out += ": ";
-    out += *part;
-  }
-  return out;
-}
 
 bool IsValidLabelName(std::string_view name) {
   if (name.empty() || name.starts_with("__")) return false;
@@ -951,10 +919,8 @@ const Component* Config::FindComponent(std::string_view name) const {
   return nullptr;
 }
 
-std::optional<ConfigError> ParseConfig(std::string_view yaml,
-                                       const std::string& source_name,
-                                       const std::string& base_dir,
-                                       Config* out) {
+Status ParseConfig(std::string_view yaml, const std::string& source_name,
+                   const std::string& base_dir, Config* out) {
   const Embedded& defaults = EmbeddedDefault();
   if (defaults.error) return defaults.error;
   Config config = defaults.config;
@@ -966,8 +932,7 @@ std::optional<ConfigError> ParseConfig(std::string_view yaml,
   return std::nullopt;
 }
 
-std::optional<ConfigError> ReadConfigText(const std::string& path,
-                                          std::string* text) {
+Status ReadConfigText(const std::string& path, std::string* text) {
   ConfigError error;
   error.file = path;
   boost::system::error_code ec;
@@ -1001,8 +966,7 @@ std::optional<ConfigError> ReadConfigText(const std::string& path,
   return std::nullopt;
 }
 
-std::optional<ConfigError> LoadConfigFile(const std::string& path,
-                                          Config* out) {
+Status LoadConfigFile(const std::string& path, Config* out) {
   std::string base_dir;
   try {
     base_dir = fs::absolute(path).parent_path().string();
@@ -1016,8 +980,7 @@ std::optional<ConfigError> LoadConfigFile(const std::string& path,
   return ParseConfig(text, path, base_dir, out);
 }
 
-std::optional<ConfigError> OverrideRoot(const std::string& root,
-                                        Config* config) {
+Status OverrideRoot(const std::string& root, Config* config) {
   Config changed = *config;
   try {
     changed.root = AbsoluteDir(root);

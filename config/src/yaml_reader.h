@@ -19,8 +19,6 @@
 
 namespace stemedb::detail {
 
-using Status = std::optional<ConfigError>;
-
 // Where a value sits in the document. `mark` is yaml-cpp's (0-based).
 struct Where {
   std::string path;

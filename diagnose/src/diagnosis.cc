@@ -159,8 +159,12 @@ Candidate Judge(const Numbers& n, const Limits& l, const FilesystemNumbers& fs,
   }
   uint64_t freed_total = 0;
   for (const auto& [section, bytes] : freed) freed_total += bytes;
-  bool measured_rules = false;
-  for (const auto& r : n.rules) measured_rules = measured_rules || r.measured;
+  // Unmeasured rules say nothing: no "nothing to clean", no "still full".
+  for (const auto& r : n.rules) {
+    v.cleanup_measured =
+        v.cleanup_measured || (r.measured && r.mountpoint == mp);
+  }
+  const bool measured_rules = v.cleanup_measured;
 
   // The tree, in the runbook's order.
   auto share_detail = [&](const ComponentNumbers* comp, double share,
@@ -193,12 +197,13 @@ Candidate Judge(const Numbers& n, const Limits& l, const FilesystemNumbers& fs,
                  " inodes free (" + std::to_string(fs.files_free) + ")"
            : "no inode table (files 0)",
        "4"});
-  v.steps.push_back({"cleanup rules", "Normal growth, no cleanup options?",
-                     space_short && freed_total == 0,
-                     measured_rules ? "the cleanup rules would free " +
-                                          HumanBytes(freed_total) + " here"
-                                    : std::string("no cleanup rule measured"),
-                     "5"});
+  v.steps.push_back(
+      {"cleanup rules", "Normal growth, no cleanup options?",
+       space_short && measured_rules && freed_total == 0,
+       measured_rules
+           ? "the cleanup rules would free " + HumanBytes(freed_total) + " here"
+           : std::string("no cleanup rule measured here"),
+       "5"});
 
   // The decision.
   auto decide = [&](int rank, std::string section, std::string reason) {
@@ -253,6 +258,12 @@ Candidate Judge(const Numbers& n, const Limits& l, const FilesystemNumbers& fs,
                " here (§1 lists them, and reserves deleting for a disk over " +
                Percent(l.emergency_used_ratio) + ": review first).");
     v.cleanup_bytes = freed_total;
+  } else if (space_short && !measured_rules) {
+    decide(8, "1",
+           mp + " has " + Percent(avail_ratio) +
+               " available and no component dominates; what the cleanup "
+               "rules would free here is not measured: see §1's steps "
+               "before §5 Volume Expansion.");
   } else if (space_short) {
     decide(8, "5",
            mp + " has " + Percent(avail_ratio) +
@@ -337,10 +348,22 @@ Report Diagnose(Numbers numbers, const Limits& limits) {
   }
   if (!any_capacity) {
     status = Worse(status, Status::kUnknown);
-    r.reason = any_present ? "no filesystem holding a component answered "
-                             "statvfs: the disk's state is unknown."
-                           : "no component directory exists under " + n.root +
-                                 " (wrong --root or --config?).";
+    bool unwalked = false;
+    for (const auto& c : n.components) {
+      unwalked = unwalked || (!c.present && !c.complete);
+    }
+    if (any_present) {
+      r.reason =
+          "No filesystem holding a component answered statvfs: the disk's "
+          "state is unknown.";
+    } else if (unwalked) {
+      r.reason =
+          "No component has been walked to the end yet (an exporter just "
+          "started, or a directory that cannot be read): nothing to judge.";
+    } else {
+      r.reason = "No component directory exists under " + n.root +
+                 " (wrong --root or --config?).";
+    }
   }
   r.status = status;
   if (best && !best->verdict.section.empty()) {
@@ -352,7 +375,7 @@ Report Diagnose(Numbers numbers, const Limits& limits) {
     if (!r.reason.empty())
       r.reason[0] = static_cast<char>(
           std::toupper(static_cast<unsigned char>(r.reason[0])));
-    if (v.section == "1") {
+    if (v.section == "1" && v.cleanup_measured) {
       for (const auto& fs : n.filesystems) {
         if (fs.mountpoint != v.mountpoint || fs.size_bytes == 0) continue;
         const uint64_t used =

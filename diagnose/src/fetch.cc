@@ -163,6 +163,12 @@ std::optional<std::string> FetchDiagnosis(const std::string& url,
         stage = "--from.ca-file " + options.ca_file;
         ctx.load_verify_file(options.ca_file);
       }
+      if (!options.cert_file.empty()) {
+        stage = "--from.cert-file " + options.cert_file;
+        ctx.use_certificate_chain_file(options.cert_file);
+        stage = "--from.key-file " + options.key_file;
+        ctx.use_private_key_file(options.key_file, asio::ssl::context::pem);
+      }
       ctx.set_verify_mode(asio::ssl::verify_peer);
       beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
       stream.set_verify_callback(asio::ssl::host_name_verification(u.host));

@@ -50,7 +50,10 @@ std::string Percent(double ratio) {
 }
 
 std::string Age(double seconds) {
-  if (seconds < 0) seconds = 0;
+  // Numbers from --from may be anything JSON holds: clamp before the cast
+  // (a double beyond uint64's range does not convert).
+  if (!(seconds > 0)) seconds = 0;
+  if (seconds > 1e15) return ">30000000y";
   const auto s = static_cast<uint64_t>(seconds);
   if (s >= 86400) return std::to_string(s / 86400) + "d";
   if (s >= 3600) return std::to_string(s / 3600) + "h";

@@ -77,7 +77,9 @@ std::string Printf(const char* format, ...) {
 }
 
 std::string UtcTime(double unix_seconds) {
-  const time_t t = static_cast<time_t>(unix_seconds);
+  // Clamped: a timestamp read from --from may be out of time_t's range.
+  const time_t t = static_cast<time_t>(
+      std::clamp(unix_seconds, 0.0, 253402300799.0));  // 9999-12-31
   tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];
@@ -110,7 +112,8 @@ std::string RenderText(const Report& r, size_t width) {
   out += Heading("Filesystems (df -h, df -i)");
   out += "   Size  Used Avail Use% Inodes IUsed IFree IUse% Mounted on\n";
   for (const auto& fs : n.filesystems) {
-    const size_t mp_width = width > 56 ? width - 56 : 8;
+    // The columns before it take 50; " (ro)" 5 more.
+    const size_t mp_width = width > 58 ? width - 50 - (fs.readonly ? 5 : 0) : 8;
     std::string mp =
         Elide(fs.mountpoint, mp_width) + (fs.readonly ? " (ro)" : "");
     if (!fs.have_capacity) {
@@ -149,10 +152,12 @@ std::string RenderText(const Report& r, size_t width) {
           std::string("  ") + (s.answer ? "yes" : "no ") + "  " + s.question;
       const std::string arrow = here ? "-> §" + s.section : "";
       const std::string check = "(" + s.check + ")";
-      size_t room = width - Width(line) - Width(arrow) - 2;
-      line += " " + Elide(check, room);
+      // Sizes from --from may make the question long: never wrap around.
+      const size_t used = Width(line) + Width(arrow) + 2;
+      line += " " + Elide(check, used < width ? width - used : 8);
       if (!arrow.empty()) {
-        line += std::string(width - Width(line) - Width(arrow), ' ') + arrow;
+        const size_t filled = Width(line) + Width(arrow);
+        line += std::string(filled < width ? width - filled : 1, ' ') + arrow;
       }
       out += line + "\n";
       out += Wrap(s.detail, width, "       ");
@@ -163,15 +168,16 @@ std::string RenderText(const Report& r, size_t width) {
   for (const auto& c : n.components) {
     std::string line = Printf("  %-10s ", c.name.c_str());
     if (!c.present) {
-      line += "missing  " + Elide(c.path, width - Width(line) - 9);
+      const size_t used = Width(line) + 9;
+      line += "missing  " + Elide(c.path, used + 8 < width ? width - used : 8);
       out += line + "\n";
       continue;
     }
     line += Printf(
-        "%5s %7s files %5s dirs ", HumanBytes(c.allocated_bytes).c_str(),
+        "%5s %7s files %5s dirs", HumanBytes(c.allocated_bytes).c_str(),
         std::to_string(c.files).c_str(), std::to_string(c.directories).c_str());
     if (c.has_segments) {
-      line += std::to_string(c.segments) + " segments";
+      line += " " + std::to_string(c.segments) + " segments";
       if (c.segments > 0) {
         line +=
             ", oldest " + detail::Age(n.timestamp - c.oldest_segment_timestamp);
@@ -202,7 +208,7 @@ std::string RenderText(const Report& r, size_t width) {
 
   out += Heading("Largest directories (du -h DIR | sort -rh | head -" +
                  std::to_string(kTopDirectories) + ")");
-  if (!n.directories_measured) out += "  (not measured by this source)\n";
+  if (!n.directories_measured) out += "  (not measured)\n";
   for (const auto& d : n.largest_directories) {
     out += Printf("  %6s  ", HumanBytes(d.value).c_str()) +
            Elide(d.path, width - 10) + "\n";
@@ -210,7 +216,7 @@ std::string RenderText(const Report& r, size_t width) {
   out += Heading(
       "Most entries (find DIR -printf '%h\\n' | sort | uniq -c | "
       "sort -rn)");
-  if (!n.directories_measured) out += "  (not measured by this source)\n";
+  if (!n.directories_measured) out += "  (not measured)\n";
   for (const auto& d : n.most_entries) {
     out += Printf("  %7s  ", std::to_string(d.value).c_str()) +
            Elide(d.path, width - 11) + "\n";
@@ -299,6 +305,7 @@ std::string RenderJson(const Report& r) {
       f["section"] = v.section;
       f["reason"] = v.reason;
       f["cleanup_bytes"] = v.cleanup_bytes;
+      f["cleanup_measured"] = v.cleanup_measured;
       Json steps = Json::array();
       for (const auto& s : v.steps) {
         steps.push_back({{"check", s.check},

@@ -14,9 +14,10 @@
 
 #include "exporter_testing.h"
 #include "prometheus/text_serializer.h"
-#include "stemedb/exporter/filesystems.h"
+#include "source.h"
 #include "stemedb/exporter/log.h"
-#include "stemedb/exporter/scanner.h"
+#include "stemedb/scanner/filesystems.h"
+#include "stemedb/scanner/scanner.h"
 
 #ifndef STEMEDB_VERSION
 #define STEMEDB_VERSION "unknown"
@@ -67,25 +68,6 @@ double WallSeconds() {
       .count();
 }
 
-// True when a walk started under `a` measures exactly what one under `b`
-// would: same directories in the same order, same patterns and walk rules.
-// A reload that keeps these keeps the running walk's results (a SIGHUP storm
-// used to throw every walk away).
-bool SameWalkInputs(const Config& a, const Config& b) {
-  if (a.components.size() != b.components.size()) return false;
-  for (size_t i = 0; i < a.components.size(); ++i) {
-    const Component& x = a.components[i];
-    const Component& y = b.components[i];
-    if (x.name != y.name || x.resolved_path != y.resolved_path ||
-        x.segment_pattern != y.segment_pattern) {
-      return false;
-    }
-  }
-  return a.scan.threads == b.scan.threads &&
-         a.scan.one_filesystem == b.scan.one_filesystem &&
-         a.scan.max_depth == b.scan.max_depth;
-}
-
 ComponentState FreshState(const Component& c) {
   ComponentState s;
   s.name = c.name;
@@ -107,7 +89,7 @@ std::string RenderText(const Snapshot& snapshot) {
 
 struct Exporter::Shared {
   explicit Shared(Config c, ConfigLoader l)
-      : config(std::move(c)), loader(std::move(l)) {
+      : config(std::move(c)), loader(std::move(l)), source(MakeWalkSource()) {
     for (const auto& comp : config.components) {
       components.push_back(FreshState(comp));
     }
@@ -118,6 +100,8 @@ struct Exporter::Shared {
   mutable std::condition_variable cv;
   Config config;
   const ConfigLoader loader;  // immutable after construction
+  // Where the numbers come from; used by the one thread that walks.
+  const std::unique_ptr<ComponentSource> source;
   uint64_t config_generation = 0;
   std::vector<ComponentState> components;  // parallel to config.components
   std::vector<FilesystemState> filesystems;
@@ -163,30 +147,24 @@ struct Exporter::Shared {
   // One walk over the current config's components. Runs without mu held
   // while walking.
   void Walk() {
-    std::vector<scanner::ComponentSpec> specs;
-    scanner::WalkOptions options;
+    WalkPlan plan;
     uint64_t generation;
     {
       std::lock_guard<std::mutex> lock(mu);
       // Stop() may have come between the loop's wait and here; it then
       // found no walk in progress and would join one that could hang.
       if (stopping) return;
-      for (const auto& c : config.components) {
-        specs.push_back({c.name, c.resolved_path, c.segment_pattern});
-      }
-      options.threads = config.scan.threads;
-      options.one_filesystem = config.scan.one_filesystem;
-      options.max_depth = config.scan.max_depth;
-      options.deadline = SaturatingAdd(Clock::now(), config.scan.timeout.value);
-      options.cancel = &cancel;
+      plan = PlanWalk(config);
+      plan.options.deadline =
+          SaturatingAdd(Clock::now(), config.scan.timeout.value);
+      plan.options.cancel = &cancel;
       generation = config_generation;
       walk_in_progress = true;
-      walk_deadline = options.deadline;
+      walk_deadline = plan.options.deadline;
       stuck_reported = false;
       cv.notify_all();  // RunOnce() times the walk from here
     }
-    std::vector<scanner::ComponentStats> results =
-        scanner::ScanComponents(specs, options);
+    std::vector<scanner::ComponentStats> results = source->Collect(plan);
     double now = WallSeconds();
     std::lock_guard<std::mutex> lock(mu);
     walk_in_progress = false;
@@ -299,13 +277,7 @@ struct Exporter::Shared {
   // One capacity pass: which filesystems hold the components, and statvfs of
   // each with a timeout. Runs without mu held while probing.
   void Capacity() {
-    struct Want {
-      std::string component;
-      std::string path;
-      dev_t device;  // 0: unknown yet
-      bool missing;
-    };
-    std::vector<Want> wants;
+    std::vector<filesystems::MountWant> wants;
     std::chrono::milliseconds statfs_timeout;
     bool one_filesystem;
     {
@@ -320,51 +292,8 @@ struct Exporter::Shared {
       statfs_timeout = config.scan.statfs_timeout.value;
       one_filesystem = config.scan.one_filesystem;
     }
-    const auto table = filesystems::ReadMountTable();
-    // Deduplicated by device: bind mounts and components sharing a
-    // filesystem give one series, named by the filesystem's own mount (root
-    // "/") rather than a bind mount of a part of it, then by the shortest
-    // mountpoint, so the choice does not depend on component order.
-    std::map<dev_t, filesystems::Mount> by_device;
-    std::vector<std::pair<std::string, dev_t>> component_devices;
-    auto better = [](const filesystems::Mount& a, const filesystems::Mount& b) {
-      return std::make_tuple(a.root != "/", a.mountpoint.size(), a.mountpoint) <
-             std::make_tuple(b.root != "/", b.mountpoint.size(), b.mountpoint);
-    };
-    auto note = [&](const std::string& component, filesystems::Mount mount,
-                    bool link) {
-      // The owning mount of this device may be elsewhere in the table (the
-      // component sits under a bind mount): consider every mount of it.
-      for (const auto& m : table) {
-        if (m.device_id == mount.device_id && better(m, mount)) mount = m;
-      }
-      auto [it, inserted] = by_device.emplace(mount.device_id, mount);
-      if (!inserted && better(mount, it->second)) it->second = mount;
-      if (link) component_devices.emplace_back(component, mount.device_id);
-    };
-    for (const auto& w : wants) {
-      if (w.missing) continue;
-      auto mount = filesystems::FindMount(table, w.path, w.device);
-      if (w.device != 0 && (!mount || mount->device_id != w.device)) {
-        // The path goes through a symlink to another filesystem: trust the
-        // device the walk saw over the path's spelling.
-        for (const auto& m : table) {
-          if (m.device_id == w.device) {
-            mount = m;
-            break;
-          }
-        }
-      }
-      if (mount) note(w.component, *mount, /*link=*/true);
-      if (!one_filesystem) {
-        // Walked too, so reported; but the component is joined only to the
-        // filesystem of its own directory, keeping the join one-to-one for
-        // PromQL's group_left.
-        for (auto& below : filesystems::MountsBelow(table, w.path)) {
-          note(w.component, below, /*link=*/false);
-        }
-      }
-    }
+    const auto [by_device, component_devices] = filesystems::ChooseMounts(
+        filesystems::ReadMountTable(), wants, one_filesystem);
     std::map<dev_t, std::optional<filesystems::Capacity>> answers;
     for (const auto& [dev, mount] : by_device) {
       answers[dev] = prober.Probe(mount.mountpoint, statfs_timeout);
@@ -405,7 +334,7 @@ struct Exporter::Shared {
     for (const auto& [component, dev] : component_devices) {
       // A reload during this pass may have removed the component.
       if (config.FindComponent(component) == nullptr) continue;
-      const auto& mount = by_device[dev];
+      const auto& mount = by_device.at(dev);
       links.push_back({component, mount.mountpoint, mount.device});
     }
     CheckStuckLocked();
@@ -520,10 +449,10 @@ void Exporter::RunOnce() {
   s->Capacity();
 }
 
-std::optional<ConfigError> Exporter::Reload() {
+Status Exporter::Reload() {
   auto& s = *shared_;
   Config next;
-  std::optional<ConfigError> err;
+  Status err;
   if (s.loader) {
     err = s.loader(&next);
   } else {

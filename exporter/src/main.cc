@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "stemedb/atomic_file.h"
 #include "stemedb/cli_suggest.h"
 #include "stemedb/config.h"
 #include "stemedb/diagnose/fetch.h"
@@ -34,6 +35,7 @@ constexpr int kExitUsage = 2;
 constexpr const char* kFooter = R"(Endpoints:
   /                  landing page
   /metrics           metrics (--web.telemetry-path)
+  /diagnose          the runbook's Quick Diagnosis of the last scan (JSON)
   /-/healthy         200 while the process serves
   /-/ready           200 after the first walk finished within scan.timeout
 
@@ -61,7 +63,8 @@ Examples:
   stemedb_disk_exporter --once --textfile /var/lib/prometheus/node-exporter/stemedb.prom)";
 
 // The end of `diagnose --help`.
-constexpr const char* kDiagnoseFooter = R"(Walks the layout once (or reads --from), answers the runbook's Quick
+constexpr const char* kDiagnoseFooter =
+    R"(Walks the layout once (or reads --from), answers the runbook's Quick
 Diagnosis tree (df -h, du -sh data/wal/, du -sh data/db/, df -i) with live
 numbers, lists what each cleanup rule would free with the command that frees
 it, the largest directories and those with the most entries, and names the
@@ -86,6 +89,8 @@ struct DiagnoseFlags {
   std::string from_user;
   std::string from_password_file;
   std::string from_ca_file;
+  std::string from_cert_file;
+  std::string from_key_file;
   std::string from_timeout = "10s";
   std::string format = "text";
 };
@@ -128,44 +133,6 @@ std::optional<stemedb::ConfigError> LoadConfig(const Flags& flags,
     if (auto err = stemedb::OverrideRoot(flags.root, &config)) return err;
   }
   *out = std::move(config);
-  return std::nullopt;
-}
-
-// Writes the file node_exporter's textfile collector reads: to a temporary
-// file beside it, then rename(2), so the collector never sees half a file.
-std::optional<std::string> WriteAtomically(const std::string& path,
-                                           const std::string& text) {
-  namespace fs = boost::filesystem;
-  fs::path target(path);
-  fs::path dir = target.parent_path().empty() ? "." : target.parent_path();
-  // The collector only reads *.prom; a temporary name without that suffix is
-  // never picked up half-written.
-  fs::path tmp = dir / ("." + target.filename().string() + ".tmp." +
-                        std::to_string(::getpid()));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return tmp.string() + ": " + std::strerror(errno);
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      std::string err = tmp.string() + ": " + std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return err;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    std::string err = tmp.string() + ": " + std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return err;
-  }
-  if (::rename(tmp.c_str(), target.c_str()) != 0) {
-    std::string err = path + ": " + std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return err;
-  }
   return std::nullopt;
 }
 
@@ -244,9 +211,13 @@ int Run(const Flags& flags) {
       std::fwrite(text->data(), 1, text->size(), stdout);
       return std::fflush(stdout) == 0 ? 0 : 1;
     }
-    if (auto err = WriteAtomically(flags.textfile, *text)) {
+    // node_exporter's textfile collector never sees half a file (nor the
+    // temp file: it reads only *.prom).
+    if (stemedb::Status err =
+            stemedb::WriteFileAtomically(flags.textfile, *text)) {
       // An I/O failure (a full disk, say), not a usage error: exit 1.
-      std::cerr << "stemedb_disk_exporter: error: --textfile: " << *err << "\n";
+      std::cerr << "stemedb_disk_exporter: error: --textfile: "
+                << err->ToString() << "\n";
       return 1;
     }
     return 0;
@@ -367,6 +338,11 @@ int RunDiagnose(const DiagnoseFlags& flags) {
     stemedb::diagnose::FetchOptions options;
     options.user = flags.from_user;
     options.ca_file = flags.from_ca_file;
+    options.cert_file = flags.from_cert_file;
+    options.key_file = flags.from_key_file;
+    if (options.cert_file.empty() != options.key_file.empty()) {
+      return DiagnoseFail("--from.cert-file and --from.key-file go together");
+    }
     std::string error;
     auto timeout = DurationFlag("--from.timeout", flags.from_timeout, &error);
     if (!timeout) return DiagnoseFail(error);
@@ -442,6 +418,12 @@ CLI::App* AddDiagnose(CLI::App& app, DiagnoseFlags* flags) {
   sub->add_option("--from.ca-file", flags->from_ca_file,
                   "With an https --from: trust this CA instead of the "
                   "system's")
+      ->type_name("FILE");
+  sub->add_option("--from.cert-file", flags->from_cert_file,
+                  "With an https --from: client certificate (mTLS)")
+      ->type_name("FILE");
+  sub->add_option("--from.key-file", flags->from_key_file,
+                  "With --from.cert-file: its private key")
       ->type_name("FILE");
   sub->add_option("--from.timeout", flags->from_timeout,
                   "With --from: time for the whole request")

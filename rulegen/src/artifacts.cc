@@ -26,9 +26,8 @@ std::string Header(const Config& config) {
          "; do not edit.\n";
 }
 
-std::optional<ConfigError> RenderArtifacts(const Config& config,
-                                           const OutputPaths& paths,
-                                           std::vector<Artifact>* out) {
+Status RenderArtifacts(const Config& config, const OutputPaths& paths,
+                       std::vector<Artifact>* out) {
   RuleSet rules;
   if (auto err = BuildRuleSet(config, &rules)) return err;
   const std::string header = Header(config);

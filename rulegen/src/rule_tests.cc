@@ -33,9 +33,8 @@ class Generator {
   Generator(const Config& config, const RuleSet& rules)
       : c_(config), rules_(rules), fixture_(config) {}
 
-  std::optional<ConfigError> Render(const std::string& rule_file,
-                                    const std::string& header,
-                                    std::string* out) {
+  Status Render(const std::string& rule_file, const std::string& header,
+                std::string* out) {
     std::string text = header;
     text +=
         "# Unit tests for the rules: promtool test rules <this file>\n"
@@ -58,9 +57,8 @@ class Generator {
     return ConfigError{c_.source, 0, 0, "", message};
   }
 
-  std::optional<ConfigError> AppendAlertTest(const AlertRule& a,
-                                             const Scenario& s,
-                                             std::string* out) const {
+  Status AppendAlertTest(const AlertRule& a, const Scenario& s,
+                         std::string* out) const {
     *out += "  - name: " + YamlDoubleQuoted(a.name + " " + s.title) + "\n";
     *out += "    interval: 1m\n    input_series:\n";
     for (const Series& series : s.series) {
@@ -157,11 +155,9 @@ class Generator {
 
 }  // namespace
 
-std::optional<ConfigError> RenderRuleTests(const Config& config,
-                                           const RuleSet& rules,
-                                           const std::string& rule_file,
-                                           const std::string& header,
-                                           std::string* out) {
+Status RenderRuleTests(const Config& config, const RuleSet& rules,
+                       const std::string& rule_file, const std::string& header,
+                       std::string* out) {
   Generator generator(config, rules);
   return generator.Render(rule_file, header, out);
 }

@@ -84,7 +84,7 @@ std::string Selector(std::string_view metric,
   return std::string(metric) + "{" + inner + "}";
 }
 
-std::optional<ConfigError> BuildRuleSet(const Config& config, RuleSet* out) {
+Status BuildRuleSet(const Config& config, RuleSet* out) {
   RuleSet rules;
   rules.groups.push_back(BuildRecordingRules(config));
   RuleGroup alerts;

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <string>
 
+#include "temp_dir.h"
+
 namespace stemedb {
 namespace {
 
@@ -18,14 +20,6 @@ namespace fs = std::filesystem;
 // A fresh directory per test, removed afterwards.
 class ConfigFileTest : public testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern =
-        (fs::temp_directory_path() / "stemedb_config_test_XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   // Writes `text` to dir_/name (creating parents) and returns its path.
   std::string Write(const std::string& name, const std::string& text) {
     const fs::path path = dir_ / name;
@@ -36,12 +30,13 @@ class ConfigFileTest : public testing::Test {
 
   Config Load(const std::string& path) {
     Config config;
-    const std::optional<ConfigError> error = LoadConfigFile(path, &config);
+    const Status error = LoadConfigFile(path, &config);
     EXPECT_FALSE(error.has_value()) << error->ToString();
     return config;
   }
 
-  fs::path dir_;
+  const testutil::TempDir tmp_;
+  const fs::path dir_{tmp_.path()};
 };
 
 TEST_F(ConfigFileTest, RelativeRootResolvesAgainstTheFilesDirectory) {
@@ -159,7 +154,7 @@ TEST_F(ConfigFileTest, EmptySectionsKeepDefaults) {
 TEST_F(ConfigFileTest, MissingFileIsAnErrorNamingThePath) {
   const std::string path = (dir_ / "absent.yaml").string();
   Config config;
-  const std::optional<ConfigError> error = LoadConfigFile(path, &config);
+  const Status error = LoadConfigFile(path, &config);
   ASSERT_TRUE(error.has_value());
   EXPECT_EQ(error->ToString(),
             path + ": cannot read config file: No such file or directory");
@@ -177,7 +172,7 @@ TEST_F(ConfigFileTest, SizeCapIsExact) {
 
   const std::string path = Write("over.yaml", text + "\n");
   Config config;
-  const std::optional<ConfigError> error = LoadConfigFile(path, &config);
+  const Status error = LoadConfigFile(path, &config);
   ASSERT_TRUE(error.has_value());
   EXPECT_EQ(error->ToString(),
             path +
@@ -187,8 +182,7 @@ TEST_F(ConfigFileTest, SizeCapIsExact) {
 
 TEST_F(ConfigFileTest, DirectoryIsAnErrorNamingThePath) {
   Config config;
-  const std::optional<ConfigError> error =
-      LoadConfigFile(dir_.string(), &config);
+  const Status error = LoadConfigFile(dir_.string(), &config);
   ASSERT_TRUE(error.has_value());
   EXPECT_EQ(error->file, dir_.string());
   EXPECT_NE(error->message.find("directory"), std::string::npos);
@@ -215,7 +209,7 @@ components:
   backups: {path: /backups, segment_pattern: "b-*"}
   tmp: {path: tmp}
 )"));
-  const std::optional<ConfigError> error = OverrideRoot("/srv/b", &config);
+  const Status error = OverrideRoot("/srv/b", &config);
   ASSERT_TRUE(error.has_value());
   EXPECT_EQ(error->key_path, "components.tmp.path");
   EXPECT_EQ(config.root, "/srv/a");  // untouched
@@ -346,8 +340,7 @@ TEST(DefaultConfigRootTest, SlashRootHasNoDoubleSlash) {
 
 TEST(ParseConfigTest, RelativeBaseDirResolvesAgainstCurrentDirectory) {
   Config config;
-  const std::optional<ConfigError> error =
-      ParseConfig("root: r\n", "inline", "some/dir", &config);
+  const Status error = ParseConfig("root: r\n", "inline", "some/dir", &config);
   ASSERT_FALSE(error.has_value()) << error->ToString();
   EXPECT_EQ(config.root, (fs::current_path() / "some/dir/r").string());
   EXPECT_EQ(config.source, "inline");
@@ -355,7 +348,7 @@ TEST(ParseConfigTest, RelativeBaseDirResolvesAgainstCurrentDirectory) {
 
 TEST(ParseConfigTest, FailureLeavesOutputUntouched) {
   Config config = DefaultConfig("/kept");
-  const std::optional<ConfigError> error =
+  const Status error =
       ParseConfig("root: /other\nscan: {threads: 0}\n", "inline", "/", &config);
   ASSERT_TRUE(error.has_value());
   EXPECT_EQ(error->ToString(),

@@ -43,8 +43,7 @@ TEST(DefaultConfigTest, EmbeddedTextIsTheFileInTheTree) {
 
 TEST(DefaultConfigTest, FileOnDiskLoads) {
   Config config;
-  const std::optional<ConfigError> error =
-      LoadConfigFile(kDefaultYamlPath, &config);
+  const Status error = LoadConfigFile(kDefaultYamlPath, &config);
   EXPECT_FALSE(error.has_value()) << error->ToString();
 }
 

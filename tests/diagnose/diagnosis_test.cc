@@ -82,6 +82,24 @@ TEST(DiagnosisTest, CleanupThatFreesEnoughHasNoFollowUp) {
   EXPECT_EQ(r.then, "");
 }
 
+TEST(DiagnosisTest, UnmeasuredRulesPromiseNothing) {
+  auto n = Node(kGiB, 5 * kGiB, 20 * kGiB);
+  n.rules.push_back(Rule("wal_beyond_retention", "1", 0));
+  n.rules.back().measured = false;
+  Report r = Diagnose(n, kLimits);
+  EXPECT_EQ(r.section, "1");
+  EXPECT_EQ(r.then, "");  // not "still 99% after cleanup"
+  EXPECT_FALSE(r.filesystems[0].cleanup_measured);
+  // Short of space, nothing dominating, rules unmeasured: §1's steps are
+  // to be looked at, not §5.
+  n = Node(15 * kGiB, 30 * kGiB, 40 * kGiB);
+  n.rules.push_back(Rule("backups_older_than_30d", "1", 0));
+  n.rules.back().measured = false;
+  r = Diagnose(n, kLimits);
+  EXPECT_EQ(r.section, "1");
+  EXPECT_FALSE(r.filesystems[0].steps[4].answer);
+}
+
 TEST(DiagnosisTest, ExactlyAtTheEmergencyRatioIsNotSection1) {
   // 98% used exactly: the alert's "> 0.98" does not fire.
   auto n = Node(2 * kGiB, 60 * kGiB, 20 * kGiB);
@@ -210,9 +228,15 @@ TEST(DiagnosisTest, UnknownDoesNotHideACritical) {
 TEST(DiagnosisTest, NoComponentsIsUnknown) {
   Numbers n;
   n.root = "/nowhere";
-  const Report r = Diagnose(n, kLimits);
+  n.components.push_back({"wal", "/nowhere/data/wal"});
+  n.components.back().complete = true;  // walked: missing
+  Report r = Diagnose(n, kLimits);
   EXPECT_EQ(r.status, Status::kUnknown);
   EXPECT_NE(r.reason.find("/nowhere"), std::string::npos) << r.reason;
+  n.components.back().complete = false;  // not walked (yet)
+  r = Diagnose(n, kLimits);
+  EXPECT_EQ(r.status, Status::kUnknown);
+  EXPECT_NE(r.reason.find("walked"), std::string::npos) << r.reason;
 }
 
 TEST(DiagnosisTest, StatusNamesAndSectionTitles) {

@@ -290,5 +290,80 @@ class DiagnoseTest(unittest.TestCase):
                 self.assertEqual(out, "")
 
 
+class DiagnoseFromTlsTest(unittest.TestCase):
+    """--from over HTTPS with mTLS and basic auth, as a locked-down
+    exporter serves it (the web config of test_tls.py)."""
+
+    def setUp(self):
+        import test_tls  # its CA and certificate helpers
+        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-diagnose-tls-")
+        self.addCleanup(self.tmp.cleanup)
+        w = self.work = self.tmp.name
+        root = os.path.join(w, "root")
+        e2e.make_demo_tree(root)
+        test_tls.openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+                         "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                         "ca.key", "-out", "ca.pem", "-days", "2", "-subj",
+                         "/CN=e2e test CA", cwd=w)
+        test_tls.make_cert(w, "server", "/CN=localhost",
+                           "subjectAltName=DNS:localhost,IP:127.0.0.1")
+        test_tls.make_cert(w, "client", "/CN=oncall",
+                           "subjectAltName=DNS:oncall\n"
+                           "extendedKeyUsage=clientAuth")
+        with open(os.path.join(w, "web.yml"), "w") as f:
+            f.write("tls_server_config:\n"
+                    "  cert_file: server.pem\n"
+                    "  key_file: server.key\n"
+                    "  client_ca_file: ca.pem\n"
+                    "  client_auth_type: RequireAndVerifyClientCert\n"
+                    "basic_auth_users:\n"
+                    "  oncall: %s\n" % test_tls.bcrypt("s3cret"))
+        with open(os.path.join(w, "password"), "w") as f:
+            f.write("s3cret\n")
+        self.exporter = e2e.Exporter(
+            w, ["--root", root, "--web.config.file",
+                os.path.join(w, "web.yml")],
+            ready_timeout=0)
+        self.addCleanup(self.exporter.close)
+        self.url = "https://127.0.0.1:%d" % self.exporter.port
+
+    def diagnose(self, *args):
+        r = subprocess.run(
+            [e2e.exporter_binary(), "diagnose", "--format", "json",
+             "--from", self.url] + list(args),
+            capture_output=True, text=True, timeout=120, cwd=self.work)
+        return r.returncode, r.stdout, r.stderr
+
+    def test_https_with_client_certificate_and_basic_auth(self):
+        good = ["--from.ca-file", "ca.pem", "--from.cert-file", "client.pem",
+                "--from.key-file", "client.key", "--from.user", "oncall",
+                "--from.password-file", "password"]
+
+        def answered():
+            rc, out, err = self.diagnose(*good)
+            return rc != 3 and (rc, json.loads(out))
+        rc, report = e2e.wait_until(answered, 60, "diagnose over https")
+        self.assertEqual(rc, report["exit_code"])
+        self.assertEqual(report["source"], "exporter")
+        self.assertEqual(sorted(c["name"] for c in report["components"]),
+                         sorted(e2e.COMPONENTS))
+        # Each missing piece is UNKNOWN with a message that says which.
+        for drop, message in [
+                (("--from.user", "--from.password-file"), "HTTP 401"),
+                (("--from.ca-file",), "TLS handshake"),
+                (("--from.cert-file", "--from.key-file"),
+                 "certificate required"),
+        ]:
+            with self.subTest(drop=drop):
+                args = []
+                for i in range(0, len(good), 2):
+                    if good[i] not in drop:
+                        args += good[i:i + 2]
+                rc, out, err = self.diagnose(*args)
+                self.assertEqual(rc, 3, err)
+                self.assertEqual(out, "")
+                self.assertIn(message, err)
+
+
 if __name__ == "__main__":
     e2e.run_main()

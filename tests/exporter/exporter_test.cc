@@ -110,13 +110,12 @@ TEST(ExporterTest, FailedReloadKeepsConfigAndCountsFailure) {
   bool fail = true;
   Exporter e(TwoComponents(dir.path()), [&](Config* out) {
     if (fail) {
-      return std::optional<ConfigError>(
-          ConfigError{"c.yaml", 3, 7, "scan.interval", "bad"});
+      return Status(ConfigError{"c.yaml", 3, 7, "scan.interval", "bad"});
     }
     Config c = TwoComponents(dir.path());
     c.components.pop_back();  // db removed
     *out = c;
-    return std::optional<ConfigError>();
+    return Status();
   });
   e.RunOnce();
   auto err = e.Reload();

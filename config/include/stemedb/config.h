@@ -14,21 +14,12 @@
 #include <string_view>
 #include <vector>
 
+#include "stemedb/error.h"
+
 namespace stemedb {
 
-// An error as a value: where it happened and what is wrong. Exceptions from
-// yaml-cpp never leave the loader; they are turned into one of these.
-struct ConfigError {
-  std::string file;      // the config file's path, or "<embedded default>"
-  int line = 0;          // 1-based; 0 when no position applies
-  int column = 0;        // 1-based; 0 when no position applies
-  std::string key_path;  // e.g. "thresholds.disk_space.warning.for"
-  std::string message;   // what is wrong and what would be right
-
-  // "file:line:column: key_path: message" (position and key omitted when
-  // unknown), the one format every tool prints.
-  std::string ToString() const;
-};
+// The config unit's name for the one error value (stemedb/error.h).
+using ConfigError = Error;
 
 // A Prometheus duration ("15m", "1h30m", "7d"): the value, and the text as
 // written so generated rules carry exactly what the user wrote.
@@ -262,10 +253,8 @@ std::string_view DefaultConfigYaml();
 // Strict: unknown keys, wrong types, bad durations, ratios outside (0,1), a
 // warning tighter than its critical, invalid label names, a prediction
 // lookback shorter than its for, are all errors with position and key path.
-std::optional<ConfigError> ParseConfig(std::string_view yaml,
-                                       const std::string& source_name,
-                                       const std::string& base_dir,
-                                       Config* out);
+Status ParseConfig(std::string_view yaml, const std::string& source_name,
+                   const std::string& base_dir, Config* out);
 
 // The largest config file read (1 MiB; the default config is 5 KiB). A
 // bigger file is refused before parsing: yaml-cpp takes about 4 bytes of
@@ -275,11 +264,10 @@ inline constexpr size_t kMaxConfigFileBytes = size_t{1} << 20;
 // Reads a config file's text (the main config, or the exporter's web
 // config): a directory, an unreadable file or one over kMaxConfigFileBytes is
 // an error naming the file. For every loader, so the cap is one rule.
-std::optional<ConfigError> ReadConfigText(const std::string& path,
-                                          std::string* text);
+Status ReadConfigText(const std::string& path, std::string* text);
 
 // Reads and parses a file; relative paths in it resolve against its directory.
-std::optional<ConfigError> LoadConfigFile(const std::string& path, Config* out);
+Status LoadConfigFile(const std::string& path, Config* out);
 
 // The embedded default, with root replaced by `root` when non-empty.
 Config DefaultConfig(const std::string& root = "");
@@ -287,7 +275,6 @@ Config DefaultConfig(const std::string& root = "");
 // Replaces config->root (a relative `root` resolves against the current
 // directory, like a --root flag) and re-resolves every component. Fails,
 // leaving *config untouched, when two components would then be one directory.
-std::optional<ConfigError> OverrideRoot(const std::string& root,
-                                        Config* config);
+Status OverrideRoot(const std::string& root, Config* config);
 
 }  // namespace stemedb

@@ -139,8 +139,9 @@ struct FilesystemVerdict {
   Status status = Status::kOk;
   std::string section;  // "" when nothing is to be done
   std::string reason;
-  std::vector<Step> steps;     // the tree, in the runbook's order
-  uint64_t cleanup_bytes = 0;  // what the rules of `section` free here
+  std::vector<Step> steps;        // the tree, in the runbook's order
+  uint64_t cleanup_bytes = 0;     // what the rules of `section` free here
+  bool cleanup_measured = false;  // a measured rule frees this filesystem
 };
 
 struct Report {
@@ -170,7 +171,8 @@ std::string_view SectionTitle(std::string_view section);
 //   5. df -i: free inodes below the warning ratio        -> §4
 //   6. WAL older than its retention or over its segments -> §2
 //   7. space short (available below the warning ratio): the cleanup rules
-//      free something here -> §1 (its steps), else       -> §5
+//      free something here (or are not measured)      -> §1 (its steps),
+//      else                                              -> §5
 // Status is the most severe finding (critical > unknown > warning > ok);
 // unknown when no filesystem of a present component answered statvfs.
 Report Diagnose(Numbers numbers, const Limits& limits);

@@ -27,7 +27,9 @@ std::optional<std::string> ParseUrl(std::string_view text, Url* out);
 struct FetchOptions {
   std::string user;  // basic auth when non-empty
   std::string password;
-  std::string ca_file;  // https: trust these CAs instead of the system's
+  std::string ca_file;    // https: trust these CAs instead of the system's
+  std::string cert_file;  // https: a client certificate (mTLS), PEM chain
+  std::string key_file;   // its private key, PEM
   std::chrono::milliseconds timeout{10000};  // connect to last byte
 };
 

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "prometheus/metric_family.h"
-#include "stemedb/exporter/filesystems.h"
-#include "stemedb/exporter/scanner.h"
 #include "stemedb/reclaim/reclaim.h"
+#include "stemedb/scanner/filesystems.h"
+#include "stemedb/scanner/scanner.h"
 
 namespace stemedb::exporter {
 

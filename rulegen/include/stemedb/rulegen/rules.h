@@ -133,7 +133,7 @@ RuleGroup BuildRecordingRules(const Config& config);
 // Builds the rule model. Every check of the config is the loader's; this
 // cannot fail on a loaded config, and returns an error value only to keep
 // the artifact pipeline uniform.
-std::optional<ConfigError> BuildRuleSet(const Config& config, RuleSet* out);
+Status BuildRuleSet(const Config& config, RuleSet* out);
 
 // Shared by the alert catalog and the recording rules.
 std::string Selector(std::string_view metric,

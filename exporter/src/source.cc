@@ -1,0 +1,46 @@
+#include "source.h"
+
+namespace stemedb::exporter {
+
+WalkPlan PlanWalk(const Config& config) {
+  WalkPlan plan;
+  for (const auto& c : config.components) {
+    plan.specs.push_back({c.name, c.resolved_path, c.segment_pattern});
+  }
+  plan.options.threads = config.scan.threads;
+  plan.options.one_filesystem = config.scan.one_filesystem;
+  plan.options.max_depth = config.scan.max_depth;
+  return plan;
+}
+
+bool SameWalkInputs(const Config& a, const Config& b) {
+  if (a.components.size() != b.components.size()) return false;
+  for (size_t i = 0; i < a.components.size(); ++i) {
+    const Component& x = a.components[i];
+    const Component& y = b.components[i];
+    if (x.name != y.name || x.resolved_path != y.resolved_path ||
+        x.segment_pattern != y.segment_pattern) {
+      return false;
+    }
+  }
+  return a.scan.threads == b.scan.threads &&
+         a.scan.one_filesystem == b.scan.one_filesystem &&
+         a.scan.max_depth == b.scan.max_depth;
+}
+
+namespace {
+
+class WalkSource : public ComponentSource {
+ public:
+  std::vector<scanner::ComponentStats> Collect(const WalkPlan& plan) override {
+    return scanner::ScanComponents(plan.specs, plan.options);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<ComponentSource> MakeWalkSource() {
+  return std::make_unique<WalkSource>();
+}
+
+}  // namespace stemedb::exporter
