@@ -34,7 +34,8 @@ CleanupTracker::CleanupTracker(const Config& config)
     roots_.push_back({c.resolved_path, false, nullptr});
   }
   extra_ = rules_->ExtraRoots();
-  for (const std::string& path : extra_) roots_.push_back({path, false, nullptr});
+  for (const std::string& path : extra_)
+    roots_.push_back({path, false, nullptr});
 }
 
 void CleanupTracker::Extend(WalkPlan* plan, double now) const {
@@ -51,7 +52,8 @@ void CleanupTracker::Extend(WalkPlan* plan, double now) const {
   };
 }
 
-void CleanupTracker::Apply(const std::vector<scanner::ComponentStats>& results) {
+void CleanupTracker::Apply(
+    const std::vector<scanner::ComponentStats>& results) {
   for (size_t i = 0; i < results.size() && i < roots_.size(); ++i) {
     const scanner::ComponentStats& r = results[i];
     if (!r.complete) continue;  // keep the last complete tally
@@ -83,8 +85,7 @@ std::vector<CleanupRuleState> CleanupTracker::States(double now) const {
           &static_cast<const RuleAggregate&>(*root.tally).tally());
     }
   }
-  const std::vector<reclaim::Reading> readings =
-      rules_->Evaluate(tallies, now);
+  const std::vector<reclaim::Reading> readings = rules_->Evaluate(tallies, now);
   std::vector<CleanupRuleState> out;
   const std::vector<CleanupRule>& rules = rules_->rules();
   for (size_t i = 0; i < rules.size(); ++i) {

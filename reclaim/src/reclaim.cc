@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "stemedb/paths.h"
+
 namespace stemedb::reclaim {
 namespace {
 
@@ -13,11 +15,8 @@ double Seconds(const struct timespec& ts) {
          static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-// True when directory `inner` is `outer` or below it. Both normal paths.
 bool IsWithin(std::string_view inner, std::string_view outer) {
-  if (inner == outer || outer == "/") return true;
-  return inner.size() > outer.size() && inner.starts_with(outer) &&
-         inner[outer.size()] == '/';
+  return IsAtOrBelow(inner, outer);
 }
 
 bool NameMatches(const CleanupRule& rule, std::string_view name) {
