@@ -36,7 +36,7 @@ def humanize1024(v):
     if abs(v) <= 1 or math.isnan(v) or math.isinf(v):
         return "%.4g" % v
     prefix = ""
-    for p in ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"):
+    for p in ("ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"):
         if abs(v) < 1024:
             break
         prefix = p
