@@ -130,6 +130,9 @@ class MutationBase:
                 {"%s/%s" % (l["component"], l["reason"]): v
                  for l, v in m.series(w.REWALKS) if v}),
                 file=sys.stderr, flush=True)
+            for line in [l for l in exporter.log().splitlines()
+                         if "rewalk" in l.lower()][-5:]:
+                print("  exporter: " + line, file=sys.stderr)
         bad = w.mismatches(m, want)
         for c in names:
             for name in (w.DIFF_BYTES, w.DIFF_ENTRIES):
