@@ -423,7 +423,7 @@ def main():
         ("peak RSS MiB (VmHWM)", "rss", "%.1f"),
         ("rewalks", "rewalks", "%s"),
     ]
-    print("%-30s" % "" + "".join("%22s" % m for m in modes))
+    print("%-30s" % "" + "".join("%24s" % m for m in modes))
     for label, key, fmt in rows:
         cells = []
         for mode in modes:
@@ -440,7 +440,7 @@ def main():
                 v = "yes" if r["exact"] else "NO (%d)" % len(r["mismatches"])
             else:
                 v = fmt % (r[key],)
-            cells.append("%22s" % v)
+            cells.append("%24s" % v)
         print("%-30s" % label + "".join(cells))
     for mode in modes:
         if results[mode]["mismatches"]:
