@@ -101,8 +101,8 @@ class DiagnoseTest(unittest.TestCase):
         with open(self.config, "w") as f:
             f.write(e2e.config_yaml(self.root, interval="1s"))
 
-    def mount(self, size):
-        e2e.mount_tmpfs(self.root, size, TMPFS_INODES)
+    def mount(self, size, inodes=TMPFS_INODES):
+        e2e.mount_tmpfs(self.root, size, inodes)
         self.addCleanup(e2e.umount, self.root)
         e2e.make_demo_tree(self.root)
         self.assertEqual(e2e.mountpoint_of(self.root), self.root)
@@ -177,6 +177,19 @@ class DiagnoseTest(unittest.TestCase):
         self.assertEqual(wal["mountpoint"], self.root)
         self.assertEqual(rules["tmp_files"]["section"], "4")
         self.assertEqual(rules["tmp_files"]["mountpoint"], self.root)
+        # The top-20 lists: du's and find's over the component trees.
+        trees = [os.path.join(self.root, rel)
+                 for rel in e2e.DEFAULT_LAYOUT.values()]
+        self.assertTrue(report["directories_measured"])
+        top = lambda d: [[p, v] for p, v in
+                         sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))
+                         [:20]]
+        self.assertEqual([[d["path"], d["allocated_bytes"]]
+                          for d in report["largest_directories"]],
+                         top(du_largest(trees)))
+        self.assertEqual([[d["path"], d["entries"]]
+                          for d in report["most_entries"]],
+                         top(find_entries(trees)))
 
     def test_out_of_blocks_is_section_1(self):
         self.mount("2m")
@@ -236,7 +249,16 @@ class DiagnoseTest(unittest.TestCase):
         self.check_numbers(report)
 
     def test_from_a_running_exporter_matches_the_local_walk(self):
-        self.mount("8m")
+        self.mount("8m", 1024)
+        # More directories than the lists hold, of varied sizes and entry
+        # counts (ties are broken by path on both sides).
+        for i in range(30):
+            for j in range(i % 7 + 1):
+                e2e.write_file(os.path.join(
+                    self.root, "logs/archive-%02d/part-%d.log" % (i, j)),
+                    1000 * (i % 5) + 1)
+        self.assertGreater(len(du_largest([os.path.join(self.root,
+                                                         "logs")])), 20)
         exporter = e2e.Exporter(self.work, ["--config", self.config])
         self.addCleanup(exporter.close)
 
