@@ -124,6 +124,16 @@ diagnose::Numbers NumbersFromSnapshot(const Snapshot& s, const Config& config,
     r.path = rule.resolved_path;
     r.command = rule.resolved_command;
     r.mountpoint = MountpointOf(s, n, rule);
+    for (const auto& state : s.cleanup_rules) {
+      if (state.name != rule.name) continue;
+      // The capacity pass knows the rule directory's filesystem; "" when
+      // the directory is absent (it then frees nothing anywhere).
+      r.mountpoint = state.mountpoint;
+      r.measured = state.have_reading;
+      r.bytes = state.reading.bytes;
+      r.entries = state.reading.entries;
+      r.oldest_timestamp = state.reading.oldest_mtime.value_or(0);
+    }
     n.rules.push_back(std::move(r));
   }
   return n;

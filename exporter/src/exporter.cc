@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "cleanup.h"
 #include "exporter_testing.h"
 #include "prometheus/text_serializer.h"
 #include "source.h"
@@ -90,7 +91,10 @@ std::string RenderText(const Snapshot& snapshot) {
 
 struct Exporter::Shared {
   explicit Shared(Config c, ConfigLoader l)
-      : config(std::move(c)), loader(std::move(l)), source(MakeWalkSource()) {
+      : config(std::move(c)),
+        loader(std::move(l)),
+        source(MakeWalkSource()),
+        cleanup(config) {
     for (const auto& comp : config.components) {
       components.push_back(FreshState(comp));
     }
@@ -107,6 +111,8 @@ struct Exporter::Shared {
   std::vector<ComponentState> components;  // parallel to config.components
   std::vector<FilesystemState> filesystems;
   std::vector<ComponentFilesystemLink> links;
+  // What the cleanup rules would free (issue 9); rebuilt with the config.
+  CleanupTracker cleanup;
   bool reload_success = true;
   uint64_t reload_failures = 0;
   bool stopping = false;
@@ -137,6 +143,10 @@ struct Exporter::Shared {
     s->components = components;
     s->filesystems = filesystems;
     s->links = links;
+    // Evaluated now, not at the walk: an entry reaching its rule's age is
+    // counted at the next rendering (the capacity pass renders every 10 s
+    // at most), with no walk and no file event.
+    s->cleanup_rules = cleanup.States(WallSeconds());
     s->config_reload_success = reload_success;
     s->config_reload_failures = reload_failures;
     s->version = STEMEDB_VERSION;
@@ -156,6 +166,7 @@ struct Exporter::Shared {
       // found no walk in progress and would join one that could hang.
       if (stopping) return;
       plan = PlanWalk(config);
+      cleanup.Extend(&plan, WallSeconds());
       plan.options.deadline =
           SaturatingAdd(Clock::now(), config.scan.timeout.value);
       plan.options.cancel = &cancel;
@@ -171,6 +182,7 @@ struct Exporter::Shared {
     walk_in_progress = false;
     if (generation == config_generation) {
       ApplyWalkLocked(results, now);
+      cleanup.Apply(results);
     }  // else a reload replaced the components mid-walk: a new walk is due.
     ++walks_finished;
     RenderLocked();
@@ -296,8 +308,19 @@ struct Exporter::Shared {
       statfs_timeout = config.scan.statfs_timeout.value;
       one_filesystem = config.scan.one_filesystem;
     }
-    const auto [by_device, component_devices] = filesystems::ChooseMounts(
-        filesystems::ReadMountTable(), wants, one_filesystem);
+    std::vector<filesystems::MountWant> rule_wants;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (const std::string& path : cleanup.RulePaths()) {
+        rule_wants.push_back({path, path, 0, false});
+      }
+    }
+    const auto table = filesystems::ReadMountTable();
+    const auto [by_device, component_devices] =
+        filesystems::ChooseMounts(table, wants, one_filesystem);
+    // The filesystem of each rule's directory, named as the filesystem
+    // series name it (chosen alike), not reported for that alone.
+    const auto rule_mounts = filesystems::ChooseMounts(table, rule_wants, true);
     std::map<dev_t, std::optional<filesystems::Capacity>> answers;
     for (const auto& [dev, mount] : by_device) {
       answers[dev] = prober.Probe(mount.mountpoint, statfs_timeout);
@@ -340,6 +363,20 @@ struct Exporter::Shared {
       if (config.FindComponent(component) == nullptr) continue;
       const auto& mount = by_device.at(dev);
       links.push_back({component, mount.mountpoint, mount.device});
+    }
+    // Rule i's want is named by its path; a reload since may have changed
+    // the rules, so match by path.
+    const std::vector<std::string> rule_paths = cleanup.RulePaths();
+    for (const auto& [path, dev] : rule_mounts.component_devices) {
+      const auto ours = by_device.find(dev);
+      const auto& mount = ours != by_device.end()
+                              ? ours->second
+                              : rule_mounts.by_device.at(dev);
+      for (size_t k = 0; k < rule_paths.size(); ++k) {
+        if (rule_paths[k] == path) {
+          cleanup.SetFilesystem(k, mount.mountpoint, mount.device);
+        }
+      }
     }
     CheckStuckLocked();
     RenderLocked();
@@ -494,6 +531,7 @@ Status Exporter::Reload() {
       s.config.scan.timeout.value == next.scan.timeout.value;
   s.config = std::move(next);
   s.components = std::move(states);
+  if (!same_walk) s.cleanup = CleanupTracker(s.config);
   // A removed component's series disappear now, not at the next capacity
   // pass.
   std::erase_if(s.links, [&](const ComponentFilesystemLink& l) {

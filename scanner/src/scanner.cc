@@ -398,6 +398,7 @@ class Walk::Lister : public DirectoryVisitor {
   bool Subdirectory(std::string_view name, const struct stat& st,
                     bool is_segment) override {
     if (!may_descend_) return false;
+    if (Skipped(name)) return true;  // walked by another spec
     if (!child_anchor_) {
       // Set at the first subdirectory, so leaf directories (most of them)
       // cost nothing. Past the budget, every kMaxRelativeDepth levels a
@@ -437,6 +438,16 @@ class Walk::Lister : public DirectoryVisitor {
   }
 
  private:
+  bool Skipped(std::string_view name) const {
+    const std::vector<std::string>& skip =
+        walk_.components_[item_.component].spec->skip;
+    if (skip.empty()) return false;
+    std::string path = item_.path;
+    if (path.back() != '/') path += '/';
+    path += name;
+    return std::find(skip.begin(), skip.end(), path) != skip.end();
+  }
+
   Walk& walk_;
   WorkItem& item_;
   Fd& dir_;

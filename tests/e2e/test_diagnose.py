@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 import unittest
 
 import e2e_lib as e2e
@@ -177,6 +178,26 @@ class DiagnoseTest(unittest.TestCase):
         self.assertEqual(wal["mountpoint"], self.root)
         self.assertEqual(rules["tmp_files"]["section"], "4")
         self.assertEqual(rules["tmp_files"]["mountpoint"], self.root)
+        # What they would free: find's matches, du's bytes.
+        data = os.path.join(self.root, "data")
+        for name, args in [
+                ("wal_beyond_retention", [os.path.join(data, "wal"), "-name",
+                                          "*.log", "-mtime", "+7"]),
+                ("tmp_files", [data, "-name", "*.tmp"]),
+                ("empty_files", [data, "-type", "f", "-empty"])]:
+            with self.subTest(rule=name):
+                files = subprocess.run(
+                    ["find"] + args, check=True, capture_output=True,
+                    text=True).stdout.split()
+                self.assertTrue(rules[name]["measured"])
+                self.assertEqual(rules[name]["entries"], len(files))
+                want = 0
+                if files:
+                    out = subprocess.run(["du", "-B1", "-c"] + files,
+                                         check=True, capture_output=True,
+                                         text=True).stdout
+                    want = int(out.splitlines()[-1].split()[0])
+                self.assertEqual(rules[name]["bytes"], want)
         # The top-20 lists: du's and find's over the component trees.
         trees = [os.path.join(self.root, rel)
                  for rel in e2e.DEFAULT_LAYOUT.values()]
@@ -259,6 +280,14 @@ class DiagnoseTest(unittest.TestCase):
                     1000 * (i % 5) + 1)
         self.assertGreater(len(du_largest([os.path.join(self.root,
                                                          "logs")])), 20)
+        # WAL segments beyond the 7d retention, and temporary files, for
+        # the cleanup rules to find.
+        now = time.time()
+        for i in range(4):
+            path = os.path.join(self.root, "data/wal/old-%d.log" % i)
+            e2e.write_file(path, 5000 * (i + 1), now - 86400 * (8 + i))
+            e2e.write_file(os.path.join(self.root, "data/tmp/op-%d.tmp" % i),
+                           3000 * i)
         exporter = e2e.Exporter(self.work, ["--config", self.config])
         self.addCleanup(exporter.close)
 

@@ -202,6 +202,9 @@ struct ComponentSpec {
   std::string name;
   std::string path;             // absolute
   std::string segment_pattern;  // fnmatch glob; empty: no segments
+  // Full paths of subdirectories not entered nor counted here (another
+  // spec walks them: the components below a cleanup rule's extra root).
+  std::vector<std::string> skip;
 };
 
 struct WalkOptions {
