@@ -10,6 +10,9 @@ WalkPlan PlanWalk(const Config& config) {
   plan.options.threads = config.scan.threads;
   plan.options.one_filesystem = config.scan.one_filesystem;
   plan.options.max_depth = config.scan.max_depth;
+  // For diagnose's top-20 lists; the engine reduces the records to them as
+  // soon as a walk is applied (TopDirectoriesOf).
+  plan.options.record_directories = true;
   return plan;
 }
 

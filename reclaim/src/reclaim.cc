@@ -19,13 +19,16 @@ bool IsWithin(std::string_view inner, std::string_view outer) {
   return IsAtOrBelow(inner, outer);
 }
 
-bool NameMatches(const CleanupRule& rule, std::string_view name) {
-  const std::string text(name);
-  return fnmatch(rule.match.c_str(), text.c_str(), 0) == 0;
+// `name` NUL-terminated (fnmatch needs it).
+bool NameMatches(const CleanupRule& rule, const char* name) {
+  return fnmatch(rule.match.c_str(), name, 0) == 0;
 }
 
-bool Matches(const CleanupRule& rule, std::string_view name,
-             const struct stat& st) {
+bool NameMatches(const CleanupRule& rule, std::string_view name) {
+  return NameMatches(rule, std::string(name).c_str());
+}
+
+bool Matches(const CleanupRule& rule, const char* name, const struct stat& st) {
   switch (rule.type) {
     case CleanupEntryType::kFile:
       if (!S_ISREG(st.st_mode)) return false;
@@ -187,10 +190,12 @@ void Tally::Add(std::string_view directory, std::string_view name,
     if (bytes > 0) For(rule).sets[path].bytes += bytes;
   }
   const uint64_t candidates = context_.applies & ~inside;
+  if (candidates == 0) return;
+  name_.assign(name);  // reuses its capacity: no allocation per entry
   const std::vector<CleanupRule>& rules = rules_->rules_;
   for (size_t i = 0; i < rules.size(); ++i) {
     if (!(candidates & (uint64_t{1} << i))) continue;
-    if (!Matches(rules[i], name, st)) continue;
+    if (!Matches(rules[i], name_.c_str(), st)) continue;
     PerRule& r = For(static_cast<uint8_t>(i));
     if (rules[i].type == CleanupEntryType::kDirectory) {
       std::string path(directory);

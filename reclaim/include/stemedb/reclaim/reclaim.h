@@ -13,9 +13,10 @@
 // directory (type directory: a backup set) counts with everything below it,
 // aged by its own mtime; nothing inside it is matched again.
 //
-// Memory: nothing for entries that match no rule; 24 bytes per matching
-// entry younger than its rule's older_than; per matched directory its path
-// and 24 bytes; about 64 bytes per rule with a match per tally.
+// Memory: nothing for entries that match no rule or are already old; 16
+// bytes per matching file younger than its rule's older_than; per matched
+// directory its path and 24 bytes; about 100 bytes per rule with a match
+// per tally.
 //
 // Thread safety: Rules is immutable after construction (share it
 // read-only); a Tally is used by one thread at a time.
@@ -126,6 +127,7 @@ class Tally {
   std::vector<PerRule> per_rule_;  // only rules with a match; few
   // The last directory's context: entries come a directory at a time.
   std::string directory_;
+  std::string name_;  // the entry's name, NUL-terminated for fnmatch
   Rules::Context context_;
   bool have_context_ = false;
 };
