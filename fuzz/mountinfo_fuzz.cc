@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "stemedb/exporter/filesystems.h"
+#include "stemedb/scanner/filesystems.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace stemedb::filesystems;

@@ -15,8 +15,10 @@
 #include <exception>
 #include <fstream>
 #include <limits>
+#include <regex>
 #include <utility>
 
+#include "stemedb/paths.h"
 #include "yaml_reader.h"
 
 namespace stemedb {
@@ -24,7 +26,6 @@ namespace {
 
 namespace fs = boost::filesystem;
 using detail::FormatNumber;
-using detail::Status;
 using detail::Where;
 using detail::YamlReader;
 using Field = YamlReader::Field;
@@ -55,21 +56,112 @@ bool IsValidDashboardUid(std::string_view uid) {
   return true;
 }
 
-// Absolute and lexically normal, without the trailing "/." or "/" Boost
-// leaves, so equal directories compare equal as strings.
-std::string NormalPath(const fs::path& path) {
-  std::string text = path.lexically_normal().string();
-  while (text.size() > 1) {
-    if (text.ends_with("/.")) {
-      text.resize(text.size() - 2);
-      if (text.empty()) text = "/";
-    } else if (text.ends_with("/")) {
-      text.pop_back();
-    } else {
-      break;
+// [a-z0-9_]+: the rule name is the `rule` label value.
+bool IsValidRuleName(std::string_view name) {
+  if (name.empty()) return false;
+  for (const char c : name) {
+    if (!IsLower(c) && !IsDigit(c) && c != '_') return false;
+  }
+  return true;
+}
+
+// Parses `a="x",b!~"y"` (PromQL matchers, double-quoted values); nullopt
+// when the text is not such a list.
+std::optional<std::vector<LabelMatcher>> ParseMatchers(
+    const std::string& text) {
+  static const std::regex kOne(
+      R"re(\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(,|$))re");
+  std::vector<LabelMatcher> out;
+  auto it = text.cbegin();
+  std::smatch match;
+  while (it != text.cend()) {
+    if (!std::regex_search(it, text.cend(), match, kOne,
+                           std::regex_constants::match_continuous)) {
+      return std::nullopt;
+    }
+    std::string value;
+    const std::string raw = match[3];
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '\\' && i + 1 < raw.size()) ++i;
+      value.push_back(raw[i]);
+    }
+    out.push_back({match[1], match[2], value});
+    it = match[0].second;
+    if (match[4].length() == 0) break;
+  }
+  return out;
+}
+
+// Why the node_exporter selector cannot be used, or "" when it can. The
+// generated rule tests need one label value per matcher that the selector
+// accepts, and tell filesystems apart by instance.
+std::string SelectorProblem(const std::vector<LabelMatcher>& matchers) {
+  std::map<std::string, std::string> values;
+  for (const LabelMatcher& m : matchers) {
+    if (m.name == "instance") {
+      return "an instance matcher is not supported: the rule tests tell "
+             "filesystems apart by instance";
+    }
+    if (m.op == "=") {
+      values[m.name] = m.value;
+    } else if (m.op == "=~") {
+      // A literal alternation ("/data|/srv") is satisfied by its first.
+      const std::string first = m.value.substr(0, m.value.find('|'));
+      if (!std::regex_match(first, std::regex(R"([A-Za-z0-9/_.:-]*)"))) {
+        return "cannot derive a test value for " + m.name + "=~\"" + m.value +
+               "\"; use a literal or an alternation of literals";
+      }
+      values[m.name] = first;
     }
   }
-  return text;
+  for (const LabelMatcher& m : matchers) {
+    const std::string have = values[m.name];
+    bool excluded = false;
+    if (m.op == "!=") excluded = have == m.value;
+    if (m.op == "!~") excluded = std::regex_match(have, std::regex(m.value));
+    if (excluded) {
+      return "the value " + m.name + "=\"" + have +
+             "\" is excluded by the selector itself";
+    }
+  }
+  return "";
+}
+
+// `command` with every "<path>" replaced by `path`.
+std::string SubstitutePath(const std::string& command,
+                           const std::string& path) {
+  static constexpr std::string_view kPlaceholder = "<path>";
+  std::string out;
+  size_t from = 0;
+  for (size_t at = command.find(kPlaceholder); at != std::string::npos;
+       at = command.find(kPlaceholder, from)) {
+    out.append(command, from, at - from);
+    out += path;
+    from = at + kPlaceholder.size();
+  }
+  out.append(command, from);
+  return out;
+}
+
+// The default rules that follow the thresholds (see FollowThresholds).
+constexpr char kDefaultWalRule[] = "wal_beyond_retention";
+constexpr char kDefaultBackupRule[] = "backups_older_than_30d";
+
+// find's age test for "older than d", in the runbook's style: -mtime +N for
+// whole days (find counts whole days, so +7 is 8 days and more), else
+// -mmin +N.
+std::string FindAgeTest(const Duration& d) {
+  constexpr int64_t kDay = 86'400'000;
+  constexpr int64_t kMinute = 60'000;
+  const int64_t ms = d.value.count();
+  if (ms % kDay == 0) return "-mtime +" + std::to_string(ms / kDay);
+  return "-mmin +" + std::to_string(ms / kMinute);
+}
+
+// Absolute and lexically normal, so equal directories compare equal as
+// strings.
+std::string NormalPath(const fs::path& path) {
+  return NormalizePath(path.string());
 }
 
 // `path` if absolute, else `base`/`path`. REQUIRES: base is absolute.
@@ -95,13 +187,6 @@ std::string RealPath(const std::string& path) {
   return ec ? path : NormalPath(real);
 }
 
-// True when directory `inner` is `outer` or below it. Both normal paths.
-bool IsWithin(const std::string& inner, const std::string& outer) {
-  if (inner == outer || outer == "/") return true;
-  return inner.size() > outer.size() && inner.starts_with(outer) &&
-         inner[outer.size()] == '/';
-}
-
 // Fills resolved_path of every component and rejects two components whose
 // trees overlap: the same directory, one inside the other, lexically or
 // through symlinks. Their bytes would be counted twice, and the sum of the
@@ -119,9 +204,9 @@ Status ResolveComponents(const YamlReader& reader, Config* config) {
       std::string what;
       if (same_lexically || real[i] == real[j]) {
         what = ", the directory of component \"" + earlier.name + "\" too";
-      } else if (IsWithin(real[i], real[j])) {
+      } else if (IsAtOrBelow(real[i], real[j])) {
         what = ", inside component \"" + earlier.name + "\" (" + real[j] + ")";
-      } else if (IsWithin(real[j], real[i])) {
+      } else if (IsAtOrBelow(real[j], real[i])) {
         what = ", which holds component \"" + earlier.name + "\" (" + real[j] +
                ")";
       } else {
@@ -140,6 +225,20 @@ Status ResolveComponents(const YamlReader& reader, Config* config) {
     }
   }
   return std::nullopt;
+}
+
+// Fills resolved_path and resolved_command of every cleanup rule.
+// REQUIRES: components resolved; a rule's component exists.
+void ResolveCleanupRules(Config* config) {
+  for (CleanupRule& rule : config->cleanup.rules) {
+    const Component* component = rule.component.empty()
+                                     ? nullptr
+                                     : config->FindComponent(rule.component);
+    rule.resolved_path = component != nullptr
+                             ? component->resolved_path
+                             : ResolvePath(config->root, rule.path);
+    rule.resolved_command = SubstitutePath(rule.command, rule.resolved_path);
+  }
 }
 
 // Reads one document onto a Config that already holds the defaults.
@@ -162,6 +261,11 @@ class ConfigParser {
            return ReadComponents(node, where);
          }},
         MapField("scan", ScanFields()),
+        MapField("cleanup",
+                 {{"rules",
+                   [this](const YAML::Node& node, const Where& where) {
+                     return ReadCleanupRules(node, where);
+                   }}}),
         MapField("thresholds", ThresholdFields()),
         MapField("alerting", AlertingFields()),
         MapField("dashboard", DashboardFields()),
@@ -172,7 +276,10 @@ class ConfigParser {
     }
     if (root) config_->root = ResolvePath(base_dir, *root);
     if (Status status = ResolveComponents(reader_, config_)) return status;
-    return CheckRelations();
+    if (!rules_from_file_) FollowThresholds();
+    if (Status status = CheckRelations()) return status;
+    ResolveCleanupRules(config_);
+    return std::nullopt;
   }
 
  private:
@@ -295,6 +402,12 @@ class ConfigParser {
                      IntField("max_bytes", &t.tmp.max_bytes, 1, kUnbounded),
                      ForField(&t.tmp.for_duration),
                  }),
+        MapField("reclaimable",
+                 {
+                     RatioField("max_filesystem_share",
+                                &t.reclaimable.max_filesystem_share),
+                     ForField(&t.reclaimable.for_duration),
+                 }),
         MapField("exporter",
                  {
                      DurationField("scan_stale_after",
@@ -324,8 +437,27 @@ class ConfigParser {
            }
            return std::nullopt;
          }},
-        StringField("node_exporter_selector", &alerting.node_exporter_selector,
-                    true),
+        {"node_exporter_selector",
+         [this](const YAML::Node& node, const Where& where) -> Status {
+           std::string text;
+           if (Status status = reader_.ReadString(node, where, &text, true)) {
+             return status;
+           }
+           std::optional<std::vector<LabelMatcher>> matchers =
+               ParseMatchers(text);
+           if (!matchers) {
+             return reader_.Error(where, "cannot parse \"" + text +
+                                             "\" as label matchers like "
+                                             "mountpoint=\"/data\"");
+           }
+           if (const std::string problem = SelectorProblem(*matchers);
+               !problem.empty()) {
+             return reader_.Error(where, problem);
+           }
+           config_->alerting.node_exporter_selector = std::move(text);
+           config_->alerting.node_exporter_matchers = std::move(*matchers);
+           return std::nullopt;
+         }},
         StringField("job", &alerting.job),
         StringField("group_name", &alerting.group_name),
         StringField("runbook_url", &alerting.runbook_url),
@@ -397,6 +529,128 @@ class ConfigParser {
     return std::nullopt;
   }
 
+  // A given rule list replaces the default one, like components: merging
+  // would keep steps the user meant to drop. An empty list is allowed.
+  Status ReadCleanupRules(const YAML::Node& node, const Where& where) {
+    std::vector<CleanupRule> rules;
+    std::map<std::string, YAML::Mark> names;
+    Status status = reader_.ReadList(
+        node, where,
+        [&](const YAML::Node& item, const Where& item_where) -> Status {
+          CleanupRule rule;
+          bool has_name = false;
+          const std::vector<Field> fields = {
+              {"name",
+               [&](const YAML::Node& n, const Where& w) -> Status {
+                 has_name = true;
+                 if (Status s = reader_.ReadString(n, w, &rule.name)) return s;
+                 if (!IsValidRuleName(rule.name)) {
+                   return reader_.Error(w, "\"" + rule.name +
+                                               "\" is not a valid rule name "
+                                               "([a-z0-9_]+; it becomes the "
+                                               "label value rule=)");
+                 }
+                 const auto [first, added] = names.emplace(rule.name, w.mark);
+                 if (!added) {
+                   return reader_.Error(
+                       w, "duplicate rule name (first at " +
+                              std::to_string(first->second.line + 1) + ":" +
+                              std::to_string(first->second.column + 1) + ")");
+                 }
+                 return std::nullopt;
+               }},
+              {"section",
+               [&](const YAML::Node& n, const Where& w) -> Status {
+                 std::string text;
+                 if (Status s = reader_.ReadString(n, w, &text)) return s;
+                 if (text.size() != 1 || text[0] < '1' || text[0] > '5') {
+                   return reader_.Error(w, "\"" + text +
+                                               "\" is not a runbook section "
+                                               "(1, 2, 3, 4 or 5)");
+                 }
+                 rule.section = text[0] - '0';
+                 return std::nullopt;
+               }},
+              StringField("component", &rule.component),
+              StringField("path", &rule.path),
+              {"match",
+               [&](const YAML::Node& n, const Where& w) -> Status {
+                 if (Status s = reader_.ReadString(n, w, &rule.match)) return s;
+                 if (rule.match.find('/') != std::string::npos) {
+                   return reader_.Error(w, "\"" + rule.match +
+                                               "\" holds a '/': match is a "
+                                               "glob on an entry's name "
+                                               "(like find -name); put the "
+                                               "directory in path");
+                 }
+                 return std::nullopt;
+               }},
+              {"type",
+               [&](const YAML::Node& n, const Where& w) -> Status {
+                 std::string text;
+                 if (Status s = reader_.ReadString(n, w, &text)) return s;
+                 for (const CleanupEntryType type :
+                      {CleanupEntryType::kFile, CleanupEntryType::kDirectory,
+                       CleanupEntryType::kEmptyFile}) {
+                   if (text == CleanupEntryTypeName(type)) {
+                     rule.type = type;
+                     return std::nullopt;
+                   }
+                 }
+                 return reader_.Error(w, "\"" + text +
+                                             "\" is not an entry type (file, "
+                                             "directory or empty_file)");
+               }},
+              DurationField("older_than", &rule.older_than, false),
+              StringField("command", &rule.command, true),
+          };
+          if (Status s = reader_.ReadMap(item, item_where, fields)) return s;
+          if (!has_name) {
+            return reader_.Error(item_where, "missing required key \"name\"");
+          }
+          if (rule.component.empty() == rule.path.empty()) {
+            return reader_.Error(
+                item_where,
+                "rule \"" + rule.name +
+                    "\" needs exactly one of component (a component's "
+                    "directory) and path (any other directory)");
+          }
+          rules.push_back(std::move(rule));
+          return std::nullopt;
+        });
+    if (status) return status;
+    if (rules.size() > kMaxCleanupRules) {
+      return reader_.Error(where, std::to_string(rules.size()) +
+                                      " rules; at most " +
+                                      std::to_string(kMaxCleanupRules));
+    }
+    config_->cleanup.rules = std::move(rules);
+    rules_from_file_ = true;
+    return std::nullopt;
+  }
+
+  // While the rule list is the default one, its WAL and backup steps follow
+  // the components the thresholds name (a file that renamed the WAL
+  // component keeps loading), and the WAL step is "segments older than the
+  // WAL retention", with the command to match.
+  void FollowThresholds() {
+    const Thresholds& t = config_->thresholds;
+    for (CleanupRule& rule : config_->cleanup.rules) {
+      if (rule.name == kDefaultWalRule) {
+        rule.component = t.wal.component;
+        rule.older_than = t.wal.retention;
+        const Component* wal = config_->FindComponent(t.wal.component);
+        if (wal != nullptr && !wal->segment_pattern.empty()) {
+          rule.match = wal->segment_pattern;
+        }
+        rule.command = "find <path> -name \"" + rule.match + "\" " +
+                       FindAgeTest(rule.older_than) + " -delete";
+      } else if (rule.name == kDefaultBackupRule) {
+        rule.component = t.backups.component;
+      }
+    }
+  }
+
   Status ReadLabels(const YAML::Node& node, const Where& where) {
     std::map<std::string, std::string> labels;
     Status status = reader_.ReadEntries(
@@ -412,6 +666,16 @@ class ConfigParser {
             return reader_.Error(key_where, "\"" + name +
                                                 "\" is not a valid label name "
                                                 "([a-zA-Z_][a-zA-Z0-9_]*)");
+          }
+          if (name == "severity") {
+            return reader_.Error(key_where,
+                                 "severity is set per alert by "
+                                 "stemedb_rulegen (critical, warning or "
+                                 "info); remove it");
+          }
+          if (name == "alertname") {
+            return reader_.Error(key_where,
+                                 "alertname is set by Prometheus; remove it");
           }
           return reader_.ReadString(value, value_where, &labels[name]);
         });
@@ -469,6 +733,18 @@ class ConfigParser {
     if (Status status = CheckComponentReference("thresholds.tmp.component",
                                                 t.tmp.component, false)) {
       return status;
+    }
+    const std::vector<CleanupRule>& rules = config_->cleanup.rules;
+    for (size_t i = 0; i < rules.size(); ++i) {
+      if (rules[i].component.empty()) continue;
+      // Default rules have no position of their own: their index is the
+      // default list's.
+      const std::string path =
+          "cleanup.rules[" + std::to_string(i) + "].component";
+      if (Status status =
+              CheckComponentReference(path, rules[i].component, false)) {
+        return status;
+      }
     }
     if (Status status =
             CheckWarningLooser("thresholds.disk_space", "avail_ratio_below",
@@ -552,6 +828,7 @@ class ConfigParser {
 
   YamlReader reader_;
   Config* config_;
+  bool rules_from_file_ = false;  // the file set cleanup.rules
 };
 
 // Parses `yaml` onto `*config` (which holds the defaults). Every exception
@@ -591,7 +868,7 @@ Status ParseOnto(std::string_view yaml, const std::string& source_name,
 // The embedded default parsed once; immutable afterwards, so shared safely.
 struct Embedded {
   Config config;
-  std::optional<ConfigError> error;
+  Status error;
 };
 
 const Embedded& EmbeddedDefault() {
@@ -607,20 +884,6 @@ const Embedded& EmbeddedDefault() {
 
 }  // namespace
 
-std::string ConfigError::ToString() const {
-  std::string out = file;
-  if (line > 0) {
-    out += ":" + std::to_string(line);
-    if (column > 0) out += ":" + std::to_string(column);
-  }
-  for (const std::string* part : {&key_path, &message}) {
-    if (part->empty()) continue;
-    if (!out.empty()) out += ": ";
-    out += *part;
-  }
-  return out;
-}
-
 bool IsValidLabelName(std::string_view name) {
   if (name.empty() || name.starts_with("__")) return false;
   if (!IsAlpha(name[0]) && name[0] != '_') return false;
@@ -630,6 +893,25 @@ bool IsValidLabelName(std::string_view name) {
   return true;
 }
 
+std::string_view CleanupEntryTypeName(CleanupEntryType type) {
+  switch (type) {
+    case CleanupEntryType::kFile:
+      return "file";
+    case CleanupEntryType::kDirectory:
+      return "directory";
+    case CleanupEntryType::kEmptyFile:
+      return "empty_file";
+  }
+  return "file";
+}
+
+const CleanupRule* Config::FindCleanupRule(std::string_view name) const {
+  for (const CleanupRule& rule : cleanup.rules) {
+    if (rule.name == name) return &rule;
+  }
+  return nullptr;
+}
+
 const Component* Config::FindComponent(std::string_view name) const {
   for (const Component& component : components) {
     if (component.name == name) return &component;
@@ -637,10 +919,8 @@ const Component* Config::FindComponent(std::string_view name) const {
   return nullptr;
 }
 
-std::optional<ConfigError> ParseConfig(std::string_view yaml,
-                                       const std::string& source_name,
-                                       const std::string& base_dir,
-                                       Config* out) {
+Status ParseConfig(std::string_view yaml, const std::string& source_name,
+                   const std::string& base_dir, Config* out) {
   const Embedded& defaults = EmbeddedDefault();
   if (defaults.error) return defaults.error;
   Config config = defaults.config;
@@ -652,8 +932,7 @@ std::optional<ConfigError> ParseConfig(std::string_view yaml,
   return std::nullopt;
 }
 
-std::optional<ConfigError> ReadConfigText(const std::string& path,
-                                          std::string* text) {
+Status ReadConfigText(const std::string& path, std::string* text) {
   ConfigError error;
   error.file = path;
   boost::system::error_code ec;
@@ -687,8 +966,7 @@ std::optional<ConfigError> ReadConfigText(const std::string& path,
   return std::nullopt;
 }
 
-std::optional<ConfigError> LoadConfigFile(const std::string& path,
-                                          Config* out) {
+Status LoadConfigFile(const std::string& path, Config* out) {
   std::string base_dir;
   try {
     base_dir = fs::absolute(path).parent_path().string();
@@ -702,8 +980,7 @@ std::optional<ConfigError> LoadConfigFile(const std::string& path,
   return ParseConfig(text, path, base_dir, out);
 }
 
-std::optional<ConfigError> OverrideRoot(const std::string& root,
-                                        Config* config) {
+Status OverrideRoot(const std::string& root, Config* config) {
   Config changed = *config;
   try {
     changed.root = AbsoluteDir(root);
@@ -714,6 +991,7 @@ std::optional<ConfigError> OverrideRoot(const std::string& root,
   if (Status status = ResolveComponents(YamlReader(config->source), &changed)) {
     return status;
   }
+  ResolveCleanupRules(&changed);
   *config = std::move(changed);
   return std::nullopt;
 }

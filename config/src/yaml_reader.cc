@@ -202,6 +202,25 @@ Status YamlReader::ReadEntries(const YAML::Node& node, const Where& where,
   return std::nullopt;
 }
 
+Status YamlReader::ReadList(const YAML::Node& node, const Where& where,
+                            const ItemFn& item) {
+  marks_[where.path] = where.mark;
+  if (node.IsNull()) return std::nullopt;
+  if (!node.IsSequence()) {
+    return Error(where,
+                 "expected a list, got " + std::string(DescribeType(node)));
+  }
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node element = node[i];
+    const YAML::Mark at = HasMark(element.Mark()) && !element.IsNull()
+                              ? element.Mark()
+                              : where.mark;
+    const Where item_where{where.path + "[" + std::to_string(i) + "]", at};
+    if (Status status = item(element, item_where)) return status;
+  }
+  return std::nullopt;
+}
+
 Status YamlReader::ReadMap(const YAML::Node& node, const Where& where,
                            const std::vector<Field>& fields) {
   return ReadEntries(

@@ -19,8 +19,6 @@
 
 namespace stemedb::detail {
 
-using Status = std::optional<ConfigError>;
-
 // Where a value sits in the document. `mark` is yaml-cpp's (0-based).
 struct Where {
   std::string path;
@@ -61,6 +59,13 @@ class YamlReader {
                            const YAML::Node& value, const Where& value_where)>;
   Status ReadEntries(const YAML::Node& node, const Where& where,
                      const EntryFn& entry);
+
+  // Reads a list: calls `item` for each element in order, at path
+  // "where.path[i]" (0-based). A null node reads as an empty list.
+  using ItemFn =
+      std::function<Status(const YAML::Node& item, const Where& item_where)>;
+  Status ReadList(const YAML::Node& node, const Where& where,
+                  const ItemFn& item);
 
   Status ReadString(const YAML::Node& node, const Where& where,
                     std::string* out, bool allow_empty = false);

@@ -12,11 +12,14 @@
 #include <utility>
 #include <vector>
 
+#include "cleanup.h"
 #include "exporter_testing.h"
 #include "prometheus/text_serializer.h"
-#include "stemedb/exporter/filesystems.h"
+#include "source.h"
+#include "stemedb/exporter/diagnose_numbers.h"
 #include "stemedb/exporter/log.h"
-#include "stemedb/exporter/scanner.h"
+#include "stemedb/scanner/filesystems.h"
+#include "stemedb/scanner/scanner.h"
 
 #ifndef STEMEDB_VERSION
 #define STEMEDB_VERSION "unknown"
@@ -67,25 +70,6 @@ double WallSeconds() {
       .count();
 }
 
-// True when a walk started under `a` measures exactly what one under `b`
-// would: same directories in the same order, same patterns and walk rules.
-// A reload that keeps these keeps the running walk's results (a SIGHUP storm
-// used to throw every walk away).
-bool SameWalkInputs(const Config& a, const Config& b) {
-  if (a.components.size() != b.components.size()) return false;
-  for (size_t i = 0; i < a.components.size(); ++i) {
-    const Component& x = a.components[i];
-    const Component& y = b.components[i];
-    if (x.name != y.name || x.resolved_path != y.resolved_path ||
-        x.segment_pattern != y.segment_pattern) {
-      return false;
-    }
-  }
-  return a.scan.threads == b.scan.threads &&
-         a.scan.one_filesystem == b.scan.one_filesystem &&
-         a.scan.max_depth == b.scan.max_depth;
-}
-
 ComponentState FreshState(const Component& c) {
   ComponentState s;
   s.name = c.name;
@@ -107,7 +91,10 @@ std::string RenderText(const Snapshot& snapshot) {
 
 struct Exporter::Shared {
   explicit Shared(Config c, ConfigLoader l)
-      : config(std::move(c)), loader(std::move(l)) {
+      : config(std::move(c)),
+        loader(std::move(l)),
+        source(MakeWalkSource()),
+        cleanup(config) {
     for (const auto& comp : config.components) {
       components.push_back(FreshState(comp));
     }
@@ -118,10 +105,14 @@ struct Exporter::Shared {
   mutable std::condition_variable cv;
   Config config;
   const ConfigLoader loader;  // immutable after construction
+  // Where the numbers come from; used by the one thread that walks.
+  const std::unique_ptr<ComponentSource> source;
   uint64_t config_generation = 0;
   std::vector<ComponentState> components;  // parallel to config.components
   std::vector<FilesystemState> filesystems;
   std::vector<ComponentFilesystemLink> links;
+  // What the cleanup rules would free (issue 9); rebuilt with the config.
+  CleanupTracker cleanup;
   bool reload_success = true;
   uint64_t reload_failures = 0;
   bool stopping = false;
@@ -152,6 +143,10 @@ struct Exporter::Shared {
     s->components = components;
     s->filesystems = filesystems;
     s->links = links;
+    // Evaluated now, not at the walk: an entry reaching its rule's age is
+    // counted at the next rendering (the capacity pass renders every 10 s
+    // at most), with no walk and no file event.
+    s->cleanup_rules = cleanup.States(WallSeconds());
     s->config_reload_success = reload_success;
     s->config_reload_failures = reload_failures;
     s->version = STEMEDB_VERSION;
@@ -163,35 +158,31 @@ struct Exporter::Shared {
   // One walk over the current config's components. Runs without mu held
   // while walking.
   void Walk() {
-    std::vector<scanner::ComponentSpec> specs;
-    scanner::WalkOptions options;
+    WalkPlan plan;
     uint64_t generation;
     {
       std::lock_guard<std::mutex> lock(mu);
       // Stop() may have come between the loop's wait and here; it then
       // found no walk in progress and would join one that could hang.
       if (stopping) return;
-      for (const auto& c : config.components) {
-        specs.push_back({c.name, c.resolved_path, c.segment_pattern});
-      }
-      options.threads = config.scan.threads;
-      options.one_filesystem = config.scan.one_filesystem;
-      options.max_depth = config.scan.max_depth;
-      options.deadline = SaturatingAdd(Clock::now(), config.scan.timeout.value);
-      options.cancel = &cancel;
+      plan = PlanWalk(config);
+      cleanup.Extend(&plan, WallSeconds());
+      plan.options.deadline =
+          SaturatingAdd(Clock::now(), config.scan.timeout.value);
+      plan.options.cancel = &cancel;
       generation = config_generation;
       walk_in_progress = true;
-      walk_deadline = options.deadline;
+      walk_deadline = plan.options.deadline;
       stuck_reported = false;
       cv.notify_all();  // RunOnce() times the walk from here
     }
-    std::vector<scanner::ComponentStats> results =
-        scanner::ScanComponents(specs, options);
+    std::vector<scanner::ComponentStats> results = source->Collect(plan);
     double now = WallSeconds();
     std::lock_guard<std::mutex> lock(mu);
     walk_in_progress = false;
     if (generation == config_generation) {
       ApplyWalkLocked(results, now);
+      cleanup.Apply(results);
     }  // else a reload replaced the components mid-walk: a new walk is due.
     ++walks_finished;
     RenderLocked();
@@ -212,6 +203,9 @@ struct Exporter::Shared {
       if (r.complete) {
         st.stats = r;
         st.have_stats = true;
+        // Only the top-20 lists stay: memory does not follow directories.
+        st.top_directories = TopDirectoriesOf(r);
+        st.stats.directory_list.reset();
       }
       if (st.last_success) st.last_success_timestamp = now;
       for (int k = 0; k < scanner::kErrorReasonCount; ++k) {
@@ -299,13 +293,7 @@ struct Exporter::Shared {
   // One capacity pass: which filesystems hold the components, and statvfs of
   // each with a timeout. Runs without mu held while probing.
   void Capacity() {
-    struct Want {
-      std::string component;
-      std::string path;
-      dev_t device;  // 0: unknown yet
-      bool missing;
-    };
-    std::vector<Want> wants;
+    std::vector<filesystems::MountWant> wants;
     std::chrono::milliseconds statfs_timeout;
     bool one_filesystem;
     {
@@ -320,51 +308,19 @@ struct Exporter::Shared {
       statfs_timeout = config.scan.statfs_timeout.value;
       one_filesystem = config.scan.one_filesystem;
     }
-    const auto table = filesystems::ReadMountTable();
-    // Deduplicated by device: bind mounts and components sharing a
-    // filesystem give one series, named by the filesystem's own mount (root
-    // "/") rather than a bind mount of a part of it, then by the shortest
-    // mountpoint, so the choice does not depend on component order.
-    std::map<dev_t, filesystems::Mount> by_device;
-    std::vector<std::pair<std::string, dev_t>> component_devices;
-    auto better = [](const filesystems::Mount& a, const filesystems::Mount& b) {
-      return std::make_tuple(a.root != "/", a.mountpoint.size(), a.mountpoint) <
-             std::make_tuple(b.root != "/", b.mountpoint.size(), b.mountpoint);
-    };
-    auto note = [&](const std::string& component, filesystems::Mount mount,
-                    bool link) {
-      // The owning mount of this device may be elsewhere in the table (the
-      // component sits under a bind mount): consider every mount of it.
-      for (const auto& m : table) {
-        if (m.device_id == mount.device_id && better(m, mount)) mount = m;
-      }
-      auto [it, inserted] = by_device.emplace(mount.device_id, mount);
-      if (!inserted && better(mount, it->second)) it->second = mount;
-      if (link) component_devices.emplace_back(component, mount.device_id);
-    };
-    for (const auto& w : wants) {
-      if (w.missing) continue;
-      auto mount = filesystems::FindMount(table, w.path, w.device);
-      if (w.device != 0 && (!mount || mount->device_id != w.device)) {
-        // The path goes through a symlink to another filesystem: trust the
-        // device the walk saw over the path's spelling.
-        for (const auto& m : table) {
-          if (m.device_id == w.device) {
-            mount = m;
-            break;
-          }
-        }
-      }
-      if (mount) note(w.component, *mount, /*link=*/true);
-      if (!one_filesystem) {
-        // Walked too, so reported; but the component is joined only to the
-        // filesystem of its own directory, keeping the join one-to-one for
-        // PromQL's group_left.
-        for (auto& below : filesystems::MountsBelow(table, w.path)) {
-          note(w.component, below, /*link=*/false);
-        }
+    std::vector<filesystems::MountWant> rule_wants;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (const std::string& path : cleanup.RulePaths()) {
+        rule_wants.push_back({path, path, 0, false});
       }
     }
+    const auto table = filesystems::ReadMountTable();
+    const auto [by_device, component_devices] =
+        filesystems::ChooseMounts(table, wants, one_filesystem);
+    // The filesystem of each rule's directory, named as the filesystem
+    // series name it (chosen alike), not reported for that alone.
+    const auto rule_mounts = filesystems::ChooseMounts(table, rule_wants, true);
     std::map<dev_t, std::optional<filesystems::Capacity>> answers;
     for (const auto& [dev, mount] : by_device) {
       answers[dev] = prober.Probe(mount.mountpoint, statfs_timeout);
@@ -405,8 +361,22 @@ struct Exporter::Shared {
     for (const auto& [component, dev] : component_devices) {
       // A reload during this pass may have removed the component.
       if (config.FindComponent(component) == nullptr) continue;
-      const auto& mount = by_device[dev];
+      const auto& mount = by_device.at(dev);
       links.push_back({component, mount.mountpoint, mount.device});
+    }
+    // Rule i's want is named by its path; a reload since may have changed
+    // the rules, so match by path.
+    const std::vector<std::string> rule_paths = cleanup.RulePaths();
+    for (const auto& [path, dev] : rule_mounts.component_devices) {
+      const auto ours = by_device.find(dev);
+      const auto& mount = ours != by_device.end()
+                              ? ours->second
+                              : rule_mounts.by_device.at(dev);
+      for (size_t k = 0; k < rule_paths.size(); ++k) {
+        if (rule_paths[k] == path) {
+          cleanup.SetFilesystem(k, mount.mountpoint, mount.device);
+        }
+      }
     }
     CheckStuckLocked();
     RenderLocked();
@@ -520,10 +490,10 @@ void Exporter::RunOnce() {
   s->Capacity();
 }
 
-std::optional<ConfigError> Exporter::Reload() {
+Status Exporter::Reload() {
   auto& s = *shared_;
   Config next;
-  std::optional<ConfigError> err;
+  Status err;
   if (s.loader) {
     err = s.loader(&next);
   } else {
@@ -561,6 +531,7 @@ std::optional<ConfigError> Exporter::Reload() {
       s.config.scan.timeout.value == next.scan.timeout.value;
   s.config = std::move(next);
   s.components = std::move(states);
+  if (!same_walk) s.cleanup = CleanupTracker(s.config);
   // A removed component's series disappear now, not at the next capacity
   // pass.
   std::erase_if(s.links, [&](const ComponentFilesystemLink& l) {
@@ -607,6 +578,11 @@ bool Exporter::WaitForSnapshot(
 std::shared_ptr<const Snapshot> Exporter::CurrentSnapshot() const {
   std::lock_guard<std::mutex> lock(shared_->mu);
   return shared_->snapshot;
+}
+
+Config Exporter::CurrentConfig() const {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return shared_->config;
 }
 
 namespace testing {

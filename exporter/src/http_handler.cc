@@ -4,6 +4,7 @@
 
 #include <cctype>
 
+#include "stemedb/exporter/diagnose_numbers.h"
 #include "stemedb/exporter/process_metrics.h"
 
 namespace stemedb::exporter {
@@ -164,6 +165,8 @@ Router::Router(std::string telemetry_path, const Exporter* exporter)
                     "capacity of a StemeDB data layout, scanned in the "
                     "background.</p>\n<ul>\n<li><a href=\"" +
                     HtmlEscape(telemetry_path_) + "\">Metrics</a></li>\n" +
+                    "<li><a href=\"/diagnose\">Diagnosis</a> (the "
+                    "runbook's Quick Diagnosis, JSON)</li>\n"
                     "<li><a href=\"/-/healthy\">Health</a></li>\n"
                     "<li><a href=\"/-/ready\">Readiness</a> (after the first "
                     "scan)</li>\n</ul>\n</body></html>\n")) {}
@@ -213,6 +216,12 @@ HttpReply Router::Route(const HttpRequest& request, AuthResult auth) const {
   } else if (path == "/") {
     r.content_type = "text/html; charset=utf-8";
     r.body = landing_;
+  } else if (path == "/diagnose") {
+    // Built per request from the last snapshot: no I/O, and asked for by
+    // an on-call's `diagnose --from`, not by every scrape.
+    r.content_type = "application/json";
+    r.body = Text(DiagnoseJson(*exporter_->CurrentSnapshot(),
+                               exporter_->CurrentConfig()));
   } else if (path == "/-/healthy") {
     static const auto kHealthy = Text("Healthy.\n");
     r = Plain(200, kHealthy);

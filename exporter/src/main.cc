@@ -16,8 +16,12 @@
 #include <string>
 #include <vector>
 
+#include "stemedb/atomic_file.h"
 #include "stemedb/cli_suggest.h"
 #include "stemedb/config.h"
+#include "stemedb/diagnose/fetch.h"
+#include "stemedb/diagnose/render.h"
+#include "stemedb/exporter/diagnose_numbers.h"
 #include "stemedb/exporter/exporter.h"
 #include "stemedb/exporter/log.h"
 #include "stemedb/exporter/server.h"
@@ -31,6 +35,7 @@ constexpr int kExitUsage = 2;
 constexpr const char* kFooter = R"(Endpoints:
   /                  landing page
   /metrics           metrics (--web.telemetry-path)
+  /diagnose          the runbook's Quick Diagnosis of the last scan (JSON)
   /-/healthy         200 while the process serves
   /-/ready           200 after the first walk finished within scan.timeout
 
@@ -46,11 +51,49 @@ Exit status:
   1  unexpected failure (or an I/O error writing --textfile)
   2  bad flag or config (the message names the flag, or file:line:column)
 
+Diagnosis (see `stemedb_disk_exporter diagnose --help`):
+  stemedb_disk_exporter diagnose     walk the runbook's Quick Diagnosis
+                                     with live numbers; exit 0..3 like a
+                                     monitoring plugin
+
 Examples:
   stemedb_disk_exporter --config /etc/stemedb/disk-exporter.yaml
   stemedb_disk_exporter --root /var/lib/stemedb --web.listen-address 127.0.0.1:19180
   stemedb_disk_exporter --once --root /var/lib/stemedb
   stemedb_disk_exporter --once --textfile /var/lib/prometheus/node-exporter/stemedb.prom)";
+
+// The end of `diagnose --help`.
+constexpr const char* kDiagnoseFooter =
+    R"(Walks the layout once (or reads --from), answers the runbook's Quick
+Diagnosis tree (df -h, du -sh data/wal/, du -sh data/db/, df -i) with live
+numbers, lists what each cleanup rule would free with the command that frees
+it, the largest directories and those with the most entries, and names the
+runbook section to go to and why. Writes nothing (works on a full or
+read-only disk) and needs no running exporter.
+
+Exit status (monitoring-plugin convention, the alerts' thresholds):
+  0  OK        every filesystem within the thresholds
+  1  WARNING   a warning threshold is crossed
+  2  CRITICAL  a critical threshold is crossed
+  3  UNKNOWN   no answer: bad flag or config, statvfs hung, --from failed
+
+Examples:
+  stemedb_disk_exporter diagnose --config /etc/stemedb/disk-exporter.yaml
+  stemedb_disk_exporter diagnose --from http://127.0.0.1:19180
+  stemedb_disk_exporter diagnose --root /var/lib/stemedb --format json)";
+
+struct DiagnoseFlags {
+  std::string config_file;
+  std::string root;
+  std::string from;
+  std::string from_user;
+  std::string from_password_file;
+  std::string from_ca_file;
+  std::string from_cert_file;
+  std::string from_key_file;
+  std::string from_timeout = "10s";
+  std::string format = "text";
+};
 
 struct Flags {
   std::string config_file;
@@ -68,6 +111,7 @@ struct Flags {
   std::string log_level = "info";
   std::string log_format = "logfmt";
   bool version = false;
+  DiagnoseFlags diagnose;
 };
 
 int Fail(const std::string& message) {
@@ -89,44 +133,6 @@ std::optional<stemedb::ConfigError> LoadConfig(const Flags& flags,
     if (auto err = stemedb::OverrideRoot(flags.root, &config)) return err;
   }
   *out = std::move(config);
-  return std::nullopt;
-}
-
-// Writes the file node_exporter's textfile collector reads: to a temporary
-// file beside it, then rename(2), so the collector never sees half a file.
-std::optional<std::string> WriteAtomically(const std::string& path,
-                                           const std::string& text) {
-  namespace fs = boost::filesystem;
-  fs::path target(path);
-  fs::path dir = target.parent_path().empty() ? "." : target.parent_path();
-  // The collector only reads *.prom; a temporary name without that suffix is
-  // never picked up half-written.
-  fs::path tmp = dir / ("." + target.filename().string() + ".tmp." +
-                        std::to_string(::getpid()));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return tmp.string() + ": " + std::strerror(errno);
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      std::string err = tmp.string() + ": " + std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return err;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    std::string err = tmp.string() + ": " + std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return err;
-  }
-  if (::rename(tmp.c_str(), target.c_str()) != 0) {
-    std::string err = path + ": " + std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return err;
-  }
   return std::nullopt;
 }
 
@@ -205,9 +211,13 @@ int Run(const Flags& flags) {
       std::fwrite(text->data(), 1, text->size(), stdout);
       return std::fflush(stdout) == 0 ? 0 : 1;
     }
-    if (auto err = WriteAtomically(flags.textfile, *text)) {
+    // node_exporter's textfile collector never sees half a file (nor the
+    // temp file: it reads only *.prom).
+    if (stemedb::Status err =
+            stemedb::WriteFileAtomically(flags.textfile, *text)) {
       // An I/O failure (a full disk, say), not a usage error: exit 1.
-      std::cerr << "stemedb_disk_exporter: error: --textfile: " << *err << "\n";
+      std::cerr << "stemedb_disk_exporter: error: --textfile: "
+                << err->ToString() << "\n";
       return 1;
     }
     return 0;
@@ -293,6 +303,140 @@ int Run(const Flags& flags) {
   return 0;
 }
 
+constexpr int kDiagnoseUnknown = 3;
+
+int DiagnoseFail(const std::string& message) {
+  std::cerr << "stemedb_disk_exporter diagnose: error: " << message << "\n";
+  return kDiagnoseUnknown;
+}
+
+// Reads the first line of a password file (no trailing newline).
+std::optional<std::string> ReadPassword(const std::string& path,
+                                        std::string* password) {
+  std::string text;
+  if (auto err = stemedb::ReadConfigText(path, &text)) return err->ToString();
+  *password = text.substr(0, text.find_first_of("\r\n"));
+  return std::nullopt;
+}
+
+int RunDiagnose(const DiagnoseFlags& flags) {
+  // Warnings only, on stderr: the report is the output.
+  stemedb::log::Configure(stemedb::log::Level::kWarn,
+                          stemedb::log::Format::kLogfmt);
+  if (flags.format != "text" && flags.format != "json") {
+    return DiagnoseFail("--format: \"" + flags.format +
+                        "\" is not one of text, json");
+  }
+  stemedb::diagnose::Numbers numbers;
+  stemedb::diagnose::Limits limits;
+  if (!flags.from.empty()) {
+    if (!flags.config_file.empty() || !flags.root.empty()) {
+      return DiagnoseFail(
+          "--from reads the exporter's own config and root: drop --config "
+          "and --root");
+    }
+    stemedb::diagnose::FetchOptions options;
+    options.user = flags.from_user;
+    options.ca_file = flags.from_ca_file;
+    options.cert_file = flags.from_cert_file;
+    options.key_file = flags.from_key_file;
+    if (options.cert_file.empty() != options.key_file.empty()) {
+      return DiagnoseFail("--from.cert-file and --from.key-file go together");
+    }
+    std::string error;
+    auto timeout = DurationFlag("--from.timeout", flags.from_timeout, &error);
+    if (!timeout) return DiagnoseFail(error);
+    options.timeout = *timeout;
+    if (!flags.from_password_file.empty()) {
+      if (flags.from_user.empty()) {
+        return DiagnoseFail("--from.password-file: only with --from.user");
+      }
+      if (auto err =
+              ReadPassword(flags.from_password_file, &options.password)) {
+        return DiagnoseFail("--from.password-file: " + *err);
+      }
+    }
+    std::string body;
+    if (auto err =
+            stemedb::diagnose::FetchDiagnosis(flags.from, options, &body)) {
+      return DiagnoseFail("--from: " + *err);
+    }
+    if (auto err = stemedb::diagnose::ParseJson(body, &numbers, &limits)) {
+      return DiagnoseFail("--from: " + flags.from +
+                          "/diagnose: not a diagnosis: " + *err);
+    }
+  } else {
+    Flags config_flags;
+    config_flags.config_file = flags.config_file;
+    config_flags.root = flags.root;
+    if (!flags.root.empty()) {
+      boost::system::error_code ec;
+      if (!boost::filesystem::is_directory(flags.root, ec)) {
+        return DiagnoseFail("--root: " + flags.root + ": not a directory");
+      }
+    }
+    stemedb::Config config;
+    if (auto err = LoadConfig(config_flags, &config)) {
+      return DiagnoseFail(err->ToString());
+    }
+    numbers = stemedb::exporter::WalkNumbers(config);
+    limits = stemedb::diagnose::LimitsFrom(config.thresholds);
+  }
+  const auto report = stemedb::diagnose::Diagnose(std::move(numbers), limits);
+  const std::string out = flags.format == "json"
+                              ? stemedb::diagnose::RenderJson(report)
+                              : stemedb::diagnose::RenderText(report);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  if (std::fflush(stdout) != 0) return kDiagnoseUnknown;
+  return static_cast<int>(report.status);
+}
+
+// `diagnose` and its flags.
+CLI::App* AddDiagnose(CLI::App& app, DiagnoseFlags* flags) {
+  CLI::App* sub = app.add_subcommand(
+      "diagnose",
+      "Walk the runbook's Quick Diagnosis with live numbers and name the "
+      "section to go to (exit 0 ok, 1 warning, 2 critical, 3 unknown)");
+  sub->get_formatter()->column_width(34);
+  sub->add_option("--config", flags->config_file,
+                  "YAML config file (default: the embedded default layout)")
+      ->type_name("FILE")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  sub->add_option("--root", flags->root,
+                  "StemeDB data root; overrides the config's root")
+      ->type_name("DIR");
+  sub->add_option("--from", flags->from,
+                  "Read a running exporter's GET /diagnose instead of "
+                  "walking (http://host:port or https://...)")
+      ->type_name("URL");
+  sub->add_option("--from.user", flags->from_user,
+                  "With --from: basic auth user")
+      ->type_name("USER");
+  sub->add_option("--from.password-file", flags->from_password_file,
+                  "With --from: file whose first line is the password")
+      ->type_name("FILE");
+  sub->add_option("--from.ca-file", flags->from_ca_file,
+                  "With an https --from: trust this CA instead of the "
+                  "system's")
+      ->type_name("FILE");
+  sub->add_option("--from.cert-file", flags->from_cert_file,
+                  "With an https --from: client certificate (mTLS)")
+      ->type_name("FILE");
+  sub->add_option("--from.key-file", flags->from_key_file,
+                  "With --from.cert-file: its private key")
+      ->type_name("FILE");
+  sub->add_option("--from.timeout", flags->from_timeout,
+                  "With --from: time for the whole request")
+      ->type_name("DURATION")
+      ->capture_default_str();
+  sub->add_option("--format", flags->format,
+                  "Output: text (80 columns, for people) or json (for tools)")
+      ->type_name("OUTPUT")
+      ->capture_default_str();
+  sub->footer(kDiagnoseFooter);
+  return sub;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -361,15 +505,28 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--version", flags.version, "Print version and exit");
   app.footer(kFooter);
+  CLI::App* diagnose = AddDiagnose(app, &flags.diagnose);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ExtrasError&) {
+    if (diagnose->parsed()) {
+      return DiagnoseFail(stemedb::cli::UnknownArgumentsMessage(*diagnose));
+    }
     return Fail(stemedb::cli::UnknownArgumentsMessage(app));
   } catch (const CLI::ParseError& e) {
     app.exit(e);
-    return kExitUsage;
+    return diagnose->parsed() ? kDiagnoseUnknown : kExitUsage;
+  }
+  if (diagnose->parsed()) {
+    try {
+      return RunDiagnose(flags.diagnose);
+    } catch (const std::exception& e) {
+      std::cerr << "stemedb_disk_exporter diagnose: fatal: " << e.what()
+                << "\n";
+      return kDiagnoseUnknown;
+    }
   }
   if (flags.version) {
     std::cout << "stemedb_disk_exporter, version " << STEMEDB_VERSION

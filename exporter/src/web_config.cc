@@ -16,7 +16,6 @@
 namespace stemedb::exporter {
 namespace {
 
-using detail::Status;
 using detail::Where;
 using detail::YamlReader;
 
@@ -410,10 +409,8 @@ class WebConfigParser {
 
 }  // namespace
 
-std::optional<ConfigError> ParseWebConfig(const std::string& text,
-                                          const std::string& source,
-                                          const std::string& base_dir,
-                                          WebConfig* out) {
+Status ParseWebConfig(const std::string& text, const std::string& source,
+                      const std::string& base_dir, WebConfig* out) {
   YamlReader reporter(source);
   try {
     YAML::Mark second;
@@ -435,8 +432,7 @@ std::optional<ConfigError> ParseWebConfig(const std::string& text,
   }
 }
 
-std::optional<ConfigError> LoadWebConfig(const std::string& path,
-                                         WebConfig* out) {
+Status LoadWebConfig(const std::string& path, WebConfig* out) {
   // One reader and one size cap for every config file (stemedb/config.h).
   std::string text;
   if (auto err = ReadConfigText(path, &text)) return err;

@@ -26,9 +26,8 @@ std::string Header(const Config& config) {
          "; do not edit.\n";
 }
 
-std::optional<ConfigError> RenderArtifacts(const Config& config,
-                                           const OutputPaths& paths,
-                                           std::vector<Artifact>* out) {
+Status RenderArtifacts(const Config& config, const OutputPaths& paths,
+                       std::vector<Artifact>* out) {
   RuleSet rules;
   if (auto err = BuildRuleSet(config, &rules)) return err;
   const std::string header = Header(config);
@@ -61,7 +60,9 @@ std::optional<ConfigError> RenderArtifacts(const Config& config,
     std::string description = header.substr(2);
     description.pop_back();
     artifacts.push_back(
-        {paths.dashboard, RenderDashboard(config, description)});
+        {paths.dashboard,
+         RenderDashboard(rules, config.dashboard, config.alerting.runbook_url,
+                         description)});
   }
   if (!paths.prometheus_rule.empty()) {
     artifacts.push_back(

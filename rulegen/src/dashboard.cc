@@ -1,5 +1,6 @@
 #include "stemedb/rulegen/dashboard.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -33,10 +34,6 @@ std::string Sel(std::string_view metric, std::string_view extra = "") {
   std::string inner = kSelector;
   if (!extra.empty()) inner += "," + std::string(extra);
   return std::string(metric) + "{" + inner + "}";
-}
-
-std::string Component(const std::string& name) {
-  return std::string(m::kComponent) + "=" + PromQuote(name);
 }
 
 // A recording rule's series, or, where the rule file is not loaded (a
@@ -109,9 +106,9 @@ struct Grid {
   int x, y, w, h;
 };
 
-Json Panel(int id, const char* type, const std::string& title,
-           const std::string& description, Grid g, const char* unit,
-           Json thresholds, const std::vector<Target>& targets) {
+Json BasePanel(int id, const char* type, const std::string& title,
+               const std::string& description, Grid g, const char* unit,
+               Json thresholds, const std::vector<Target>& targets) {
   Json defaults{{"unit", unit}, {"thresholds", std::move(thresholds)}};
   return Json{{"datasource", Datasource()},
               {"description", description},
@@ -131,8 +128,8 @@ Json TimeSeries(int id, const std::string& title,
                 const std::string& description, Grid g, const char* unit,
                 Json thresholds, const std::vector<Target>& targets,
                 const char* threshold_style = "off", bool stacked = false) {
-  Json p = Panel(id, "timeseries", title, description, g, unit,
-                 std::move(thresholds), targets);
+  Json p = BasePanel(id, "timeseries", title, description, g, unit,
+                     std::move(thresholds), targets);
   p["fieldConfig"]["defaults"]["custom"] = Json{
       {"fillOpacity", stacked ? 30 : 0},
       {"stacking", Json{{"group", "A"}, {"mode", stacked ? "normal" : "none"}}},
@@ -147,8 +144,8 @@ Json TimeSeries(int id, const std::string& title,
 Json Stat(int id, const std::string& title, const std::string& description,
           Grid g, const char* unit, Json thresholds,
           const std::vector<Target>& targets) {
-  Json p = Panel(id, "stat", title, description, g, unit, std::move(thresholds),
-                 targets);
+  Json p = BasePanel(id, "stat", title, description, g, unit,
+                     std::move(thresholds), targets);
   p["options"] =
       Json{{"colorMode", "background"},
            {"graphMode", "none"},
@@ -189,36 +186,163 @@ Json QueryVariable(const char* name, const char* label,
       {"type", "query"}};
 }
 
+// UI import asks for this data source.
+Json Inputs() {
+  return Json::array(
+      {Json{{"name", kDatasourceInput},
+            {"label", "Prometheus"},
+            {"description", "The Prometheus scraping the exporter"},
+            {"type", "datasource"},
+            {"pluginId", "prometheus"},
+            {"pluginName", "Prometheus"}}});
+}
+
+// What the dashboard needs: the Grafana of its schema and its panel types.
+Json Requires() {
+  return Json::array({Json{{"type", "grafana"},
+                           {"id", "grafana"},
+                           {"name", "Grafana"},
+                           {"version", kMinGrafanaVersion}},
+                      Json{{"type", "datasource"},
+                           {"id", "prometheus"},
+                           {"name", "Prometheus"},
+                           {"version", "1.0.0"}},
+                      Json{{"type", "panel"},
+                           {"id", "bargauge"},
+                           {"name", "Bar gauge"},
+                           {"version", ""}},
+                      Json{{"type", "panel"},
+                           {"id", "stat"},
+                           {"name", "Stat"},
+                           {"version", ""}},
+                      Json{{"type", "panel"},
+                           {"id", "timeseries"},
+                           {"name", "Time series"},
+                           {"version", ""}}});
+}
+
+// Data source, job and instance variables.
+Json Templating() {
+  const std::string instance_query = "label_values(" +
+                                     std::string(m::kBuildInfo) +
+                                     "{job=~\"$job\"}, instance)";
+  return Json{
+      {"list",
+       Json::array({Json{{"current", DatasourceVariableCurrent()},
+                         {"hide", 0},
+                         {"includeAll", false},
+                         {"label", "Data source"},
+                         {"multi", false},
+                         {"name", "datasource"},
+                         {"options", Json::array()},
+                         {"query", "prometheus"},
+                         {"refresh", 1},
+                         {"regex", ""},
+                         {"type", "datasource"}},
+                    QueryVariable("job", "Job",
+                                  "label_values(" + std::string(m::kBuildInfo) +
+                                      ", job)"),
+                    QueryVariable("instance", "Instance", instance_query)})}};
+}
+
+// The steps of a shared scale: every alert's step on it, in ascending
+// value.
+Json ScaleSteps(const RuleSet& rules, const std::string& scale) {
+  std::vector<Step> steps;
+  for (const AlertRule* a : rules.Alerts()) {
+    if (a->scale == scale) {
+      steps.push_back({a->scale_step.color.c_str(), a->scale_step.value});
+    }
+  }
+  std::stable_sort(
+      steps.begin(), steps.end(),
+      [](const Step& x, const Step& y) { return x.value < y.value; });
+  return ThresholdSteps("green", steps);
+}
+
+// An alert's declared panel as Grafana JSON.
+Json AlertPanel(int id, const rulegen::Panel& spec, Grid g) {
+  std::vector<Step> steps;
+  for (const PanelStep& s : spec.steps)
+    steps.push_back({s.color.c_str(), s.value});
+  std::vector<Target> targets;
+  for (const PanelTarget& t : spec.targets)
+    targets.push_back({t.expr, t.legend});
+  Json thresholds = ThresholdSteps(spec.base_color.c_str(), steps);
+  Json p = spec.type == "stat"
+               ? Stat(id, spec.title, spec.description, g, spec.unit.c_str(),
+                      thresholds, targets)
+               : TimeSeries(id, spec.title, spec.description, g,
+                            spec.unit.c_str(), thresholds, targets,
+                            spec.threshold_style.c_str(), spec.stacked);
+  for (const auto& [ref, ref_steps] : spec.target_steps) {
+    std::vector<Step> list;
+    for (const PanelStep& s : ref_steps)
+      list.push_back({s.color.c_str(), s.value});
+    p["fieldConfig"]["overrides"].push_back(Json{
+        {"matcher", Json{{"id", "byFrameRefID"}, {"options", ref}}},
+        {"properties",
+         Json::array({Json{
+             {"id", "thresholds"},
+             {"value", ThresholdSteps(spec.base_color.c_str(), list)}}})}});
+  }
+  if (spec.unit == "none") {
+    // A 0/1 health value reads as words.
+    p["fieldConfig"]["defaults"]["mappings"] = Json::array({Json{
+        {"options",
+         Json{{"0", Json{{"color", "red"}, {"index", 0}, {"text", "failing"}}},
+              {"1", Json{{"color", "green"}, {"index", 1}, {"text", "ok"}}}}},
+        {"type", "value"}}});
+  }
+  return p;
+}
+
+// Places panels left to right, 8 high, wrapping at 24 columns.
+class Flow {
+ public:
+  explicit Flow(int y) : y_(y) {}
+  Grid Next(int width) {
+    if (x_ + width > 24) {
+      x_ = 0;
+      y_ += 8;
+    }
+    const Grid g{x_, y_, width, 8};
+    x_ += width;
+    return g;
+  }
+
+ private:
+  int x_ = 0;
+  int y_;
+};
+
 }  // namespace
 
-std::string RenderDashboard(const Config& config, const std::string& header) {
-  const stemedb::Thresholds& t = config.thresholds;
+std::string RenderDashboard(const RuleSet& rules,
+                            const DashboardOptions& options,
+                            const std::string& runbook_url,
+                            const std::string& header) {
   const std::string fs_legend = "{{instance}} {{mountpoint}}";
   const std::string comp_legend = "{{instance}} {{component}}";
-  const std::string wal = Component(t.wal.component);
-  const std::string backups = Component(t.backups.component);
 
-  // Used-space steps: the same numbers as the three disk alerts.
-  const Json used_steps = ThresholdSteps(
-      "green", {{"yellow", DecimalComplement(t.disk_space.warning.ratio)},
-                {"orange", DecimalComplement(t.disk_space.critical.ratio)},
-                {"red", t.disk_space.emergency_used.ratio}});
-  const Json inode_steps = ThresholdSteps(
-      "green", {{"orange", DecimalComplement(t.inodes.warning.ratio)},
-                {"red", DecimalComplement(t.inodes.critical.ratio)}});
+  const Json used_steps = ScaleSteps(rules, "used");
+  const Json inode_steps = ScaleSteps(rules, "inodes_used");
   const std::string avail = Sel(m::kFilesystemAvailBytes);
   const std::vector<Target> used = {
       {RecordedOr(m::kRecordFilesystemUsedRatio,
                   "1 - " + avail + " / " + Sel(m::kFilesystemSizeBytes)),
        fs_legend}};
 
+  // The fleet overview: every selected instance side by side.
   Json panels = Json::array();
+  int id = 1;
   {
-    Json p = Panel(1, "bargauge", "Filesystem used",
-                   "Used space per filesystem now (1 - avail/size). Steps: "
-                   "warning, critical and emergency thresholds of the alerts." +
-                       std::string(kFallbackNote),
-                   {0, 0, 8, 8}, "percentunit", used_steps, used);
+    Json p =
+        BasePanel(id++, "bargauge", "Filesystem used",
+                  "Used space per filesystem now (1 - avail/size). Steps: "
+                  "warning, critical and emergency thresholds of the alerts." +
+                      std::string(kFallbackNote),
+                  {0, 0, 8, 8}, "percentunit", used_steps, used);
     p["fieldConfig"]["defaults"]["min"] = 0;
     p["fieldConfig"]["defaults"]["max"] = 1;
     p["options"] =
@@ -232,7 +356,7 @@ std::string RenderDashboard(const Config& config, const std::string& header) {
   }
   {
     Json p =
-        TimeSeries(2, "Filesystem used over time",
+        TimeSeries(id++, "Filesystem used over time",
                    "Used space per filesystem, with the alert thresholds." +
                        std::string(kFallbackNote),
                    {8, 0, 16, 8}, "percentunit", used_steps, used, "line+area");
@@ -240,18 +364,23 @@ std::string RenderDashboard(const Config& config, const std::string& header) {
     p["fieldConfig"]["defaults"]["max"] = 1;
     panels.push_back(p);
   }
+
+  // One row per selected instance (Grafana repeats it): fifty nodes give
+  // fifty rows of their own instead of fifty lines tangled in each graph.
+  panels.push_back(Row(id++, "Node $instance", 8, "instance"));
+  Flow flow(9);
   panels.push_back(
-      TimeSeries(3, "Available bytes",
+      TimeSeries(id++, "Available bytes",
                  "Bytes available to unprivileged writers (statvfs f_bavail).",
-                 {0, 8, 8, 8}, "bytes", ThresholdSteps("green", {}),
+                 flow.Next(8), "bytes", ThresholdSteps("green", {}),
                  {{avail, fs_legend}}));
   {
     Json p = TimeSeries(
-        4, "Inodes used",
+        id++, "Inodes used",
         "Used inodes per filesystem; filesystems without an inode table "
         "(files = 0) are not shown." +
             std::string(kFallbackNote),
-        {8, 8, 8, 8}, "percentunit", inode_steps,
+        flow.Next(8), "percentunit", inode_steps,
         {{"1 - (" +
               RecordedOr(m::kRecordFilesystemInodesFreeRatio,
                          Sel(m::kFilesystemFilesFree) + " / (" +
@@ -263,154 +392,34 @@ std::string RenderDashboard(const Config& config, const std::string& header) {
     p["fieldConfig"]["defaults"]["max"] = 1;
     panels.push_back(p);
   }
-  panels.push_back(Stat(
-      5, "Estimated time until full",
-      "Available bytes divided by the rate they fell over the last " +
-          t.fill_prediction.lookback.text +
-          " (the alert's lookback); infinite when not falling. Red below "
-          "the prediction horizon of " +
-          t.fill_prediction.horizon.text + ".",
-      {16, 8, 8, 8}, "s",
-      ThresholdSteps("red", {{"green", t.fill_prediction.horizon.seconds()}}),
-      {{avail + " / clamp_min(-deriv(" + avail + "[" +
-            t.fill_prediction.lookback.text + "]), 0)",
-        fs_legend}}));
+  for (const AlertRule* a : rules.Alerts()) {
+    for (const rulegen::Panel& spec : a->panels) {
+      panels.push_back(AlertPanel(id++, spec, flow.Next(spec.width)));
+    }
+  }
   panels.push_back(
-      TimeSeries(6, "Bytes per component",
+      TimeSeries(id++, "Bytes per component",
                  "Allocated bytes (what df counts) per component, stacked.",
-                 {0, 16, 16, 8}, "bytes", ThresholdSteps("green", {}),
+                 flow.Next(16), "bytes", ThresholdSteps("green", {}),
                  {{Sel(m::kComponentAllocatedBytes), comp_legend}}, "off",
                  /*stacked=*/true));
   panels.push_back(TimeSeries(
-      7, "Component growth rate",
+      id++, "Component growth rate",
       "Growth of allocated bytes per component over the last "
       "hour." +
           std::string(kFallbackNote),
-      {16, 16, 8, 8}, "Bps", ThresholdSteps("green", {}),
+      flow.Next(8), "Bps", ThresholdSteps("green", {}),
       {{RecordedOr(m::kRecordComponentGrowthRate,
                    "deriv(" + Sel(m::kComponentAllocatedBytes) + "[1h])"),
         comp_legend}}));
-  panels.push_back(TimeSeries(
-      8, "WAL segments",
-      "Segments in the WAL against their maximum of " +
-          std::to_string(t.wal.max_segments) + ".",
-      {0, 24, 8, 8}, "short",
-      ThresholdSteps("green",
-                     {{"red", static_cast<double>(t.wal.max_segments)}}),
-      {{Sel(m::kSegments, wal), comp_legend}}, "line"));
-  panels.push_back(TimeSeries(
-      9, "Oldest WAL segment age",
-      "Age of the oldest WAL segment against the retention of " +
-          t.wal.retention.text + ".",
-      {8, 24, 8, 8}, "s",
-      ThresholdSteps("green", {{"red", t.wal.retention.seconds()}}),
-      {{"time() - " + Sel(m::kOldestSegmentTimestamp, wal), comp_legend}},
-      "line"));
-  panels.push_back(Stat(
-      10, "Backups",
-      "Backup sets kept; red when there is none, yellow beyond the "
-      "retention of " +
-          std::to_string(t.backups.max_count) + ".",
-      {16, 24, 4, 8}, "short",
-      ThresholdSteps(
-          "red", {{"green", 1},
-                  {"yellow", static_cast<double>(t.backups.max_count + 1)}}),
-      {{Sel(m::kSegments, backups), "{{instance}}"}}));
-  {
-    Json p =
-        Stat(11, "Backup age",
-             "Newest backup (red after " + t.backups.max_age.text +
-                 ") and oldest backup (yellow after " +
-                 t.backups.retention.text + ").",
-             {20, 24, 4, 8}, "s",
-             ThresholdSteps("green", {{"red", t.backups.max_age.seconds()}}),
-             {{"time() - " + Sel(m::kNewestSegmentTimestamp, backups),
-               "newest {{instance}}"},
-              {"time() - " + Sel(m::kOldestSegmentTimestamp, backups),
-               "oldest {{instance}}"}});
-    p["fieldConfig"]["overrides"].push_back(Json{
-        {"matcher", Json{{"id", "byFrameRefID"}, {"options", "B"}}},
-        {"properties",
-         Json::array({Json{
-             {"id", "thresholds"},
-             {"value",
-              ThresholdSteps(
-                  "green", {{"yellow", t.backups.retention.seconds()}})}}})}});
-    panels.push_back(p);
-  }
-  {
-    Json p = Stat(12, "Exporter scan health",
-                  "Last scan per component, and whether Prometheus reaches "
-                  "the exporter (up).",
-                  {0, 32, 8, 8}, "none", ThresholdSteps("red", {{"green", 1}}),
-                  {{Sel(m::kScanSuccess), comp_legend},
-                   {Sel(kUpMetric), "up {{instance}}"}});
-    p["fieldConfig"]["defaults"]["mappings"] = Json::array({Json{
-        {"options",
-         Json{{"0", Json{{"color", "red"}, {"index", 0}, {"text", "failing"}}},
-              {"1", Json{{"color", "green"}, {"index", 1}, {"text", "ok"}}}}},
-        {"type", "value"}}});
-    panels.push_back(p);
-  }
-  panels.push_back(TimeSeries(
-      13, "Time since last successful scan",
-      "Numbers older than " + t.exporter.scan_stale_after.text +
-          " are stale (StemeDBDiskScanStale).",
-      {8, 32, 8, 8}, "s",
-      ThresholdSteps("green", {{"red", t.exporter.scan_stale_after.seconds()}}),
-      {{"time() - " + Sel(m::kLastScanSuccessTimestamp), comp_legend}},
-      "line"));
-  panels.push_back(TimeSeries(14, "Scan duration",
+  panels.push_back(TimeSeries(id++, "Scan duration",
                               "Duration of the last walk per component.",
-                              {16, 32, 8, 8}, "s", ThresholdSteps("green", {}),
+                              flow.Next(8), "s", ThresholdSteps("green", {}),
                               {{Sel(m::kScanDurationSeconds), comp_legend}}));
 
-  // A fleet: the first two panels compare every selected instance; the rest
-  // follow in a row that Grafana repeats per selected instance, so fifty
-  // nodes give fifty rows of their own instead of fifty lines tangled in
-  // each graph.
-  Json with_rows = Json::array();
-  for (auto& p : panels) {
-    const int y = p["gridPos"]["y"].get<int>();
-    if (y == 8 && p["gridPos"]["x"].get<int>() == 0) {
-      with_rows.push_back(Row(15, "Node $instance", 8, "instance"));
-    }
-    if (y >= 8) p["gridPos"]["y"] = y + 1;
-    with_rows.push_back(std::move(p));
-  }
-  panels = std::move(with_rows);
-
-  const std::string instance_query = "label_values(" +
-                                     std::string(m::kBuildInfo) +
-                                     "{job=~\"$job\"}, instance)";
   Json dashboard{
-      {"__inputs", Json::array({Json{
-                       {"name", kDatasourceInput},
-                       {"label", "Prometheus"},
-                       {"description", "The Prometheus scraping the exporter"},
-                       {"type", "datasource"},
-                       {"pluginId", "prometheus"},
-                       {"pluginName", "Prometheus"}}})},
-      {"__requires", Json::array({Json{{"type", "grafana"},
-                                       {"id", "grafana"},
-                                       {"name", "Grafana"},
-                                       {"version", kMinGrafanaVersion}},
-                                  Json{{"type", "datasource"},
-                                       {"id", "prometheus"},
-                                       {"name", "Prometheus"},
-                                       {"version", "1.0.0"}},
-                                  Json{{"type", "panel"},
-                                       {"id", "bargauge"},
-                                       {"name", "Bar gauge"},
-                                       {"version", ""}},
-                                  Json{{"type", "panel"},
-                                       {"id", "stat"},
-                                       {"name", "Stat"},
-                                       {"version", ""}},
-                                  Json{{"type", "panel"},
-                                       {"id", "timeseries"},
-                                       {"name", "Time series"},
-                                       {"version", ""}}})},
+      {"__inputs", Inputs()},
+      {"__requires", Requires()},
       {"annotations",
        Json{{"list",
              Json::array({Json{{"builtIn", 1},
@@ -429,34 +438,17 @@ std::string RenderDashboard(const Config& config, const std::string& header) {
                                   {"targetBlank", true},
                                   {"title", "Disk full runbook"},
                                   {"type", "link"},
-                                  {"url", config.alerting.runbook_url}}})},
+                                  {"url", runbook_url}}})},
       {"panels", panels},
-      {"refresh", config.dashboard.refresh.text},
+      {"refresh", options.refresh.text},
       {"schemaVersion", kSchemaVersion},
       {"tags", Json::array({"stemedb", "disk"})},
-      {"templating",
-       Json{{"list",
-             Json::array(
-                 {Json{{"current", DatasourceVariableCurrent()},
-                       {"hide", 0},
-                       {"includeAll", false},
-                       {"label", "Data source"},
-                       {"multi", false},
-                       {"name", "datasource"},
-                       {"options", Json::array()},
-                       {"query", "prometheus"},
-                       {"refresh", 1},
-                       {"regex", ""},
-                       {"type", "datasource"}},
-                  QueryVariable(
-                      "job", "Job",
-                      "label_values(" + std::string(m::kBuildInfo) + ", job)"),
-                  QueryVariable("instance", "Instance", instance_query)})}}},
+      {"templating", Templating()},
       {"time", Json{{"from", "now-6h"}, {"to", "now"}}},
       {"timepicker", Json::object()},
       {"timezone", ""},
-      {"title", config.dashboard.title},
-      {"uid", config.dashboard.uid},
+      {"title", options.title},
+      {"uid", options.uid},
       {"version", 1}};
   return dashboard.dump(2) + "\n";
 }

@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
     int differing = 0;
     if (auto err = stemedb::rulegen::CheckArtifacts(artifacts, std::cout,
                                                     &differing)) {
-      std::cerr << "stemedb_rulegen: " << *err << "\n";
+      std::cerr << "stemedb_rulegen: " << err->ToString() << "\n";
       return kExitIo;
     }
     if (differing != 0) {
@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (auto err = stemedb::rulegen::WriteArtifacts(artifacts)) {
-    std::cerr << "stemedb_rulegen: " << *err << "\n";
+    std::cerr << "stemedb_rulegen: " << err->ToString() << "\n";
     return kExitIo;
   }
   return 0;

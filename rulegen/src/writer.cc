@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "stemedb/atomic_file.h"
+
 extern char** environ;
 
 namespace stemedb::rulegen {
@@ -21,8 +23,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string Errno(const std::string& what, const std::string& path) {
-  return what + " " + path + ": " + std::strerror(errno);
+Error Errno(const std::string& what, const std::string& path) {
+  return Error::Message(what + " " + path + ": " + std::strerror(errno));
 }
 
 // nullopt when the file does not exist or cannot be read.
@@ -32,49 +34,6 @@ std::optional<std::string> ReadFile(const std::string& path) {
   std::ostringstream buf;
   buf << in.rdbuf();
   return buf.str();
-}
-
-bool WriteAll(int fd, const std::string& content) {
-  size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// A complete, fsynced temp file next to `target`; its path in *temp.
-std::optional<std::string> WriteTemp(const std::string& target,
-                                     const std::string& content,
-                                     std::string* temp) {
-  const fs::path path(target);
-  const fs::path dir =
-      path.parent_path().empty() ? fs::path(".") : path.parent_path();
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec)
-    return "cannot create directory " + dir.string() + ": " + ec.message();
-  std::string name =
-      (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
-  const int fd = mkstemp(name.data());
-  if (fd < 0) return Errno("cannot create a temp file for", target);
-  *temp = name;
-  // mkstemp makes 0600; generated files are meant to be read by others.
-  const bool ok =
-      fchmod(fd, 0644) == 0 && WriteAll(fd, content) && fsync(fd) == 0;
-  const std::string error = ok ? "" : Errno("cannot write", name);
-  if (close(fd) != 0 && ok) return Errno("cannot close", name);
-  if (!ok) return error;
-  return std::nullopt;
-}
-
-void SyncDirectory(const fs::path& dir) {
-  const int fd = open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return;  // best effort: the rename itself has happened
-  fsync(fd);
-  close(fd);
 }
 
 // Runs diff -u and returns its output.
@@ -119,7 +78,7 @@ std::optional<std::string> RunDiff(const std::string& label,
 
 }  // namespace
 
-std::optional<std::string> WriteArtifacts(const std::vector<Artifact>& items) {
+Status WriteArtifacts(const std::vector<Artifact>& items) {
   struct Staged {
     std::string temp;
     std::string target;
@@ -131,27 +90,32 @@ std::optional<std::string> WriteArtifacts(const std::vector<Artifact>& items) {
   };
   for (const Artifact& item : items) {
     if (ReadFile(item.path) == item.content) continue;
+    const fs::path dir = fs::path(item.path).parent_path();
+    std::error_code ec;
+    if (!dir.empty()) fs::create_directories(dir, ec);
+    if (ec) {
+      discard(0);
+      return Error::Message("cannot create directory " + dir.string() + ": " +
+                            ec.message());
+    }
     std::string temp;
-    if (auto err = WriteTemp(item.path, item.content, &temp)) {
-      if (!temp.empty()) unlink(temp.c_str());
+    if (Status err = WriteTempBeside(item.path, item.content, &temp)) {
       discard(0);
       return err;
     }
     staged.push_back({temp, item.path});
   }
   for (size_t i = 0; i < staged.size(); ++i) {
-    if (rename(staged[i].temp.c_str(), staged[i].target.c_str()) != 0) {
-      const std::string err = Errno("cannot rename onto", staged[i].target);
-      discard(i);
+    if (Status err = CommitTemp(staged[i].temp, staged[i].target)) {
+      discard(i + 1);
       return err;
     }
-    SyncDirectory(fs::path(staged[i].target).parent_path());
   }
   return std::nullopt;
 }
 
-std::optional<std::string> CheckArtifacts(const std::vector<Artifact>& items,
-                                          std::ostream& out, int* differing) {
+Status CheckArtifacts(const std::vector<Artifact>& items, std::ostream& out,
+                      int* differing) {
   *differing = 0;
   for (const Artifact& item : items) {
     const std::optional<std::string> current = ReadFile(item.path);
@@ -165,13 +129,13 @@ std::optional<std::string> CheckArtifacts(const std::vector<Artifact>& items,
         (fs::temp_directory_path() / "stemedb_rulegen.check.XXXXXX").string();
     const int fd = mkstemp(temp.data());
     if (fd < 0) return Errno("cannot create a temp file in", "/tmp");
-    const bool ok = WriteAll(fd, item.content);
     close(fd);
+    const bool ok = !WriteFileAtomically(temp, item.content);
     std::optional<std::string> diff;
     if (ok) diff = RunDiff(item.path, item.path, temp);
     unlink(temp.c_str());
     if (!ok) return Errno("cannot write", temp);
-    if (!diff) return "cannot run diff(1) for " + item.path;
+    if (!diff) return Error::Message("cannot run diff(1) for " + item.path);
     out << *diff;
   }
   return std::nullopt;

@@ -74,8 +74,7 @@ void BadConfigTest::Check() const {
 
   Config config;
   config.source = "untouched";
-  const std::optional<ConfigError> error =
-      LoadConfigFile(path.string(), &config);
+  const Status error = LoadConfigFile(path.string(), &config);
   ASSERT_TRUE(error.has_value()) << path << " loaded without error";
   EXPECT_EQ(config.source, "untouched") << "a failed load changed *out";
 

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <string>
 
+#include "temp_dir.h"
+
 namespace stemedb {
 namespace {
 
@@ -18,14 +20,6 @@ namespace fs = std::filesystem;
 // A fresh directory per test, removed afterwards.
 class ConfigFileTest : public testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern =
-        (fs::temp_directory_path() / "stemedb_config_test_XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   // Writes `text` to dir_/name (creating parents) and returns its path.
   std::string Write(const std::string& name, const std::string& text) {
     const fs::path path = dir_ / name;
@@ -36,12 +30,13 @@ class ConfigFileTest : public testing::Test {
 
   Config Load(const std::string& path) {
     Config config;
-    const std::optional<ConfigError> error = LoadConfigFile(path, &config);
+    const Status error = LoadConfigFile(path, &config);
     EXPECT_FALSE(error.has_value()) << error->ToString();
     return config;
   }
 
-  fs::path dir_;
+  const testutil::TempDir tmp_;
+  const fs::path dir_{tmp_.path()};
 };
 
 TEST_F(ConfigFileTest, RelativeRootResolvesAgainstTheFilesDirectory) {
@@ -159,7 +154,7 @@ TEST_F(ConfigFileTest, EmptySectionsKeepDefaults) {
 TEST_F(ConfigFileTest, MissingFileIsAnErrorNamingThePath) {
   const std::string path = (dir_ / "absent.yaml").string();
   Config config;
-  const std::optional<ConfigError> error = LoadConfigFile(path, &config);
+  const Status error = LoadConfigFile(path, &config);
   ASSERT_TRUE(error.has_value());
   EXPECT_EQ(error->ToString(),
             path + ": cannot read config file: No such file or directory");
@@ -177,7 +172,7 @@ TEST_F(ConfigFileTest, SizeCapIsExact) {
 
   const std::string path = Write("over.yaml", text + "\n");
   Config config;
-  const std::optional<ConfigError> error = LoadConfigFile(path, &config);
+  const Status error = LoadConfigFile(path, &config);
   ASSERT_TRUE(error.has_value());
   EXPECT_EQ(error->ToString(),
             path +
@@ -187,8 +182,7 @@ TEST_F(ConfigFileTest, SizeCapIsExact) {
 
 TEST_F(ConfigFileTest, DirectoryIsAnErrorNamingThePath) {
   Config config;
-  const std::optional<ConfigError> error =
-      LoadConfigFile(dir_.string(), &config);
+  const Status error = LoadConfigFile(dir_.string(), &config);
   ASSERT_TRUE(error.has_value());
   EXPECT_EQ(error->file, dir_.string());
   EXPECT_NE(error->message.find("directory"), std::string::npos);
@@ -215,11 +209,108 @@ components:
   backups: {path: /backups, segment_pattern: "b-*"}
   tmp: {path: tmp}
 )"));
-  const std::optional<ConfigError> error = OverrideRoot("/srv/b", &config);
+  const Status error = OverrideRoot("/srv/b", &config);
   ASSERT_TRUE(error.has_value());
   EXPECT_EQ(error->key_path, "components.tmp.path");
   EXPECT_EQ(config.root, "/srv/a");  // untouched
   EXPECT_EQ(config.components[2].resolved_path, "/srv/a/tmp");
+}
+
+TEST_F(ConfigFileTest, CleanupRulesReplaceTheDefaultsAndResolvePaths) {
+  const Config config = Load(Write("c.yaml", R"(root: /srv/s
+cleanup:
+  rules:
+    - name: old_wal
+      section: 2
+      component: wal
+      match: "*.log"
+      older_than: 3d
+      command: "ls <path>/*.log && echo <path>"
+    - name: dumps
+      section: "5"
+      path: dumps/./x
+      type: directory
+)"));
+  ASSERT_EQ(config.cleanup.rules.size(), 2u);
+  const CleanupRule& wal = config.cleanup.rules[0];
+  EXPECT_EQ(wal.section, 2);
+  EXPECT_EQ(wal.resolved_path, "/srv/s/data/wal");
+  EXPECT_EQ(wal.older_than.text, "3d");
+  EXPECT_EQ(wal.type, CleanupEntryType::kFile);
+  EXPECT_EQ(wal.resolved_command,
+            "ls /srv/s/data/wal/*.log && echo /srv/s/data/wal");
+  const CleanupRule* dumps = config.FindCleanupRule("dumps");
+  ASSERT_NE(dumps, nullptr);
+  EXPECT_EQ(dumps->resolved_path, "/srv/s/dumps/x");
+  EXPECT_EQ(dumps->match, "*");
+  EXPECT_EQ(dumps->type, CleanupEntryType::kDirectory);
+  EXPECT_EQ(dumps->older_than.value.count(), 0);
+  EXPECT_EQ(dumps->resolved_command, "");
+  EXPECT_EQ(config.FindCleanupRule("tmp_files"), nullptr);
+}
+
+TEST_F(ConfigFileTest, AtMost64CleanupRules) {
+  std::string text = "cleanup:\n  rules:\n";
+  for (int i = 0; i < 65; ++i) {
+    text += "    - {name: r" + std::to_string(i) + ", path: /x}\n";
+  }
+  Config config;
+  const auto error = LoadConfigFile(Write("c.yaml", text), &config);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->ToString().substr(error->ToString().find(".yaml:") + 6),
+            "3:5: cleanup.rules: 65 rules; at most 64");
+}
+
+TEST_F(ConfigFileTest, EmptyRuleListMeasuresNothing) {
+  EXPECT_TRUE(
+      Load(Write("c.yaml", "cleanup: {rules: []}\n")).cleanup.rules.empty());
+}
+
+// While the rule list is the default, the WAL step follows the WAL
+// thresholds: component, segment pattern, retention and the find command.
+TEST_F(ConfigFileTest, DefaultWalRuleFollowsTheWalThresholds) {
+  const Config config = Load(Write("c.yaml", R"(root: /srv/s
+components:
+  journal: {path: j, segment_pattern: "*.wal"}
+  sets: {path: b, segment_pattern: "set-*"}
+  tmp: {path: t}
+thresholds:
+  wal: {component: journal, retention: 36h}
+  backups: {component: sets}
+)"));
+  const CleanupRule* wal = config.FindCleanupRule("wal_beyond_retention");
+  ASSERT_NE(wal, nullptr);
+  EXPECT_EQ(wal->resolved_path, "/srv/s/j");
+  EXPECT_EQ(wal->match, "*.wal");
+  EXPECT_EQ(wal->older_than.text, "36h");
+  EXPECT_EQ(wal->resolved_command,
+            R"(find /srv/s/j -name "*.wal" -mmin +2160 -delete)");
+  const CleanupRule* backups = config.FindCleanupRule("backups_older_than_30d");
+  ASSERT_NE(backups, nullptr);
+  EXPECT_EQ(backups->resolved_path, "/srv/s/b");
+}
+
+TEST_F(ConfigFileTest, OverrideRootReResolvesCleanupRules) {
+  Config config = Load(Write("c.yaml", "root: /srv/a\n"));
+  ASSERT_FALSE(OverrideRoot("/srv/b", &config).has_value());
+  EXPECT_EQ(config.FindCleanupRule("tmp_files")->resolved_path, "/srv/b/data");
+  EXPECT_EQ(config.FindCleanupRule("tmp_files")->resolved_command,
+            R"(find /srv/b/data -name "*.tmp" -delete)");
+  EXPECT_EQ(config.FindCleanupRule("wal_beyond_retention")->resolved_path,
+            "/srv/b/data/wal");
+  EXPECT_EQ(config.FindCleanupRule("coredumps_older_than_1d")->resolved_path,
+            "/var/lib/systemd/coredump");
+}
+
+TEST_F(ConfigFileTest, NodeExporterSelectorIsParsed) {
+  const Config config = Load(Write("c.yaml", R"(alerting:
+  node_exporter_selector: 'mountpoint=~"/data|/srv", fstype!="tmpfs"'
+)"));
+  ASSERT_EQ(config.alerting.node_exporter_matchers.size(), 2u);
+  EXPECT_EQ(config.alerting.node_exporter_matchers[0].name, "mountpoint");
+  EXPECT_EQ(config.alerting.node_exporter_matchers[0].op, "=~");
+  EXPECT_EQ(config.alerting.node_exporter_matchers[0].value, "/data|/srv");
+  EXPECT_EQ(config.alerting.node_exporter_matchers[1].op, "!=");
 }
 
 TEST(DefaultConfigRootTest, RootOverrideReResolvesEveryComponent) {
@@ -249,8 +340,7 @@ TEST(DefaultConfigRootTest, SlashRootHasNoDoubleSlash) {
 
 TEST(ParseConfigTest, RelativeBaseDirResolvesAgainstCurrentDirectory) {
   Config config;
-  const std::optional<ConfigError> error =
-      ParseConfig("root: r\n", "inline", "some/dir", &config);
+  const Status error = ParseConfig("root: r\n", "inline", "some/dir", &config);
   ASSERT_FALSE(error.has_value()) << error->ToString();
   EXPECT_EQ(config.root, (fs::current_path() / "some/dir/r").string());
   EXPECT_EQ(config.source, "inline");
@@ -258,7 +348,7 @@ TEST(ParseConfigTest, RelativeBaseDirResolvesAgainstCurrentDirectory) {
 
 TEST(ParseConfigTest, FailureLeavesOutputUntouched) {
   Config config = DefaultConfig("/kept");
-  const std::optional<ConfigError> error =
+  const Status error =
       ParseConfig("root: /other\nscan: {threads: 0}\n", "inline", "/", &config);
   ASSERT_TRUE(error.has_value());
   EXPECT_EQ(error->ToString(),

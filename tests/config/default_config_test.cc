@@ -43,8 +43,7 @@ TEST(DefaultConfigTest, EmbeddedTextIsTheFileInTheTree) {
 
 TEST(DefaultConfigTest, FileOnDiskLoads) {
   Config config;
-  const std::optional<ConfigError> error =
-      LoadConfigFile(kDefaultYamlPath, &config);
+  const Status error = LoadConfigFile(kDefaultYamlPath, &config);
   EXPECT_FALSE(error.has_value()) << error->ToString();
 }
 
@@ -104,6 +103,11 @@ TEST(DefaultConfigTest, EqualsStructDefaults) {
   EXPECT_EQ(pt.tmp.max_bytes, dt.tmp.max_bytes);
   ExpectSameDuration(pt.tmp.for_duration, dt.tmp.for_duration, "tmp.for");
 
+  EXPECT_EQ(pt.reclaimable.max_filesystem_share,
+            dt.reclaimable.max_filesystem_share);
+  ExpectSameDuration(pt.reclaimable.for_duration, dt.reclaimable.for_duration,
+                     "reclaimable.for");
+
   ExpectSameDuration(pt.exporter.scan_stale_after, dt.exporter.scan_stale_after,
                      "exporter.scan_stale_after");
   ExpectSameDuration(pt.exporter.for_duration, dt.exporter.for_duration,
@@ -154,6 +158,53 @@ TEST(DefaultConfigTest, ComponentsAreTheDocumentedLayout) {
     EXPECT_EQ(c.optional, expected[i].optional);
   }
   EXPECT_EQ(config.source, "<embedded default>");
+}
+
+// The runbook's cleanup steps (issue 9), as the default rule list.
+TEST(DefaultConfigTest, CleanupRulesAreTheRunbookSteps) {
+  struct Expected {
+    const char* name;
+    int section;
+    const char* component;
+    const char* resolved;
+    const char* match;
+    CleanupEntryType type;
+    const char* older_than;
+    const char* command;
+  };
+  const CleanupEntryType kFile = CleanupEntryType::kFile;
+  const Expected expected[] = {
+      {"wal_beyond_retention", 1, "wal", "/var/lib/stemedb/data/wal", "*.log",
+       kFile, "7d",
+       R"(find /var/lib/stemedb/data/wal -name "*.log" -mtime +7 -delete)"},
+      {"backups_older_than_30d", 1, "backups", "/var/lib/stemedb/backups",
+       "stemedb-backup-*", CleanupEntryType::kDirectory, "30d",
+       R"(find /var/lib/stemedb/backups -name "stemedb-backup-*" -mtime +30 -exec rm -rf {} \;)"},
+      {"journal_older_than_7d", 1, "", "/var/log/journal", "*.journal", kFile,
+       "7d", "journalctl --vacuum-time=7d"},
+      {"coredumps_older_than_1d", 1, "", "/var/lib/systemd/coredump", "core.*",
+       kFile, "1d",
+       R"(find /var/lib/systemd/coredump -name "core.*" -mtime +1 -delete)"},
+      {"tmp_files", 4, "", "/var/lib/stemedb/data", "*.tmp", kFile, "0s",
+       R"(find /var/lib/stemedb/data -name "*.tmp" -delete)"},
+      {"empty_files", 4, "", "/var/lib/stemedb/data", "*",
+       CleanupEntryType::kEmptyFile, "0s",
+       "find /var/lib/stemedb/data -type f -empty -delete"},
+  };
+  const Config config = DefaultConfig();
+  ASSERT_EQ(config.cleanup.rules.size(), std::size(expected));
+  for (size_t i = 0; i < std::size(expected); ++i) {
+    const CleanupRule& r = config.cleanup.rules[i];
+    SCOPED_TRACE(expected[i].name);
+    EXPECT_EQ(r.name, expected[i].name);
+    EXPECT_EQ(r.section, expected[i].section);
+    EXPECT_EQ(r.component, expected[i].component);
+    EXPECT_EQ(r.resolved_path, expected[i].resolved);
+    EXPECT_EQ(r.match, expected[i].match);
+    EXPECT_EQ(r.type, expected[i].type);
+    EXPECT_EQ(r.older_than.text, expected[i].older_than);
+    EXPECT_EQ(r.resolved_command, expected[i].command);
+  }
 }
 
 void CollectLeaves(const YAML::Node& node, const std::string& path,
@@ -215,6 +266,9 @@ TEST(DefaultConfigTest, FileShowsEverySchemaKey) {
       "thresholds.tmp.max_files",
       "thresholds.tmp.max_bytes",
       "thresholds.tmp.for",
+      "cleanup.rules",
+      "thresholds.reclaimable.max_filesystem_share",
+      "thresholds.reclaimable.for",
       "thresholds.exporter.scan_stale_after",
       "thresholds.exporter.for",
       "alerting.source",

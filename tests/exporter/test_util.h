@@ -1,5 +1,6 @@
 // Small helpers shared by the exporter tests: a plain HTTP/1.0 GET over
-// loopback, a temporary directory, running a command, writing files.
+// loopback, the shared temporary directory, running a command, writing
+// files.
 #pragma once
 
 #include <arpa/inet.h>
@@ -11,6 +12,8 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+
+#include "temp_dir.h"
 
 namespace stemedb::testing {
 
@@ -50,25 +53,7 @@ inline HttpResponse HttpGet(int port, const std::string& path,
   return r;
 }
 
-class TempDir {
- public:
-  TempDir()
-      : path_(boost::filesystem::temp_directory_path() /
-              boost::filesystem::unique_path("stemedb-test-%%%%-%%%%-%%%%")) {
-    boost::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    boost::system::error_code ec;
-    boost::filesystem::remove_all(path_, ec);
-  }
-  std::string path() const { return path_.string(); }
-  std::string operator/(const std::string& rel) const {
-    return (path_ / rel).string();
-  }
-
- private:
-  boost::filesystem::path path_;
-};
+using TempDir = testutil::TempDir;
 
 inline void WriteFile(const std::string& path, const std::string& content) {
   boost::filesystem::create_directories(

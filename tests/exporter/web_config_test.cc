@@ -45,7 +45,7 @@ std::string BasicHeader(const std::string& user, const std::string& pw) {
   return "Basic " + out;
 }
 
-std::optional<ConfigError> Load(const std::string& yaml, WebConfig* out) {
+Status Load(const std::string& yaml, WebConfig* out) {
   TempDir dir;
   WriteFile(dir / "web.yml", yaml);
   auto err = LoadWebConfig(dir / "web.yml", out);

@@ -280,17 +280,6 @@ TEST(ArtifactsErrorsTest, RuleTestsNeedTheRuleFile) {
   EXPECT_TRUE(artifacts.empty());
 }
 
-TEST(ArtifactsErrorsTest, UnsatisfiableSelectorIsAnErrorNotABadTest) {
-  Config config = DefaultConfig();
-  config.alerting.source = MetricsSource::kNodeExporter;
-  config.alerting.node_exporter_selector = R"(mountpoint=~"/d.*")";
-  std::vector<Artifact> artifacts;
-  auto err = RenderArtifacts(config, LayoutUnder("out"), &artifacts);
-  ASSERT_TRUE(err.has_value());
-  EXPECT_EQ(err->key_path, "alerting.node_exporter_selector");
-  EXPECT_TRUE(artifacts.empty());
-}
-
 TEST(ArtifactsErrorsTest, RuleTestsReachRulesInAnotherDirectory) {
   OutputPaths paths;
   paths.rules = "/x/rules/r.yml";

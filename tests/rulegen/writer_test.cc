@@ -8,6 +8,8 @@
 #include <sstream>
 #include <string>
 
+#include "temp_dir.h"
+
 namespace stemedb::rulegen {
 namespace {
 
@@ -15,14 +17,6 @@ namespace fs = std::filesystem;
 
 class WriterTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl =
-        (fs::temp_directory_path() / "rulegen_writer.XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::string Path(const std::string& rel) const {
     return (dir_ / rel).string();
   }
@@ -45,7 +39,8 @@ class WriterTest : public ::testing::Test {
     return out;
   }
 
-  fs::path dir_;
+  const testutil::TempDir tmp_;
+  const fs::path dir_{tmp_.path()};
 };
 
 TEST_F(WriterTest, WritesEveryFileAndNoTempFiles) {
@@ -75,7 +70,8 @@ TEST_F(WriterTest, OneUnwritableTargetMeansNothingIsWritten) {
       {Path("first.yml"), "first\n"}, {Path("blocker/second.yml"), "second\n"}};
   const auto err = WriteArtifacts(items);
   ASSERT_TRUE(err.has_value());
-  EXPECT_NE(err->find("blocker"), std::string::npos) << *err;
+  EXPECT_NE(err->ToString().find("blocker"), std::string::npos)
+      << err->ToString();
   EXPECT_EQ(Files(), std::vector<std::string>{"blocker"});
 }
 

@@ -1,6 +1,6 @@
 // Mount table parsing and lookup on fixture text; capacity against a real
 // tmpfs this test mounts (in a child's private mount namespace) and fills.
-#include "stemedb/exporter/filesystems.h"
+#include "stemedb/scanner/filesystems.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -159,6 +159,35 @@ TEST(MountsBelowTest, OnlyStrictlyBelow) {
 
 // A tmpfs with a size and an inode limit, probed, filled until ENOSPC, and
 // filled with empty files until the inodes run out.
+TEST(ChooseMountsTest, BindMountsNameTheFilesystemByItsOwnMount) {
+  // /data is the filesystem's own mount; /srv/wal a bind mount of its
+  // subdirectory; /data/backups another filesystem.
+  const std::vector<Mount> table = ParseMountInfo(
+      "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"
+      "2 1 8:2 / /data rw - xfs /dev/sdb1 rw\n"
+      "3 1 8:2 /wal /srv/wal rw - xfs /dev/sdb1 rw\n"
+      "4 2 8:3 / /data/backups rw - ext4 /dev/sdc1 rw\n");
+  const dev_t data = makedev(8, 2);
+  const std::vector<MountWant> wants = {
+      {"wal", "/srv/wal", data, false},
+      {"db", "/data/db", 0, false},
+      {"gone", "/data/gone", 0, true},
+  };
+  MountChoice one = ChooseMounts(table, wants, /*one_filesystem=*/true);
+  ASSERT_EQ(one.by_device.size(), 1u);
+  EXPECT_EQ(one.by_device.at(data).mountpoint, "/data");
+  using Link = std::pair<std::string, dev_t>;
+  EXPECT_EQ(one.component_devices,
+            (std::vector<Link>{{"wal", data}, {"db", data}}));
+
+  // Walking across mounts reports the one below /data too, unlinked.
+  const std::vector<MountWant> root_want = {{"all", "/data", data, false}};
+  MountChoice all = ChooseMounts(table, root_want, /*one_filesystem=*/false);
+  ASSERT_EQ(all.by_device.size(), 2u);
+  EXPECT_EQ(all.by_device.at(makedev(8, 3)).mountpoint, "/data/backups");
+  EXPECT_EQ(all.component_devices, (std::vector<Link>{{"all", data}}));
+}
+
 TEST(CapacityProberTest, RealTmpfsSizeAndExhaustion) {
   testutil::TempDir tmp;
   const std::string mnt = tmp / "mnt";

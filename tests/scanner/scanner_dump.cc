@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "stemedb/exporter/scanner.h"
+#include "stemedb/scanner/scanner.h"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // The scanner against trees this test writes: counts computed from what was
 // written, bytes checked against du.
-#include "stemedb/exporter/scanner.h"
+#include "stemedb/scanner/scanner.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -696,4 +696,163 @@ TEST(ScannerTest, OneFilesystemStaysOffOtherMounts) {
 }
 
 }  // namespace
+// Counts the entries given to it, and the bytes of those counted.
+class CountingAggregate : public EntryAggregate {
+ public:
+  void Add(const EntryInfo& entry) override {
+    ++entries;
+    if (entry.counted && !S_ISDIR(entry.st->st_mode)) {
+      bytes += static_cast<uint64_t>(entry.st->st_blocks) * 512;
+    }
+    if (entry.name.size() > 4 &&
+        entry.name.substr(entry.name.size() - 4) == ".tmp") {
+      ++tmp;
+    }
+  }
+  void Merge(const EntryAggregate& other) override {
+    const auto& o = static_cast<const CountingAggregate&>(other);
+    entries += o.entries;
+    bytes += o.bytes;
+    tmp += o.tmp;
+  }
+  uint64_t entries = 0, bytes = 0, tmp = 0;
+};
+
+TEST(ScannerTest, DirectoryRecordsMatchDuPerDirectory) {
+  TempDir tmp;
+  const std::string comp = tmp / "comp";
+  MakeDir(comp);
+  std::vector<std::string> dirs = {comp};
+  for (int d = 0; d < 12; ++d) {
+    const std::string dir = comp + "/d" + std::to_string(d);
+    MakeDir(dir);
+    dirs.push_back(dir);
+    const std::string sub = dir + "/sub";
+    MakeDir(sub);
+    dirs.push_back(sub);
+    for (int i = 0; i < d; ++i) {
+      WriteFile(dir + "/f" + std::to_string(i), 1000 * (i + 1));
+      WriteFile(sub + "/g" + std::to_string(i) + ".tmp", 5000);
+    }
+  }
+  // A name that sorts between "d1" and its subtree ("d1 x" < "d1/sub").
+  MakeDir(comp + "/d1 x");
+  dirs.push_back(comp + "/d1 x");
+  WriteFile(comp + "/d1 x/f", 70000);
+
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE("threads=" + std::to_string(threads));
+    WalkOptions options;
+    options.threads = threads;
+    options.record_directories = true;
+    options.make_aggregate = [](int) {
+      return std::make_unique<CountingAggregate>();
+    };
+    ComponentStats s = ScanOne(comp, "", options);
+    ASSERT_TRUE(s.complete);
+    ASSERT_NE(s.directory_list, nullptr);
+    ASSERT_EQ(s.directory_list->size(), dirs.size());
+    for (const DirectoryRecord& r : *s.directory_list) {
+      SCOPED_TRACE(r.path);
+      EXPECT_EQ(r.cumulative.allocated_bytes, Du(r.path, false));
+      EXPECT_EQ(r.cumulative.apparent_bytes, Du(r.path, true));
+      // Direct: what du -S (separate-dirs) counts for the directory alone.
+      const uint64_t du_direct = std::stoull(
+          testutil::Run("du -S -s --block-size=1 '" + r.path + "'"));
+      EXPECT_EQ(r.direct.allocated_bytes, du_direct);
+      EXPECT_EQ(r.direct.directories, 1u);
+      EXPECT_EQ(r.depth, r.path == comp
+                             ? 0
+                             : 1 + (r.path.find("/sub") != std::string::npos));
+    }
+    const DirectoryRecord& root = s.directory_list->front();
+    EXPECT_EQ(root.path, comp);
+    EXPECT_EQ(root.direct.subdirectories, 13u);
+    EXPECT_EQ(root.direct.entries(), 13u);
+    EXPECT_EQ(root.cumulative.allocated_bytes, s.allocated_bytes);
+    EXPECT_EQ(root.cumulative.files, s.files);
+    EXPECT_EQ(root.cumulative.directories, s.directories);
+
+    ASSERT_NE(s.aggregate, nullptr);
+    const auto& agg = static_cast<const CountingAggregate&>(*s.aggregate);
+    EXPECT_EQ(agg.entries, s.files + s.directories - 1);  // all but the root
+    EXPECT_EQ(agg.tmp, 66u);                              // 0+1+...+11
+    uint64_t dir_bytes = 0;
+    for (const std::string& d : dirs) dir_bytes += AllocatedSize(d);
+    EXPECT_EQ(agg.bytes, s.allocated_bytes - dir_bytes);
+  }
+}
+
+TEST(ScanDirectoryTest, WithoutALinkSetHardLinksAreHandedToTheCaller) {
+  TempDir tmp;
+  const std::string dir = tmp / "d";
+  MakeDir(dir);
+  MakeDir(dir + "/sub");
+  WriteFile(dir + "/plain", 10000);
+  WriteFile(dir + "/linked", 20000);
+  ASSERT_EQ(link((dir + "/linked").c_str(), (dir + "/linked2").c_str()), 0);
+  WriteFile(dir + "/seg-1", 3000);
+
+  struct Visitor : DirectoryVisitor {
+    bool Subdirectory(std::string_view name, const struct stat&,
+                      bool) override {
+      names.emplace_back(name);
+      return true;
+    }
+    std::vector<std::string> names;
+  } visitor;
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(fd, 0);
+  struct stat self;
+  ASSERT_EQ(fstat(fd, &self), 0);
+  std::vector<LinkedEntry> linked;
+  DirectoryScan scan;
+  scan.fd = fd;
+  scan.path = dir;
+  scan.self = &self;
+  scan.device = self.st_dev;
+  scan.segment_pattern = "seg-*";
+  scan.linked = &linked;
+  std::vector<char> buffer(kScanBufferBytes);
+  DirectoryTotals t;
+  EXPECT_TRUE(ScanDirectory(scan, visitor, buffer.data(), buffer.size(), &t));
+  close(fd);
+
+  EXPECT_EQ(visitor.names, std::vector<std::string>{"sub"});
+  EXPECT_EQ(t.files, 4u);
+  EXPECT_EQ(t.subdirectories, 1u);
+  EXPECT_EQ(t.directories, 1u);
+  EXPECT_EQ(t.segments, 1u);
+  EXPECT_EQ(t.segment_allocated_bytes, AllocatedSize(dir + "/seg-1"));
+  EXPECT_EQ(t.allocated_bytes, AllocatedSize(dir) +
+                                   AllocatedSize(dir + "/plain") +
+                                   AllocatedSize(dir + "/seg-1"));
+  ASSERT_EQ(linked.size(), 2u);  // both names, one inode
+  EXPECT_EQ(linked[0].ino, linked[1].ino);
+  EXPECT_EQ(linked[0].allocated_bytes, AllocatedSize(dir + "/linked"));
+}
+
+TEST(DirectoryTotalsTest, SubtractUndoesMerge) {
+  DirectoryTotals a, b;
+  a.allocated_bytes = 100;
+  a.files = 3;
+  a.directories = 1;
+  a.Error(ErrorReason::kVanished);
+  b.allocated_bytes = 40;
+  b.files = 1;
+  b.subdirectories = 2;
+  b.segment_allocated_bytes = 8;
+  b.Error(ErrorReason::kVanished);
+  DirectoryTotals sum = a;
+  sum.Merge(b);
+  EXPECT_EQ(sum.allocated_bytes, 140u);
+  EXPECT_EQ(sum.entries(), 6u);
+  sum.Subtract(b);
+  EXPECT_EQ(sum.allocated_bytes, a.allocated_bytes);
+  EXPECT_EQ(sum.files, a.files);
+  EXPECT_EQ(sum.subdirectories, 0u);
+  EXPECT_EQ(sum.segment_allocated_bytes, 0u);
+  EXPECT_EQ(sum.errors, a.errors);
+}
+
 }  // namespace stemedb::scanner

@@ -35,32 +35,6 @@ bool WriteText(const std::string& path, const std::string& text) {
 
 }  // namespace
 
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string templ = std::string(base && *base ? base : "/tmp") +
-                      "/stemedb-scanner-test-XXXXXX";
-  if (mkdtemp(templ.data()) == nullptr)
-    throw std::runtime_error(Errno("mkdtemp"));
-  // World-readable so a child that dropped to nobody can walk it.
-  chmod(templ.c_str(), 0755);
-  path_ = templ;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  // Restore permissions a test may have taken away, then remove.
-  for (auto it = std::filesystem::recursive_directory_iterator(
-           path_, std::filesystem::directory_options::skip_permission_denied,
-           ec);
-       !ec && it != std::filesystem::recursive_directory_iterator();
-       it.increment(ec)) {
-    if (it->is_directory(ec) && !it->is_symlink(ec)) {
-      chmod(it->path().c_str(), 0755);
-    }
-  }
-  std::filesystem::remove_all(path_, ec);
-}
-
 void WriteFile(const std::string& path, size_t size) {
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw std::runtime_error(Errno("open " + path));

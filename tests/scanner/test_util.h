@@ -10,25 +10,9 @@
 #include <map>
 #include <string>
 
+#include "temp_dir.h"
+
 namespace stemedb::testutil {
-
-// A fresh directory under $TMPDIR (or /tmp), mode 0755, removed with its
-// whole tree on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& relative) const {
-    return path_ + "/" + relative;
-  }
-
- private:
-  std::string path_;
-};
 
 // Writes `size` bytes of non-zero content (so every byte is allocated).
 void WriteFile(const std::string& path, size_t size);

@@ -14,21 +14,12 @@
 #include <string_view>
 #include <vector>
 
+#include "stemedb/error.h"
+
 namespace stemedb {
 
-// An error as a value: where it happened and what is wrong. Exceptions from
-// yaml-cpp never leave the loader; they are turned into one of these.
-struct ConfigError {
-  std::string file;      // the config file's path, or "<embedded default>"
-  int line = 0;          // 1-based; 0 when no position applies
-  int column = 0;        // 1-based; 0 when no position applies
-  std::string key_path;  // e.g. "thresholds.disk_space.warning.for"
-  std::string message;   // what is wrong and what would be right
-
-  // "file:line:column: key_path: message" (position and key omitted when
-  // unknown), the one format every tool prints.
-  std::string ToString() const;
-};
+// The config unit's name for the one error value (stemedb/error.h).
+using ConfigError = Error;
 
 // A Prometheus duration ("15m", "1h30m", "7d"): the value, and the text as
 // written so generated rules carry exactly what the user wrote.
@@ -140,6 +131,14 @@ struct TmpThresholds {  // §4
   Duration for_duration{std::chrono::hours(1), "1h"};
 };
 
+// The info alert for cleanup that is not running (runbook Common Cause 1):
+// what the cleanup rules would free, summed per filesystem, above this share
+// of the filesystem for this long.
+struct ReclaimableThresholds {
+  double max_filesystem_share = 0.10;
+  Duration for_duration{std::chrono::hours(12), "12h"};
+};
+
 struct ExporterThresholds {
   // No successful scan for this long: the numbers on the dashboard are stale.
   Duration scan_stale_after{std::chrono::minutes(15), "15m"};
@@ -153,16 +152,29 @@ struct Thresholds {
   WalThresholds wal;
   BackupThresholds backups;
   TmpThresholds tmp;
+  ReclaimableThresholds reclaimable;
   ExporterThresholds exporter;
 };
 
 enum class MetricsSource { kExporter, kNodeExporter };
+
+// One PromQL label matcher, e.g. mountpoint="/data" or fstype!~"tmpfs".
+struct LabelMatcher {
+  std::string name;
+  std::string op;     // =, !=, =~ or !~
+  std::string value;  // unescaped
+};
 
 struct AlertingOptions {
   MetricsSource source = MetricsSource::kExporter;
   // With source node_exporter: label matchers added to every
   // node_filesystem_* selector, e.g. mountpoint="/data".
   std::string node_exporter_selector = "mountpoint=\"/data\"";
+  // The same, parsed by the loader (which refuses text that is not a matcher
+  // list, an `instance` matcher, and a regex without a literal first
+  // alternative: rule tests need a label value the selector accepts).
+  std::vector<LabelMatcher> node_exporter_matchers = {
+      {"mountpoint", "=", "/data"}};
   std::string job = "stemedb_disk";  // the exporter's scrape job
   std::string group_name = "stemedb_disk";
   std::string runbook_url =
@@ -177,17 +189,58 @@ struct DashboardOptions {
   Duration refresh{std::chrono::seconds(30), "30s"};
 };
 
+// What a cleanup rule matches.
+enum class CleanupEntryType {
+  kFile,       // regular files (find -type f)
+  kDirectory,  // directories, counted with everything below them (rm -rf)
+  kEmptyFile,  // regular files of size 0 (find -type f -empty)
+};
+
+// One cleanup step of the runbook: entries below a directory whose name
+// matches a glob and whose mtime is older than a duration. The exporter
+// reports what the rule would free (stemedb_disk_reclaimable_*{rule}).
+struct CleanupRule {
+  std::string name;       // [a-z0-9_]+, unique; the metric label `rule`
+  int section = 1;        // runbook section, 1..5
+  std::string component;  // EITHER the component whose directory is walked
+  std::string path;       // OR a directory as written (absolute or from root)
+  // Absolute, lexically normal: the component's resolved_path, or path
+  // resolved against root. Set by the loader.
+  std::string resolved_path;
+  std::string match = "*";  // fnmatch(3) glob on the entry's name (no '/')
+  CleanupEntryType type = CleanupEntryType::kFile;
+  // mtime older than now - older_than; 0s matches any age.
+  Duration older_than{std::chrono::milliseconds(0), "0s"};
+  // The runbook command that frees it, shown to humans; "<path>" stands for
+  // resolved_path. May be empty.
+  std::string command;
+  std::string resolved_command;  // command with <path> replaced; by loader
+};
+
+// "file", "directory" or "empty_file".
+std::string_view CleanupEntryTypeName(CleanupEntryType type);
+
+// The most cleanup rules a config may hold.
+inline constexpr size_t kMaxCleanupRules = 64;
+
+struct CleanupOptions {
+  std::vector<CleanupRule> rules;  // in file order; names unique
+};
+
 struct Config {
   std::string source;  // where it came from, for messages and headers
   std::string root;    // absolute; the layout's base directory
   std::vector<Component> components;  // in file order; names unique
   ScanOptions scan;
+  CleanupOptions cleanup;
   Thresholds thresholds;
   AlertingOptions alerting;
   DashboardOptions dashboard;
 
   // The component with this name, or nullptr.
   const Component* FindComponent(std::string_view name) const;
+  // The cleanup rule with this name, or nullptr.
+  const CleanupRule* FindCleanupRule(std::string_view name) const;
 };
 
 // The documented default configuration (config/default.yaml, embedded at build
@@ -200,10 +253,8 @@ std::string_view DefaultConfigYaml();
 // Strict: unknown keys, wrong types, bad durations, ratios outside (0,1), a
 // warning tighter than its critical, invalid label names, a prediction
 // lookback shorter than its for, are all errors with position and key path.
-std::optional<ConfigError> ParseConfig(std::string_view yaml,
-                                       const std::string& source_name,
-                                       const std::string& base_dir,
-                                       Config* out);
+Status ParseConfig(std::string_view yaml, const std::string& source_name,
+                   const std::string& base_dir, Config* out);
 
 // The largest config file read (1 MiB; the default config is 5 KiB). A
 // bigger file is refused before parsing: yaml-cpp takes about 4 bytes of
@@ -213,11 +264,10 @@ inline constexpr size_t kMaxConfigFileBytes = size_t{1} << 20;
 // Reads a config file's text (the main config, or the exporter's web
 // config): a directory, an unreadable file or one over kMaxConfigFileBytes is
 // an error naming the file. For every loader, so the cap is one rule.
-std::optional<ConfigError> ReadConfigText(const std::string& path,
-                                          std::string* text);
+Status ReadConfigText(const std::string& path, std::string* text);
 
 // Reads and parses a file; relative paths in it resolve against its directory.
-std::optional<ConfigError> LoadConfigFile(const std::string& path, Config* out);
+Status LoadConfigFile(const std::string& path, Config* out);
 
 // The embedded default, with root replaced by `root` when non-empty.
 Config DefaultConfig(const std::string& root = "");
@@ -225,7 +275,6 @@ Config DefaultConfig(const std::string& root = "");
 // Replaces config->root (a relative `root` resolves against the current
 // directory, like a --root flag) and re-resolves every component. Fails,
 // leaving *config untouched, when two components would then be one directory.
-std::optional<ConfigError> OverrideRoot(const std::string& root,
-                                        Config* config);
+Status OverrideRoot(const std::string& root, Config* config);
 
 }  // namespace stemedb

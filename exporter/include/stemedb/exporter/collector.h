@@ -6,12 +6,15 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "prometheus/metric_family.h"
-#include "stemedb/exporter/filesystems.h"
-#include "stemedb/exporter/scanner.h"
+#include "stemedb/diagnose/top.h"
+#include "stemedb/reclaim/reclaim.h"
+#include "stemedb/scanner/filesystems.h"
+#include "stemedb/scanner/scanner.h"
 
 namespace stemedb::exporter {
 
@@ -21,7 +24,10 @@ struct ComponentState {
   bool attempted = false;         // a walk of it has finished (well or not)
   bool have_stats = false;        // `stats` holds a complete walk
   scanner::ComponentStats stats;  // the last complete walk
-  bool last_success = false;      // the last walk was complete and usable
+  // Its top-20 directories for diagnose (stats.directory_list reduced at
+  // once, so the per-directory records are not kept); null: not measured.
+  std::shared_ptr<const diagnose::TopDirectories> top_directories;
+  bool last_success = false;  // the last walk was complete and usable
   double last_duration_seconds = 0;
   double last_success_timestamp = 0;  // unix seconds; 0: never
   std::array<uint64_t, scanner::kErrorReasonCount> errors_total{};
@@ -40,11 +46,26 @@ struct ComponentFilesystemLink {
   std::string device;
 };
 
+// One cleanup rule (config cleanup.rules) and what it would free.
+struct CleanupRuleState {
+  std::string name;
+  int section = 1;
+  std::string path;        // the rule's directory (resolved_path)
+  std::string mountpoint;  // the filesystem holding (or that would hold) it
+  std::string device;
+  // A complete walk of every tree the rule covers has been tallied; the
+  // reading is then as of the snapshot's rendering (young entries that
+  // reached their age since the walk are counted).
+  bool have_reading = false;
+  reclaim::Reading reading;
+};
+
 // Everything a scrape shows, as of one moment.
 struct Snapshot {
   std::vector<ComponentState> components;    // config order
   std::vector<FilesystemState> filesystems;  // sorted by mountpoint
   std::vector<ComponentFilesystemLink> links;
+  std::vector<CleanupRuleState> cleanup_rules;  // config order
   bool config_reload_success = true;
   uint64_t config_reload_failures = 0;
   std::string version;

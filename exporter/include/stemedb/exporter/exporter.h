@@ -19,7 +19,7 @@ namespace stemedb::exporter {
 
 // Produces a fresh config on SIGHUP; returns the error instead when the new
 // config is bad (the running one is then kept).
-using ConfigLoader = std::function<std::optional<ConfigError>(Config*)>;
+using ConfigLoader = std::function<Status(Config*)>;
 
 class Exporter {
  public:
@@ -45,7 +45,7 @@ class Exporter {
   // (components removed from it stop reporting at once) and a walk starts
   // now; on failure the old config stays, the failure is logged and counted.
   // Returns the error, if any.
-  std::optional<ConfigError> Reload();
+  Status Reload();
 
   // The text of the last render (never null; possibly only self metrics
   // before the first walk finishes).
@@ -65,6 +65,8 @@ class Exporter {
 
   // The current snapshot (a copy of the state behind Exposition()).
   std::shared_ptr<const Snapshot> CurrentSnapshot() const;
+  // A copy of the config in force (for GET /diagnose: paths and thresholds).
+  Config CurrentConfig() const;
 
  private:
   struct Shared;

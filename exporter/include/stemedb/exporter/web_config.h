@@ -60,14 +60,11 @@ struct WebConfig {
 
 // Reads and checks `path`; on success fills *out. Certificates are not read
 // here (see tls.h), only the config's shape and values.
-std::optional<ConfigError> LoadWebConfig(const std::string& path,
-                                         WebConfig* out);
+Status LoadWebConfig(const std::string& path, WebConfig* out);
 
 // Parses web config text; `source` names it in errors and `base_dir`
 // resolves relative file names. For the fuzz harness and tests.
-std::optional<ConfigError> ParseWebConfig(const std::string& text,
-                                          const std::string& source,
-                                          const std::string& base_dir,
-                                          WebConfig* out);
+Status ParseWebConfig(const std::string& text, const std::string& source,
+                      const std::string& base_dir, WebConfig* out);
 
 }  // namespace stemedb::exporter

@@ -37,8 +37,7 @@ std::string Header(const Config& config);
 // Renders the selected artifacts. Errors (as ConfigError, printed with
 // ToString) when the config cannot be expressed, or rule tests are asked for
 // without a rule file.
-std::optional<ConfigError> RenderArtifacts(const Config& config,
-                                           const OutputPaths& paths,
-                                           std::vector<Artifact>* out);
+Status RenderArtifacts(const Config& config, const OutputPaths& paths,
+                       std::vector<Artifact>* out);
 
 }  // namespace stemedb::rulegen

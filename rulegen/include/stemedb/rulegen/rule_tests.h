@@ -23,10 +23,8 @@ namespace stemedb::rulegen {
 // file's directory (promtool resolves it from there). Fails when an alert has
 // no scenario, a description cannot be predicted, or the node_exporter
 // selector constrains labels in a way no test series can satisfy.
-std::optional<ConfigError> RenderRuleTests(const Config& config,
-                                           const RuleSet& rules,
-                                           const std::string& rule_file,
-                                           const std::string& header,
-                                           std::string* out);
+Status RenderRuleTests(const Config& config, const RuleSet& rules,
+                       const std::string& rule_file, const std::string& header,
+                       std::string* out);
 
 }  // namespace stemedb::rulegen

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "stemedb/error.h"
 #include "stemedb/rulegen/artifacts.h"
 
 namespace stemedb::rulegen {
@@ -19,12 +20,12 @@ namespace stemedb::rulegen {
 // all temp files are complete are they renamed over the targets (and the
 // directories fsynced). On failure no target is touched (temp files are
 // removed) and the error names the path. Unchanged files are not rewritten.
-std::optional<std::string> WriteArtifacts(const std::vector<Artifact>& items);
+Status WriteArtifacts(const std::vector<Artifact>& items);
 
 // Compares each artifact with the file at its path. For every difference
 // prints a unified diff (`diff -u`, current file first) or "missing" to
 // `out`. Returns the number of differing files, or an error.
-std::optional<std::string> CheckArtifacts(const std::vector<Artifact>& items,
-                                          std::ostream& out, int* differing);
+Status CheckArtifacts(const std::vector<Artifact>& items, std::ostream& out,
+                      int* differing);
 
 }  // namespace stemedb::rulegen

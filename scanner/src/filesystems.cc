@@ -1,4 +1,4 @@
-#include "stemedb/exporter/filesystems.h"
+#include "stemedb/scanner/filesystems.h"
 
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -11,9 +11,11 @@
 #include <sstream>
 #include <system_error>
 #include <thread>
+#include <tuple>
 
 #include "filesystems_testing.h"
 #include "stemedb/config.h"
+#include "stemedb/paths.h"
 
 namespace stemedb::filesystems {
 namespace {
@@ -73,40 +75,6 @@ bool HasOption(std::string_view options, std::string_view wanted) {
   return false;
 }
 
-// Lexically normalised absolute path: no empty or "." components, ".."
-// applied, no trailing slash (except "/").
-std::string Normalize(std::string_view path) {
-  std::vector<std::string_view> parts;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t slash = path.find('/', i);
-    if (slash == std::string_view::npos) slash = path.size();
-    std::string_view part = path.substr(i, slash - i);
-    if (part == "..") {
-      if (!parts.empty()) parts.pop_back();
-    } else if (!part.empty() && part != ".") {
-      parts.push_back(part);
-    }
-    i = slash + 1;
-  }
-  std::string out;
-  for (std::string_view part : parts) {
-    out += '/';
-    out += part;
-  }
-  return out.empty() ? "/" : out;
-}
-
-// True when `ancestor` is `path` or one of its ancestors (both normalised).
-bool IsAtOrBelow(std::string_view path, std::string_view ancestor) {
-  if (ancestor == "/") return true;
-  if (path.size() < ancestor.size() ||
-      path.substr(0, ancestor.size()) != ancestor) {
-    return false;
-  }
-  return path.size() == ancestor.size() || path[ancestor.size()] == '/';
-}
-
 }  // namespace
 
 std::vector<Mount> ParseMountInfo(std::string_view text) {
@@ -159,12 +127,12 @@ std::vector<Mount> ReadMountTable() {
 
 std::optional<Mount> FindMount(const std::vector<Mount>& table,
                                std::string_view path, dev_t device_id) {
-  const std::string target = Normalize(path);
+  const std::string target = NormalizePath(path);
   const Mount* best_same_device = nullptr;
   const Mount* best_any = nullptr;
   size_t best_same_len = 0, best_any_len = 0;
   for (const Mount& m : table) {
-    const std::string mountpoint = Normalize(m.mountpoint);
+    const std::string mountpoint = NormalizePath(m.mountpoint);
     if (!IsAtOrBelow(target, mountpoint)) continue;
     // ">=": of mounts stacked on one mountpoint, the later one is on top.
     if (best_any == nullptr || mountpoint.size() >= best_any_len) {
@@ -184,13 +152,54 @@ std::optional<Mount> FindMount(const std::vector<Mount>& table,
 
 std::vector<Mount> MountsBelow(const std::vector<Mount>& table,
                                std::string_view path) {
-  const std::string base = Normalize(path);
+  const std::string base = NormalizePath(path);
   std::vector<Mount> below;
   for (const Mount& m : table) {
-    const std::string mountpoint = Normalize(m.mountpoint);
+    const std::string mountpoint = NormalizePath(m.mountpoint);
     if (mountpoint != base && IsAtOrBelow(mountpoint, base)) below.push_back(m);
   }
   return below;
+}
+
+MountChoice ChooseMounts(const std::vector<Mount>& table,
+                         const std::vector<MountWant>& wants,
+                         bool one_filesystem) {
+  MountChoice choice;
+  auto better = [](const Mount& a, const Mount& b) {
+    return std::make_tuple(a.root != "/", a.mountpoint.size(), a.mountpoint) <
+           std::make_tuple(b.root != "/", b.mountpoint.size(), b.mountpoint);
+  };
+  auto note = [&](const std::string& component, Mount mount, bool link) {
+    // The owning mount of this device may be elsewhere in the table (the
+    // component sits under a bind mount): consider every mount of it.
+    for (const auto& m : table) {
+      if (m.device_id == mount.device_id && better(m, mount)) mount = m;
+    }
+    auto [it, inserted] = choice.by_device.emplace(mount.device_id, mount);
+    if (!inserted && better(mount, it->second)) it->second = mount;
+    if (link) choice.component_devices.emplace_back(component, mount.device_id);
+  };
+  for (const auto& w : wants) {
+    if (w.missing) continue;
+    auto mount = FindMount(table, w.path, w.device);
+    if (w.device != 0 && (!mount || mount->device_id != w.device)) {
+      // The path goes through a symlink to another filesystem: trust the
+      // device the walk saw over the path's spelling.
+      for (const auto& m : table) {
+        if (m.device_id == w.device) {
+          mount = m;
+          break;
+        }
+      }
+    }
+    if (mount) note(w.component, *mount, /*link=*/true);
+    if (!one_filesystem) {
+      for (auto& below : MountsBelow(table, w.path)) {
+        note(w.component, below, /*link=*/false);
+      }
+    }
+  }
+  return choice;
 }
 
 // State shared with the probe threads; outlives the prober while a probe is

@@ -1,8 +1,9 @@
 // Which filesystems hold the components, and their capacity (statvfs), read
 // off the request path with a timeout so a hung mount cannot hang the caller.
 //
-// Thread safety: ParseMountInfo and FindMount are pure. CapacityProber is
-// thread-compatible: call Probe from one thread (the exporter's capacity loop).
+// Thread safety: ParseMountInfo, FindMount and ChooseMounts are pure.
+// CapacityProber is thread-compatible: call Probe from one thread (the
+// exporter's capacity loop).
 #pragma once
 
 #include <sys/types.h>
@@ -15,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace stemedb::filesystems {
@@ -49,6 +51,34 @@ std::optional<Mount> FindMount(const std::vector<Mount>& table,
 // Mounts whose mountpoint lies strictly below `path`.
 std::vector<Mount> MountsBelow(const std::vector<Mount>& table,
                                std::string_view path);
+
+// A component whose filesystem is wanted: its path, and the device its walk
+// saw (0: not known yet).
+struct MountWant {
+  std::string component;
+  std::string path;
+  dev_t device = 0;
+  bool missing = false;  // the walk found no directory: nothing to report
+};
+
+// Which filesystems to report, and which one holds each component.
+struct MountChoice {
+  // One mount per device: bind mounts and components sharing a filesystem
+  // give one series, named by the filesystem's own mount (root "/") rather
+  // than a bind mount of a part of it, then by the shortest mountpoint, so
+  // the choice does not depend on component order.
+  std::map<dev_t, Mount> by_device;
+  // Component name -> device of its own directory's filesystem.
+  std::vector<std::pair<std::string, dev_t>> component_devices;
+};
+
+// Pure: picks the mounts for `wants` from `table`. Without one_filesystem,
+// mounts below a component are reported too (they are walked), but the
+// component is joined only to its own directory's filesystem, keeping the
+// join one-to-one for PromQL's group_left.
+MountChoice ChooseMounts(const std::vector<Mount>& table,
+                         const std::vector<MountWant>& wants,
+                         bool one_filesystem);
 
 struct Capacity {
   uint64_t size_bytes = 0;   // f_blocks * f_frsize

@@ -1,4 +1,4 @@
-#include "stemedb/exporter/scanner.h"
+#include "stemedb/scanner/scanner.h"
 
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -17,10 +17,12 @@
 #include <mutex>
 #include <system_error>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
 #include "scanner_testing.h"
+#include "stemedb/paths.h"
 
 namespace stemedb::scanner {
 
@@ -42,9 +44,6 @@ std::string_view ReasonName(ErrorReason reason) {
 
 namespace {
 
-// One getdents64 read fills this much; large reads cut the syscalls per
-// directory (glibc's readdir uses 32 KiB).
-constexpr size_t kDirBufferBytes = 256 * 1024;
 // How often the deadline and cancel flag are checked inside one directory, so
 // a huge flat directory cannot overrun the deadline by much.
 constexpr int kEntriesPerStopCheck = 4096;
@@ -183,50 +182,15 @@ double Seconds(const struct timespec& ts) {
          static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-// What one worker has counted for one component; merged after the walk so
-// the hot path touches no shared counters.
-struct Totals {
-  uint64_t allocated = 0;
-  uint64_t apparent = 0;
-  uint64_t files = 0;
-  uint64_t directories = 0;
-  uint64_t segments = 0;
-  uint64_t segment_allocated = 0;
-  double oldest = std::numeric_limits<double>::infinity();
-  double newest = -std::numeric_limits<double>::infinity();
-  std::array<uint64_t, kErrorReasonCount> errors{};
-
-  void Error(ErrorReason reason) { ++errors[static_cast<int>(reason)]; }
-  void Segment(double mtime) {
-    ++segments;
-    if (mtime < oldest) oldest = mtime;
-    if (mtime > newest) newest = mtime;
-  }
-  void Merge(const Totals& o) {
-    allocated += o.allocated;
-    apparent += o.apparent;
-    files += o.files;
-    directories += o.directories;
-    segments += o.segments;
-    segment_allocated += o.segment_allocated;
-    if (o.oldest < oldest) oldest = o.oldest;
-    if (o.newest > newest) newest = o.newest;
-    for (int i = 0; i < kErrorReasonCount; ++i) errors[i] += o.errors[i];
-  }
-};
-
-struct InodeKey {
-  dev_t dev;
-  ino_t ino;
-  bool operator==(const InodeKey&) const = default;
-};
-struct InodeKeyHash {
-  size_t operator()(const InodeKey& k) const {
-    return std::hash<uint64_t>()(static_cast<uint64_t>(k.ino) *
-                                     0x9e3779b97f4a7c15ULL ^
-                                 static_cast<uint64_t>(k.dev));
-  }
-};
+// Adds a directory's own inode to `totals`.
+void CountSelf(const struct stat& st, bool in_segment,
+               DirectoryTotals* totals) {
+  const uint64_t allocated = static_cast<uint64_t>(st.st_blocks) * 512;
+  totals->allocated_bytes += allocated;
+  totals->apparent_bytes += static_cast<uint64_t>(st.st_size);
+  totals->directories += 1;
+  if (in_segment) totals->segment_allocated_bytes += allocated;
+}
 
 struct ComponentState {
   const ComponentSpec* spec = nullptr;
@@ -241,17 +205,15 @@ struct ComponentState {
   // A directory below could not be opened for lack of descriptors or
   // memory: its subtree is missing from the totals.
   std::atomic<bool> starved{false};
+  LinkSet links;
+};
 
-  std::mutex links_mu;
-  // Inodes with st_nlink > 1 already counted; only those, so memory follows
-  // the number of hard-linked files, not of all files.
-  std::unordered_set<InodeKey, InodeKeyHash> links;  // guarded by links_mu
-
-  // True the first time an inode is seen.
-  bool FirstSighting(dev_t dev, ino_t ino) {
-    std::lock_guard lock(links_mu);
-    return links.insert(InodeKey{dev, ino}).second;
-  }
+// What one worker has gathered for one component; merged after the walk so
+// the hot path touches no shared counters.
+struct WorkerShare {
+  DirectoryTotals totals;
+  std::vector<DirectoryRecord> records;       // with record_directories
+  std::unique_ptr<EntryAggregate> aggregate;  // with make_aggregate
 };
 
 struct WorkItem {
@@ -264,7 +226,8 @@ struct WorkItem {
   int rel_depth = 1;      // path components in that relative part
   int component = 0;
   int depth = 0;            // the component directory is depth 0
-  bool in_segment = false;  // below a directory segment: bytes count to it
+  bool in_segment = false;  // (below) a directory segment: bytes count to it
+  struct stat self {};      // its lstat, taken when its parent was listed
 };
 
 class Walk {
@@ -277,15 +240,16 @@ class Walk {
   std::vector<ComponentStats> Run();
 
  private:
-  void Worker(std::vector<Totals>* totals);
+  void Worker(std::vector<WorkerShare>* shares);
   bool Next(WorkItem* item);
   void Push(std::vector<WorkItem>* items);
   void Finish(int component);
   bool ShouldStop();
   void RequestStop();
   // False when abandoned because the walk is stopping.
-  bool List(WorkItem& item, std::vector<Totals>& totals, char* buffer,
+  bool List(WorkItem& item, WorkerShare& share, char* buffer,
             std::vector<WorkItem>* children, bool* noatime_ok);
+  class Lister;
 
   // Keeps `dir` open for its queued subdirectories, counted in held_.
   std::shared_ptr<const Fd> Hold(Fd dir);
@@ -389,156 +353,162 @@ void Walk::Finish(int component) {
   if (all_done) cv_.notify_all();
 }
 
-void Walk::Worker(std::vector<Totals>* totals) {
+void Walk::Worker(std::vector<WorkerShare>* shares) {
   // Per thread, not per directory: the listing buffer and the scratch list of
   // subdirectories found in one batch.
-  std::unique_ptr<char[]> buffer(new char[kDirBufferBytes]);
+  std::unique_ptr<char[]> buffer(new char[kScanBufferBytes]);
   std::vector<WorkItem> children;
   bool noatime_ok = true;
   WorkItem item;
   while (Next(&item)) {
     if (ShouldStop()) break;
     const int component = item.component;
-    if (List(item, *totals, buffer.get(), &children, &noatime_ok)) {
+    WorkerShare& share = (*shares)[component];
+    if (options_.make_aggregate && !share.aggregate) {
+      share.aggregate = options_.make_aggregate(component);
+    }
+    if (List(item, share, buffer.get(), &children, &noatime_ok)) {
       Finish(component);
     }
     item = WorkItem();  // drop the parent fd before waiting for more work
   }
 }
 
-bool Walk::List(WorkItem& item, std::vector<Totals>& totals, char* buffer,
+// The walk's side of one ScanDirectory call: queues subdirectories, each
+// opened below this directory (held open for them while the budget allows)
+// or below a farther ancestor.
+class Walk::Lister : public DirectoryVisitor {
+ public:
+  Lister(Walk& walk, WorkItem& item, Fd& dir,
+         const std::shared_ptr<const Fd>& anchor,
+         std::vector<WorkItem>* children)
+      : walk_(walk),
+        item_(item),
+        dir_(dir),
+        anchor_(anchor),
+        children_(children),
+        may_descend_(item.depth < walk.options_.max_depth) {}
+
+  bool ShouldStop() override { return walk_.ShouldStop(); }
+  void OutOfResources() override {
+    walk_.components_[item_.component].starved.store(true,
+                                                     std::memory_order_relaxed);
+  }
+
+  bool Subdirectory(std::string_view name, const struct stat& st,
+                    bool is_segment) override {
+    if (!may_descend_) return false;
+    if (Skipped(name)) return true;  // walked by another spec
+    if (!child_anchor_) {
+      // Set at the first subdirectory, so leaf directories (most of them)
+      // cost nothing. Past the budget, every kMaxRelativeDepth levels a
+      // directory is held anyway, so that opening by relative path stays
+      // O(depth) rather than O(depth^2): at most max_depth /
+      // kMaxRelativeDepth descriptors beyond the budget.
+      if (!anchor_ || item_.rel_depth >= kMaxRelativeDepth ||
+          walk_.held_.load(std::memory_order_relaxed) < walk_.held_budget_) {
+        child_anchor_ = walk_.Hold(std::move(dir_));
+        child_rel_offset_ = std::string::npos;
+        child_rel_depth_ = 1;
+      } else {
+        child_anchor_ = anchor_;
+        child_rel_offset_ = item_.rel_offset;
+        child_rel_depth_ = item_.rel_depth + 1;
+      }
+    }
+    WorkItem& child = children_->emplace_back();
+    child.anchor = child_anchor_;
+    child.path.reserve(item_.path.size() + 1 + name.size());
+    child.path = item_.path;
+    if (child.path.back() != '/') child.path += '/';
+    child.rel_offset = child_rel_offset_ == std::string::npos
+                           ? child.path.size()
+                           : child_rel_offset_;
+    child.path += name;
+    child.rel_depth = child_rel_depth_;
+    child.component = item_.component;
+    child.depth = item_.depth + 1;
+    child.in_segment = item_.in_segment || is_segment;
+    child.self = st;
+    return true;
+  }
+
+  void BatchDone() override {
+    if (!children_->empty()) walk_.Push(children_);
+  }
+
+ private:
+  bool Skipped(std::string_view name) const {
+    const std::vector<std::string>& skip =
+        walk_.components_[item_.component].spec->skip;
+    if (skip.empty()) return false;
+    std::string path = item_.path;
+    if (path.back() != '/') path += '/';
+    path += name;
+    return std::find(skip.begin(), skip.end(), path) != skip.end();
+  }
+
+  Walk& walk_;
+  WorkItem& item_;
+  Fd& dir_;
+  const std::shared_ptr<const Fd>& anchor_;
+  std::vector<WorkItem>* children_;
+  const bool may_descend_;
+  std::shared_ptr<const Fd> child_anchor_;
+  size_t child_rel_offset_ = 0;  // in the children's paths; npos: their name
+  int child_rel_depth_ = 1;
+};
+
+bool Walk::List(WorkItem& item, WorkerShare& share, char* buffer,
                 std::vector<WorkItem>* children, bool* noatime_ok) {
   ComponentState& component = components_[item.component];
-  Totals& t = totals[item.component];
-  const ComponentSpec& spec = *component.spec;
-
+  DirectoryTotals direct;
   Fd dir = std::move(item.open_dir);
   // Kept while listing: subdirectories found when the budget of held
   // descriptors is spent are opened below it.
   const std::shared_ptr<const Fd> anchor = std::move(item.anchor);
+  bool finished = true;
   if (!dir.valid()) {
     const std::string_view rel =
         std::string_view(item.path).substr(item.rel_offset);
     dir = rel.find('/') == std::string_view::npos
               ? OpenDir(anchor->get(), rel.data(), /*follow=*/false, noatime_ok)
               : OpenBelow(anchor->get(), rel, noatime_ok);
-    if (!dir.valid()) {
-      if (IsResourceError(errno)) {
-        component.starved.store(true, std::memory_order_relaxed);
-      }
-      t.Error(Classify(errno));
-      return true;
-    }
   }
-  const int fd = dir.get();
-  // Set when the first subdirectory is found, so leaf directories (most of
-  // them) cost nothing: this directory, held open for its children while the
-  // budget allows (a component root always), else this item's own anchor.
-  std::shared_ptr<const Fd> child_anchor;
-  size_t child_rel_offset = 0;  // in the children's paths; npos: their name
-  int child_rel_depth = 1;
-
-  const bool match_segments = item.depth == 0 && !spec.segment_pattern.empty();
-  const bool may_descend = item.depth < options_.max_depth;
-  int until_stop_check = kEntriesPerStopCheck;
-
-  for (;;) {
-    long got = syscall(SYS_getdents64, fd, buffer, kDirBufferBytes);
-    if (got == 0) break;
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      t.Error(Classify(errno));
-      break;
+  if (!dir.valid()) {
+    if (IsResourceError(errno)) {
+      component.starved.store(true, std::memory_order_relaxed);
     }
-    if (hook::installed.load(std::memory_order_relaxed)) hook::Call(item.path);
-
-    for (long offset = 0; offset < got;) {
-      const char* entry = buffer + offset;
-      unsigned short reclen;
-      std::memcpy(&reclen, entry + kDirentReclenOffset, sizeof reclen);
-      offset += reclen;
-      const char* name = entry + kDirentNameOffset;
-      if (name[0] == '.' &&
-          (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) {
-        continue;
-      }
-      if (--until_stop_check == 0) {
-        until_stop_check = kEntriesPerStopCheck;
-        if (ShouldStop()) return false;
-      }
-      // d_type cannot spare the stat (blocks and size are needed for every
-      // entry), so the stat is the one source of truth, DT_UNKNOWN or not.
-      struct stat st;
-      if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        if (IsResourceError(errno)) {
-          component.starved.store(true, std::memory_order_relaxed);
-        }
-        t.Error(Classify(errno));
-        continue;
-      }
-      // Like du -x: an entry on another device (a mount point, or a file
-      // bind-mounted over) is left out altogether, its own inode included.
-      if (options_.one_filesystem && st.st_dev != component.device) continue;
-      const bool is_dir = S_ISDIR(st.st_mode);
-      const uint64_t allocated = static_cast<uint64_t>(st.st_blocks) * 512;
-      // Like du: a non-directory with several names is counted once.
-      const bool counted = is_dir || st.st_nlink <= 1 ||
-                           component.FirstSighting(st.st_dev, st.st_ino);
-      if (counted) {
-        t.allocated += allocated;
-        t.apparent += static_cast<uint64_t>(st.st_size);
-      }
-      bool is_segment = false;
-      if (match_segments && (is_dir || S_ISREG(st.st_mode)) &&
-          fnmatch(spec.segment_pattern.c_str(), name, 0) == 0) {
-        is_segment = true;
-        t.Segment(Seconds(st.st_mtim));
-      }
-      if (counted && (is_segment || item.in_segment)) {
-        t.segment_allocated += allocated;
-      }
-      if (!is_dir) {
-        ++t.files;
-        continue;
-      }
-      ++t.directories;
-      if (!may_descend) {
-        t.Error(ErrorReason::kLoop);
-        continue;
-      }
-      if (!child_anchor) {
-        // Past the budget, every kMaxRelativeDepth levels a directory is
-        // held anyway, so that opening by relative path stays O(depth)
-        // rather than O(depth^2): at most max_depth / kMaxRelativeDepth
-        // descriptors beyond the budget.
-        if (!anchor || item.rel_depth >= kMaxRelativeDepth ||
-            held_.load(std::memory_order_relaxed) < held_budget_) {
-          child_anchor = Hold(std::move(dir));
-          child_rel_offset = std::string::npos;
-          child_rel_depth = 1;
-        } else {
-          child_anchor = anchor;
-          child_rel_offset = item.rel_offset;
-          child_rel_depth = item.rel_depth + 1;
-        }
-      }
-      WorkItem& child = children->emplace_back();
-      child.anchor = child_anchor;
-      child.path.reserve(item.path.size() + 1 + std::strlen(name));
-      child.path = item.path;
-      if (child.path.back() != '/') child.path += '/';
-      child.rel_offset = child_rel_offset == std::string::npos
-                             ? child.path.size()
-                             : child_rel_offset;
-      child.path += name;
-      child.rel_depth = child_rel_depth;
-      child.component = item.component;
-      child.depth = item.depth + 1;
-      child.in_segment = item.in_segment || is_segment;
-    }
-    if (!children->empty()) Push(children);
+    // Its inode was seen when its parent was listed; only its contents are
+    // unknown.
+    CountSelf(item.self, item.in_segment, &direct);
+    direct.Error(Classify(errno));
+  } else {
+    const ComponentSpec& spec = *component.spec;
+    DirectoryScan scan;
+    scan.fd = dir.get();
+    scan.path = item.path;
+    scan.self = &item.self;
+    scan.component = item.component;
+    scan.depth = item.depth;
+    scan.in_segment = item.in_segment;
+    if (item.depth == 0) scan.segment_pattern = spec.segment_pattern;
+    scan.one_filesystem = options_.one_filesystem;
+    scan.device = component.device;
+    scan.links = &component.links;
+    scan.aggregate = share.aggregate.get();
+    Lister lister(*this, item, dir, anchor, children);
+    finished = ScanDirectory(scan, lister, buffer, kScanBufferBytes, &direct);
+    children->clear();  // abandoned: not queued
   }
-  return true;
+  share.totals.Merge(direct);
+  if (options_.record_directories) {
+    DirectoryRecord& record = share.records.emplace_back();
+    record.path = std::move(item.path);
+    record.depth = item.depth;
+    record.direct = direct;
+  }
+  return finished;
 }
 
 std::vector<ComponentStats> Walk::Run() {
@@ -547,7 +517,7 @@ std::vector<ComponentStats> Walk::Run() {
   std::vector<ComponentStats> out(n);
   // The component directories are opened here so presence and the device are
   // known before any worker compares st_dev against it.
-  std::vector<Totals> roots(n);
+  std::vector<DirectoryTotals> roots(n);
   std::vector<WorkItem> initial;
   bool noatime_ok = true;
   for (size_t i = 0; i < n; ++i) {
@@ -555,8 +525,7 @@ std::vector<ComponentStats> Walk::Run() {
     const ComponentSpec& spec = *components_[i].spec;
     stats.name = spec.name;
     stats.has_segments = !spec.segment_pattern.empty();
-    std::string path = spec.path;
-    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    std::string path = NormalizePath(spec.path);
 
     // The component path itself may be a symlink (a WAL moved to another
     // disk): it is resolved like any configured path; nothing below it is.
@@ -581,12 +550,9 @@ std::vector<ComponentStats> Walk::Run() {
     stats.present = true;
     stats.device = st.st_dev;
     components_[i].device = st.st_dev;
-    Totals& t = roots[i];
-    t.directories = 1;
-    t.allocated = static_cast<uint64_t>(st.st_blocks) * 512;
-    t.apparent = static_cast<uint64_t>(st.st_size);
     if (!dir.valid()) {
-      t.Error(Classify(open_error));
+      CountSelf(st, /*in_segment=*/false, &roots[i]);
+      roots[i].Error(Classify(open_error));
       components_[i].unreadable = true;
       continue;
     }
@@ -594,11 +560,13 @@ std::vector<ComponentStats> Walk::Run() {
     item.open_dir = std::move(dir);
     item.path = std::move(path);
     item.component = static_cast<int>(i);
+    item.self = st;
   }
   if (!initial.empty()) Push(&initial);
 
   const int threads = options_.threads < 1 ? 1 : options_.threads;
-  std::vector<std::vector<Totals>> per_worker(threads, std::vector<Totals>(n));
+  std::vector<std::vector<WorkerShare>> per_worker(threads);
+  for (auto& shares : per_worker) shares.resize(n);
   if (!ShouldStop()) {
     std::vector<std::thread> helpers;
     for (int w = 1; w < threads; ++w) {
@@ -622,24 +590,41 @@ std::vector<ComponentStats> Walk::Run() {
   for (size_t i = 0; i < n; ++i) {
     ComponentStats& stats = out[i];
     if (!stats.present) continue;
-    Totals t = roots[i];
-    for (const std::vector<Totals>& worker : per_worker) t.Merge(worker[i]);
+    DirectoryTotals t = roots[i];
+    std::vector<DirectoryRecord> records;
+    std::unique_ptr<EntryAggregate> aggregate;
+    for (std::vector<WorkerShare>& worker : per_worker) {
+      WorkerShare& share = worker[i];
+      t.Merge(share.totals);
+      std::move(share.records.begin(), share.records.end(),
+                std::back_inserter(records));
+      if (!share.aggregate) continue;
+      if (aggregate) {
+        aggregate->Merge(*share.aggregate);
+      } else {
+        aggregate = std::move(share.aggregate);
+      }
+    }
     const ComponentState& c = components_[i];
     const bool walked = c.pending.load(std::memory_order_acquire) == 0;
     stats.complete =
         walked && !c.unreadable && !c.starved.load(std::memory_order_relaxed);
     if (!walked && timed_out) t.Error(ErrorReason::kTimeout);
-    stats.allocated_bytes = t.allocated;
-    stats.apparent_bytes = t.apparent;
-    stats.files = t.files;
-    stats.directories = t.directories;
-    stats.segments.count = t.segments;
-    stats.segments.allocated_bytes = t.segment_allocated;
-    if (t.segments > 0) {
-      stats.segments.oldest_mtime = t.oldest;
-      stats.segments.newest_mtime = t.newest;
+    SetTotals(t, &stats);
+    if (options_.record_directories) {
+      std::sort(records.begin(), records.end(),
+                [](const DirectoryRecord& a, const DirectoryRecord& b) {
+                  return a.path < b.path;
+                });
+      ComputeCumulative(&records);
+      stats.directory_list =
+          std::make_shared<const std::vector<DirectoryRecord>>(
+              std::move(records));
     }
-    stats.errors = t.errors;
+    if (!aggregate && options_.make_aggregate) {
+      aggregate = options_.make_aggregate(static_cast<int>(i));
+    }
+    stats.aggregate = std::move(aggregate);
     const auto finished =
         stats.complete && c.finished != std::chrono::steady_clock::time_point{}
             ? c.finished
@@ -651,6 +636,176 @@ std::vector<ComponentStats> Walk::Run() {
 }
 
 }  // namespace
+
+void DirectoryTotals::Segment(double mtime) {
+  ++segments;
+  if (mtime < oldest_segment_mtime) oldest_segment_mtime = mtime;
+  if (mtime > newest_segment_mtime) newest_segment_mtime = mtime;
+}
+
+void DirectoryTotals::Merge(const DirectoryTotals& o) {
+  allocated_bytes += o.allocated_bytes;
+  apparent_bytes += o.apparent_bytes;
+  files += o.files;
+  directories += o.directories;
+  subdirectories += o.subdirectories;
+  segments += o.segments;
+  segment_allocated_bytes += o.segment_allocated_bytes;
+  if (o.oldest_segment_mtime < oldest_segment_mtime) {
+    oldest_segment_mtime = o.oldest_segment_mtime;
+  }
+  if (o.newest_segment_mtime > newest_segment_mtime) {
+    newest_segment_mtime = o.newest_segment_mtime;
+  }
+  for (int i = 0; i < kErrorReasonCount; ++i) errors[i] += o.errors[i];
+}
+
+void DirectoryTotals::Subtract(const DirectoryTotals& o) {
+  allocated_bytes -= o.allocated_bytes;
+  apparent_bytes -= o.apparent_bytes;
+  files -= o.files;
+  directories -= o.directories;
+  subdirectories -= o.subdirectories;
+  segments -= o.segments;
+  segment_allocated_bytes -= o.segment_allocated_bytes;
+  for (int i = 0; i < kErrorReasonCount; ++i) errors[i] -= o.errors[i];
+}
+
+bool LinkSet::FirstSighting(dev_t dev, ino_t ino) {
+  std::lock_guard lock(mu_);
+  return seen_.insert(Key{dev, ino}).second;
+}
+
+bool ScanDirectory(const DirectoryScan& scan, DirectoryVisitor& visitor,
+                   char* buffer, size_t buffer_size, DirectoryTotals* totals) {
+  DirectoryTotals& t = *totals;
+  if (scan.self != nullptr) CountSelf(*scan.self, scan.in_segment, &t);
+  const bool match_segments = !scan.segment_pattern.empty();
+  // fnmatch needs a terminated pattern; copied once per directory that has
+  // segments (the component directory), not per entry.
+  const std::string pattern(match_segments ? scan.segment_pattern : "");
+  int until_stop_check = kEntriesPerStopCheck;
+  EntryInfo info;
+  info.component = scan.component;
+  info.directory = scan.path;
+  info.depth = scan.depth;
+  info.in_segment = scan.in_segment;
+
+  for (;;) {
+    long got = syscall(SYS_getdents64, scan.fd, buffer, buffer_size);
+    if (got == 0) break;
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      t.Error(Classify(errno));
+      break;
+    }
+    if (hook::installed.load(std::memory_order_relaxed)) hook::Call(scan.path);
+
+    for (long offset = 0; offset < got;) {
+      const char* entry = buffer + offset;
+      unsigned short reclen;
+      std::memcpy(&reclen, entry + kDirentReclenOffset, sizeof reclen);
+      offset += reclen;
+      const char* name = entry + kDirentNameOffset;
+      if (name[0] == '.' &&
+          (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) {
+        continue;
+      }
+      if (--until_stop_check == 0) {
+        until_stop_check = kEntriesPerStopCheck;
+        if (visitor.ShouldStop()) return false;
+      }
+      // d_type cannot spare the stat (blocks and size are needed for every
+      // entry), so the stat is the one source of truth, DT_UNKNOWN or not.
+      struct stat st;
+      if (fstatat(scan.fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (IsResourceError(errno)) visitor.OutOfResources();
+        t.Error(Classify(errno));
+        continue;
+      }
+      // Like du -x: an entry on another device (a mount point, or a file
+      // bind-mounted over) is left out altogether, its own inode included.
+      if (scan.one_filesystem && st.st_dev != scan.device) continue;
+      const bool is_dir = S_ISDIR(st.st_mode);
+      const bool is_segment = match_segments &&
+                              (is_dir || S_ISREG(st.st_mode)) &&
+                              fnmatch(pattern.c_str(), name, 0) == 0;
+      if (is_segment) t.Segment(Seconds(st.st_mtim));
+      info.name = name;
+      info.st = &st;
+      info.is_segment = is_segment;
+      info.counted = true;
+      if (is_dir) {
+        ++t.subdirectories;
+        if (!visitor.Subdirectory(name, st, is_segment)) {
+          t.Error(ErrorReason::kLoop);
+          CountSelf(st, scan.in_segment || is_segment, &t);
+        }
+        if (scan.aggregate != nullptr) scan.aggregate->Add(info);
+        continue;
+      }
+      ++t.files;
+      const uint64_t allocated = static_cast<uint64_t>(st.st_blocks) * 512;
+      if (st.st_nlink > 1 && scan.links == nullptr) {
+        // The caller counts hard-linked inodes itself.
+        if (scan.linked != nullptr) {
+          scan.linked->push_back({st.st_dev, st.st_ino, allocated,
+                                  static_cast<uint64_t>(st.st_size),
+                                  scan.in_segment || is_segment});
+        }
+        info.counted = false;
+      } else if (st.st_nlink > 1 &&
+                 !scan.links->FirstSighting(st.st_dev, st.st_ino)) {
+        info.counted = false;  // like du: several names, counted once
+      } else {
+        t.allocated_bytes += allocated;
+        t.apparent_bytes += static_cast<uint64_t>(st.st_size);
+        if (is_segment || scan.in_segment) {
+          t.segment_allocated_bytes += allocated;
+        }
+      }
+      if (scan.aggregate != nullptr) scan.aggregate->Add(info);
+    }
+    visitor.BatchDone();
+  }
+  return true;
+}
+
+void SetTotals(const DirectoryTotals& t, ComponentStats* stats) {
+  stats->allocated_bytes = t.allocated_bytes;
+  stats->apparent_bytes = t.apparent_bytes;
+  stats->files = t.files;
+  stats->directories = t.directories;
+  stats->segments.count = t.segments;
+  stats->segments.allocated_bytes = t.segment_allocated_bytes;
+  stats->segments.oldest_mtime = t.segments > 0 ? t.oldest_segment_mtime : 0;
+  stats->segments.newest_mtime = t.segments > 0 ? t.newest_segment_mtime : 0;
+  stats->errors = t.errors;
+}
+
+void ComputeCumulative(std::vector<DirectoryRecord>* records) {
+  std::unordered_map<std::string_view, size_t> index;
+  std::vector<size_t> deepest_first(records->size());
+  for (size_t i = 0; i < records->size(); ++i) {
+    DirectoryRecord& r = (*records)[i];
+    r.cumulative = r.direct;
+    index.emplace(r.path, i);
+    deepest_first[i] = i;
+  }
+  std::sort(deepest_first.begin(), deepest_first.end(),
+            [&](size_t a, size_t b) {
+              return (*records)[a].depth > (*records)[b].depth;
+            });
+  for (size_t i : deepest_first) {
+    const DirectoryRecord& r = (*records)[i];
+    const size_t slash = r.path.rfind('/');
+    if (r.depth == 0 || slash == std::string::npos) continue;
+    auto parent = index.find(std::string_view(r.path).substr(0, slash));
+    if (parent != index.end()) {
+      (*records)[parent->second].cumulative.Merge(r.cumulative);
+    }
+  }
+}
 
 std::vector<ComponentStats> ScanComponents(
     const std::vector<ComponentSpec>& components, const WalkOptions& options) {

@@ -1,0 +1,19 @@
+#include "stemedb/error.h"
+
+namespace stemedb {
+
+std::string Error::ToString() const {
+  std::string out = file;
+  if (line > 0) {
+    out += ":" + std::to_string(line);
+    if (column > 0) out += ":" + std::to_string(column);
+  }
+  for (const std::string* part : {&key_path, &message}) {
+    if (part->empty()) continue;
+    if (!out.empty()) out += ": ";
+    out += *part;
+  }
+  return out;
+}
+
+}  // namespace stemedb

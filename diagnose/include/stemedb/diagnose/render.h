@@ -1,0 +1,31 @@
+// A Report as text for the on-call's terminal, or as JSON for tools (and
+// for `diagnose --from`, which reads the JSON a running exporter serves at
+// /diagnose). Pure functions; thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "stemedb/diagnose/diagnosis.h"
+
+namespace stemedb::diagnose {
+
+// Human output, every line at most `width` columns (long paths are shortened
+// in the middle) except the cleanup commands, which are printed whole so
+// they can be copied. The first line is a monitoring-plugin status line
+// ("CRITICAL: §1 Emergency Cleanup: ...").
+std::string RenderText(const Report& report, size_t width = 80);
+
+// The JSON document (schema in README "diagnose"): the verdict, the limits
+// and every number, sizes in bytes, times in unix seconds. Keys in a fixed
+// order, so equal reports give equal bytes.
+std::string RenderJson(const Report& report);
+
+// Reads back what RenderJson wrote: the numbers and the limits (the verdict
+// is recomputed from them with Diagnose). An error names the key that is
+// missing or of the wrong type.
+std::optional<std::string> ParseJson(std::string_view text, Numbers* numbers,
+                                     Limits* limits);
+
+}  // namespace stemedb::diagnose

@@ -1,0 +1,405 @@
+#include "stemedb/diagnose/diagnosis.h"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+#include "format.h"
+
+namespace stemedb::diagnose {
+namespace {
+
+using detail::HumanBytes;
+using detail::Percent;
+
+// Worse first: critical, unknown, warning, ok (a check that cannot tell
+// outranks a warning, never a critical).
+int Rank(Status s) {
+  switch (s) {
+    case Status::kCritical:
+      return 3;
+    case Status::kUnknown:
+      return 2;
+    case Status::kWarning:
+      return 1;
+    case Status::kOk:
+      return 0;
+  }
+  return 0;
+}
+
+Status Worse(Status a, Status b) { return Rank(a) >= Rank(b) ? a : b; }
+
+// df's Use% column ("27%"): it counts the root-reserved blocks as neither
+// used nor available, unlike the alerts' 1 - avail/size.
+std::string DfUse(const FilesystemNumbers& fs) {
+  const uint64_t used = fs.size_bytes - std::min(fs.free_bytes, fs.size_bytes);
+  const int p = detail::DfPercent(used, fs.avail_bytes);
+  return p < 0 ? "-" : std::to_string(p) + "%";
+}
+
+const ComponentNumbers* FindComponent(const Numbers& n, const std::string& name,
+                                      const std::string& mountpoint) {
+  for (const auto& c : n.components) {
+    if (c.name == name && c.present && c.mountpoint == mountpoint) return &c;
+  }
+  return nullptr;
+}
+
+// A verdict under construction: where in the tree it was decided, so that
+// equally severe filesystems are ordered as the runbook asks.
+struct Candidate {
+  FilesystemVerdict verdict;
+  int tree_rank = 100;  // lower: asked earlier in the tree
+};
+
+void Add(std::vector<Finding>* findings, Status s, std::string alert,
+         std::string subject, std::string detail, std::string section) {
+  findings->push_back({s, std::move(alert), std::move(subject),
+                       std::move(detail), std::move(section)});
+}
+
+// The component findings (WAL age and count), which belong to no one
+// filesystem's capacity.
+void ComponentFindings(const Numbers& n, const Limits& l,
+                       std::vector<Finding>* out) {
+  for (const auto& c : n.components) {
+    if (c.name != l.wal_component || !c.present || !c.has_segments) continue;
+    if (c.segments > 0 &&
+        n.timestamp - c.oldest_segment_timestamp > l.wal_retention_seconds) {
+      Add(out, Status::kWarning, "StemeDBWALRetentionExceeded", c.name,
+          "oldest segment " +
+              detail::Age(n.timestamp - c.oldest_segment_timestamp) +
+              " old, retention " + detail::Age(l.wal_retention_seconds),
+          "2");
+    }
+    if (static_cast<int64_t>(c.segments) > l.wal_max_segments) {
+      Add(out, Status::kWarning, "StemeDBWALTooManySegments", c.name,
+          std::to_string(c.segments) + " segments, more than " +
+              std::to_string(l.wal_max_segments),
+          "2");
+    }
+  }
+}
+
+Candidate Judge(const Numbers& n, const Limits& l, const FilesystemNumbers& fs,
+                const std::vector<Finding>& component_findings,
+                std::vector<Finding>* findings) {
+  Candidate c;
+  FilesystemVerdict& v = c.verdict;
+  v.mountpoint = fs.mountpoint;
+  if (!fs.have_capacity || fs.size_bytes == 0) {
+    v.status = Status::kUnknown;
+    v.reason = fs.mountpoint + " did not answer statvfs (hung or gone?): " +
+               "its use is unknown";
+    c.tree_rank = 50;
+    return c;
+  }
+  const double size = static_cast<double>(fs.size_bytes);
+  const double avail_ratio = static_cast<double>(fs.avail_bytes) / size;
+  const double used_ratio = 1 - avail_ratio;
+  const bool has_inodes = fs.files > 0;
+  const double inode_free_ratio =
+      has_inodes ? static_cast<double>(fs.files_free) / fs.files : 1.0;
+  const bool space_short = avail_ratio < l.disk_warning_avail_ratio;
+  const std::string& mp = fs.mountpoint;
+
+  // Findings: the alerts that would fire (without their `for`).
+  const size_t first = findings->size();
+  if (used_ratio > l.emergency_used_ratio) {
+    Add(findings, Status::kCritical, "StemeDBDiskSpaceEmergency", mp,
+        Percent(used_ratio) + " used, above " + Percent(l.emergency_used_ratio),
+        "1");
+  }
+  if (avail_ratio < l.disk_critical_avail_ratio) {
+    Add(findings, Status::kCritical, "StemeDBDiskSpaceCritical", mp,
+        Percent(avail_ratio) + " available, below " +
+            Percent(l.disk_critical_avail_ratio),
+        "");
+  } else if (space_short) {
+    Add(findings, Status::kWarning, "StemeDBDiskSpaceWarning", mp,
+        Percent(avail_ratio) + " available, below " +
+            Percent(l.disk_warning_avail_ratio),
+        "");
+  }
+  if (has_inodes && inode_free_ratio < l.inode_critical_free_ratio) {
+    Add(findings, Status::kCritical, "StemeDBInodeExhaustionCritical", mp,
+        Percent(inode_free_ratio) + " of inodes free, below " +
+            Percent(l.inode_critical_free_ratio),
+        "4");
+  } else if (has_inodes && inode_free_ratio < l.inode_warning_free_ratio) {
+    Add(findings, Status::kWarning, "StemeDBInodeExhaustion", mp,
+        Percent(inode_free_ratio) + " of inodes free, below " +
+            Percent(l.inode_warning_free_ratio),
+        "4");
+  }
+  const ComponentNumbers* wal = FindComponent(n, l.wal_component, mp);
+  const ComponentNumbers* db = FindComponent(n, l.db_component, mp);
+  const double wal_share = wal ? wal->allocated_bytes / size : 0;
+  const double db_share = db ? db->allocated_bytes / size : 0;
+  if (wal && wal_share > l.most_space_share) {
+    Add(findings, Status::kWarning, "StemeDBWALFillingFilesystem", wal->name,
+        Percent(wal_share) + " of " + mp + ", more than " +
+            Percent(l.most_space_share),
+        "2");
+  }
+  bool wal_aged = false;
+  for (const auto& f : component_findings) {
+    if (wal && f.subject == wal->name) wal_aged = true;
+  }
+  for (size_t i = first; i < findings->size(); ++i) {
+    v.status = Worse(v.status, (*findings)[i].severity);
+  }
+  if (wal_aged) v.status = Worse(v.status, Status::kWarning);
+
+  // What the cleanup rules free on this filesystem, per section.
+  std::map<std::string, uint64_t> freed;
+  for (const auto& r : n.rules) {
+    if (r.measured && r.mountpoint == mp) freed[r.section] += r.bytes;
+  }
+  uint64_t freed_total = 0;
+  for (const auto& [section, bytes] : freed) freed_total += bytes;
+  // Unmeasured rules say nothing: no "nothing to clean", no "still full".
+  for (const auto& r : n.rules) {
+    v.cleanup_measured =
+        v.cleanup_measured || (r.measured && r.mountpoint == mp);
+  }
+  const bool measured_rules = v.cleanup_measured;
+
+  // The tree, in the runbook's order.
+  auto share_detail = [&](const ComponentNumbers* comp, double share,
+                          const std::string& what) {
+    if (!comp) return "no " + what + " component on this filesystem";
+    return HumanBytes(comp->allocated_bytes) + ", " + Percent(share) +
+           " of the filesystem (limit " + Percent(l.most_space_share) + ")";
+  };
+  v.steps.push_back({"df -h",
+                     "More than " + Percent(l.emergency_used_ratio) + " used?",
+                     used_ratio > l.emergency_used_ratio,
+                     Percent(used_ratio) + " used (1 - avail/size, as the " +
+                         "alerts count), " + HumanBytes(fs.avail_bytes) +
+                         " available; df Use% " + DfUse(fs),
+                     "1"});
+  v.steps.push_back({"du -sh " + (wal ? wal->path : l.wal_component),
+                     "WAL using most space?", wal_share > l.most_space_share,
+                     share_detail(wal, wal_share, "WAL"), "2"});
+  v.steps.push_back({"du -sh " + (db ? db->path : l.db_component),
+                     "Database using most space?",
+                     space_short && db_share > l.most_space_share,
+                     share_detail(db, db_share, "database") +
+                         (space_short ? "" : "; space is not short"),
+                     "3"});
+  v.steps.push_back(
+      {"df -i", "Inodes exhausted?",
+       has_inodes && inode_free_ratio < l.inode_warning_free_ratio,
+       has_inodes
+           ? Percent(inode_free_ratio) + " of " + std::to_string(fs.files) +
+                 " inodes free (" + std::to_string(fs.files_free) + ")"
+           : "no inode table (files 0)",
+       "4"});
+  v.steps.push_back(
+      {"cleanup rules", "Normal growth, no cleanup options?",
+       space_short && measured_rules && freed_total == 0,
+       measured_rules
+           ? "the cleanup rules would free " + HumanBytes(freed_total) + " here"
+           : std::string("no cleanup rule measured here"),
+       "5"});
+
+  // The decision.
+  auto decide = [&](int rank, std::string section, std::string reason) {
+    c.tree_rank = rank;
+    v.section = std::move(section);
+    v.reason = std::move(reason);
+    v.cleanup_bytes = freed.count(v.section) ? freed[v.section] : 0;
+  };
+  const std::string freed1 =
+      freed.count("1")
+          ? "; its steps would free " + HumanBytes(freed["1"]) + " here"
+          : "";
+  if (used_ratio > l.emergency_used_ratio) {
+    decide(1, "1",
+           mp + " is " + Percent(used_ratio) + " used, above the " +
+               Percent(l.emergency_used_ratio) + " of §1" + freed1 + ".");
+  } else if (has_inodes && inode_free_ratio < l.inode_critical_free_ratio) {
+    decide(2, "4",
+           mp + " has " + Percent(inode_free_ratio) + " of its inodes free (" +
+               std::to_string(fs.files_free) + " of " +
+               std::to_string(fs.files) + "), below " +
+               Percent(l.inode_critical_free_ratio) +
+               ": no byte cleanup helps until inodes are freed.");
+  } else if (wal_share > l.most_space_share) {
+    decide(3, "2",
+           "the WAL (" + wal->path + ") holds " + Percent(wal_share) + " of " +
+               mp + ", more than " + Percent(l.most_space_share) + ".");
+  } else if (space_short && db_share > l.most_space_share) {
+    decide(4, "3",
+           "the database (" + db->path + ") holds " + Percent(db_share) +
+               " of " + mp + ", which has " + Percent(avail_ratio) +
+               " available.");
+  } else if (has_inodes && inode_free_ratio < l.inode_warning_free_ratio) {
+    decide(5, "4",
+           mp + " has " + Percent(inode_free_ratio) +
+               " of its inodes free, below " +
+               Percent(l.inode_warning_free_ratio) + ".");
+  } else if (wal_aged) {
+    std::string why;
+    for (const auto& f : component_findings) {
+      if (f.subject != wal->name) continue;
+      why += (why.empty() ? "" : "; ") + f.detail;
+    }
+    decide(6, "2",
+           "the WAL (" + wal->path + ") is not being cleaned up: " + why + ".");
+  } else if (space_short && freed_total > 0) {
+    decide(7, "1",
+           mp + " has " + Percent(avail_ratio) +
+               " available and no component dominates; the cleanup rules "
+               "would free " +
+               HumanBytes(freed_total) +
+               " here (§1 lists them, and reserves deleting for a disk over " +
+               Percent(l.emergency_used_ratio) + ": review first).");
+    v.cleanup_bytes = freed_total;
+  } else if (space_short && !measured_rules) {
+    decide(8, "1",
+           mp + " has " + Percent(avail_ratio) +
+               " available and no component dominates; what the cleanup "
+               "rules would free here is not measured: see §1's steps "
+               "before §5 Volume Expansion.");
+  } else if (space_short) {
+    decide(8, "5",
+           mp + " has " + Percent(avail_ratio) +
+               " available, no component dominates and the cleanup rules "
+               "free nothing here: normal growth.");
+  } else {
+    v.reason = mp + " is within every threshold.";
+  }
+  return c;
+}
+
+}  // namespace
+
+std::string_view StatusName(Status status) {
+  switch (status) {
+    case Status::kOk:
+      return "OK";
+    case Status::kWarning:
+      return "WARNING";
+    case Status::kCritical:
+      return "CRITICAL";
+    case Status::kUnknown:
+      return "UNKNOWN";
+  }
+  return "UNKNOWN";
+}
+
+std::string_view SectionTitle(std::string_view section) {
+  if (section == "1") return "Emergency Cleanup";
+  if (section == "2") return "WAL Cleanup";
+  if (section == "3") return "Database Compaction";
+  if (section == "4") return "Inode Exhaustion";
+  if (section == "5") return "Volume Expansion";
+  return "";
+}
+
+Limits LimitsFrom(const Thresholds& t) {
+  Limits l;
+  l.disk_warning_avail_ratio = t.disk_space.warning.ratio;
+  l.disk_critical_avail_ratio = t.disk_space.critical.ratio;
+  l.emergency_used_ratio = t.disk_space.emergency_used.ratio;
+  l.inode_warning_free_ratio = t.inodes.warning.ratio;
+  l.inode_critical_free_ratio = t.inodes.critical.ratio;
+  l.wal_component = t.wal.component;
+  l.most_space_share = t.wal.max_filesystem_share;
+  l.wal_retention_seconds = t.wal.retention.seconds();
+  l.wal_max_segments = t.wal.max_segments;
+  return l;
+}
+
+Report Diagnose(Numbers numbers, const Limits& limits) {
+  Report r;
+  r.limits = limits;
+  r.numbers = std::move(numbers);
+  const Numbers& n = r.numbers;
+
+  std::vector<Finding> component_findings;
+  ComponentFindings(n, limits, &component_findings);
+  std::vector<Candidate> candidates;
+  for (const auto& fs : n.filesystems) {
+    candidates.push_back(Judge(n, limits, fs, component_findings, &r.findings));
+  }
+  r.findings.insert(r.findings.end(), component_findings.begin(),
+                    component_findings.end());
+
+  Status status = Status::kOk;
+  for (const auto& f : r.findings) status = Worse(status, f.severity);
+  bool any_capacity = false;
+  for (const auto& fs : n.filesystems) {
+    any_capacity = any_capacity || (fs.have_capacity && fs.size_bytes > 0);
+  }
+  bool any_present = false;
+  for (const auto& c : n.components) any_present = any_present || c.present;
+  const Candidate* best = nullptr;
+  for (const auto& c : candidates) {
+    status = Worse(status, c.verdict.status);
+    if (!best || Rank(c.verdict.status) > Rank(best->verdict.status) ||
+        (Rank(c.verdict.status) == Rank(best->verdict.status) &&
+         c.tree_rank < best->tree_rank)) {
+      best = &c;
+    }
+  }
+  if (!any_capacity) {
+    status = Worse(status, Status::kUnknown);
+    bool unwalked = false;
+    for (const auto& c : n.components) {
+      unwalked = unwalked || (!c.present && !c.complete);
+    }
+    if (any_present) {
+      r.reason =
+          "No filesystem holding a component answered statvfs: the disk's "
+          "state is unknown.";
+    } else if (unwalked) {
+      r.reason =
+          "No component has been walked to the end yet (an exporter just "
+          "started, or a directory that cannot be read): nothing to judge.";
+    } else {
+      r.reason = "No component directory exists under " + n.root +
+                 " (wrong --root or --config?).";
+    }
+  }
+  r.status = status;
+  if (best && !best->verdict.section.empty()) {
+    const FilesystemVerdict& v = best->verdict;
+    r.section = v.section;
+    r.section_title = SectionTitle(v.section);
+    r.mountpoint = v.mountpoint;
+    r.reason = v.reason;
+    if (!r.reason.empty())
+      r.reason[0] = static_cast<char>(
+          std::toupper(static_cast<unsigned char>(r.reason[0])));
+    if (v.section == "1" && v.cleanup_measured) {
+      for (const auto& fs : n.filesystems) {
+        if (fs.mountpoint != v.mountpoint || fs.size_bytes == 0) continue;
+        const uint64_t used =
+            fs.size_bytes - std::min(fs.avail_bytes, fs.size_bytes);
+        const uint64_t after = used - std::min(used, v.cleanup_bytes);
+        const double after_ratio =
+            static_cast<double>(after) / static_cast<double>(fs.size_bytes);
+        if (after_ratio > kStillFullAfterCleanup) {
+          r.then = "After these steps " + fs.mountpoint + " would still be " +
+                   Percent(after_ratio) + " used (above " +
+                   Percent(kStillFullAfterCleanup) +
+                   "): go on to §5 Volume Expansion.";
+        }
+      }
+    }
+  } else if (best && r.reason.empty()) {
+    r.mountpoint = best->verdict.mountpoint;
+    r.reason = status == Status::kOk
+                   ? "Every filesystem holding a component is within the "
+                     "alert thresholds; nothing to do."
+                   : best->verdict.reason;
+  }
+  for (auto& c : candidates) r.filesystems.push_back(std::move(c.verdict));
+  return r;
+}
+
+}  // namespace stemedb::diagnose

@@ -1,0 +1,504 @@
+#include "stemedb/diagnose/render.h"
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "format.h"
+
+namespace stemedb::diagnose {
+namespace {
+
+using detail::DfPercent;
+using detail::HumanBytes;
+using Json = nlohmann::ordered_json;
+
+constexpr int kSchemaVersion = 1;
+
+// Display width of UTF-8 text: code points, not bytes ("§" is one column).
+size_t Width(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+// `path` shortened in the middle to at most `width` columns; the end (the
+// directory's own name) is kept, as it says most.
+std::string Elide(const std::string& path, size_t width) {
+  if (Width(path) <= width || width < 8) return path;
+  const size_t head = (width - 3) / 3;
+  const size_t tail = width - 3 - head;
+  // Paths are mostly ASCII; cut on bytes, then keep whole code points.
+  size_t h = head;
+  while (h > 0 && (static_cast<unsigned char>(path[h]) & 0xC0) == 0x80) --h;
+  size_t t = path.size() - tail;
+  while (t < path.size() &&
+         (static_cast<unsigned char>(path[t]) & 0xC0) == 0x80) {
+    ++t;
+  }
+  return path.substr(0, h) + "..." + path.substr(t);
+}
+
+// Word-wraps `text` to `width` columns, each line starting with `indent`.
+std::string Wrap(const std::string& text, size_t width,
+                 const std::string& indent) {
+  std::string out, line = indent;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find(' ', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string word = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (word.empty()) continue;
+    if (Width(line) > Width(indent) && Width(line) + 1 + Width(word) > width) {
+      out += line + "\n";
+      line = indent;
+    }
+    if (Width(line) > Width(indent)) line += ' ';
+    // A word longer than the line (a path) is shortened.
+    line += Elide(word, width - Width(indent));
+  }
+  if (Width(line) > Width(indent)) out += line + "\n";
+  return out;
+}
+
+std::string Printf(const char* format, ...)
+    __attribute__((format(printf, 1, 2)));
+std::string Printf(const char* format, ...) {
+  char buf[512];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(buf, sizeof buf, format, args);
+  va_end(args);
+  return buf;
+}
+
+std::string UtcTime(double unix_seconds) {
+  // Clamped: a timestamp read from --from may be out of time_t's range.
+  const time_t t = static_cast<time_t>(
+      std::clamp(unix_seconds, 0.0, 253402300799.0));  // 9999-12-31
+  tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+uint64_t Used(const FilesystemNumbers& fs) {
+  return fs.size_bytes - std::min(fs.free_bytes, fs.size_bytes);
+}
+
+std::string Heading(const std::string& title) { return "\n" + title + "\n"; }
+
+}  // namespace
+
+std::string RenderText(const Report& r, size_t width) {
+  const Numbers& n = r.numbers;
+  std::string out;
+  std::string status_line = std::string(StatusName(r.status)) + ": ";
+  if (!r.section.empty()) {
+    status_line += "go to §" + r.section + " " + r.section_title;
+  } else {
+    status_line += r.status == Status::kOk ? "no action needed"
+                                           : "no runbook section applies";
+  }
+  out += status_line + "\n";
+  out += Wrap(r.reason, width, "  ");
+  if (!r.then.empty()) out += Wrap(r.then, width, "  ");
+
+  out += Heading("Filesystems (df -h, df -i)");
+  out += "   Size  Used Avail Use% Inodes IUsed IFree IUse% Mounted on\n";
+  for (const auto& fs : n.filesystems) {
+    // The columns before it take 50; " (ro)" 5 more.
+    const size_t mp_width = width > 58 ? width - 50 - (fs.readonly ? 5 : 0) : 8;
+    std::string mp =
+        Elide(fs.mountpoint, mp_width) + (fs.readonly ? " (ro)" : "");
+    if (!fs.have_capacity) {
+      out += Printf("%7s %5s %5s %4s %6s %5s %5s %5s ", "?", "?", "?", "?", "?",
+                    "?", "?", "?") +
+             mp + "\n";
+      continue;
+    }
+    const uint64_t used = Used(fs);
+    const int use = DfPercent(used, fs.avail_bytes);
+    const uint64_t iused = fs.files - std::min(fs.files_free, fs.files);
+    const int iuse = DfPercent(iused, fs.files_free);
+    out += Printf("%7s %5s %5s %4s %6s %5s %5s %5s ",
+                  HumanBytes(fs.size_bytes).c_str(), HumanBytes(used).c_str(),
+                  HumanBytes(fs.avail_bytes).c_str(),
+                  use < 0 ? "-" : (std::to_string(use) + "%").c_str(),
+                  detail::HumanCount(fs.files).c_str(),
+                  detail::HumanCount(iused).c_str(),
+                  detail::HumanCount(fs.files_free).c_str(),
+                  iuse < 0 ? "-" : (std::to_string(iuse) + "%").c_str()) +
+           mp + "\n";
+  }
+
+  for (size_t i = 0; i < r.filesystems.size(); ++i) {
+    const auto& v = r.filesystems[i];
+    if (v.steps.empty()) continue;
+    // The tree for the filesystem the verdict is about, and for any other
+    // that needs attention.
+    if (v.mountpoint != r.mountpoint && v.status == Status::kOk) continue;
+    out += Heading("Quick Diagnosis of " + Elide(v.mountpoint, width - 20));
+    bool decided = false;
+    for (const auto& s : v.steps) {
+      const bool here = s.answer && !decided && s.section == v.section;
+      decided = decided || here;
+      std::string line =
+          std::string("  ") + (s.answer ? "yes" : "no ") + "  " + s.question;
+      const std::string arrow = here ? "-> §" + s.section : "";
+      const std::string check = "(" + s.check + ")";
+      // Sizes from --from may make the question long: never wrap around.
+      const size_t used = Width(line) + Width(arrow) + 2;
+      line += " " + Elide(check, used < width ? width - used : 8);
+      if (!arrow.empty()) {
+        const size_t filled = Width(line) + Width(arrow);
+        line += std::string(filled < width ? width - filled : 1, ' ') + arrow;
+      }
+      out += line + "\n";
+      out += Wrap(s.detail, width, "       ");
+    }
+  }
+
+  out += Heading("Components (du -sh)");
+  for (const auto& c : n.components) {
+    std::string line = Printf("  %-10s ", c.name.c_str());
+    if (!c.present) {
+      const size_t used = Width(line) + 9;
+      line += "missing  " + Elide(c.path, used + 8 < width ? width - used : 8);
+      out += line + "\n";
+      continue;
+    }
+    line += Printf(
+        "%5s %7s files %5s dirs", HumanBytes(c.allocated_bytes).c_str(),
+        std::to_string(c.files).c_str(), std::to_string(c.directories).c_str());
+    if (c.has_segments) {
+      line += " " + std::to_string(c.segments) + " segments";
+      if (c.segments > 0) {
+        line +=
+            ", oldest " + detail::Age(n.timestamp - c.oldest_segment_timestamp);
+      }
+    }
+    if (!c.complete) line += " (incomplete)";
+    out += line + "\n";
+    out += "             " + Elide(c.path, width - 13) + "\n";
+  }
+
+  out += Heading("Cleanup steps (what each would free now)");
+  if (n.rules.empty()) out += "  (no cleanup rules configured)\n";
+  for (const auto& rule : n.rules) {
+    std::string line =
+        Printf("  §%-2s %-26s ", rule.section.c_str(), rule.name.c_str());
+    if (rule.measured) {
+      line += Printf("%5s %6s entries", HumanBytes(rule.bytes).c_str(),
+                     std::to_string(rule.entries).c_str());
+      if (rule.entries > 0) {
+        line += ", oldest " + detail::Age(n.timestamp - rule.oldest_timestamp);
+      }
+    } else {
+      line += "not measured";
+    }
+    out += line + "\n";
+    out += "      $ " + rule.command + "\n";
+  }
+
+  out += Heading("Largest directories (du -h DIR | sort -rh | head -" +
+                 std::to_string(kTopDirectories) + ")");
+  if (!n.directories_measured) out += "  (not measured)\n";
+  for (const auto& d : n.largest_directories) {
+    out += Printf("  %6s  ", HumanBytes(d.value).c_str()) +
+           Elide(d.path, width - 10) + "\n";
+  }
+  out += Heading(
+      "Most entries (find DIR -printf '%h\\n' | sort | uniq -c | "
+      "sort -rn | head -" +
+      std::to_string(kTopDirectories) + ")");
+  if (!n.directories_measured) out += "  (not measured)\n";
+  for (const auto& d : n.most_entries) {
+    out += Printf("  %7s  ", std::to_string(d.value).c_str()) +
+           Elide(d.path, width - 11) + "\n";
+  }
+
+  if (!r.findings.empty()) {
+    out += Heading("Alert thresholds crossed");
+    for (const auto& f : r.findings) {
+      out += Printf("  %-8s %s\n", std::string(StatusName(f.severity)).c_str(),
+                    f.alert.c_str());
+      out += Wrap(f.subject + ": " + f.detail, width, "           ");
+    }
+  }
+  if (!n.notes.empty()) {
+    out += Heading("Notes");
+    for (const auto& note : n.notes) out += Wrap(note, width, "  ");
+  }
+  out += "\n" + Wrap("Numbers from " +
+                         std::string(n.source == "exporter"
+                                         ? "the exporter's last scan"
+                                         : "a walk") +
+                         " at " + UtcTime(n.timestamp) + "; root " + n.root +
+                         ". Runbook: disk-full.md.",
+                     width, "");
+  return out;
+}
+
+std::string RenderJson(const Report& r) {
+  const Numbers& n = r.numbers;
+  const Limits& l = r.limits;
+  Json j;
+  j["schema_version"] = kSchemaVersion;
+  j["status"] = StatusName(r.status);
+  j["exit_code"] = static_cast<int>(r.status);
+  j["section"] = r.section;
+  j["section_title"] = r.section_title;
+  j["mountpoint"] = r.mountpoint;
+  j["reason"] = r.reason;
+  j["then"] = r.then;
+  j["source"] = n.source;
+  j["timestamp"] = n.timestamp;
+  j["root"] = n.root;
+  j["limits"] = {
+      {"disk_warning_avail_ratio", l.disk_warning_avail_ratio},
+      {"disk_critical_avail_ratio", l.disk_critical_avail_ratio},
+      {"emergency_used_ratio", l.emergency_used_ratio},
+      {"inode_warning_free_ratio", l.inode_warning_free_ratio},
+      {"inode_critical_free_ratio", l.inode_critical_free_ratio},
+      {"wal_component", l.wal_component},
+      {"db_component", l.db_component},
+      {"most_space_share", l.most_space_share},
+      {"wal_retention_seconds", l.wal_retention_seconds},
+      {"wal_max_segments", l.wal_max_segments},
+  };
+  Json findings = Json::array();
+  for (const auto& f : r.findings) {
+    findings.push_back({{"severity", StatusName(f.severity)},
+                        {"alert", f.alert},
+                        {"subject", f.subject},
+                        {"detail", f.detail},
+                        {"section", f.section}});
+  }
+  j["findings"] = std::move(findings);
+  Json filesystems = Json::array();
+  for (size_t i = 0; i < n.filesystems.size(); ++i) {
+    const auto& fs = n.filesystems[i];
+    const uint64_t used = Used(fs);
+    const uint64_t iused = fs.files - std::min(fs.files_free, fs.files);
+    Json f = {{"mountpoint", fs.mountpoint},
+              {"device", fs.device},
+              {"fstype", fs.fstype},
+              {"readonly", fs.readonly},
+              {"have_capacity", fs.have_capacity},
+              {"size_bytes", fs.size_bytes},
+              {"used_bytes", used},
+              {"free_bytes", fs.free_bytes},
+              {"avail_bytes", fs.avail_bytes},
+              {"use_percent", DfPercent(used, fs.avail_bytes)},
+              {"files", fs.files},
+              {"files_used", iused},
+              {"files_free", fs.files_free},
+              {"inode_use_percent", DfPercent(iused, fs.files_free)}};
+    if (i < r.filesystems.size()) {
+      const auto& v = r.filesystems[i];
+      f["status"] = StatusName(v.status);
+      f["section"] = v.section;
+      f["reason"] = v.reason;
+      f["cleanup_bytes"] = v.cleanup_bytes;
+      f["cleanup_measured"] = v.cleanup_measured;
+      Json steps = Json::array();
+      for (const auto& s : v.steps) {
+        steps.push_back({{"check", s.check},
+                         {"question", s.question},
+                         {"answer", s.answer},
+                         {"detail", s.detail},
+                         {"section", s.section}});
+      }
+      f["steps"] = std::move(steps);
+    }
+    filesystems.push_back(std::move(f));
+  }
+  j["filesystems"] = std::move(filesystems);
+  Json components = Json::array();
+  for (const auto& c : n.components) {
+    components.push_back(
+        {{"name", c.name},
+         {"path", c.path},
+         {"mountpoint", c.mountpoint},
+         {"present", c.present},
+         {"complete", c.complete},
+         {"allocated_bytes", c.allocated_bytes},
+         {"files", c.files},
+         {"directories", c.directories},
+         {"has_segments", c.has_segments},
+         {"segments", c.segments},
+         {"oldest_segment_timestamp", c.oldest_segment_timestamp},
+         {"newest_segment_timestamp", c.newest_segment_timestamp}});
+  }
+  j["components"] = std::move(components);
+  j["directories_measured"] = n.directories_measured;
+  Json largest = Json::array();
+  for (const auto& d : n.largest_directories) {
+    largest.push_back({{"path", d.path}, {"allocated_bytes", d.value}});
+  }
+  j["largest_directories"] = std::move(largest);
+  Json most = Json::array();
+  for (const auto& d : n.most_entries) {
+    most.push_back({{"path", d.path}, {"entries", d.value}});
+  }
+  j["most_entries"] = std::move(most);
+  Json rules = Json::array();
+  for (const auto& rule : n.rules) {
+    rules.push_back({{"name", rule.name},
+                     {"section", rule.section},
+                     {"path", rule.path},
+                     {"command", rule.command},
+                     {"mountpoint", rule.mountpoint},
+                     {"measured", rule.measured},
+                     {"bytes", rule.bytes},
+                     {"entries", rule.entries},
+                     {"oldest_timestamp", rule.oldest_timestamp}});
+  }
+  j["rules"] = std::move(rules);
+  j["notes"] = n.notes;
+  // Invalid UTF-8 in a path (a hostile name) is replaced, not thrown on.
+  return j.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+namespace {
+
+// Reading errors travel as this exception inside ParseJson only.
+struct BadKey : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+const Json& At(const Json& j, const char* key, const std::string& where) {
+  if (!j.is_object() || !j.contains(key)) {
+    throw BadKey(where + key + ": missing");
+  }
+  return j.at(key);
+}
+
+template <typename T>
+void Read(const Json& j, const char* key, const std::string& where, T* out) {
+  const Json& v = At(j, key, where);
+  try {
+    *out = v.get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw BadKey(where + key + ": wrong type");
+  }
+}
+
+const Json& Array(const Json& j, const char* key, const std::string& where) {
+  const Json& v = At(j, key, where);
+  if (!v.is_array()) throw BadKey(where + key + ": not an array");
+  return v;
+}
+
+}  // namespace
+
+std::optional<std::string> ParseJson(std::string_view text, Numbers* numbers,
+                                     Limits* limits) {
+  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return "not JSON";
+  Numbers n;
+  Limits l;
+  try {
+    int version = 0;
+    Read(j, "schema_version", "", &version);
+    if (version != kSchemaVersion) {
+      return "schema_version " + std::to_string(version) + ", expected " +
+             std::to_string(kSchemaVersion);
+    }
+    Read(j, "source", "", &n.source);
+    Read(j, "timestamp", "", &n.timestamp);
+    Read(j, "root", "", &n.root);
+    const Json& lj = At(j, "limits", "");
+    const std::string lw = "limits.";
+    Read(lj, "disk_warning_avail_ratio", lw, &l.disk_warning_avail_ratio);
+    Read(lj, "disk_critical_avail_ratio", lw, &l.disk_critical_avail_ratio);
+    Read(lj, "emergency_used_ratio", lw, &l.emergency_used_ratio);
+    Read(lj, "inode_warning_free_ratio", lw, &l.inode_warning_free_ratio);
+    Read(lj, "inode_critical_free_ratio", lw, &l.inode_critical_free_ratio);
+    Read(lj, "wal_component", lw, &l.wal_component);
+    Read(lj, "db_component", lw, &l.db_component);
+    Read(lj, "most_space_share", lw, &l.most_space_share);
+    Read(lj, "wal_retention_seconds", lw, &l.wal_retention_seconds);
+    Read(lj, "wal_max_segments", lw, &l.wal_max_segments);
+    size_t i = 0;
+    for (const auto& f : Array(j, "filesystems", "")) {
+      const std::string w = "filesystems[" + std::to_string(i++) + "].";
+      FilesystemNumbers fs;
+      Read(f, "mountpoint", w, &fs.mountpoint);
+      Read(f, "device", w, &fs.device);
+      Read(f, "fstype", w, &fs.fstype);
+      Read(f, "readonly", w, &fs.readonly);
+      Read(f, "have_capacity", w, &fs.have_capacity);
+      Read(f, "size_bytes", w, &fs.size_bytes);
+      Read(f, "free_bytes", w, &fs.free_bytes);
+      Read(f, "avail_bytes", w, &fs.avail_bytes);
+      Read(f, "files", w, &fs.files);
+      Read(f, "files_free", w, &fs.files_free);
+      n.filesystems.push_back(std::move(fs));
+    }
+    i = 0;
+    for (const auto& c : Array(j, "components", "")) {
+      const std::string w = "components[" + std::to_string(i++) + "].";
+      ComponentNumbers cn;
+      Read(c, "name", w, &cn.name);
+      Read(c, "path", w, &cn.path);
+      Read(c, "mountpoint", w, &cn.mountpoint);
+      Read(c, "present", w, &cn.present);
+      Read(c, "complete", w, &cn.complete);
+      Read(c, "allocated_bytes", w, &cn.allocated_bytes);
+      Read(c, "files", w, &cn.files);
+      Read(c, "directories", w, &cn.directories);
+      Read(c, "has_segments", w, &cn.has_segments);
+      Read(c, "segments", w, &cn.segments);
+      Read(c, "oldest_segment_timestamp", w, &cn.oldest_segment_timestamp);
+      Read(c, "newest_segment_timestamp", w, &cn.newest_segment_timestamp);
+      n.components.push_back(std::move(cn));
+    }
+    Read(j, "directories_measured", "", &n.directories_measured);
+    i = 0;
+    for (const auto& d : Array(j, "largest_directories", "")) {
+      const std::string w = "largest_directories[" + std::to_string(i++) + "].";
+      DirectoryNumber dn;
+      Read(d, "path", w, &dn.path);
+      Read(d, "allocated_bytes", w, &dn.value);
+      n.largest_directories.push_back(std::move(dn));
+    }
+    i = 0;
+    for (const auto& d : Array(j, "most_entries", "")) {
+      const std::string w = "most_entries[" + std::to_string(i++) + "].";
+      DirectoryNumber dn;
+      Read(d, "path", w, &dn.path);
+      Read(d, "entries", w, &dn.value);
+      n.most_entries.push_back(std::move(dn));
+    }
+    i = 0;
+    for (const auto& rj : Array(j, "rules", "")) {
+      const std::string w = "rules[" + std::to_string(i++) + "].";
+      RuleNumbers rule;
+      Read(rj, "name", w, &rule.name);
+      Read(rj, "section", w, &rule.section);
+      Read(rj, "path", w, &rule.path);
+      Read(rj, "command", w, &rule.command);
+      Read(rj, "mountpoint", w, &rule.mountpoint);
+      Read(rj, "measured", w, &rule.measured);
+      Read(rj, "bytes", w, &rule.bytes);
+      Read(rj, "entries", w, &rule.entries);
+      Read(rj, "oldest_timestamp", w, &rule.oldest_timestamp);
+      n.rules.push_back(std::move(rule));
+    }
+    Read(j, "notes", "", &n.notes);
+  } catch (const BadKey& e) {
+    return std::string(e.what());
+  }
+  *numbers = std::move(n);
+  *limits = std::move(l);
+  return std::nullopt;
+}
+
+}  // namespace stemedb::diagnose

@@ -1,0 +1,63 @@
+// The seam between the engine (state and rendering, exporter.cc) and where
+// per-component numbers come from: a periodic walk, or a watcher that keeps
+// them current from change notifications. Private to the exporter.
+//
+// Thread safety: a source's Collect is called by one thread at a time (the
+// engine's walk loop, or RunOnce's walker); NotifyChanged may be called from
+// any thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "stemedb/config.h"
+#include "stemedb/scanner/scanner.h"
+
+namespace stemedb::exporter {
+
+// What to measure, translated from a config (pure). options.deadline and
+// options.cancel are the engine's to set per collection.
+struct WalkPlan {
+  std::vector<scanner::ComponentSpec> specs;  // parallel to config.components
+  scanner::WalkOptions options;
+};
+WalkPlan PlanWalk(const Config& config);
+
+// True when a walk started under `a` measures exactly what one under `b`
+// would: same directories in the same order, same patterns and walk rules.
+// A reload that keeps these keeps the running walk's results (a SIGHUP storm
+// used to throw every walk away).
+bool SameWalkInputs(const Config& a, const Config& b);
+
+class ComponentSource {
+ public:
+  virtual ~ComponentSource() = default;
+
+  // Numbers for every component of `plan`, parallel to plan.specs. May block
+  // for a whole walk, until plan.options.deadline or *cancel; the engine
+  // treats a call that outlives the deadline as stuck and leaves it behind
+  // (the source must then stay alive: the engine's shared state owns it).
+  virtual std::vector<scanner::ComponentStats> Collect(
+      const WalkPlan& plan) = 0;
+
+  // Called by the source whenever newer numbers are ready without a walk
+  // (watch mode), so the engine collects and renders now rather than at the
+  // next interval. Set once, before the first Collect.
+  void SetChangedCallback(std::function<void()> changed) {
+    changed_ = std::move(changed);
+  }
+
+ protected:
+  void NotifyChanged() const {
+    if (changed_) changed_();
+  }
+
+ private:
+  std::function<void()> changed_;
+};
+
+// Today's source: one full walk per Collect.
+std::unique_ptr<ComponentSource> MakeWalkSource();
+
+}  // namespace stemedb::exporter

@@ -1,0 +1,698 @@
+// The alert catalog: one entry per alert, each declaring everything about
+// it in one place: expression, limits (thresholds), severity, annotations,
+// runbook section, inhibitions, its promtool test scenario and its
+// dashboard panel. To add an alert, write one entry and list it in
+// Entries() (rulegen/README.md, "Adding an alert").
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "stemedb/metric_names.h"
+#include "stemedb/rulegen/format.h"
+#include "stemedb/rulegen/rules.h"
+#include "stemedb/rulegen/scenario.h"
+
+namespace stemedb::rulegen {
+namespace {
+
+namespace m = ::stemedb::metrics;
+
+// Runbook headings (disk-full.md) the alerts link to, verbatim, so the
+// anchor is computed the way GitHub computes it.
+constexpr std::string_view kSectionQuickDiagnosis = "Quick Diagnosis";
+constexpr std::string_view kSectionEmergency =
+    "§1. Emergency Cleanup (Disk >98%)";
+constexpr std::string_view kSectionWal = "§2. WAL Cleanup (Planned)";
+constexpr std::string_view kSectionInodes = "§4. Inode Exhaustion";
+constexpr std::string_view kSectionCapacity = "Capacity Planning";
+constexpr std::string_view kSectionConfigChanges = "Configuration Changes";
+constexpr std::string_view kSectionMonitoring = "Monitoring";
+constexpr std::string_view kSectionCommonCauses = "Common Causes";
+
+// Alert names (the runbook's three keep the runbook's names).
+constexpr const char* kDiskWarning = "StemeDBDiskSpaceWarning";
+constexpr const char* kDiskCritical = "StemeDBDiskSpaceCritical";
+constexpr const char* kDiskEmergency = "StemeDBDiskSpaceEmergency";
+constexpr const char* kInodeWarning = "StemeDBInodeExhaustion";
+constexpr const char* kInodeCritical = "StemeDBInodeExhaustionCritical";
+constexpr const char* kWillFill = "StemeDBDiskWillFillSoon";
+constexpr const char* kScanFailing = "StemeDBDiskScanFailing";
+constexpr const char* kScanStale = "StemeDBDiskScanStale";
+
+std::string Str(std::string_view s) { return std::string(s); }
+
+// The dashboard's selector, so a test can substitute the variables.
+std::string Dash(std::string_view metric, std::string_view extra = "") {
+  std::string inner = R"(job=~"$job",instance=~"$instance")";
+  if (!extra.empty()) inner += "," + Str(extra);
+  return Str(metric) + "{" + inner + "}";
+}
+
+constexpr const char* kCompLegend = "{{instance}} {{component}}";
+
+class Catalog {
+ public:
+  explicit Catalog(const Config& config)
+      : c_(config),
+        t_(config.thresholds),
+        fs_(FilesystemMetricsFor(config)),
+        job_(LabelMatch("job", config.alerting.job)) {}
+
+  // The alerts in rule-file order, one line each.
+  std::vector<AlertRule> Entries() const {
+    return {
+        DiskSpaceWarning(),        // Quick Diagnosis: df -h
+        DiskSpaceCritical(),       // Quick Diagnosis: df -h
+        DiskSpaceEmergency(),      // §1: disk above 98%
+        InodeWarning(),            // §4: df -i
+        InodeCritical(),           // §4: df -i
+        WillFillSoon(),            // Capacity Planning
+        WalRetention(),            // §2
+        WalTooManySegments(),      // §2
+        WalFillingFilesystem(),    // §2: "WAL using most space?"
+        BackupTooOld(),            // §1 step 2 needs a recent backup
+        BackupsMissing(),          // §1 step 2
+        BackupsBeyondRetention(),  // Prevention 3
+        TmpAccumulating(),         // §4
+        CleanupNotRunning(),       // Common Cause 1
+        ExporterDown(),            // Monitoring
+        ExporterAbsent(),          // Monitoring
+        ScanFailing(),             // Monitoring
+        ScanStale(),               // Monitoring
+    };
+  }
+
+ private:
+  // --- The entries. ---
+
+  AlertRule DiskSpaceWarning() const {
+    return DiskAvail(
+        {kDiskWarning, "warning", t_.disk_space.warning, {}, "yellow"});
+  }
+
+  AlertRule DiskSpaceCritical() const {
+    return DiskAvail({kDiskCritical,
+                      "critical",
+                      t_.disk_space.critical,
+                      {kDiskWarning, kWillFill},
+                      "orange"});
+  }
+
+  AlertRule DiskSpaceEmergency() const {
+    const RatioThreshold& e = t_.disk_space.emergency_used;
+    AlertRule a = Base(kDiskEmergency, "critical", kSectionEmergency,
+                       e.for_duration, {{"ratio", e.ratio}});
+    a.expr = "(\n  1 - " + Ratio(fs_.avail, fs_.size) + "\n) > " +
+             FormatNumber(e.ratio) + "\nand " + Writable();
+    a.summary = "Filesystem is more than " + FormatPercent(e.ratio) + "% full.";
+    a.description = FsWhere() +
+                    " is {{ $value | humanizePercentage }} full; writes are "
+                    "about to fail.";
+    a.description_query = ReclaimQuery(m::kReclaimableBytes);
+    a.inhibits = {kDiskCritical, kDiskWarning, kWillFill};
+    a.inhibit_equal = FsEqual();
+    a.scenario = scenarios::DiskUsedAbove;
+    a.scale = "used";
+    a.scale_step = {"red", e.ratio};
+    return a;
+  }
+
+  AlertRule InodeWarning() const {
+    return Inodes({kInodeWarning, "warning", t_.inodes.warning, {}, "orange"});
+  }
+
+  AlertRule InodeCritical() const {
+    return Inodes({kInodeCritical,
+                   "critical",
+                   t_.inodes.critical,
+                   {kInodeWarning},
+                   "red"});
+  }
+
+  AlertRule WillFillSoon() const {
+    const FillPrediction& fp = t_.fill_prediction;
+    AlertRule a = Base(kWillFill, "warning", kSectionCapacity, fp.for_duration,
+                       {{"ratio", fp.avail_ratio_below},
+                        {"horizon_seconds", fp.horizon.seconds()}});
+    a.expr = "(\n  " + Ratio(fs_.avail, fs_.size) + "\n) < " +
+             FormatNumber(fp.avail_ratio_below) + "\nand predict_linear(" +
+             Selector(fs_.avail, {fs_.matchers}) + "[" + fp.lookback.text +
+             "], " + FormatSeconds(fp.horizon.value.count()) + ") < 0\nand " +
+             Writable();
+    a.summary =
+        "Filesystem is predicted to fill within " + fp.horizon.text + ".";
+    a.description = FsWhere() +
+                    " has {{ $value | humanizePercentage }} space available "
+                    "and, at the rate of the last " +
+                    fp.lookback.text + ", will be full within " +
+                    fp.horizon.text + ".";
+    a.scenario = scenarios::FillPrediction;
+    const std::string avail = Dash(m::kFilesystemAvailBytes);
+    Panel p;
+    p.type = "stat";
+    p.title = "Estimated time until full";
+    p.description =
+        "Available bytes divided by the rate they fell over the last " +
+        fp.lookback.text +
+        " (the alert's lookback); infinite when not falling. Red below the "
+        "prediction horizon of " +
+        fp.horizon.text + ".";
+    p.unit = "s";
+    p.base_color = "red";
+    p.steps = {{"green", fp.horizon.seconds()}};
+    p.targets = {{avail + " / clamp_min(-deriv(" + avail + "[" +
+                      fp.lookback.text + "]), 0)",
+                  "{{instance}} {{mountpoint}}"}};
+    a.panels.push_back(p);
+    // Each component's growth against the runbook's Capacity Planning.
+    for (const PlanFigure& plan : PlanFigures()) {
+      a.panels.push_back(LinePanel(
+          plan.title + " growth against Capacity Planning",
+          "Growth per day over the last hour, against the runbook's Capacity "
+          "Planning figure for its pilot (100K assertions, 1K a day, 7-day "
+          "retention): " +
+              plan.why +
+              ". Above the line, the volume fills sooner than "
+              "planned (runbook §5).",
+          "bytes", plan.bytes_per_day,
+          "86400 * deriv(" +
+              Dash(m::kComponentAllocatedBytes, Comp(plan.component)) +
+              "[1h])"));
+    }
+    return a;
+  }
+
+  AlertRule WalRetention() const {
+    const WalThresholds& wal = t_.wal;
+    AlertRule a =
+        Base("StemeDBWALRetentionExceeded", "warning", kSectionWal,
+             wal.for_duration, {{"seconds", wal.retention.seconds()}});
+    a.component = wal.component;
+    a.expr = "time() - " +
+             Selector(m::kOldestSegmentTimestamp, {job_, Comp(wal.component)}) +
+             "\n  > " + FormatSeconds(wal.retention.value.count());
+    a.summary = "WAL segments are kept beyond their " + wal.retention.text +
+                " retention.";
+    a.description = "The oldest segment in " + CompWhere() +
+                    " is {{ $value | humanizeDuration }} old, beyond the "
+                    "retention of " +
+                    wal.retention.text + ".";
+    a.scenario = scenarios::OldestSegmentAge;
+    a.panels.push_back(LinePanel(
+        "Oldest WAL segment age",
+        "Age of the oldest WAL segment against the retention of " +
+            wal.retention.text + ".",
+        "s", wal.retention.seconds(),
+        "time() - " + Dash(m::kOldestSegmentTimestamp, Comp(wal.component))));
+    return a;
+  }
+
+  AlertRule WalTooManySegments() const {
+    const WalThresholds& wal = t_.wal;
+    const double max = static_cast<double>(wal.max_segments);
+    AlertRule a = Base("StemeDBWALTooManySegments", "warning", kSectionWal,
+                       wal.for_duration, {{"count", max}});
+    a.component = wal.component;
+    a.expr = Selector(m::kSegments, {job_, Comp(wal.component)}) + " > " +
+             std::to_string(wal.max_segments);
+    a.summary = "WAL holds more than " + std::to_string(wal.max_segments) +
+                " segments.";
+    a.description = CompWhere() +
+                    " holds {{ $value | printf \"%.0f\" }} segments, more "
+                    "than " +
+                    std::to_string(wal.max_segments) + ".";
+    a.scenario = scenarios::SegmentCountAbove;
+    a.panels.push_back(
+        LinePanel("WAL segments",
+                  "Segments in the WAL against their maximum of " +
+                      std::to_string(wal.max_segments) + ".",
+                  "short", max, Dash(m::kSegments, Comp(wal.component))));
+    return a;
+  }
+
+  AlertRule WalFillingFilesystem() const {
+    const WalThresholds& wal = t_.wal;
+    const double share = wal.max_filesystem_share;
+    AlertRule a = Base("StemeDBWALFillingFilesystem", "warning", kSectionWal,
+                       wal.for_duration, {{"ratio", share}});
+    a.component = wal.component;
+    const std::string comp = Comp(wal.component);
+    a.expr =
+        "(\n  " + Selector(m::kComponentAllocatedBytes, {job_, comp}) +
+        "\n    * on (job, instance, component) group_left (mountpoint, "
+        "device)\n      " +
+        Selector(m::kComponentFilesystemInfo, {job_, comp}) +
+        "\n)\n  / on (job, instance, mountpoint, device) group_left\n    " +
+        Selector(m::kFilesystemSizeBytes, {job_}) + "\n  > " +
+        FormatNumber(share);
+    a.summary =
+        "WAL takes more than " + FormatPercent(share) + "% of its filesystem.";
+    a.description = CompWhere() +
+                    " takes {{ $value | humanizePercentage }} of filesystem "
+                    "{{ $labels.mountpoint }}, more than " +
+                    FormatPercent(share) + "%.";
+    a.scenario = scenarios::FilesystemShareAbove;
+    return a;
+  }
+
+  AlertRule BackupTooOld() const {
+    const BackupThresholds& bk = t_.backups;
+    AlertRule a = Base("StemeDBBackupTooOld", "warning", kSectionEmergency,
+                       bk.for_duration, {{"seconds", bk.max_age.seconds()}});
+    a.component = bk.component;
+    const std::string comp = Comp(bk.component);
+    a.expr = "time() - " + Selector(m::kNewestSegmentTimestamp, {job_, comp}) +
+             "\n  > " + FormatSeconds(bk.max_age.value.count());
+    a.summary = "The newest backup is older than " + bk.max_age.text + ".";
+    a.description = "The newest backup in " + CompWhere() +
+                    " is {{ $value | humanizeDuration }} old; emergency "
+                    "cleanup needs a recent backup.";
+    a.scenario = scenarios::NewestSegmentAge;
+    Panel p;
+    p.type = "stat";
+    p.title = "Backup age";
+    p.description = "Newest backup (red after " + bk.max_age.text +
+                    ") and oldest backup (yellow after " + bk.retention.text +
+                    ").";
+    p.unit = "s";
+    p.width = 4;
+    p.steps = {{"red", bk.max_age.seconds()}};
+    p.targets = {{"time() - " + Dash(m::kNewestSegmentTimestamp, comp),
+                  "newest {{instance}}"},
+                 {"time() - " + Dash(m::kOldestSegmentTimestamp, comp),
+                  "oldest {{instance}}"}};
+    p.target_steps["B"] = {{"yellow", bk.retention.seconds()}};
+    a.panels.push_back(p);
+    return a;
+  }
+
+  AlertRule BackupsMissing() const {
+    const BackupThresholds& bk = t_.backups;
+    AlertRule a = Base("StemeDBBackupsMissing", "warning", kSectionEmergency,
+                       bk.for_duration, {});
+    a.component = bk.component;
+    a.expr = Selector(m::kSegments, {job_, Comp(bk.component)}) + " == 0";
+    a.summary = "No backup exists.";
+    a.description = CompWhere() + " holds no backup.";
+    a.scenario = scenarios::NoSegments;
+    return a;
+  }
+
+  AlertRule BackupsBeyondRetention() const {
+    const BackupThresholds& bk = t_.backups;
+    const double count = static_cast<double>(bk.max_count);
+    AlertRule a =
+        Base("StemeDBBackupsBeyondRetention", "info", kSectionConfigChanges,
+             bk.for_duration,
+             {{"count", count}, {"retention_seconds", bk.retention.seconds()}});
+    a.component = bk.component;
+    const std::string comp = Comp(bk.component);
+    const std::string segments = Selector(m::kSegments, {job_, comp});
+    // The `and` keeps the count as the value whichever limit is exceeded,
+    // so one description fits both.
+    a.expr = segments + " > " + std::to_string(bk.max_count) + "\nor (\n  " +
+             segments + "\n  and time() - " +
+             Selector(m::kOldestSegmentTimestamp, {job_, comp}) + "\n    > " +
+             FormatSeconds(bk.retention.value.count()) + "\n)";
+    a.summary = "Backups are kept beyond their retention.";
+    a.description = CompWhere() +
+                    " holds {{ $value | printf \"%.0f\" }} backups; "
+                    "retention is " +
+                    std::to_string(bk.max_count) + " backups and " +
+                    bk.retention.text + ".";
+    a.scenario = scenarios::BeyondRetention;
+    Panel p;
+    p.type = "stat";
+    p.title = "Backups";
+    p.description =
+        "Backup sets kept; red when there is none, yellow beyond the "
+        "retention of " +
+        std::to_string(bk.max_count) + ".";
+    p.width = 4;
+    p.base_color = "red";
+    p.steps = {{"green", 1}, {"yellow", count + 1}};
+    p.targets = {{Dash(m::kSegments, comp), "{{instance}}"}};
+    a.panels.push_back(p);
+    return a;
+  }
+
+  AlertRule TmpAccumulating() const {
+    const TmpThresholds& tmp = t_.tmp;
+    AlertRule a = Base("StemeDBTmpFilesAccumulating", "info", kSectionInodes,
+                       tmp.for_duration,
+                       {{"max_bytes", static_cast<double>(tmp.max_bytes)},
+                        {"max_files", static_cast<double>(tmp.max_files)}});
+    a.component = tmp.component;
+    const std::string comp = Comp(tmp.component);
+    const std::string bytes =
+        Selector(m::kComponentAllocatedBytes, {job_, comp});
+    a.expr = bytes + " > " + std::to_string(tmp.max_bytes) + "\nor (\n  " +
+             bytes + "\n  and " + Selector(m::kComponentFiles, {job_, comp}) +
+             " > " + std::to_string(tmp.max_files) + "\n)";
+    const std::string limits =
+        Humanize1024(static_cast<double>(tmp.max_bytes)) + "B or " +
+        std::to_string(tmp.max_files) + " files";
+    a.summary = "Temporary files are accumulating.";
+    a.description = CompWhere() +
+                    " holds {{ $value | humanize1024 }}B of temporary files "
+                    "(limits: " +
+                    limits + "); failed operations leave them behind.";
+    a.scenario = scenarios::TmpAccumulating;
+    return a;
+  }
+
+  // Runbook Common Cause 1: what the cleanup steps would free has piled up
+  // on a filesystem for a long time, so cleanup is not running.
+  AlertRule CleanupNotRunning() const {
+    const ReclaimableThresholds& r = t_.reclaimable;
+    AlertRule a = Base("StemeDBCleanupNotRunning", "info", kSectionCommonCauses,
+                       r.for_duration, {{"ratio", r.max_filesystem_share}});
+    a.expr = ReclaimableShare(Selector(m::kReclaimableBytes, {job_}),
+                              Selector(m::kCleanupRuleInfo, {job_}),
+                              Selector(m::kFilesystemSizeBytes, {job_})) +
+             "\n  > " + FormatNumber(r.max_filesystem_share);
+    a.summary = "Cleanup is not running: reclaimable data is piling up.";
+    a.description =
+        "The runbook's cleanup steps would free {{ $value | "
+        "humanizePercentage }} of filesystem {{ $labels.mountpoint "
+        "}} on {{ $labels.instance }}, more than " +
+        FormatPercent(r.max_filesystem_share) + "% for " + r.for_duration.text +
+        "; WAL, backup or log cleanup is not running.";
+    a.description_query = ReclaimQuery(m::kReclaimableBytes);
+    a.scenario = scenarios::ReclaimablePiling;
+    Panel bytes;
+    bytes.title = "Reclaimable space per cleanup step";
+    bytes.description =
+        "What each cleanup rule (runbook step) would free now, stacked: "
+        "entries matching the rule and older than its age, in allocated "
+        "bytes as du counts. The legend names the rule; its runbook section "
+        "is in stemedb_disk_cleanup_rule_info.";
+    bytes.unit = "bytes";
+    bytes.width = 16;
+    bytes.stacked = true;
+    bytes.threshold_style = "off";
+    bytes.targets = {{Dash(m::kReclaimableBytes), "{{instance}} {{rule}}"}};
+    a.panels.push_back(bytes);
+    Panel share;
+    share.title = "Reclaimable share of filesystem";
+    share.description =
+        "What the cleanup rules would free on each filesystem, as a share of "
+        "it; above " +
+        FormatPercent(r.max_filesystem_share) + "% for " + r.for_duration.text +
+        " StemeDBCleanupNotRunning fires.";
+    share.unit = "percentunit";
+    share.steps = {{"red", r.max_filesystem_share}};
+    share.targets = {
+        {ReclaimableShare(Dash(m::kReclaimableBytes), Dash(m::kCleanupRuleInfo),
+                          Dash(m::kFilesystemSizeBytes)),
+         "{{instance}} {{mountpoint}}"}};
+    a.panels.push_back(share);
+    return a;
+  }
+
+  AlertRule ExporterDown() const {
+    AlertRule a = Base("StemeDBDiskExporterDown", "warning", kSectionMonitoring,
+                       t_.exporter.for_duration, {});
+    a.expr = Selector(kUpMetric, {job_}) + " == 0";
+    a.summary = "The StemeDB disk exporter is down.";
+    a.description =
+        "Prometheus cannot scrape the disk exporter {{ $labels.instance }} "
+        "of job {{ $labels.job }}; disk alerts cannot fire.";
+    a.inhibits = {kScanFailing, kScanStale};
+    a.inhibit_equal = {"job", "instance"};
+    a.scenario = scenarios::ExporterDown;
+    return a;
+  }
+
+  // A job with no target at all (a typo in prometheus.yml, a lost service
+  // discovery) has no up series to be 0.
+  AlertRule ExporterAbsent() const {
+    AlertRule a = Base("StemeDBDiskExporterAbsent", "warning",
+                       kSectionMonitoring, t_.exporter.for_duration, {});
+    a.expr = "absent(" + Selector(kUpMetric, {job_}) + ")";
+    a.summary = "The StemeDB disk exporter is not scraped.";
+    a.description =
+        "Prometheus has no target in job {{ $labels.job }}; disk alerts "
+        "cannot fire.";
+    a.scenario = scenarios::ExporterAbsent;
+    return a;
+  }
+
+  AlertRule ScanFailing() const {
+    AlertRule a = Base(kScanFailing, "warning", kSectionMonitoring,
+                       t_.exporter.for_duration, {});
+    a.expr = Selector(m::kScanSuccess, {job_}) + " == 0";
+    a.summary = "A component scan is failing.";
+    a.description = "The exporter cannot complete a scan of " + CompWhere() +
+                    "; its sizes are stale.";
+    a.scenario = scenarios::ScanFailing;
+    Panel p;
+    p.type = "stat";
+    p.title = "Exporter scan health";
+    p.description =
+        "Last scan per component, and whether Prometheus reaches the "
+        "exporter (up).";
+    p.unit = "none";
+    p.base_color = "red";
+    p.steps = {{"green", 1}};
+    p.targets = {{Dash(m::kScanSuccess), kCompLegend},
+                 {Dash(kUpMetric), "up {{instance}}"}};
+    a.panels.push_back(p);
+    return a;
+  }
+
+  AlertRule ScanStale() const {
+    const ExporterThresholds& ex = t_.exporter;
+    AlertRule a =
+        Base(kScanStale, "warning", kSectionMonitoring, ex.for_duration,
+             {{"seconds", ex.scan_stale_after.seconds()}});
+    a.expr = "time() - " + Selector(m::kLastScanSuccessTimestamp, {job_}) +
+             "\n  > " + FormatSeconds(ex.scan_stale_after.value.count());
+    a.summary = "Disk usage numbers are stale.";
+    a.description = "The last successful scan of " + CompWhere() +
+                    " was {{ $value | humanizeDuration }} ago, more than " +
+                    ex.scan_stale_after.text + ".";
+    a.scenario = scenarios::ScanStale;
+    a.panels.push_back(
+        LinePanel("Time since last successful scan",
+                  "Numbers older than " + ex.scan_stale_after.text +
+                      " are stale (StemeDBDiskScanStale).",
+                  "s", ex.scan_stale_after.seconds(),
+                  "time() - " + Dash(m::kLastScanSuccessTimestamp)));
+    return a;
+  }
+
+  // --- Shapes shared by several entries. ---
+
+  struct PlanFigure {
+    std::string component;
+    std::string title;
+    double bytes_per_day;
+    std::string why;
+  };
+
+  // The runbook's Capacity Planning table for its pilot example, per day
+  // (MB = 10^6 bytes, as the runbook writes them). The database figure is
+  // for a component named "db", as in the default layout.
+  std::vector<PlanFigure> PlanFigures() const {
+    std::vector<PlanFigure> out = {
+        {t_.wal.component, "WAL", 10e6,
+         "~10MB per 1K assertions, so 10MB a day until the 7-day retention "
+         "caps it at 70MB"}};
+    if (c_.FindComponent("db") != nullptr) {
+      out.push_back({"db", "Database", 5.5e6,
+                     "~50MB per 10K assertions plus 10% for indexes, so "
+                     "5.5MB a day"});
+    }
+    out.push_back({t_.backups.component, "Backups", 570e6,
+                   "1x the data size per backup, one a day of 70MB WAL + "
+                   "500MB database, until 7 are kept (4GB)"});
+    return out;
+  }
+
+  AlertRule Base(const char* name, const char* severity,
+                 std::string_view section, const Duration& for_duration,
+                 std::map<std::string, double> limits) const {
+    AlertRule a;
+    a.name = name;
+    a.severity = severity;
+    a.for_duration = for_duration;
+    a.limits = std::move(limits);
+    a.extra_labels = c_.alerting.labels;
+    a.runbook_url = c_.alerting.runbook_url + "#" + GitHubAnchor(section);
+    return a;
+  }
+
+  // Per filesystem: a critical silences its warning on the same one.
+  static std::vector<std::string> FsEqual() {
+    return {"job", "instance", "mountpoint", "device"};
+  }
+
+  // What the disk-space and inode alerts share: name, severity, threshold,
+  // the warning their critical twin silences, their colour on the scale.
+  struct FsLevel {
+    const char* name;
+    const char* severity;
+    const RatioThreshold& threshold;
+    std::vector<std::string> inhibits;
+    const char* color;
+  };
+
+  AlertRule DiskAvail(FsLevel level) const {
+    AlertRule a =
+        Base(level.name, level.severity, kSectionQuickDiagnosis,
+             level.threshold.for_duration, {{"ratio", level.threshold.ratio}});
+    FsRatioBelow(Ratio(fs_.avail, fs_.size), "space available",
+                 "space available", &a);
+    a.inhibits = std::move(level.inhibits);
+    if (!a.inhibits.empty()) a.inhibit_equal = FsEqual();
+    a.description_query = ReclaimQuery(m::kReclaimableBytes);
+    a.scenario = scenarios::DiskAvailBelow;
+    a.scale = "used";
+    a.scale_step = {level.color, DecimalComplement(level.threshold.ratio)};
+    return a;
+  }
+
+  // files > 0 first: filesystems without an inode table report files=0,
+  // which is not "0% free".
+  AlertRule Inodes(FsLevel level) const {
+    AlertRule a =
+        Base(level.name, level.severity, kSectionInodes,
+             level.threshold.for_duration, {{"ratio", level.threshold.ratio}});
+    FsRatioBelow(Selector(fs_.files_free, {fs_.matchers}) + "\n    / (" +
+                     Selector(fs_.files, {fs_.matchers}) + " > 0)",
+                 "inodes available", "of its inodes free", &a);
+    a.inhibits = std::move(level.inhibits);
+    if (!a.inhibits.empty()) a.inhibit_equal = FsEqual();
+    a.description_query = ReclaimQuery(m::kReclaimableEntries);
+    a.scenario = scenarios::InodesFreeBelow;
+    a.scale = "inodes_used";
+    a.scale_step = {level.color, DecimalComplement(level.threshold.ratio)};
+    return a;
+  }
+
+  // A per-filesystem "ratio below the alert's limit" on writable
+  // filesystems: expression, summary and description of `a`.
+  void FsRatioBelow(const std::string& ratio, const std::string& summary,
+                    const std::string& described, AlertRule* a) const {
+    const double limit = a->Limit("ratio");
+    a->expr = "(\n  " + ratio + "\n) < " + FormatNumber(limit) + "\nand " +
+              Writable();
+    a->summary = "Filesystem has less than " + FormatPercent(limit) + "% " +
+                 summary + ".";
+    a->description = FsWhere() + " has {{ $value | humanizePercentage }} " +
+                     described + ", below the " + a->severity +
+                     " threshold of " + FormatPercent(limit) + "%.";
+  }
+
+  // A time series of one query per component with the alert's limit drawn.
+  static Panel LinePanel(std::string title, std::string description,
+                         std::string unit, double limit, std::string expr) {
+    Panel p;
+    p.title = std::move(title);
+    p.description = std::move(description);
+    p.unit = std::move(unit);
+    p.steps = {{"red", limit}};
+    p.targets = {{std::move(expr), kCompLegend}};
+    return p;
+  }
+
+  // Reclaimable bytes summed per filesystem, over the filesystem's size.
+  static std::string ReclaimableShare(const std::string& bytes,
+                                      const std::string& info,
+                                      const std::string& size) {
+    return "sum by (job, instance, mountpoint, device) (\n  " + bytes +
+           "\n    * on (job, instance, rule) group_left (mountpoint, device)\n"
+           "      " +
+           info + "\n)\n  / on (job, instance, mountpoint, device)\n    " +
+           size;
+  }
+
+  // Template text saying what the cleanup rules would free on the alert's
+  // filesystem, per runbook section, largest first: " §1 would free 41GiB:
+  // wal_beyond_retention 38GiB, backups_older_than_30d 3GiB." Bytes are
+  // humanized; entries (for inodes) printed whole. Nothing when the
+  // exporter reports no reclaimable series (older exporter, no rules) or
+  // every rule is at 0. Exporter mode only: node_exporter's series carry
+  // another job and instance than the exporter's.
+  std::string ReclaimQuery(std::string_view metric) const {
+    if (c_.alerting.source != MetricsSource::kExporter) return "";
+    const bool bytes = metric == m::kReclaimableBytes;
+    const std::string value =
+        bytes ? " | humanize1024 }}B" : " | printf \"%.0f\" }}";
+    const std::string on_fs = Str(m::kCleanupRuleInfo) +
+                              "{job=%q,instance=%q,mountpoint=%q,device=%q";
+    const std::string args =
+        " $labels.job $labels.instance $labels.job $labels.instance "
+        "$labels.mountpoint $labels.device";
+    const std::string per_section = "sort_desc(sum by (section) (" +
+                                    Str(metric) +
+                                    "{job=%q,instance=%q} * on (job, instance, "
+                                    "rule) group_left (section) " +
+                                    on_fs + "}) > 0)";
+    const std::string per_rule = "sort_desc(" + Str(metric) +
+                                 "{job=%q,instance=%q} * on (job, instance, "
+                                 "rule) " +
+                                 on_fs + ",section=%q} > 0)";
+    return "{{ range $s := query (printf `" + per_section + "`" + args +
+           ") }} §{{ $s.Labels.section }} would free {{ $s.Value" + value +
+           (bytes ? "" : " inodes") + ":{{ range $i, $r := query (printf `" +
+           per_rule + "`" + args +
+           " $s.Labels.section) }}{{ if $i }},{{ end }} {{ $r.Labels.rule }} "
+           "{{ $r.Value" +
+           value + "{{ end }}.{{ end }}";
+  }
+
+  std::string Ratio(std::string_view num, std::string_view den) const {
+    return Selector(num, {fs_.matchers}) + "\n    / " +
+           Selector(den, {fs_.matchers});
+  }
+
+  // A read-only filesystem is not filling up: never alert on one.
+  std::string Writable() const {
+    return Selector(fs_.readonly, {fs_.matchers}) + " == 0";
+  }
+
+  static std::string Comp(const std::string& component) {
+    return LabelMatch(m::kComponent, component);
+  }
+  static std::string FsWhere() {
+    return "Filesystem {{ $labels.mountpoint }} ({{ $labels.device }}) on "
+           "{{ $labels.instance }}";
+  }
+  static std::string CompWhere() {
+    return "{{ $labels.component }} on {{ $labels.instance }}";
+  }
+
+  const Config& c_;
+  const Thresholds& t_;
+  FilesystemMetrics fs_;
+  std::string job_;
+};
+
+}  // namespace
+
+std::vector<AlertRule> BuildAlerts(const Config& config) {
+  return Catalog(config).Entries();
+}
+
+RuleGroup BuildRecordingRules(const Config& config) {
+  const std::string job = LabelMatch("job", config.alerting.job);
+  const std::string avail = Selector(m::kFilesystemAvailBytes, {job});
+  const std::string size = Selector(m::kFilesystemSizeBytes, {job});
+  RuleGroup g;
+  g.name = config.alerting.group_name + ".rules";
+  g.records.push_back(
+      {Str(m::kRecordFilesystemAvailRatio), avail + "\n  / " + size});
+  g.records.push_back(
+      {Str(m::kRecordFilesystemUsedRatio), "1 - " + avail + "\n  / " + size});
+  g.records.push_back({Str(m::kRecordFilesystemInodesFreeRatio),
+                       Selector(m::kFilesystemFilesFree, {job}) + "\n  / (" +
+                           Selector(m::kFilesystemFiles, {job}) + " > 0)"});
+  g.records.push_back(
+      {Str(m::kRecordComponentGrowthRate),
+       "deriv(" + Selector(m::kComponentAllocatedBytes, {job}) + "[1h])"});
+  return g;
+}
+
+}  // namespace stemedb::rulegen

@@ -1,0 +1,108 @@
+// Text and JSON output: the width limit, the plugin status line, and the
+// JSON read back into the same report.
+#include "stemedb/diagnose/render.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "fixture.h"
+
+namespace stemedb::diagnose {
+namespace {
+
+using testing::kGiB;
+using testing::Node;
+using testing::Rule;
+
+size_t Columns(const std::string& line) {
+  size_t n = 0;
+  for (unsigned char c : line) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+Report Full() {
+  auto n = Node(kGiB, 5 * kGiB, 20 * kGiB);
+  n.components[0].path =
+      "/srv/a/very/long/path/that/goes/on/and/on/for/quite/a/while/until/it/"
+      "no/longer/fits/data/wal";
+  n.rules.push_back(Rule("wal_beyond_retention", "1", 3 * kGiB));
+  n.directories_measured = true;
+  n.largest_directories.push_back({n.components[0].path, 5 * kGiB});
+  n.most_entries.push_back({"/data/data/tmp", 1234});
+  n.notes.push_back("a note");
+  return Diagnose(n, LimitsFrom(Thresholds{}));
+}
+
+TEST(RenderTest, TextStartsWithPluginStatusLine) {
+  const std::string text = RenderText(Full());
+  EXPECT_EQ(text.substr(0, text.find('\n')),
+            "CRITICAL: go to §1 Emergency Cleanup");
+}
+
+TEST(RenderTest, TextFitsTheWidthExceptCommands) {
+  const Report r = Full();
+  for (size_t width : {80u, 100u}) {
+    std::istringstream lines(RenderText(r, width));
+    std::string line;
+    int count = 0;
+    while (std::getline(lines, line)) {
+      ++count;
+      if (line.rfind("      $ ", 0) == 0) continue;  // a command, whole
+      EXPECT_LE(Columns(line), width) << line;
+    }
+    EXPECT_GT(count, 20);
+  }
+}
+
+TEST(RenderTest, TextShowsTheNumbersAndCommands) {
+  const std::string text = RenderText(Full());
+  EXPECT_NE(text.find("  100G   99G  1.0G  99%"), std::string::npos) << text;
+  EXPECT_NE(text.find("$ find data/wal -name \"*.log\" -mtime +7 -delete"),
+            std::string::npos);
+  EXPECT_NE(text.find("1234  /data/data/tmp"), std::string::npos);
+  EXPECT_NE(text.find("-> §1"), std::string::npos);
+  EXPECT_NE(text.find("a note"), std::string::npos);
+}
+
+TEST(RenderTest, JsonRoundTripsToTheSameReport) {
+  const Report r = Full();
+  const std::string json = RenderJson(r);
+  Numbers n;
+  Limits l;
+  auto err = ParseJson(json, &n, &l);
+  ASSERT_FALSE(err) << *err;
+  EXPECT_EQ(RenderJson(Diagnose(n, l)), json);
+}
+
+TEST(RenderTest, JsonHasDfColumns) {
+  const std::string json = RenderJson(Full());
+  EXPECT_NE(json.find("\"use_percent\": 99"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"exit_code\": 2"), std::string::npos);
+  EXPECT_NE(json.find("\"section\": \"1\""), std::string::npos);
+}
+
+TEST(RenderTest, ParseErrorsNameTheKey) {
+  Numbers n;
+  Limits l;
+  EXPECT_EQ(ParseJson("nope", &n, &l).value_or(""), "not JSON");
+  EXPECT_EQ(ParseJson("{\"schema_version\": 1}", &n, &l).value_or(""),
+            "source: missing");
+  std::string json = RenderJson(Full());
+  const auto at = json.find("\"size_bytes\": ");
+  json.replace(at, 14, "\"size_bytes\": \"x\", \"y\": ");
+  EXPECT_EQ(ParseJson(json, &n, &l).value_or(""),
+            "filesystems[0].size_bytes: wrong type");
+  EXPECT_EQ(ParseJson("{\"schema_version\": 2}", &n, &l).value_or(""),
+            "schema_version 2, expected 1");
+}
+
+TEST(RenderTest, InvalidUtf8IsReplacedNotThrown) {
+  auto n = Node(kGiB, 5 * kGiB, 20 * kGiB);
+  n.components[0].path = "/data/\xff\xfe";
+  const std::string json = RenderJson(Diagnose(n, LimitsFrom(Thresholds{})));
+  EXPECT_NE(json.find("/data/\xef\xbf\xbd"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace stemedb::diagnose
