@@ -452,6 +452,8 @@ bool Walk::List(WorkItem& item, WorkerShare& share, char* buffer,
                 std::vector<WorkItem>* children, bool* noatime_ok) {
   ComponentState& component = components_[item.component];
   DirectoryTotals direct;
+  std::vector<LinkedEntry> linked;
+  int64_t tag = -1;
   Fd dir = std::move(item.open_dir);
   // Kept while listing: subdirectories found when the budget of held
   // descriptors is spent are opened below it.
@@ -484,8 +486,14 @@ bool Walk::List(WorkItem& item, WorkerShare& share, char* buffer,
     if (item.depth == 0) scan.segment_pattern = spec.segment_pattern;
     scan.one_filesystem = options_.one_filesystem;
     scan.device = component.device;
-    scan.links = &component.links;
+    if (options_.collect_links) {
+      scan.linked = &linked;
+    } else {
+      scan.links = &component.links;
+    }
     scan.aggregate = share.aggregate.get();
+    if (options_.on_directory)
+      tag = options_.on_directory(dir.get(), item.path);
     Lister lister(*this, item, dir, anchor, children);
     finished = ScanDirectory(scan, lister, buffer, kScanBufferBytes, &direct);
     children->clear();  // abandoned: not queued
@@ -496,6 +504,8 @@ bool Walk::List(WorkItem& item, WorkerShare& share, char* buffer,
     record.path = std::move(item.path);
     record.depth = item.depth;
     record.direct = direct;
+    record.linked = std::move(linked);
+    record.tag = tag;
   }
   return finished;
 }

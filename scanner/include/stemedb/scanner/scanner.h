@@ -195,6 +195,10 @@ struct DirectoryRecord {
   int depth = 0;               // component directory: 0
   DirectoryTotals direct;      // its own inode and direct entries
   DirectoryTotals cumulative;  // the whole subtree, itself included
+  // With WalkOptions::collect_links: its hard-linked entries (not in the
+  // totals above).
+  std::vector<LinkedEntry> linked;
+  int64_t tag = -1;  // what WalkOptions::on_directory returned for it
 };
 
 // What to walk.
@@ -222,6 +226,14 @@ struct WalkOptions {
   // When set, every entry of every listed directory goes to an aggregate
   // made by it (ComponentStats::aggregate).
   AggregateFactory make_aggregate;
+  // With record_directories: hard-linked entries go to each record's
+  // `linked` instead of being counted once per component (the watcher keeps
+  // their reference counts itself).
+  bool collect_links = false;
+  // Called on a worker thread for each directory after it is opened and
+  // before it is listed (the watcher adds its watch here, so nothing that
+  // changes during the listing is missed); the result is the record's tag.
+  std::function<int64_t(int fd, std::string_view path)> on_directory;
 };
 
 struct SegmentStats {
