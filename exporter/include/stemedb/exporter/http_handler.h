@@ -6,8 +6,9 @@
 // Endpoints: the telemetry path (default /metrics; the exposition plus
 // process_* metrics, gzip when asked for), "/" (landing page), /diagnose
 // (the runbook's Quick Diagnosis of the last snapshot as JSON, the schema of
-// `diagnose --format json`), /-/healthy, /-/ready. Paths match exactly (a query string is ignored); anything else
-// is 404; methods other than GET and HEAD are 405 with "Allow: GET, HEAD".
+// `diagnose --format json`), /-/healthy, /-/ready. Paths match exactly (a query
+// string is ignored); anything else is 404; methods other than GET and HEAD are
+// 405 with "Allow: GET, HEAD".
 //
 // Thread safety: Router's methods may be called from any thread; its caches
 // are guarded by a mutex.
