@@ -172,7 +172,8 @@ class Prober:
 
     def probe(self):
         size = 1000 + 4096 * (self.count % 7) + self.count
-        p = os.path.join(self.dir, "probe-%s-%06d" % (self.tag, self.count))
+        p = os.path.join(self.dir, "probe-%s-%d-%06d" % (
+            self.tag, os.getpid(), self.count))
         with open(p, "xb") as f:
             f.write(b"p" * size)
         self.written.append(time.monotonic())

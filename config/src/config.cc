@@ -636,6 +636,11 @@ class ConfigParser {
           return std::nullopt;
         });
     if (status) return status;
+    if (rules.size() > kMaxCleanupRules) {
+      return reader_.Error(where, std::to_string(rules.size()) +
+                                      " rules; at most " +
+                                      std::to_string(kMaxCleanupRules));
+    }
     config_->cleanup.rules = std::move(rules);
     rules_from_file_ = true;
     return std::nullopt;

@@ -255,6 +255,43 @@ void AddWatchFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
   out->push_back(std::move(dirs));
 }
 
+// What each cleanup rule would free; rules whose trees have not been walked
+// completely yet emit nothing but their info.
+void AddCleanupFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
+  auto bytes = Family(m::kReclaimableBytes,
+                      "Bytes allocated (as du counts, hard links once) by the "
+                      "entries the cleanup rule would delete now.",
+                      kCached, MetricType::Gauge);
+  auto entries = Family(m::kReclaimableEntries,
+                        "Entries (as find lists them) the cleanup rule would "
+                        "delete now.",
+                        kCached, MetricType::Gauge);
+  auto oldest = Family(m::kReclaimableOldestTimestampSeconds,
+                       "Modification time of the oldest entry the cleanup "
+                       "rule would delete, unix seconds; absent while none.",
+                       kCached, MetricType::Gauge);
+  auto info = Family(m::kCleanupRuleInfo,
+                     "A cleanup rule: its runbook section, directory and the "
+                     "filesystem holding it; always 1.",
+                     "", MetricType::Gauge);
+  for (const CleanupRuleState& r : s.cleanup_rules) {
+    const std::vector<ClientMetric::Label> rule = {
+        {std::string(m::kRule), r.name}};
+    Add(&info,
+        {{std::string(m::kDevice), r.device},
+         {std::string(m::kMountpoint), r.mountpoint},
+         {std::string(m::kPath), r.path},
+         {std::string(m::kRule), r.name},
+         {std::string(m::kSection), std::to_string(r.section)}},
+        1);
+    if (!r.have_reading) continue;
+    Add(&bytes, rule, static_cast<double>(r.reading.bytes));
+    Add(&entries, rule, static_cast<double>(r.reading.entries));
+    if (r.reading.oldest_mtime) Add(&oldest, rule, *r.reading.oldest_mtime);
+  }
+  for (auto* f : {&bytes, &entries, &oldest, &info}) Push(out, std::move(*f));
+}
+
 void AddSelfFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
   auto success = Family(m::kScanSuccess,
                         "1 if the last walk of the component completed "
@@ -319,6 +356,7 @@ std::vector<MetricFamily> BuildMetricFamilies(const Snapshot& s) {
   std::vector<MetricFamily> out;
   AddComponentFamilies(s, &out);
   AddFilesystemFamilies(s, &out);
+  AddCleanupFamilies(s, &out);
   AddSelfFamilies(s, &out);
   // The one place label values leave the exporter: one byte of a non-UTF-8
   // mountpoint would make Prometheus refuse the whole scrape.

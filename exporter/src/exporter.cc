@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "cleanup.h"
 #include "exporter_testing.h"
 #include "prometheus/text_serializer.h"
 #include "source.h"
@@ -89,7 +90,10 @@ std::string RenderText(const Snapshot& snapshot) {
 
 struct Exporter::Shared {
   explicit Shared(Config c, ConfigLoader l)
-      : config(std::move(c)), loader(std::move(l)), source(MakeSource()) {
+      : config(std::move(c)),
+        loader(std::move(l)),
+        source(MakeSource()),
+        cleanup(config) {
     // Watch mode: newer numbers are ready; collect and render now.
     source->SetChangedCallback([this] {
       std::lock_guard<std::mutex> lock(mu);
@@ -112,6 +116,8 @@ struct Exporter::Shared {
   std::vector<ComponentState> components;  // parallel to config.components
   std::vector<FilesystemState> filesystems;
   std::vector<ComponentFilesystemLink> links;
+  // What the cleanup rules would free (issue 9); rebuilt with the config.
+  CleanupTracker cleanup;
   bool reload_success = true;
   uint64_t reload_failures = 0;
   bool stopping = false;
@@ -152,6 +158,10 @@ struct Exporter::Shared {
     s->links = links;
     s->watch_events_total = watch_events;
     s->watch_directories = watch_directories;
+    // Evaluated now, not at the walk: an entry reaching its rule's age is
+    // counted at the next rendering (the capacity pass renders every 10 s
+    // at most), with no walk and no file event.
+    s->cleanup_rules = cleanup.States(WallSeconds());
     s->config_reload_success = reload_success;
     s->config_reload_failures = reload_failures;
     s->version = STEMEDB_VERSION;
@@ -175,6 +185,7 @@ struct Exporter::Shared {
       plan = PlanWalk(config);
       if (once) plan.mode = ScanMode::kWalk;
       collect_ticket = collect_requested;
+      cleanup.Extend(&plan, WallSeconds());
       plan.options.deadline =
           SaturatingAdd(Clock::now(), config.scan.timeout.value);
       plan.options.cancel = &cancel;
@@ -192,6 +203,7 @@ struct Exporter::Shared {
     if (generation == config_generation) {
       ApplyWalkLocked(results, now);
       ApplyWatchingLocked(watching);
+      cleanup.Apply(results);
     }  // else a reload replaced the components mid-walk: a new walk is due.
     ++walks_finished;
     collect_done = std::max(collect_done, collect_ticket);
@@ -349,8 +361,19 @@ struct Exporter::Shared {
       statfs_timeout = config.scan.statfs_timeout.value;
       one_filesystem = config.scan.one_filesystem;
     }
-    const auto [by_device, component_devices] = filesystems::ChooseMounts(
-        filesystems::ReadMountTable(), wants, one_filesystem);
+    std::vector<filesystems::MountWant> rule_wants;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (const std::string& path : cleanup.RulePaths()) {
+        rule_wants.push_back({path, path, 0, false});
+      }
+    }
+    const auto table = filesystems::ReadMountTable();
+    const auto [by_device, component_devices] =
+        filesystems::ChooseMounts(table, wants, one_filesystem);
+    // The filesystem of each rule's directory, named as the filesystem
+    // series name it (chosen alike), not reported for that alone.
+    const auto rule_mounts = filesystems::ChooseMounts(table, rule_wants, true);
     std::map<dev_t, std::optional<filesystems::Capacity>> answers;
     for (const auto& [dev, mount] : by_device) {
       answers[dev] = prober.Probe(mount.mountpoint, statfs_timeout);
@@ -393,6 +416,20 @@ struct Exporter::Shared {
       if (config.FindComponent(component) == nullptr) continue;
       const auto& mount = by_device.at(dev);
       links.push_back({component, mount.mountpoint, mount.device});
+    }
+    // Rule i's want is named by its path; a reload since may have changed
+    // the rules, so match by path.
+    const std::vector<std::string> rule_paths = cleanup.RulePaths();
+    for (const auto& [path, dev] : rule_mounts.component_devices) {
+      const auto ours = by_device.find(dev);
+      const auto& mount = ours != by_device.end()
+                              ? ours->second
+                              : rule_mounts.by_device.at(dev);
+      for (size_t k = 0; k < rule_paths.size(); ++k) {
+        if (rule_paths[k] == path) {
+          cleanup.SetFilesystem(k, mount.mountpoint, mount.device);
+        }
+      }
     }
     CheckStuckLocked();
     RenderLocked();
@@ -556,6 +593,7 @@ Status Exporter::Reload() {
       s.config.scan.timeout.value == next.scan.timeout.value;
   s.config = std::move(next);
   s.components = std::move(states);
+  if (!same_walk) s.cleanup = CleanupTracker(s.config);
   // A removed component's series disappear now, not at the next capacity
   // pass.
   std::erase_if(s.links, [&](const ComponentFilesystemLink& l) {

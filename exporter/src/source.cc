@@ -38,6 +38,18 @@ bool SameWalkInputs(const Config& a, const Config& b) {
       return false;
     }
   }
+  // The cleanup rules add walk roots and tally every entry.
+  if (a.cleanup.rules.size() != b.cleanup.rules.size()) return false;
+  for (size_t i = 0; i < a.cleanup.rules.size(); ++i) {
+    const CleanupRule& x = a.cleanup.rules[i];
+    const CleanupRule& y = b.cleanup.rules[i];
+    if (x.name != y.name || x.section != y.section ||
+        x.resolved_path != y.resolved_path || x.match != y.match ||
+        x.type != y.type || x.older_than.value != y.older_than.value ||
+        x.resolved_command != y.resolved_command) {
+      return false;
+    }
+  }
   return a.scan.threads == b.scan.threads &&
          a.scan.one_filesystem == b.scan.one_filesystem &&
          a.scan.max_depth == b.scan.max_depth && a.scan.mode == b.scan.mode &&

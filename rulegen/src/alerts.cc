@@ -27,6 +27,7 @@ constexpr std::string_view kSectionInodes = "§4. Inode Exhaustion";
 constexpr std::string_view kSectionCapacity = "Capacity Planning";
 constexpr std::string_view kSectionConfigChanges = "Configuration Changes";
 constexpr std::string_view kSectionMonitoring = "Monitoring";
+constexpr std::string_view kSectionCommonCauses = "Common Causes";
 
 // Alert names (the runbook's three keep the runbook's names).
 constexpr const char* kDiskWarning = "StemeDBDiskSpaceWarning";
@@ -57,15 +58,27 @@ class Catalog {
         fs_(FilesystemMetricsFor(config)),
         job_(LabelMatch("job", config.alerting.job)) {}
 
-  // The alerts in rule-file order. One line per alert.
+  // The alerts in rule-file order, one line each.
   std::vector<AlertRule> Entries() const {
     return {
-        DiskSpaceWarning(), DiskSpaceCritical(),  DiskSpaceEmergency(),
-        InodeWarning(),     InodeCritical(),      WillFillSoon(),
-        WalRetention(),     WalTooManySegments(), WalFillingFilesystem(),
-        BackupTooOld(),     BackupsMissing(),     BackupsBeyondRetention(),
-        TmpAccumulating(),  ExporterDown(),       ExporterAbsent(),
-        ScanFailing(),      ScanStale(),
+        DiskSpaceWarning(),        // Quick Diagnosis: df -h
+        DiskSpaceCritical(),       // Quick Diagnosis: df -h
+        DiskSpaceEmergency(),      // §1: disk above 98%
+        InodeWarning(),            // §4: df -i
+        InodeCritical(),           // §4: df -i
+        WillFillSoon(),            // Capacity Planning
+        WalRetention(),            // §2
+        WalTooManySegments(),      // §2
+        WalFillingFilesystem(),    // §2: "WAL using most space?"
+        BackupTooOld(),            // §1 step 2 needs a recent backup
+        BackupsMissing(),          // §1 step 2
+        BackupsBeyondRetention(),  // Prevention 3
+        TmpAccumulating(),         // §4
+        CleanupNotRunning(),       // Common Cause 1
+        ExporterDown(),            // Monitoring
+        ExporterAbsent(),          // Monitoring
+        ScanFailing(),             // Monitoring
+        ScanStale(),               // Monitoring
     };
   }
 
@@ -92,6 +105,7 @@ class Catalog {
     a.description = FsWhere() +
                     " is {{ $value | humanizePercentage }} full; writes are "
                     "about to fail.";
+    a.description_query = ReclaimQuery(m::kReclaimableBytes);
     a.inhibits = {kDiskCritical, kDiskWarning, kWillFill};
     a.inhibit_equal = FsEqual();
     a.scenario = scenarios::DiskUsedAbove;
@@ -143,7 +157,22 @@ class Catalog {
     p.targets = {{avail + " / clamp_min(-deriv(" + avail + "[" +
                       fp.lookback.text + "]), 0)",
                   "{{instance}} {{mountpoint}}"}};
-    a.panel = p;
+    a.panels.push_back(p);
+    // Each component's growth against the runbook's Capacity Planning.
+    for (const PlanFigure& plan : PlanFigures()) {
+      a.panels.push_back(LinePanel(
+          plan.title + " growth against Capacity Planning",
+          "Growth per day over the last hour, against the runbook's Capacity "
+          "Planning figure for its pilot (100K assertions, 1K a day, 7-day "
+          "retention): " +
+              plan.why +
+              ". Above the line, the volume fills sooner than "
+              "planned (runbook §5).",
+          "bytes", plan.bytes_per_day,
+          "86400 * deriv(" +
+              Dash(m::kComponentAllocatedBytes, Comp(plan.component)) +
+              "[1h])"));
+    }
     return a;
   }
 
@@ -163,12 +192,12 @@ class Catalog {
                     "retention of " +
                     wal.retention.text + ".";
     a.scenario = scenarios::OldestSegmentAge;
-    a.panel = LinePanel(
+    a.panels.push_back(LinePanel(
         "Oldest WAL segment age",
         "Age of the oldest WAL segment against the retention of " +
             wal.retention.text + ".",
         "s", wal.retention.seconds(),
-        "time() - " + Dash(m::kOldestSegmentTimestamp, Comp(wal.component)));
+        "time() - " + Dash(m::kOldestSegmentTimestamp, Comp(wal.component))));
     return a;
   }
 
@@ -187,10 +216,11 @@ class Catalog {
                     "than " +
                     std::to_string(wal.max_segments) + ".";
     a.scenario = scenarios::SegmentCountAbove;
-    a.panel = LinePanel("WAL segments",
-                        "Segments in the WAL against their maximum of " +
-                            std::to_string(wal.max_segments) + ".",
-                        "short", max, Dash(m::kSegments, Comp(wal.component)));
+    a.panels.push_back(
+        LinePanel("WAL segments",
+                  "Segments in the WAL against their maximum of " +
+                      std::to_string(wal.max_segments) + ".",
+                  "short", max, Dash(m::kSegments, Comp(wal.component))));
     return a;
   }
 
@@ -246,7 +276,7 @@ class Catalog {
                  {"time() - " + Dash(m::kOldestSegmentTimestamp, comp),
                   "oldest {{instance}}"}};
     p.target_steps["B"] = {{"yellow", bk.retention.seconds()}};
-    a.panel = p;
+    a.panels.push_back(p);
     return a;
   }
 
@@ -296,7 +326,7 @@ class Catalog {
     p.base_color = "red";
     p.steps = {{"green", 1}, {"yellow", count + 1}};
     p.targets = {{Dash(m::kSegments, comp), "{{instance}}"}};
-    a.panel = p;
+    a.panels.push_back(p);
     return a;
   }
 
@@ -322,6 +352,55 @@ class Catalog {
                     "(limits: " +
                     limits + "); failed operations leave them behind.";
     a.scenario = scenarios::TmpAccumulating;
+    return a;
+  }
+
+  // Runbook Common Cause 1: what the cleanup steps would free has piled up
+  // on a filesystem for a long time, so cleanup is not running.
+  AlertRule CleanupNotRunning() const {
+    const ReclaimableThresholds& r = t_.reclaimable;
+    AlertRule a = Base("StemeDBCleanupNotRunning", "info", kSectionCommonCauses,
+                       r.for_duration, {{"ratio", r.max_filesystem_share}});
+    a.expr = ReclaimableShare(Selector(m::kReclaimableBytes, {job_}),
+                              Selector(m::kCleanupRuleInfo, {job_}),
+                              Selector(m::kFilesystemSizeBytes, {job_})) +
+             "\n  > " + FormatNumber(r.max_filesystem_share);
+    a.summary = "Cleanup is not running: reclaimable data is piling up.";
+    a.description =
+        "The runbook's cleanup steps would free {{ $value | "
+        "humanizePercentage }} of filesystem {{ $labels.mountpoint "
+        "}} on {{ $labels.instance }}, more than " +
+        FormatPercent(r.max_filesystem_share) + "% for " + r.for_duration.text +
+        "; WAL, backup or log cleanup is not running.";
+    a.description_query = ReclaimQuery(m::kReclaimableBytes);
+    a.scenario = scenarios::ReclaimablePiling;
+    Panel bytes;
+    bytes.title = "Reclaimable space per cleanup step";
+    bytes.description =
+        "What each cleanup rule (runbook step) would free now, stacked: "
+        "entries matching the rule and older than its age, in allocated "
+        "bytes as du counts. The legend names the rule; its runbook section "
+        "is in stemedb_disk_cleanup_rule_info.";
+    bytes.unit = "bytes";
+    bytes.width = 16;
+    bytes.stacked = true;
+    bytes.threshold_style = "off";
+    bytes.targets = {{Dash(m::kReclaimableBytes), "{{instance}} {{rule}}"}};
+    a.panels.push_back(bytes);
+    Panel share;
+    share.title = "Reclaimable share of filesystem";
+    share.description =
+        "What the cleanup rules would free on each filesystem, as a share of "
+        "it; above " +
+        FormatPercent(r.max_filesystem_share) + "% for " + r.for_duration.text +
+        " StemeDBCleanupNotRunning fires.";
+    share.unit = "percentunit";
+    share.steps = {{"red", r.max_filesystem_share}};
+    share.targets = {
+        {ReclaimableShare(Dash(m::kReclaimableBytes), Dash(m::kCleanupRuleInfo),
+                          Dash(m::kFilesystemSizeBytes)),
+         "{{instance}} {{mountpoint}}"}};
+    a.panels.push_back(share);
     return a;
   }
 
@@ -372,7 +451,7 @@ class Catalog {
     p.steps = {{"green", 1}};
     p.targets = {{Dash(m::kScanSuccess), kCompLegend},
                  {Dash(kUpMetric), "up {{instance}}"}};
-    a.panel = p;
+    a.panels.push_back(p);
     return a;
   }
 
@@ -388,15 +467,42 @@ class Catalog {
                     " was {{ $value | humanizeDuration }} ago, more than " +
                     ex.scan_stale_after.text + ".";
     a.scenario = scenarios::ScanStale;
-    a.panel = LinePanel("Time since last successful scan",
-                        "Numbers older than " + ex.scan_stale_after.text +
-                            " are stale (StemeDBDiskScanStale).",
-                        "s", ex.scan_stale_after.seconds(),
-                        "time() - " + Dash(m::kLastScanSuccessTimestamp));
+    a.panels.push_back(
+        LinePanel("Time since last successful scan",
+                  "Numbers older than " + ex.scan_stale_after.text +
+                      " are stale (StemeDBDiskScanStale).",
+                  "s", ex.scan_stale_after.seconds(),
+                  "time() - " + Dash(m::kLastScanSuccessTimestamp)));
     return a;
   }
 
   // --- Shapes shared by several entries. ---
+
+  struct PlanFigure {
+    std::string component;
+    std::string title;
+    double bytes_per_day;
+    std::string why;
+  };
+
+  // The runbook's Capacity Planning table for its pilot example, per day
+  // (MB = 10^6 bytes, as the runbook writes them). The database figure is
+  // for a component named "db", as in the default layout.
+  std::vector<PlanFigure> PlanFigures() const {
+    std::vector<PlanFigure> out = {
+        {t_.wal.component, "WAL", 10e6,
+         "~10MB per 1K assertions, so 10MB a day until the 7-day retention "
+         "caps it at 70MB"}};
+    if (c_.FindComponent("db") != nullptr) {
+      out.push_back({"db", "Database", 5.5e6,
+                     "~50MB per 10K assertions plus 10% for indexes, so "
+                     "5.5MB a day"});
+    }
+    out.push_back({t_.backups.component, "Backups", 570e6,
+                   "1x the data size per backup, one a day of 70MB WAL + "
+                   "500MB database, until 7 are kept (4GB)"});
+    return out;
+  }
 
   AlertRule Base(const char* name, const char* severity,
                  std::string_view section, const Duration& for_duration,
@@ -422,6 +528,7 @@ class Catalog {
     AlertRule a = FsRatioBelow(name, severity, kSectionQuickDiagnosis, t,
                                Ratio(fs_.avail, fs_.size), "space available",
                                "space available", std::move(inhibits));
+    a.description_query = ReclaimQuery(m::kReclaimableBytes);
     a.scenario = scenarios::DiskAvailBelow;
     a.scale = "used";
     a.scale_step = {color, DecimalComplement(t.ratio)};
@@ -438,6 +545,7 @@ class Catalog {
         Selector(fs_.files_free, {fs_.matchers}) + "\n    / (" +
             Selector(fs_.files, {fs_.matchers}) + " > 0)",
         "inodes available", "of its inodes free", std::move(inhibits));
+    a.description_query = ReclaimQuery(m::kReclaimableEntries);
     a.scenario = scenarios::InodesFreeBelow;
     a.scale = "inodes_used";
     a.scale_step = {color, DecimalComplement(t.ratio)};
@@ -475,6 +583,52 @@ class Catalog {
     p.steps = {{"red", limit}};
     p.targets = {{std::move(expr), kCompLegend}};
     return p;
+  }
+
+  // Reclaimable bytes summed per filesystem, over the filesystem's size.
+  static std::string ReclaimableShare(const std::string& bytes,
+                                      const std::string& info,
+                                      const std::string& size) {
+    return "sum by (job, instance, mountpoint, device) (\n  " + bytes +
+           "\n    * on (job, instance, rule) group_left (mountpoint, device)\n"
+           "      " +
+           info + "\n)\n  / on (job, instance, mountpoint, device)\n    " +
+           size;
+  }
+
+  // Template text saying what the cleanup rules would free on the alert's
+  // filesystem, per runbook section, largest first: " §1 would free 41GiB:
+  // wal_beyond_retention 38GiB, backups_older_than_30d 3GiB." Bytes are
+  // humanized; entries (for inodes) printed whole. Nothing when the
+  // exporter reports no reclaimable series (older exporter, no rules) or
+  // every rule is at 0. Exporter mode only: node_exporter's series carry
+  // another job and instance than the exporter's.
+  std::string ReclaimQuery(std::string_view metric) const {
+    if (c_.alerting.source != MetricsSource::kExporter) return "";
+    const bool bytes = metric == m::kReclaimableBytes;
+    const std::string value =
+        bytes ? " | humanize1024 }}B" : " | printf \"%.0f\" }}";
+    const std::string on_fs = Str(m::kCleanupRuleInfo) +
+                              "{job=%q,instance=%q,mountpoint=%q,device=%q";
+    const std::string args =
+        " $labels.job $labels.instance $labels.job $labels.instance "
+        "$labels.mountpoint $labels.device";
+    const std::string per_section = "sort_desc(sum by (section) (" +
+                                    Str(metric) +
+                                    "{job=%q,instance=%q} * on (job, instance, "
+                                    "rule) group_left (section) " +
+                                    on_fs + "}) > 0)";
+    const std::string per_rule = "sort_desc(" + Str(metric) +
+                                 "{job=%q,instance=%q} * on (job, instance, "
+                                 "rule) " +
+                                 on_fs + ",section=%q} > 0)";
+    return "{{ range $s := query (printf `" + per_section + "`" + args +
+           ") }} §{{ $s.Labels.section }} would free {{ $s.Value" + value +
+           (bytes ? "" : " inodes") + ":{{ range $i, $r := query (printf `" +
+           per_rule + "`" + args +
+           " $s.Labels.section) }}{{ if $i }},{{ end }} {{ $r.Labels.rule }} "
+           "{{ $r.Value" +
+           value + "{{ end }}.{{ end }}";
   }
 
   std::string Ratio(std::string_view num, std::string_view den) const {

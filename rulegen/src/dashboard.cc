@@ -393,8 +393,8 @@ std::string RenderDashboard(const RuleSet& rules,
     panels.push_back(p);
   }
   for (const AlertRule* a : rules.Alerts()) {
-    if (a->panel) {
-      panels.push_back(AlertPanel(id++, *a->panel, flow.Next(a->panel->width)));
+    for (const rulegen::Panel& spec : a->panels) {
+      panels.push_back(AlertPanel(id++, spec, flow.Next(spec.width)));
     }
   }
   panels.push_back(

@@ -130,7 +130,7 @@ std::string RenderGroupsYaml(const RuleSet& rules, int indent) {
       e << YAML::Key << "summary" << YAML::Value << YAML::DoubleQuoted
         << a.summary;
       e << YAML::Key << "description" << YAML::Value << YAML::DoubleQuoted
-        << a.description;
+        << a.description + a.description_query;
       e << YAML::Key << "runbook_url" << YAML::Value << YAML::DoubleQuoted
         << TemplateLiteral(a.runbook_url);
       e << YAML::EndMap;

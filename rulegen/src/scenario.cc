@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "stemedb/metric_names.h"
@@ -99,6 +102,79 @@ Labels With(Labels labels, const std::string& k, const std::string& v) {
   return labels;
 }
 
+namespace {
+
+struct RuleCase {
+  const char* rule;
+  const char* section;
+  double bytes;
+  double entries;
+  bool elsewhere;  // on another filesystem of the instance
+};
+
+// Distinct values, so sort_desc has one order.
+constexpr RuleCase kRuleCases[] = {
+    {"wal_beyond_retention", "1", 38.0 * (1ull << 30), 120, false},
+    {"backups_older_than_30d", "1", 3.0 * (1ull << 30), 3, false},
+    {"tmp_files", "4", 1 << 20, 10000, false},
+    {"empty_files", "4", 0, 2500, false},
+    {"journal_older_than_7d", "1", 5.0 * (1ull << 30), 40, true},
+};
+
+std::string Whole(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f", v);
+  return buf;
+}
+
+}  // namespace
+
+std::string AddReclaimable(const TestFixture& f, std::string_view metric,
+                           const char* instance, int total,
+                           std::vector<Series>* series) {
+  const bool bytes = metric == m::kReclaimableBytes;
+  const Labels fs = f.ExporterFs(instance);
+  std::map<std::string, double> section_sum;
+  std::map<std::string, std::vector<std::pair<double, std::string>>> rules;
+  for (const RuleCase& c : kRuleCases) {
+    const Labels rule = {
+        {"instance", instance}, {"job", f.job()}, {"rule", c.rule}};
+    Labels info = rule;
+    info["section"] = c.section;
+    info["path"] = "/srv/" + std::string(c.rule);
+    info["mountpoint"] = c.elsewhere ? "/" : fs.at("mountpoint");
+    info["device"] = c.elsewhere ? "/dev/vda1" : fs.at("device");
+    const double v = bytes ? c.bytes : c.entries;
+    series->push_back(Constant(std::string(metric), rule, v, total));
+    series->push_back(
+        Constant(std::string(m::kCleanupRuleInfo), info, 1, total));
+    if (c.elsewhere || v <= 0) continue;
+    section_sum[c.section] += v;
+    rules[c.section].push_back({v, c.rule});
+  }
+  std::vector<std::pair<double, std::string>> sections;
+  for (const auto& [section, sum] : section_sum) {
+    sections.push_back({sum, section});
+  }
+  auto desc = [](const auto& x, const auto& y) { return x.first > y.first; };
+  std::sort(sections.begin(), sections.end(), desc);
+  auto text = [bytes](double v) {
+    return bytes ? Humanize1024(v) + "B" : Whole(v);
+  };
+  std::string out;
+  for (const auto& [sum, section] : sections) {
+    out += " §" + section + " would free " + text(sum) +
+           (bytes ? "" : " inodes") + ":";
+    std::vector<std::pair<double, std::string>>& list = rules[section];
+    std::sort(list.begin(), list.end(), desc);
+    for (size_t i = 0; i < list.size(); ++i) {
+      out += (i ? ", " : " ") + list[i].second + " " + text(list[i].first);
+    }
+    out += ".";
+  }
+  return out;
+}
+
 namespace scenarios {
 namespace {
 
@@ -130,8 +206,24 @@ Scenario DiskRatio(const TestFixture& f, const AlertRule& a, bool used) {
   const double ratio = crossing / kFsSize;
   const double value = used ? 1 - ratio : ratio;
   const Labels rw = f.Fs(kRw);
-  s.expect = [rw, value](int) {
-    return std::vector<Expected>{{rw, value, ""}};
+  if (a.description_query.empty()) {
+    s.expect = [rw, value](int) {
+      return std::vector<Expected>{{rw, value, ""}};
+    };
+    return s;
+  }
+  // What the cleanup rules would free, in the description; a filesystem
+  // whose exporter reports no reclaimable series gets the plain text.
+  s.title += "; says what the cleanup rules would free, when known";
+  s.series.push_back(Constant(fs.size, f.Fs(kBare), kFsSize, total));
+  s.series.push_back(
+      Steady(fs.avail, f.Fs(kBare), healthy, crossing, s.start, total));
+  s.series.push_back(Constant(fs.readonly, f.Fs(kBare), 0, total));
+  const std::string queried =
+      AddReclaimable(f, m::kReclaimableBytes, kRw, total, &s.series);
+  const Labels bare = f.Fs(kBare);
+  s.expect = [rw, bare, value, queried](int) {
+    return std::vector<Expected>{{rw, value, queried}, {bare, value, ""}};
   };
   return s;
 }
@@ -202,8 +294,13 @@ Scenario InodesFreeBelow(const TestFixture& f, const AlertRule& a) {
   }
   const double value = crossing / kFsFiles;
   const Labels rw = f.Fs(kRw);
-  s.expect = [rw, value](int) {
-    return std::vector<Expected>{{rw, value, ""}};
+  std::string queried;
+  if (!a.description_query.empty()) {
+    s.title += "; says what the cleanup rules would free";
+    queried = AddReclaimable(f, m::kReclaimableEntries, kRw, total, &s.series);
+  }
+  s.expect = [rw, value, queried](int) {
+    return std::vector<Expected>{{rw, value, queried}};
   };
   return s;
 }
@@ -395,6 +492,60 @@ Scenario ScanStale(const TestFixture& f, const AlertRule& a) {
   const Labels db = f.Comp("db");
   s.expect = [db, then](int k) {
     return std::vector<Expected>{{db, Time(k) - then, ""}};
+  };
+  return s;
+}
+
+Scenario ReclaimablePiling(const TestFixture& f, const AlertRule& a) {
+  int total = 0;
+  Scenario s = Begin(a,
+                     "fires on the filesystem where cleanup rules pile up "
+                     "beyond the share (db-1), not below it (db-2)",
+                     &total);
+  const double share = a.Limit("ratio");
+  const double set = 1u << 30;  // one backup set, constant
+  const double healthy = std::floor(kFsSize * share / 2);
+  const double crossing = std::floor(kFsSize * (1 + share) / 2) - set;
+  const std::string size(m::kFilesystemSizeBytes);
+  const std::string bytes(m::kReclaimableBytes);
+  const std::string info(m::kCleanupRuleInfo);
+  for (const char* inst : {kRw, kRo}) {
+    const Labels fs = f.ExporterFs(inst);
+    s.series.push_back(Constant(size, fs, kFsSize, total));
+    auto rule = [&](const char* name, const char* section, bool here) {
+      Labels l = {{"instance", inst}, {"job", f.job()}, {"rule", name}};
+      Labels i = l;
+      i["section"] = section;
+      i["path"] = "/srv/" + std::string(name);
+      i["mountpoint"] = here ? fs.at("mountpoint") : "/";
+      i["device"] = here ? fs.at("device") : "/dev/vda1";
+      s.series.push_back(Constant(info, i, 1, total));
+      return l;
+    };
+    const Labels wal = rule("wal_beyond_retention", "1", true);
+    s.series.push_back(
+        inst == kRw ? Steady(bytes, wal, healthy, crossing, s.start, total)
+                    : Constant(bytes, wal, healthy, total));
+    s.series.push_back(
+        Constant(bytes, rule("backups_older_than_30d", "1", true), set, total));
+    // On a filesystem without a size series: no share to compare.
+    s.series.push_back(Constant(
+        bytes, rule("journal_older_than_7d", "1", false), kFsSize * 4, total));
+  }
+  const Labels fs = f.ExporterFs(kRw);
+  const Labels out = {{"device", fs.at("device")},
+                      {"instance", kRw},
+                      {"job", f.job()},
+                      {"mountpoint", fs.at("mountpoint")}};
+  const double value = (crossing + set) / kFsSize;
+  const std::string queried =
+      a.description_query.empty()
+          ? ""
+          : " §1 would free " + Humanize1024(crossing + set) +
+                "B: wal_beyond_retention " + Humanize1024(crossing) +
+                "B, backups_older_than_30d " + Humanize1024(set) + "B.";
+  s.expect = [out, value, queried](int) {
+    return std::vector<Expected>{{out, value, queried}};
   };
   return s;
 }

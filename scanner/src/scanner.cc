@@ -398,6 +398,7 @@ class Walk::Lister : public DirectoryVisitor {
   bool Subdirectory(std::string_view name, const struct stat& st,
                     bool is_segment) override {
     if (!may_descend_) return false;
+    if (Skipped(name)) return true;  // walked by another spec
     if (!child_anchor_) {
       // Set at the first subdirectory, so leaf directories (most of them)
       // cost nothing. Past the budget, every kMaxRelativeDepth levels a
@@ -437,6 +438,16 @@ class Walk::Lister : public DirectoryVisitor {
   }
 
  private:
+  bool Skipped(std::string_view name) const {
+    const std::vector<std::string>& skip =
+        walk_.components_[item_.component].spec->skip;
+    if (skip.empty()) return false;
+    std::string path = item_.path;
+    if (path.back() != '/') path += '/';
+    path += name;
+    return std::find(skip.begin(), skip.end(), path) != skip.end();
+  }
+
   Walk& walk_;
   WorkItem& item_;
   Fd& dir_;
@@ -454,6 +465,7 @@ bool Walk::List(WorkItem& item, WorkerShare& share, char* buffer,
   DirectoryTotals direct;
   std::vector<LinkedEntry> linked;
   int64_t tag = -1;
+  std::shared_ptr<EntryAggregate> own_aggregate;
   Fd dir = std::move(item.open_dir);
   // Kept while listing: subdirectories found when the budget of held
   // descriptors is spent are opened below it.
@@ -486,14 +498,18 @@ bool Walk::List(WorkItem& item, WorkerShare& share, char* buffer,
     if (item.depth == 0) scan.segment_pattern = spec.segment_pattern;
     scan.one_filesystem = options_.one_filesystem;
     scan.device = component.device;
-    if (options_.collect_links) {
-      scan.linked = &linked;
-    } else {
-      scan.links = &component.links;
-    }
+    // With collect_links the set only decides which name an aggregate
+    // counts; the bytes are the caller's.
+    scan.links = &component.links;
+    if (options_.collect_links) scan.linked = &linked;
     scan.aggregate = share.aggregate.get();
-    if (options_.on_directory)
+    if (options_.per_directory_aggregates && options_.make_aggregate) {
+      own_aggregate = options_.make_aggregate(item.component);
+      scan.aggregate = own_aggregate.get();
+    }
+    if (options_.on_directory) {
       tag = options_.on_directory(dir.get(), item.path);
+    }
     Lister lister(*this, item, dir, anchor, children);
     finished = ScanDirectory(scan, lister, buffer, kScanBufferBytes, &direct);
     children->clear();  // abandoned: not queued
@@ -506,6 +522,7 @@ bool Walk::List(WorkItem& item, WorkerShare& share, char* buffer,
     record.direct = direct;
     record.linked = std::move(linked);
     record.tag = tag;
+    record.aggregate = std::move(own_aggregate);
   }
   return finished;
 }
@@ -745,13 +762,17 @@ bool ScanDirectory(const DirectoryScan& scan, DirectoryVisitor& visitor,
       }
       ++t.files;
       const uint64_t allocated = static_cast<uint64_t>(st.st_blocks) * 512;
-      if (st.st_nlink > 1 && scan.links == nullptr) {
-        // The caller counts hard-linked inodes itself.
-        if (scan.linked != nullptr) {
-          scan.linked->push_back({st.st_dev, st.st_ino, allocated,
-                                  static_cast<uint64_t>(st.st_size),
-                                  scan.in_segment || is_segment});
-        }
+      if (st.st_nlink > 1 && scan.linked != nullptr) {
+        // The caller counts hard-linked inodes' bytes itself; the
+        // aggregate's `counted` is decided as the caller says.
+        scan.linked->push_back({st.st_dev, st.st_ino, allocated,
+                                static_cast<uint64_t>(st.st_size),
+                                scan.in_segment || is_segment, name});
+        info.counted = scan.count_linked
+                           ? scan.count_linked(st.st_dev, st.st_ino)
+                           : scan.links != nullptr && scan.links->FirstSighting(
+                                                          st.st_dev, st.st_ino);
+      } else if (st.st_nlink > 1 && scan.links == nullptr) {
         info.counted = false;
       } else if (st.st_nlink > 1 &&
                  !scan.links->FirstSighting(st.st_dev, st.st_ino)) {

@@ -56,9 +56,10 @@ struct InodeKeyHash {
   }
 };
 
-// A hard-linked inode: how many names the watched directories hold.
+// A hard-linked inode: how many names each watched directory holds. The
+// smallest directory path is the one whose aggregate counts its bytes.
 struct LinkRef {
-  uint32_t names = 0;
+  std::map<std::string, uint32_t> dirs;
   uint64_t allocated = 0;
   uint64_t apparent = 0;
   bool in_segment = false;
@@ -71,7 +72,8 @@ struct Node {
   bool in_segment = false;
   DirectoryTotals direct;
   std::vector<LinkedEntry> linked;
-  std::set<std::string> children;  // names of subdirectory nodes
+  std::set<std::string> children;             // names of subdirectory nodes
+  std::shared_ptr<EntryAggregate> aggregate;  // with make_aggregate
 };
 
 // The end of `path`'s subtree range in a map ordered by path: every key
@@ -134,22 +136,63 @@ struct Watcher::Tree {
         info(watcher.specs_.size()),
         errors(watcher.specs_.size()) {}
 
-  void AddLinks(int c, const std::vector<LinkedEntry>& linked) {
+  // `dir` holds `linked` now. A directory that stops being an inode's
+  // counting one is read again, so its aggregate stops counting it.
+  void AddLinks(int c, const std::string& dir,
+                const std::vector<LinkedEntry>& linked, bool mark = true) {
     for (const LinkedEntry& e : linked) {
       LinkRef& ref = components[c].links[InodeKey{e.dev, e.ino}];
-      ++ref.names;
+      if (mark && !ref.dirs.empty() && dir < ref.dirs.begin()->first) {
+        MarkDirty(ref.dirs.begin()->first);
+      }
+      ++ref.dirs[dir];
       ref.allocated = e.allocated_bytes;
       ref.apparent = e.apparent_bytes;
       ref.in_segment = ref.in_segment || e.in_segment;
     }
   }
 
-  void DropLinks(int c, const std::vector<LinkedEntry>& linked) {
+  // `dir` no longer holds `linked`. The inode's new counting directory is
+  // read again, so its aggregate counts it.
+  void DropLinks(int c, const std::string& dir,
+                 const std::vector<LinkedEntry>& linked, bool mark = true) {
     auto& links = components[c].links;
     for (const LinkedEntry& e : linked) {
       auto it = links.find(InodeKey{e.dev, e.ino});
-      if (it != links.end() && --it->second.names == 0) links.erase(it);
+      if (it == links.end()) continue;
+      auto& dirs = it->second.dirs;
+      auto held = dirs.find(dir);
+      if (held == dirs.end()) continue;
+      const bool was_first = held == dirs.begin();
+      if (--held->second == 0) dirs.erase(held);
+      if (dirs.empty()) {
+        links.erase(it);
+      } else if (mark && was_first && dirs.begin()->first != dir) {
+        MarkDirty(dirs.begin()->first);
+      }
     }
+  }
+
+  void MarkDirty(const std::string& dir) {
+    if (!nodes.contains(dir)) return;
+    if (dirty.empty()) first_dirty = Clock::now();
+    dirty.insert(dir);
+  }
+
+  // Whether `dir`'s aggregate counts inode (dev, ino): `dir` is the
+  // smallest directory holding it (its own stale count aside), and this is
+  // the first of its names there in this reading.
+  bool CountsLink(int c, const std::string& dir, dev_t dev, ino_t ino,
+                  std::set<std::pair<dev_t, ino_t>>* seen) {
+    if (!seen->emplace(dev, ino).second) return false;
+    const auto& links = components[c].links;
+    auto it = links.find(InodeKey{dev, ino});
+    if (it == links.end()) return true;
+    for (const auto& [holder, count] : it->second.dirs) {
+      if (holder == dir) continue;
+      return dir < holder;
+    }
+    return true;
   }
 
   void CountErrors(int c, const DirectoryTotals& t) {
@@ -173,7 +216,7 @@ struct Watcher::Tree {
         by_wd.erase(node.wd);
         w.watches_.fetch_sub(1, std::memory_order_relaxed);
       }
-      DropLinks(node.component, node.linked);
+      DropLinks(node.component, it->first, node.linked);
       dirty.erase(it->first);
       quiet.erase(it->first);
       it = nodes.erase(it);
@@ -188,10 +231,11 @@ struct Watcher::Tree {
   // watch limit was hit (the component then falls back to walks).
   bool WalkSubtree(int c, const std::string& path, int depth, bool in_segment) {
     const ComponentSpec& spec = w.specs_[c];
+    const bool node_aggregates = static_cast<bool>(w.walk_.make_aggregate);
     WalkOptions options = w.walk_;
     options.record_directories = true;
     options.collect_links = true;
-    options.make_aggregate = nullptr;
+    options.per_directory_aggregates = true;
     options.deadline = SaturatingAddNow(w.options_.walk_timeout);
     options.cancel = &w.stop_;
     std::atomic<bool> limit_hit{false};
@@ -215,8 +259,9 @@ struct Watcher::Tree {
       }
       return wd;
     };
-    const ComponentSpec sub{spec.name, path,
-                            depth == 0 ? spec.segment_pattern : std::string()};
+    ComponentSpec sub = spec;
+    sub.path = path;
+    if (depth != 0) sub.segment_pattern.clear();
     std::vector<ComponentStats> result = ScanComponents({sub}, options);
     ComponentStats& stats = result[0];
     if (depth == 0) {
@@ -237,6 +282,7 @@ struct Watcher::Tree {
       node.depth = depth + r.depth;
       node.direct = r.direct;
       node.linked = r.linked;
+      node.aggregate = r.aggregate;
       node.in_segment = in_segment;
       if (r.depth > 0) {
         const auto parent = nodes.find(ParentOf(r.path));
@@ -266,8 +312,12 @@ struct Watcher::Tree {
         by_wd[wd] = r.path;
       }
       node.wd = wd;
-      AddLinks(c, node.linked);
+      const bool linked = !node.linked.empty();
+      AddLinks(c, r.path, node.linked);
       nodes[r.path] = std::move(node);
+      // The walk let the first sighting count a hard link in its
+      // aggregate; read it again so the smallest directory counts it.
+      if (linked && node_aggregates) MarkDirty(r.path);
     }
     if (depth > 0) {
       auto parent = nodes.find(ParentOf(path));
@@ -326,13 +376,22 @@ struct Watcher::Tree {
       return;
     }
     struct Subdirs : DirectoryVisitor {
+      Subdirs(const std::string& dir, const std::vector<std::string>& skip)
+          : dir_(dir), skip_(skip) {}
       bool Subdirectory(std::string_view name, const struct stat&,
                         bool is_segment) override {
+        // A directory another root walks (cleanup rules) is not this one's.
+        if (!skip_.empty() && std::find(skip_.begin(), skip_.end(),
+                                        Join(dir_, name)) != skip_.end()) {
+          return true;
+        }
         found.emplace_back(std::string(name), is_segment);
         return true;
       }
       std::vector<std::pair<std::string, bool>> found;
-    } subdirs;
+      const std::string& dir_;
+      const std::vector<std::string>& skip_;
+    } subdirs(path, w.specs_[c].skip);
     DirectoryScan scan;
     scan.fd = fd;
     scan.path = path;
@@ -345,13 +404,47 @@ struct Watcher::Tree {
     scan.device = components[c].device;
     std::vector<LinkedEntry> linked;
     scan.linked = &linked;
+    std::set<std::pair<dev_t, ino_t>> seen;
+    scan.count_linked = [this, c, &path, &seen](dev_t dev, ino_t ino) {
+      return CountsLink(c, path, dev, ino, &seen);
+    };
+    std::shared_ptr<EntryAggregate> aggregate;
+    if (w.walk_.make_aggregate) {
+      aggregate = w.walk_.make_aggregate(c);
+      scan.aggregate = aggregate.get();
+    }
     DirectoryTotals totals;
     ScanDirectory(scan, subdirs, buffer.get(), kScanBufferBytes, &totals);
     close(fd);
     CountErrors(c, totals);
-    DropLinks(c, node.linked);
-    AddLinks(c, linked);
+    // Which directory counts each hard-linked inode, before and after: a
+    // change is read again there (never here: this reading is current),
+    // so the counting directory changes hands without ping-pong.
+    auto counting = [&](const LinkedEntry& e) -> std::string {
+      const auto& links = components[c].links;
+      auto it = links.find(InodeKey{e.dev, e.ino});
+      return it == links.end() || it->second.dirs.empty()
+                 ? std::string()
+                 : it->second.dirs.begin()->first;
+    };
+    std::vector<std::string> before;
+    for (const auto* list : {&node.linked, &linked}) {
+      for (const LinkedEntry& e : *list) before.push_back(counting(e));
+    }
+    DropLinks(c, path, node.linked, /*mark=*/false);
+    AddLinks(c, path, linked, /*mark=*/false);
+    size_t k = 0;
+    for (const auto* list : {&node.linked, &linked}) {
+      for (const LinkedEntry& e : *list) {
+        const std::string after = counting(e);
+        const std::string& was = before[k++];
+        if (after == was) continue;
+        if (!was.empty() && was != path) MarkDirty(was);
+        if (!after.empty() && after != path) MarkDirty(after);
+      }
+    }
     node.linked = std::move(linked);
+    node.aggregate = std::move(aggregate);
     node.direct = totals;
     changed = true;
 
@@ -478,11 +571,16 @@ struct Watcher::Tree {
     stats.duration_seconds = comp.duration_seconds;
     DirectoryTotals sum;
     std::vector<DirectoryRecord> records;
+    std::unique_ptr<EntryAggregate> aggregate;
+    if (w.walk_.make_aggregate) aggregate = w.walk_.make_aggregate(c);
     auto first = nodes.lower_bound(comp.root);
     auto last = nodes.lower_bound(SubtreeEnd(comp.root));
     for (auto it = first; it != last; ++it) {
       if (it->second.component != c) continue;
       sum.Merge(it->second.direct);
+      if (aggregate && it->second.aggregate) {
+        aggregate->Merge(*it->second.aggregate);
+      }
       if (with_directories) {
         DirectoryRecord& r = records.emplace_back();
         r.path = it->first;
@@ -497,6 +595,7 @@ struct Watcher::Tree {
     }
     sum.errors = {};  // reported as they are met (TakeStats)
     SetTotals(sum, &stats);
+    stats.aggregate = std::move(aggregate);
     if (with_directories) {
       ComputeCumulative(&records);
       stats.directory_list =

@@ -249,6 +249,18 @@ cleanup:
   EXPECT_EQ(config.FindCleanupRule("tmp_files"), nullptr);
 }
 
+TEST_F(ConfigFileTest, AtMost64CleanupRules) {
+  std::string text = "cleanup:\n  rules:\n";
+  for (int i = 0; i < 65; ++i) {
+    text += "    - {name: r" + std::to_string(i) + ", path: /x}\n";
+  }
+  Config config;
+  const auto error = LoadConfigFile(Write("c.yaml", text), &config);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->ToString().substr(error->ToString().find(".yaml:") + 6),
+            "3:5: cleanup.rules: 65 rules; at most 64");
+}
+
 TEST_F(ConfigFileTest, EmptyRuleListMeasuresNothing) {
   EXPECT_TRUE(
       Load(Write("c.yaml", "cleanup: {rules: []}\n")).cleanup.rules.empty());

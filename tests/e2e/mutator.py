@@ -14,6 +14,7 @@ On a full filesystem (ENOSPC) it deletes things, as an operator would.
 """
 import collections
 import errno
+import mmap
 import os
 import random
 import shutil
@@ -62,8 +63,12 @@ class Mutator:
     directories and non-directories exist (never of sizes: the truth is
     measured afterwards, by du and find)."""
 
-    def __init__(self, root, components, seed, sparse_max):
+    def __init__(self, root, components, seed, sparse_max, use_mmap=True):
         self.root = root
+        # Writes through mmap change st_blocks (filling a hole) without an
+        # inotify event. Not on a filesystem that can fill up: there a
+        # fault on a full tmpfs is SIGBUS, not an error.
+        self.use_mmap = use_mmap
         self.components = components  # name -> absolute path
         self.rng = random.Random(seed)
         self.sparse_max = sparse_max
@@ -202,6 +207,26 @@ class Mutator:
         if path:
             self.write_at(path, self.rng.randrange(0, self.sparse_max),
                           self.rng.randrange(1, 8192))
+
+    def op_mmap_write(self):
+        """Stores through a shared mapping into a hole of a sparse file:
+        blocks get allocated with no write(2), so no IN_MODIFY."""
+        path = self.files.choice(self.rng)
+        if not path or not self.use_mmap:
+            return
+        fd = os.open(path, os.O_RDWR)
+        try:
+            size = os.fstat(fd).st_size
+            if size < 2 * mmap.PAGESIZE:
+                os.ftruncate(fd, 64 * mmap.PAGESIZE)  # a hole to fill
+                size = 64 * mmap.PAGESIZE
+            with mmap.mmap(fd, size) as m:
+                for _ in range(self.rng.randrange(1, 8)):
+                    at = self.rng.randrange(0, size)
+                    m[at] = 0x6d
+                m.flush()
+        finally:
+            os.close(fd)
 
     def op_link_within(self):
         src = self.files.choice(self.rng)
@@ -418,8 +443,8 @@ class Mutator:
 
     WEIGHTS = (
         ("create", 18), ("append", 12), ("truncate", 5), ("sparse", 5),
-        ("link_within", 5), ("link_across", 5), ("rename_file", 10),
-        ("rename_dir", 4), ("rmtree", 1), ("mkdir", 6), ("mkdir_filled", 3),
+        ("mmap_write", 2), ("link_within", 5), ("link_across", 5),
+        ("rename_file", 10), ("rename_dir", 4), ("rmtree", 1), ("mkdir", 6), ("mkdir_filled", 3),
         ("rmdir", 3), ("chmod_000", 3), ("chmod_back", 3), ("symlink", 2),
         ("fifo", 1), ("remove", 8), ("touch", 3), ("wal_roll", 6),
         ("backup", 1), ("tmp_burst", 2),

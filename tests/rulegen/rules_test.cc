@@ -42,8 +42,47 @@ TEST(RulesTest, EveryAlertTheIssueAsksFor) {
       "StemeDBBackupTooOld", "StemeDBBackupsMissing",
       "StemeDBBackupsBeyondRetention", "StemeDBTmpFilesAccumulating",
       "StemeDBDiskExporterDown", "StemeDBDiskExporterAbsent",
-      "StemeDBDiskScanFailing", "StemeDBDiskScanStale"};
+      "StemeDBDiskScanFailing", "StemeDBDiskScanStale",
+      // Issue 9: cleanup is not running (Common Cause 1).
+      "StemeDBCleanupNotRunning"};
   EXPECT_EQ(names, expected);
+}
+
+// Issue 9: the disk and inode pages say what the cleanup rules would free
+// on that filesystem (bytes, or entries for inodes), in exporter mode.
+TEST(RulesTest, DiskAndInodeDescriptionsQueryWhatCleanupWouldFree) {
+  const RuleSet rules = Build(DefaultConfig());
+  for (const char* name :
+       {"StemeDBDiskSpaceWarning", "StemeDBDiskSpaceCritical",
+        "StemeDBDiskSpaceEmergency", "StemeDBCleanupNotRunning"}) {
+    const AlertRule* a = rules.FindAlert(name);
+    ASSERT_NE(a, nullptr) << name;
+    EXPECT_NE(a->description_query.find("query (printf `sort_desc(sum by "
+                                        "(section) (stemedb_disk_"
+                                        "reclaimable_bytes{"),
+              std::string::npos)
+        << name;
+    EXPECT_NE(a->description_query.find("$labels.mountpoint $labels.device"),
+              std::string::npos)
+        << name;
+  }
+  for (const char* name :
+       {"StemeDBInodeExhaustion", "StemeDBInodeExhaustionCritical"}) {
+    const AlertRule* a = rules.FindAlert(name);
+    ASSERT_NE(a, nullptr) << name;
+    EXPECT_NE(a->description_query.find("stemedb_disk_reclaimable_entries{"),
+              std::string::npos)
+        << name;
+  }
+  const AlertRule* info = rules.FindAlert("StemeDBCleanupNotRunning");
+  EXPECT_EQ(info->severity, "info");
+  EXPECT_EQ(info->for_duration.text, "12h");
+  EXPECT_EQ(info->Limit("ratio"), 0.1);
+  EXPECT_NE(info->expr.find("> 0.1"), std::string::npos);
+  // node_exporter's series carry another instance: no query there.
+  const RuleSet node = Build(LoadTestConfig("node-exporter.yaml"));
+  EXPECT_TRUE(
+      node.FindAlert("StemeDBDiskSpaceCritical")->description_query.empty());
 }
 
 TEST(RulesTest, RunbookSemanticsOfTheThree) {

@@ -235,6 +235,57 @@ TEST(WatcherTest, ComponentDirectoryRemovedAndRecreated) {
   ExpectExact(w.Now(), comp);
 }
 
+// Bytes of the entries an aggregate was told to count, and names seen.
+class BytesAggregate : public EntryAggregate {
+ public:
+  void Add(const EntryInfo& e) override {
+    if (S_ISDIR(e.st->st_mode)) return;
+    ++names;
+    if (e.counted) bytes += static_cast<uint64_t>(e.st->st_blocks) * 512;
+  }
+  void Merge(const EntryAggregate& other) override {
+    const auto& o = static_cast<const BytesAggregate&>(other);
+    names += o.names;
+    bytes += o.bytes;
+  }
+  uint64_t names = 0, bytes = 0;
+};
+
+TEST(WatcherTest, AggregatesCountEachHardLinkedInodeOnce) {
+  TempDir tmp;
+  const std::string comp = tmp / "comp";
+  MakeDir(comp);
+  MakeDir(comp + "/a");
+  MakeDir(comp + "/b");
+  WriteFile(comp + "/b/f", 40000);
+  ASSERT_EQ(link((comp + "/b/f").c_str(), (comp + "/a/g").c_str()), 0);
+  WalkOptions walk;
+  walk.make_aggregate = [](int) { return std::make_unique<BytesAggregate>(); };
+  Watcher w({ComponentSpec{"c", comp, ""}}, walk, WatchOptions(), {true});
+  w.Start(nullptr);
+  std::string a = comp + "/a";
+  auto check = [&](uint64_t names) {
+    w.Sync();
+    const ComponentStats s = w.TakeStats(false).at(0);
+    ASSERT_NE(s.aggregate, nullptr);
+    const auto& agg = static_cast<const BytesAggregate&>(*s.aggregate);
+    EXPECT_EQ(agg.names, names);
+    // Files only: du of the tree less its three directories.
+    EXPECT_EQ(agg.bytes, Du(comp, false, true) - testutil::AllocatedSize(comp) -
+                             testutil::AllocatedSize(a) -
+                             testutil::AllocatedSize(comp + "/b"));
+  };
+  check(2);
+  ASSERT_EQ(unlink((comp + "/a/g").c_str()), 0);  // a counted it
+  check(1);
+  ASSERT_EQ(link((comp + "/b/f").c_str(), (comp + "/a/h").c_str()), 0);
+  ASSERT_EQ(link((comp + "/b/f").c_str(), (comp + "/b/f2").c_str()), 0);
+  check(3);
+  ASSERT_EQ(rename(a.c_str(), (comp + "/z").c_str()), 0);
+  a = comp + "/z";  // now after b: b counts the inode
+  check(3);
+}
+
 TEST(WatcherTest, SeededRandomMutationsStayExact) {
   const char* env = std::getenv("STEMEDB_TEST_SEED");
   const unsigned seed = env ? std::stoul(env) : std::random_device()();

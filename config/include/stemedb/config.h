@@ -229,6 +229,9 @@ struct CleanupRule {
 // "file", "directory" or "empty_file".
 std::string_view CleanupEntryTypeName(CleanupEntryType type);
 
+// The most cleanup rules a config may hold.
+inline constexpr size_t kMaxCleanupRules = 64;
+
 struct CleanupOptions {
   std::vector<CleanupRule> rules;  // in file order; names unique
 };

@@ -50,6 +50,18 @@ inline constexpr std::string_view kFilesystemStatSuccess =
 inline constexpr std::string_view kComponentFilesystemInfo =
     "stemedb_disk_component_filesystem_info";
 
+// Per cleanup rule (label kRule; config cleanup.rules): what the runbook's
+// cleanup step would free now. Bytes are allocated bytes, as du counts.
+inline constexpr std::string_view kReclaimableBytes =
+    "stemedb_disk_reclaimable_bytes";
+inline constexpr std::string_view kReclaimableEntries =
+    "stemedb_disk_reclaimable_entries";
+inline constexpr std::string_view kReclaimableOldestTimestampSeconds =
+    "stemedb_disk_reclaimable_oldest_timestamp_seconds";
+// Join: labels kRule, kSection, kPath, kMountpoint, kDevice; value 1.
+inline constexpr std::string_view kCleanupRuleInfo =
+    "stemedb_disk_cleanup_rule_info";
+
 // Self metrics.
 inline constexpr std::string_view kScanSuccess = "stemedb_disk_scan_success";
 inline constexpr std::string_view kScanDurationSeconds =
@@ -113,6 +125,9 @@ inline constexpr std::string_view kDevice = "device";
 inline constexpr std::string_view kFstype = "fstype";
 inline constexpr std::string_view kReason = "reason";
 inline constexpr std::string_view kMode = "mode";
+inline constexpr std::string_view kRule = "rule";
+inline constexpr std::string_view kSection = "section";
+inline constexpr std::string_view kPath = "path";
 inline constexpr std::string_view kVersion = "version";
 inline constexpr std::string_view kRevision = "revision";
 

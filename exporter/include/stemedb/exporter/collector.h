@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "prometheus/metric_family.h"
+#include "stemedb/reclaim/reclaim.h"
 #include "stemedb/scanner/filesystems.h"
 #include "stemedb/scanner/scanner.h"
 #include "stemedb/scanner/watcher.h"
@@ -45,13 +46,28 @@ struct ComponentFilesystemLink {
   std::string device;
 };
 
+// One cleanup rule (config cleanup.rules) and what it would free.
+struct CleanupRuleState {
+  std::string name;
+  int section = 1;
+  std::string path;        // the rule's directory (resolved_path)
+  std::string mountpoint;  // the filesystem holding (or that would hold) it
+  std::string device;
+  // A complete walk of every tree the rule covers has been tallied; the
+  // reading is then as of the snapshot's rendering (young entries that
+  // reached their age since the walk are counted).
+  bool have_reading = false;
+  reclaim::Reading reading;
+};
+
 // Everything a scrape shows, as of one moment.
 struct Snapshot {
   std::vector<ComponentState> components;    // config order
   std::vector<FilesystemState> filesystems;  // sorted by mountpoint
   std::vector<ComponentFilesystemLink> links;
-  uint64_t watch_events_total = 0;  // inotify events read
-  uint64_t watch_directories = 0;   // watches held
+  uint64_t watch_events_total = 0;              // inotify events read
+  uint64_t watch_directories = 0;               // watches held
+  std::vector<CleanupRuleState> cleanup_rules;  // config order
   bool config_reload_success = true;
   uint64_t config_reload_failures = 0;
   std::string version;

@@ -38,7 +38,7 @@ struct PanelTarget {
 };
 
 // A dashboard panel declared with the alert it illustrates; its threshold
-// steps are the alert's limits. Laid out by RenderDashboard.
+// steps are the alert's limits. Laid out by RenderDashboard, in alert order.
 struct Panel {
   std::string type = "timeseries";  // timeseries or stat
   std::string title;
@@ -70,13 +70,17 @@ struct AlertRule {
   std::map<std::string, std::string> extra_labels;
   std::string summary;      // static, capitalised, ends with '.'
   std::string description;  // Go template, see RenderAlertTemplate
+  // Appended to description in the rule file: template text with `query`
+  // actions (what the cleanup rules would free), which RenderAlertTemplate
+  // cannot evaluate; the test scenario predicts it (Expected::queried).
+  std::string description_query;
   std::string runbook_url;  // base + '#' + GitHub anchor of the section
   // Alerts this one makes redundant while it fires on the same `equal`
   // labels; the Alertmanager inhibit rules are generated from these.
   std::vector<std::string> inhibits;
   std::vector<std::string> inhibit_equal;
   ScenarioFn scenario = nullptr;
-  std::optional<Panel> panel;
+  std::vector<Panel> panels;
   // The colour step this alert adds to a scale the overview panels share:
   // "used" (filesystem used share) or "inodes_used".
   std::string scale;

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "stemedb/config.h"
@@ -26,6 +27,7 @@ inline constexpr double kFsFiles = 1000000.0;
 inline constexpr const char* kRw = "db-1:9101";        // writable: fires
 inline constexpr const char* kRo = "db-2:9101";        // read-only: silent
 inline constexpr const char* kNoInodes = "db-3:9101";  // files = 0: silent
+inline constexpr const char* kBare = "db-4:9101";      // no reclaimable series
 inline constexpr const char* kDecoy = "decoy";  // a component no alert selects
 
 // One run of promtool's expanding notation: start, start+step, ... (count
@@ -97,6 +99,14 @@ Series Constant(const std::string& metric, const Labels& labels, double v,
 Series Timestamp(const std::string& metric, const Labels& labels, double then,
                  int start, int total);
 double Time(int k);  // seconds at evaluation k
+
+// For an alert with a description_query: adds the reclaimable series (of
+// `metric`: bytes or entries) and cleanup rule info of a few rules to
+// `instance`'s filesystem, one of them on another filesystem and one at 0,
+// and returns the text the query part of the description renders to.
+std::string AddReclaimable(const TestFixture& f, std::string_view metric,
+                           const char* instance, int total,
+                           std::vector<Series>* series);
 Labels With(Labels labels, const std::string& k, const std::string& v);
 
 // The shapes. Each reads the limits named in its comment.
@@ -131,6 +141,9 @@ Scenario ExporterAbsent(const TestFixture& f, const AlertRule& a);
 Scenario ScanFailing(const TestFixture& f, const AlertRule& a);
 // time() - last scan success above "seconds".
 Scenario ScanStale(const TestFixture& f, const AlertRule& a);
+// reclaimable bytes summed per filesystem / its size above "ratio"; rules
+// on another filesystem and a filesystem below the share stay silent.
+Scenario ReclaimablePiling(const TestFixture& f, const AlertRule& a);
 }  // namespace scenarios
 
 }  // namespace stemedb::rulegen

@@ -110,6 +110,7 @@ struct LinkedEntry {
   uint64_t allocated_bytes = 0;
   uint64_t apparent_bytes = 0;
   bool in_segment = false;  // a segment or below one
+  std::string name;         // its name in the directory
 };
 
 // One directory entry as ScanDirectory saw it, for per-entry aggregation
@@ -153,10 +154,15 @@ struct DirectoryScan {
   // With one_filesystem, entries on another st_dev are left out entirely.
   bool one_filesystem = true;
   dev_t device = 0;
-  // Either a shared LinkSet (the walk), or null: then hard-linked entries
-  // are appended to *linked instead of counted.
+  // Hard links: with `linked` null, an inode with st_nlink > 1 is counted
+  // at its first sighting in `links` (shared by the walk). With `linked`
+  // set, hard-linked entries are appended there and not counted in the
+  // totals (the caller counts them); an aggregate then sees one of the
+  // names as counted: the one `count_linked` says, else the first in
+  // `links` (if any).
   LinkSet* links = nullptr;
   std::vector<LinkedEntry>* linked = nullptr;
+  std::function<bool(dev_t dev, ino_t ino)> count_linked;
   EntryAggregate* aggregate = nullptr;  // may be null
 };
 
@@ -199,6 +205,8 @@ struct DirectoryRecord {
   // totals above).
   std::vector<LinkedEntry> linked;
   int64_t tag = -1;  // what WalkOptions::on_directory returned for it
+  // With WalkOptions::per_directory_aggregates: its entries' aggregate.
+  std::shared_ptr<EntryAggregate> aggregate;
 };
 
 // What to walk.
@@ -206,6 +214,9 @@ struct ComponentSpec {
   std::string name;
   std::string path;             // absolute
   std::string segment_pattern;  // fnmatch glob; empty: no segments
+  // Full paths of subdirectories not entered nor counted here (another
+  // spec walks them: the components below a cleanup rule's extra root).
+  std::vector<std::string> skip;
 };
 
 struct WalkOptions {
@@ -230,6 +241,10 @@ struct WalkOptions {
   // `linked` instead of being counted once per component (the watcher keeps
   // their reference counts itself).
   bool collect_links = false;
+  // With record_directories and make_aggregate: one aggregate per directory
+  // (DirectoryRecord::aggregate; the watcher replaces a directory's share)
+  // instead of one per component.
+  bool per_directory_aggregates = false;
   // Called on a worker thread for each directory after it is opened and
   // before it is listed (the watcher adds its watch here, so nothing that
   // changes during the listing is missed); the result is the record's tag.

@@ -1,0 +1,250 @@
+#include "stemedb/reclaim/reclaim.h"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "stemedb/paths.h"
+
+namespace stemedb::reclaim {
+namespace {
+
+double Seconds(const struct timespec& ts) {
+  return static_cast<double>(ts.tv_sec) +
+         static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+bool IsWithin(std::string_view inner, std::string_view outer) {
+  return IsAtOrBelow(inner, outer);
+}
+
+// `name` NUL-terminated (fnmatch needs it).
+bool NameMatches(const CleanupRule& rule, const char* name) {
+  return fnmatch(rule.match.c_str(), name, 0) == 0;
+}
+
+bool NameMatches(const CleanupRule& rule, std::string_view name) {
+  return NameMatches(rule, std::string(name).c_str());
+}
+
+bool Matches(const CleanupRule& rule, const char* name, const struct stat& st) {
+  switch (rule.type) {
+    case CleanupEntryType::kFile:
+      if (!S_ISREG(st.st_mode)) return false;
+      break;
+    case CleanupEntryType::kEmptyFile:
+      if (!S_ISREG(st.st_mode) || st.st_size != 0) return false;
+      break;
+    case CleanupEntryType::kDirectory:
+      if (!S_ISDIR(st.st_mode)) return false;
+      break;
+  }
+  return NameMatches(rule, name);
+}
+
+}  // namespace
+
+Rules::Rules(const Config& config) : rules_(config.cleanup.rules) {
+  for (const CleanupRule& rule : rules_) {
+    older_than_.push_back(rule.older_than.seconds());
+  }
+  for (const Component& component : config.components) {
+    component_roots_.push_back(component.resolved_path);
+  }
+}
+
+Rules::Context Rules::ContextOf(std::string_view directory) const {
+  Context context;
+  for (size_t i = 0; i < rules_.size(); ++i) {
+    const CleanupRule& rule = rules_[i];
+    if (!IsWithin(directory, rule.resolved_path)) continue;
+    context.applies |= uint64_t{1} << i;
+    if (rule.type != CleanupEntryType::kDirectory ||
+        directory == rule.resolved_path) {
+      continue;
+    }
+    // The outermost directory between the rule's and this one whose name
+    // matches: every directory on the way is a directory.
+    size_t end = rule.resolved_path == "/" ? 0 : rule.resolved_path.size();
+    while (end < directory.size()) {
+      const size_t start = end + 1;
+      end = directory.find('/', start);
+      if (end == std::string_view::npos) end = directory.size();
+      if (NameMatches(rule, directory.substr(start, end - start))) {
+        context.inside.emplace_back(static_cast<uint8_t>(i),
+                                    std::string(directory.substr(0, end)));
+        break;
+      }
+    }
+  }
+  return context;
+}
+
+std::vector<std::string> Rules::ExtraRoots() const {
+  std::vector<std::string> roots;
+  for (const CleanupRule& rule : rules_) {
+    const std::string& path = rule.resolved_path;
+    const bool in_component =
+        std::any_of(component_roots_.begin(), component_roots_.end(),
+                    [&](const std::string& c) { return IsWithin(path, c); });
+    if (!in_component) roots.push_back(path);
+  }
+  std::sort(roots.begin(), roots.end(),
+            [](const std::string& a, const std::string& b) {
+              return a.size() != b.size() ? a.size() < b.size() : a < b;
+            });
+  std::vector<std::string> out;
+  for (const std::string& root : roots) {
+    const bool covered =
+        std::any_of(out.begin(), out.end(),
+                    [&](const std::string& o) { return IsWithin(root, o); });
+    if (!covered) out.push_back(root);
+  }
+  return out;
+}
+
+std::vector<std::string> Rules::ComponentRootsBelow(
+    const std::string& root) const {
+  std::vector<std::string> out;
+  for (const std::string& c : component_roots_) {
+    if (c != root && IsWithin(c, root)) out.push_back(c);
+  }
+  return out;
+}
+
+bool Rules::Overlaps(size_t index, const std::string& root) const {
+  const std::string& path = rules_[index].resolved_path;
+  return IsWithin(path, root) || IsWithin(root, path);
+}
+
+std::vector<Reading> Rules::Evaluate(const std::vector<const Tally*>& tallies,
+                                     double now) const {
+  std::vector<Reading> out(rules_.size());
+  std::vector<double> oldest(rules_.size(),
+                             std::numeric_limits<double>::infinity());
+  // Matched directories: their entry and their contents may sit in
+  // different tallies (walker threads, directories).
+  std::vector<std::map<std::string_view, Tally::Set>> sets(rules_.size());
+  for (const Tally* tally : tallies) {
+    for (const Tally::PerRule& r : tally->per_rule_) {
+      Reading& reading = out[r.rule];
+      reading.bytes += r.old_bytes;
+      reading.entries += r.old_entries;
+      oldest[r.rule] = std::min(oldest[r.rule], r.old_oldest);
+      const double before = now - older_than_[r.rule];
+      for (const Tally::Young& y : r.young) {
+        if (!(y.mtime < before)) continue;
+        reading.bytes += y.bytes;
+        ++reading.entries;
+        oldest[r.rule] = std::min(oldest[r.rule], y.mtime);
+      }
+      for (const auto& [path, set] : r.sets) {
+        Tally::Set& merged = sets[r.rule][path];
+        if (!std::isnan(set.mtime)) merged.mtime = set.mtime;
+        merged.bytes += set.bytes;
+        merged.entries += set.entries;
+      }
+    }
+  }
+  for (size_t i = 0; i < out.size(); ++i) {
+    const double before = now - older_than_[i];
+    for (const auto& [path, set] : sets[i]) {
+      // A set whose own entry was not listed (its parent was not walked)
+      // is not known to be one.
+      if (set.entries == 0) continue;
+      if (older_than_[i] > 0 && !(set.mtime < before)) continue;
+      out[i].bytes += set.bytes;
+      out[i].entries += set.entries;
+      oldest[i] = std::min(oldest[i], set.mtime);
+    }
+    if (std::isfinite(oldest[i])) out[i].oldest_mtime = oldest[i];
+  }
+  return out;
+}
+
+Tally::PerRule& Tally::For(uint8_t rule) {
+  for (PerRule& r : per_rule_) {
+    if (r.rule == rule) return r;
+  }
+  PerRule& r = per_rule_.emplace_back();
+  r.rule = rule;
+  return r;
+}
+
+void Tally::Add(std::string_view directory, std::string_view name,
+                const struct stat& st, bool counted) {
+  if (!have_context_ || directory != directory_) {
+    directory_.assign(directory);
+    context_ = rules_->ContextOf(directory);
+    have_context_ = true;
+  }
+  if (context_.applies == 0) return;
+  const uint64_t bytes =
+      counted ? static_cast<uint64_t>(st.st_blocks) * 512 : 0;
+  const double mtime = Seconds(st.st_mtim);
+  // Below a matched directory: the bytes belong to it; not matched again.
+  uint64_t inside = 0;
+  for (const auto& [rule, path] : context_.inside) {
+    inside |= uint64_t{1} << rule;
+    if (bytes > 0) For(rule).sets[path].bytes += bytes;
+  }
+  const uint64_t candidates = context_.applies & ~inside;
+  if (candidates == 0) return;
+  name_.assign(name);  // reuses its capacity: no allocation per entry
+  const std::vector<CleanupRule>& rules = rules_->rules_;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    if (!(candidates & (uint64_t{1} << i))) continue;
+    if (!Matches(rules[i], name_.c_str(), st)) continue;
+    PerRule& r = For(static_cast<uint8_t>(i));
+    if (rules[i].type == CleanupEntryType::kDirectory) {
+      std::string path(directory);
+      if (path.back() != '/') path += '/';
+      path += name;
+      Set& set = r.sets[path];
+      set.mtime = mtime;
+      set.bytes += bytes;
+      set.entries += 1;
+      continue;
+    }
+    // Old for good when older than the rule's age at stat time; "0s" (any
+    // age) is always old, a file from the future included.
+    const double older_than = rules_->older_than_[i];
+    if (older_than <= 0 || mtime < now_ - older_than) {
+      r.old_bytes += bytes;
+      r.old_entries += 1;
+      r.old_oldest = std::min(r.old_oldest, mtime);
+    } else {
+      r.young.push_back({mtime, bytes});
+    }
+  }
+}
+
+void Tally::Merge(const Tally& other) {
+  for (const PerRule& o : other.per_rule_) {
+    PerRule& r = For(o.rule);
+    r.old_bytes += o.old_bytes;
+    r.old_entries += o.old_entries;
+    r.old_oldest = std::min(r.old_oldest, o.old_oldest);
+    r.young.insert(r.young.end(), o.young.begin(), o.young.end());
+    for (const auto& [path, set] : o.sets) {
+      Set& merged = r.sets[path];
+      if (!std::isnan(set.mtime)) merged.mtime = set.mtime;
+      merged.bytes += set.bytes;
+      merged.entries += set.entries;
+    }
+  }
+}
+
+size_t Tally::MemoryBytes() const {
+  size_t bytes = per_rule_.capacity() * sizeof(PerRule) + directory_.capacity();
+  for (const PerRule& r : per_rule_) {
+    bytes += r.young.capacity() * sizeof(Young);
+    for (const auto& [path, set] : r.sets) {
+      bytes += path.capacity() + sizeof(set) + 48;  // map node
+    }
+  }
+  return bytes;
+}
+
+}  // namespace stemedb::reclaim
