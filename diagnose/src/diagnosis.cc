@@ -187,8 +187,8 @@ Candidate Judge(const Numbers& n, const Limits& l, const FilesystemNumbers& fs,
                      "Database using most space?",
                      space_short && db_share > l.most_space_share,
                      share_detail(db, db_share, "database") +
-                         (space_short ? "" : "; space is not short")});
-  v.steps.back().section = "3";
+                         (space_short ? "" : "; space is not short"),
+                     "3"});
   v.steps.push_back(
       {"df -i", "Inodes exhausted?",
        has_inodes && inode_free_ratio < l.inode_warning_free_ratio,

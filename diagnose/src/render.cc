@@ -215,7 +215,8 @@ std::string RenderText(const Report& r, size_t width) {
   }
   out += Heading(
       "Most entries (find DIR -printf '%h\\n' | sort | uniq -c | "
-      "sort -rn)");
+      "sort -rn | head -" +
+      std::to_string(kTopDirectories) + ")");
   if (!n.directories_measured) out += "  (not measured)\n";
   for (const auto& d : n.most_entries) {
     out += Printf("  %7s  ", std::to_string(d.value).c_str()) +

@@ -97,6 +97,26 @@ diagnose::Numbers NumbersFromSnapshot(const Snapshot& s, const Config& config,
     }
     n.components.push_back(std::move(c));
   }
+  // The lists over every component: the union of each one's top 20 holds
+  // the overall top 20.
+  diagnose::TopDirectories top;
+  bool all_measured = true;
+  for (const auto& st : s.components) {
+    if (!st.have_stats || !st.stats.present) continue;
+    if (st.top_directories) {
+      top.Merge(*st.top_directories);
+      n.directories_measured = true;
+    } else {
+      all_measured = false;
+    }
+  }
+  if (n.directories_measured && !all_measured) {
+    n.notes.push_back(
+        "the directory lists leave out components walked without "
+        "per-directory records");
+  }
+  n.largest_directories = top.Largest();
+  n.most_entries = top.MostEntries();
   for (const auto& rule : config.cleanup.rules) {
     diagnose::RuleNumbers r;
     r.name = rule.name;
@@ -104,9 +124,31 @@ diagnose::Numbers NumbersFromSnapshot(const Snapshot& s, const Config& config,
     r.path = rule.resolved_path;
     r.command = rule.resolved_command;
     r.mountpoint = MountpointOf(s, n, rule);
+    for (const auto& state : s.cleanup_rules) {
+      if (state.name != rule.name) continue;
+      // The capacity pass knows the rule directory's filesystem; "" when
+      // the directory is absent (it then frees nothing anywhere).
+      r.mountpoint = state.mountpoint;
+      r.measured = state.have_reading;
+      r.bytes = state.reading.bytes;
+      r.entries = state.reading.entries;
+      r.oldest_timestamp = state.reading.oldest_mtime.value_or(0);
+    }
     n.rules.push_back(std::move(r));
   }
   return n;
+}
+
+std::shared_ptr<const diagnose::TopDirectories> TopDirectoriesOf(
+    const scanner::ComponentStats& stats) {
+  if (!stats.directory_list) return nullptr;
+  auto top = std::make_shared<diagnose::TopDirectories>();
+  for (const auto& d : *stats.directory_list) {
+    const uint64_t bytes = d.cumulative.allocated_bytes;
+    const uint64_t entries = d.direct.entries();
+    if (top->Wants(bytes, entries)) top->Offer(d.path, bytes, entries);
+  }
+  return top;
 }
 
 diagnose::Numbers WalkNumbers(const Config& config) {

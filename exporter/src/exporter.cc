@@ -16,6 +16,7 @@
 #include "exporter_testing.h"
 #include "prometheus/text_serializer.h"
 #include "source.h"
+#include "stemedb/exporter/diagnose_numbers.h"
 #include "stemedb/exporter/log.h"
 #include "stemedb/scanner/filesystems.h"
 #include "stemedb/scanner/scanner.h"
@@ -259,6 +260,9 @@ struct Exporter::Shared {
       if (r.complete) {
         st.stats = r;
         st.have_stats = true;
+        // Only the top-20 lists stay: memory does not follow directories.
+        st.top_directories = TopDirectoriesOf(r);
+        st.stats.directory_list.reset();
       }
       if (st.last_success) st.last_success_timestamp = now;
       for (int k = 0; k < scanner::kErrorReasonCount; ++k) {

@@ -25,6 +25,9 @@ WalkPlan PlanWalk(const Config& config) {
   plan.interval = config.scan.interval.value;
   plan.timeout = config.scan.timeout.value;
   plan.reconcile_interval = config.scan.reconcile_interval.value;
+  // For diagnose's top-20 lists; the engine reduces the records to them as
+  // soon as a walk is applied (TopDirectoriesOf).
+  plan.options.record_directories = true;
   return plan;
 }
 

@@ -86,13 +86,16 @@ class Catalog {
   // --- The entries. ---
 
   AlertRule DiskSpaceWarning() const {
-    return DiskAvail(kDiskWarning, t_.disk_space.warning, "warning", {},
-                     "yellow");
+    return DiskAvail(
+        {kDiskWarning, "warning", t_.disk_space.warning, {}, "yellow"});
   }
 
   AlertRule DiskSpaceCritical() const {
-    return DiskAvail(kDiskCritical, t_.disk_space.critical, "critical",
-                     {kDiskWarning, kWillFill}, "orange");
+    return DiskAvail({kDiskCritical,
+                      "critical",
+                      t_.disk_space.critical,
+                      {kDiskWarning, kWillFill},
+                      "orange"});
   }
 
   AlertRule DiskSpaceEmergency() const {
@@ -115,12 +118,15 @@ class Catalog {
   }
 
   AlertRule InodeWarning() const {
-    return Inodes(kInodeWarning, t_.inodes.warning, "warning", {}, "orange");
+    return Inodes({kInodeWarning, "warning", t_.inodes.warning, {}, "orange"});
   }
 
   AlertRule InodeCritical() const {
-    return Inodes(kInodeCritical, t_.inodes.critical, "critical",
-                  {kInodeWarning}, "red");
+    return Inodes({kInodeCritical,
+                   "critical",
+                   t_.inodes.critical,
+                   {kInodeWarning},
+                   "red"});
   }
 
   AlertRule WillFillSoon() const {
@@ -522,55 +528,61 @@ class Catalog {
     return {"job", "instance", "mountpoint", "device"};
   }
 
-  AlertRule DiskAvail(const char* name, const RatioThreshold& t,
-                      const char* severity, std::vector<std::string> inhibits,
-                      const char* color) const {
-    AlertRule a = FsRatioBelow(name, severity, kSectionQuickDiagnosis, t,
-                               Ratio(fs_.avail, fs_.size), "space available",
-                               "space available", std::move(inhibits));
+  // What the disk-space and inode alerts share: name, severity, threshold,
+  // the warning their critical twin silences, their colour on the scale.
+  struct FsLevel {
+    const char* name;
+    const char* severity;
+    const RatioThreshold& threshold;
+    std::vector<std::string> inhibits;
+    const char* color;
+  };
+
+  AlertRule DiskAvail(FsLevel level) const {
+    AlertRule a =
+        Base(level.name, level.severity, kSectionQuickDiagnosis,
+             level.threshold.for_duration, {{"ratio", level.threshold.ratio}});
+    FsRatioBelow(Ratio(fs_.avail, fs_.size), "space available",
+                 "space available", &a);
+    a.inhibits = std::move(level.inhibits);
+    if (!a.inhibits.empty()) a.inhibit_equal = FsEqual();
     a.description_query = ReclaimQuery(m::kReclaimableBytes);
     a.scenario = scenarios::DiskAvailBelow;
     a.scale = "used";
-    a.scale_step = {color, DecimalComplement(t.ratio)};
+    a.scale_step = {level.color, DecimalComplement(level.threshold.ratio)};
     return a;
   }
 
   // files > 0 first: filesystems without an inode table report files=0,
   // which is not "0% free".
-  AlertRule Inodes(const char* name, const RatioThreshold& t,
-                   const char* severity, std::vector<std::string> inhibits,
-                   const char* color) const {
-    AlertRule a = FsRatioBelow(
-        name, severity, kSectionInodes, t,
-        Selector(fs_.files_free, {fs_.matchers}) + "\n    / (" +
-            Selector(fs_.files, {fs_.matchers}) + " > 0)",
-        "inodes available", "of its inodes free", std::move(inhibits));
+  AlertRule Inodes(FsLevel level) const {
+    AlertRule a =
+        Base(level.name, level.severity, kSectionInodes,
+             level.threshold.for_duration, {{"ratio", level.threshold.ratio}});
+    FsRatioBelow(Selector(fs_.files_free, {fs_.matchers}) + "\n    / (" +
+                     Selector(fs_.files, {fs_.matchers}) + " > 0)",
+                 "inodes available", "of its inodes free", &a);
+    a.inhibits = std::move(level.inhibits);
+    if (!a.inhibits.empty()) a.inhibit_equal = FsEqual();
     a.description_query = ReclaimQuery(m::kReclaimableEntries);
     a.scenario = scenarios::InodesFreeBelow;
     a.scale = "inodes_used";
-    a.scale_step = {color, DecimalComplement(t.ratio)};
+    a.scale_step = {level.color, DecimalComplement(level.threshold.ratio)};
     return a;
   }
 
-  // A per-filesystem "ratio below threshold" alert on writable filesystems:
-  // the shape shared by the disk-space and inode alerts.
-  AlertRule FsRatioBelow(const char* name, const char* severity,
-                         std::string_view section, const RatioThreshold& t,
-                         const std::string& ratio, const std::string& summary,
-                         const std::string& described,
-                         std::vector<std::string> inhibits) const {
-    AlertRule a =
-        Base(name, severity, section, t.for_duration, {{"ratio", t.ratio}});
-    a.expr = "(\n  " + ratio + "\n) < " + FormatNumber(t.ratio) + "\nand " +
-             Writable();
-    a.summary = "Filesystem has less than " + FormatPercent(t.ratio) + "% " +
-                summary + ".";
-    a.description = FsWhere() + " has {{ $value | humanizePercentage }} " +
-                    described + ", below the " + Str(severity) +
-                    " threshold of " + FormatPercent(t.ratio) + "%.";
-    a.inhibits = std::move(inhibits);
-    if (!a.inhibits.empty()) a.inhibit_equal = FsEqual();
-    return a;
+  // A per-filesystem "ratio below the alert's limit" on writable
+  // filesystems: expression, summary and description of `a`.
+  void FsRatioBelow(const std::string& ratio, const std::string& summary,
+                    const std::string& described, AlertRule* a) const {
+    const double limit = a->Limit("ratio");
+    a->expr = "(\n  " + ratio + "\n) < " + FormatNumber(limit) + "\nand " +
+              Writable();
+    a->summary = "Filesystem has less than " + FormatPercent(limit) + "% " +
+                 summary + ".";
+    a->description = FsWhere() + " has {{ $value | humanizePercentage }} " +
+                     described + ", below the " + a->severity +
+                     " threshold of " + FormatPercent(limit) + "%.";
   }
 
   // A time series of one query per component with the alert's limit drawn.

@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 import unittest
 
 import e2e_lib as e2e
@@ -101,8 +102,8 @@ class DiagnoseTest(unittest.TestCase):
         with open(self.config, "w") as f:
             f.write(e2e.config_yaml(self.root, interval="1s"))
 
-    def mount(self, size):
-        e2e.mount_tmpfs(self.root, size, TMPFS_INODES)
+    def mount(self, size, inodes=TMPFS_INODES):
+        e2e.mount_tmpfs(self.root, size, inodes)
         self.addCleanup(e2e.umount, self.root)
         e2e.make_demo_tree(self.root)
         self.assertEqual(e2e.mountpoint_of(self.root), self.root)
@@ -177,6 +178,39 @@ class DiagnoseTest(unittest.TestCase):
         self.assertEqual(wal["mountpoint"], self.root)
         self.assertEqual(rules["tmp_files"]["section"], "4")
         self.assertEqual(rules["tmp_files"]["mountpoint"], self.root)
+        # What they would free: find's matches, du's bytes.
+        data = os.path.join(self.root, "data")
+        for name, args in [
+                ("wal_beyond_retention", [os.path.join(data, "wal"), "-name",
+                                          "*.log", "-mtime", "+7"]),
+                ("tmp_files", [data, "-name", "*.tmp"]),
+                ("empty_files", [data, "-type", "f", "-empty"])]:
+            with self.subTest(rule=name):
+                files = subprocess.run(
+                    ["find"] + args, check=True, capture_output=True,
+                    text=True).stdout.split()
+                self.assertTrue(rules[name]["measured"])
+                self.assertEqual(rules[name]["entries"], len(files))
+                want = 0
+                if files:
+                    out = subprocess.run(["du", "-B1", "-c"] + files,
+                                         check=True, capture_output=True,
+                                         text=True).stdout
+                    want = int(out.splitlines()[-1].split()[0])
+                self.assertEqual(rules[name]["bytes"], want)
+        # The top-20 lists: du's and find's over the component trees.
+        trees = [os.path.join(self.root, rel)
+                 for rel in e2e.DEFAULT_LAYOUT.values()]
+        self.assertTrue(report["directories_measured"])
+        top = lambda d: [[p, v] for p, v in
+                         sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))
+                         [:20]]
+        self.assertEqual([[d["path"], d["allocated_bytes"]]
+                          for d in report["largest_directories"]],
+                         top(du_largest(trees)))
+        self.assertEqual([[d["path"], d["entries"]]
+                          for d in report["most_entries"]],
+                         top(find_entries(trees)))
 
     def test_out_of_blocks_is_section_1(self):
         self.mount("2m")
@@ -236,7 +270,24 @@ class DiagnoseTest(unittest.TestCase):
         self.check_numbers(report)
 
     def test_from_a_running_exporter_matches_the_local_walk(self):
-        self.mount("8m")
+        self.mount("8m", 1024)
+        # More directories than the lists hold, of varied sizes and entry
+        # counts (ties are broken by path on both sides).
+        for i in range(30):
+            for j in range(i % 7 + 1):
+                e2e.write_file(os.path.join(
+                    self.root, "logs/archive-%02d/part-%d.log" % (i, j)),
+                    1000 * (i % 5) + 1)
+        self.assertGreater(len(du_largest([os.path.join(self.root,
+                                                         "logs")])), 20)
+        # WAL segments beyond the 7d retention, and temporary files, for
+        # the cleanup rules to find.
+        now = time.time()
+        for i in range(4):
+            path = os.path.join(self.root, "data/wal/old-%d.log" % i)
+            e2e.write_file(path, 5000 * (i + 1), now - 86400 * (8 + i))
+            e2e.write_file(os.path.join(self.root, "data/tmp/op-%d.tmp" % i),
+                           3000 * i)
         exporter = e2e.Exporter(self.work, ["--config", self.config])
         self.addCleanup(exporter.close)
 
@@ -255,12 +306,16 @@ class DiagnoseTest(unittest.TestCase):
         self.assertEqual(rc_from, rc_local, err)
         self.assertEqual(remote["source"], "exporter")
         self.assertEqual(local["source"], "walk")
+        self.check_numbers(remote)
         for doc in (served, remote, local):
             for key in ("timestamp", "source"):
                 doc.pop(key)
+            # The journal and core dump rules read the host's own
+            # directories, which may change between the two readings.
+            doc["rules"] = [r for r in doc["rules"]
+                            if r["path"].startswith(self.root + "/")]
         self.assertEqual(remote, served)
         self.assertEqual(remote, local)
-        self.check_numbers(remote)
 
         # Text from --from too; a wrong port is UNKNOWN, not a crash.
         rc, text, _ = self.diagnose("--from", exporter.url, fmt="text")

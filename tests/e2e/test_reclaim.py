@@ -248,10 +248,11 @@ class ReclaimTest(unittest.TestCase):
         self.assertEqual(exporter.scrape().value(
             "stemedb_disk_reclaimable_bytes", rule="wal_beyond_retention"),
             size)
-        # Still the first walk: no walk moved it.
-        self.assertEqual(exporter.scrape().value(
-            "stemedb_disk_last_scan_success_timestamp_seconds",
-            component="wal"), walks)
+        if mode == "walk":
+            # Still the first walk: no walk moved it.
+            self.assertEqual(exporter.scrape().value(
+                "stemedb_disk_last_scan_success_timestamp_seconds",
+                component="wal"), walks)
         self.assertTrue(os.path.exists(turning))
 
     def test_critical_alert_states_what_cleanup_would_free(self):

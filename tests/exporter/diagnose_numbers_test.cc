@@ -69,6 +69,50 @@ TEST(DiagnoseNumbersTest, SnapshotToNumbers) {
             "find /data/data/wal -name \"*.log\" -mtime +7 -delete");
 }
 
+TEST(DiagnoseNumbersTest, TopListsFromRecordsAcrossComponents) {
+  auto records = [](const std::string& root, uint64_t base) {
+    auto list = std::make_shared<std::vector<scanner::DirectoryRecord>>();
+    for (uint64_t i = 0; i < 15; ++i) {
+      scanner::DirectoryRecord d;
+      d.path = root + "/d" + std::to_string(i);
+      d.cumulative.allocated_bytes = base + i;
+      d.direct.files = i;  // d0 is empty: never among "most entries"
+      list->push_back(d);
+    }
+    scanner::ComponentStats stats;
+    stats.present = stats.complete = true;
+    stats.directory_list = list;
+    return stats;
+  };
+  EXPECT_EQ(TopDirectoriesOf(scanner::ComponentStats{}), nullptr);
+  Config config = DefaultConfig("/data");
+  Snapshot s;
+  for (const auto& c : config.components) {
+    ComponentState st;
+    st.name = c.name;
+    st.have_stats = st.last_success = true;
+    st.stats.present = st.stats.complete = true;
+    s.components.push_back(st);
+  }
+  s.components[0].top_directories =
+      TopDirectoriesOf(records("/data/data/wal", 1000));
+  s.components[1].top_directories =
+      TopDirectoriesOf(records("/data/data/db", 0));
+  const auto n = NumbersFromSnapshot(s, config, "walk", 1e9);
+  EXPECT_TRUE(n.directories_measured);
+  ASSERT_EQ(n.largest_directories.size(), diagnose::kTopDirectories);
+  // All 15 of wal (1000..1014), then db's largest five (10..14).
+  EXPECT_EQ(n.largest_directories[0].path, "/data/data/wal/d14");
+  EXPECT_EQ(n.largest_directories[0].value, 1014u);
+  EXPECT_EQ(n.largest_directories[19].path, "/data/data/db/d10");
+  ASSERT_EQ(n.most_entries.size(), diagnose::kTopDirectories);
+  EXPECT_EQ(n.most_entries[0].path, "/data/data/db/d14");  // tie: by path
+  EXPECT_EQ(n.most_entries[1].path, "/data/data/wal/d14");
+  // The other components were walked without records: said so.
+  ASSERT_FALSE(n.notes.empty());
+  EXPECT_NE(n.notes.back().find("directory lists"), std::string::npos);
+}
+
 TEST(DiagnoseNumbersTest, RouterServesTheDiagnosisAsJson) {
   Exporter exporter(DefaultConfig("/nonexistent-root"), nullptr);
   Router router("/metrics", &exporter);

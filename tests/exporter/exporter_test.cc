@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -189,6 +190,68 @@ TEST(ExporterTest, FailedReloadKeepsConfigAndCountsFailure) {
   EXPECT_THAT(text, HasSubstr("stemedb_disk_config_reload_failures_total 1"));
   EXPECT_THAT(text, Not(HasSubstr("component=\"db\"")));
   EXPECT_THAT(text, HasSubstr("component=\"wal\""));
+}
+
+CleanupRule Rule(const std::string& name, const std::string& dir,
+                 const std::string& match) {
+  CleanupRule r;
+  r.name = name;
+  r.section = 4;
+  r.path = dir;
+  r.resolved_path = dir;
+  r.match = match;
+  return r;
+}
+
+uint64_t Allocated(const std::string& path) {
+  struct stat st;
+  EXPECT_EQ(lstat(path.c_str(), &st), 0) << path;
+  return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+// Issue 9: a rule directory around the components is walked once as an
+// extra root (the components in it left to their own walk, so nothing is
+// counted twice), is not a component, and its readings and filesystem
+// reach the snapshot and the exposition; a reload that changes the rules
+// takes effect with the next walk.
+TEST(ExporterTest, CleanupRulesAreTalliedByTheWalk) {
+  TempDir dir;
+  WriteFile(dir / "wal/a.tmp", std::string(5000, 'x'));
+  WriteFile(dir / "db/b.tmp", std::string(9000, 'x'));
+  WriteFile(dir / "stray.tmp", std::string(100, 'x'));
+  WriteFile(dir / "keep.kv", "x");
+  Config c = TwoComponents(dir.path());
+  c.cleanup.rules.push_back(Rule("tmp_files", dir.path(), "*.tmp"));
+  std::string match = "*.kv";
+  Exporter e(c, [&](Config* out) {
+    Config next = c;
+    next.cleanup.rules[0].match = match;
+    *out = next;
+    return Status();
+  });
+  e.RunOnce();
+  auto s = e.CurrentSnapshot();
+  ASSERT_EQ(s->cleanup_rules.size(), 1u);
+  const CleanupRuleState& r = s->cleanup_rules[0];
+  EXPECT_EQ(r.name, "tmp_files");
+  ASSERT_TRUE(r.have_reading);
+  EXPECT_EQ(r.reading.entries, 3u);
+  EXPECT_EQ(r.reading.bytes, Allocated(dir / "wal/a.tmp") +
+                                 Allocated(dir / "db/b.tmp") +
+                                 Allocated(dir / "stray.tmp"));
+  EXPECT_FALSE(r.mountpoint.empty());
+  EXPECT_EQ(s->components.size(), 2u);  // the extra root is no component
+  EXPECT_THAT(*e.Exposition(),
+              HasSubstr("stemedb_disk_reclaimable_entries{rule=\"tmp_files\"} "
+                        "3"));
+  EXPECT_THAT(*e.Exposition(),
+              HasSubstr("stemedb_disk_cleanup_rule_info{device=\""));
+
+  ASSERT_FALSE(e.Reload().has_value());
+  e.RunOnce();
+  const auto after = e.CurrentSnapshot()->cleanup_rules.at(0);
+  EXPECT_EQ(after.reading.entries, 1u);
+  EXPECT_EQ(after.reading.bytes, Allocated(dir / "keep.kv"));
 }
 
 TEST(ExporterTest, StopReturnsPromptlyWhileIdle) {

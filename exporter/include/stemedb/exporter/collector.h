@@ -6,10 +6,12 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "prometheus/metric_family.h"
+#include "stemedb/diagnose/top.h"
 #include "stemedb/reclaim/reclaim.h"
 #include "stemedb/scanner/filesystems.h"
 #include "stemedb/scanner/scanner.h"
@@ -23,7 +25,10 @@ struct ComponentState {
   bool attempted = false;         // a walk of it has finished (well or not)
   bool have_stats = false;        // `stats` holds a complete walk
   scanner::ComponentStats stats;  // the last complete walk
-  bool last_success = false;      // the last walk was complete and usable
+  // Its top-20 directories for diagnose (stats.directory_list reduced at
+  // once, so the per-directory records are not kept); null: not measured.
+  std::shared_ptr<const diagnose::TopDirectories> top_directories;
+  bool last_success = false;  // the last walk was complete and usable
   double last_duration_seconds = 0;
   double last_success_timestamp = 0;  // unix seconds; 0: never
   std::array<uint64_t, scanner::kErrorReasonCount> errors_total{};

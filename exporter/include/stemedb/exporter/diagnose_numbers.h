@@ -26,6 +26,12 @@ diagnose::Numbers NumbersFromSnapshot(const Snapshot& snapshot,
 // nothing anywhere but the log on stderr.
 diagnose::Numbers WalkNumbers(const Config& config);
 
+// The top-20 lists of one walked component, from its per-directory records
+// (WalkOptions::record_directories): subtree allocated bytes and direct
+// entries per directory. Null when the walk kept no records.
+std::shared_ptr<const diagnose::TopDirectories> TopDirectoriesOf(
+    const scanner::ComponentStats& stats);
+
 // The JSON document GET /diagnose serves: the report of the exporter's
 // current snapshot.
 std::string DiagnoseJson(const Snapshot& snapshot, const Config& config);
