@@ -62,7 +62,7 @@ struct LinkRef {
   std::map<std::string, uint32_t> dirs;
   uint64_t allocated = 0;
   uint64_t apparent = 0;
-  bool in_segment = false;
+  uint32_t segment_names = 0;  // names of it in or below a segment
 };
 
 struct Node {
@@ -148,7 +148,7 @@ struct Watcher::Tree {
       ++ref.dirs[dir];
       ref.allocated = e.allocated_bytes;
       ref.apparent = e.apparent_bytes;
-      ref.in_segment = ref.in_segment || e.in_segment;
+      if (e.in_segment) ++ref.segment_names;
     }
   }
 
@@ -164,6 +164,9 @@ struct Watcher::Tree {
       auto held = dirs.find(dir);
       if (held == dirs.end()) continue;
       const bool was_first = held == dirs.begin();
+      if (e.in_segment && it->second.segment_names > 0) {
+        --it->second.segment_names;
+      }
       if (--held->second == 0) dirs.erase(held);
       if (dirs.empty()) {
         links.erase(it);
@@ -591,7 +594,7 @@ struct Watcher::Tree {
     for (const auto& [key, ref] : comp.links) {
       sum.allocated_bytes += ref.allocated;
       sum.apparent_bytes += ref.apparent;
-      if (ref.in_segment) sum.segment_allocated_bytes += ref.allocated;
+      if (ref.segment_names > 0) sum.segment_allocated_bytes += ref.allocated;
     }
     sum.errors = {};  // reported as they are met (TakeStats)
     SetTotals(sum, &stats);
