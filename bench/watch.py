@@ -269,6 +269,8 @@ def main():
     tree = a.keep or os.path.join(work, "tree")
     exporters = {}
     results = {}
+    stop = multiprocessing.Event()
+    writers = []
     try:
         if not os.path.isdir(tree):
             t = time.monotonic()
@@ -319,12 +321,11 @@ def main():
               flush=True)
 
         # 5. Busy cost.
-        stop = multiprocessing.Event()
-        writers = [
+        writers += [
             multiprocessing.Process(target=wal_writer, args=(
-                os.path.join(tree, "data", "wal"), stop)),
+                os.path.join(tree, "data", "wal"), stop), daemon=True),
             multiprocessing.Process(target=tmp_churn, args=(
-                os.path.join(tree, "data", "tmp"), stop)),
+                os.path.join(tree, "data", "tmp"), stop), daemon=True),
         ]
         cpu0 = {m: cpu_seconds(pid) for m, pid in pids.items()}
         t0 = time.monotonic()
@@ -390,6 +391,13 @@ def main():
             results[mode]["events"] = w.total(m, w.EVENTS)
             results[mode]["watches"] = w.total(m, w.WATCHES)
     finally:
+        stop.set()
+        for proc in writers:
+            if proc.pid is not None:
+                proc.join(30)
+                if proc.is_alive():
+                    proc.terminate()
+                    proc.join()
         for exp in exporters.values():
             exp.close()
         # The tree is in `work` unless --keep put it elsewhere.
@@ -415,7 +423,7 @@ def main():
         ("peak RSS MiB (VmHWM)", "rss", "%.1f"),
         ("rewalks", "rewalks", "%s"),
     ]
-    print("%-30s" % "" + "".join("%22s" % m for m in modes))
+    print("%-30s" % "" + "".join("%24s" % m for m in modes))
     for label, key, fmt in rows:
         cells = []
         for mode in modes:
@@ -432,7 +440,7 @@ def main():
                 v = "yes" if r["exact"] else "NO (%d)" % len(r["mismatches"])
             else:
                 v = fmt % (r[key],)
-            cells.append("%22s" % v)
+            cells.append("%24s" % v)
         print("%-30s" % label + "".join(cells))
     for mode in modes:
         if results[mode]["mismatches"]:
