@@ -92,9 +92,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// True when a watcher started for `b` serves `a`: the same settings and
+// `b`'s specs a prefix of `a`'s (specs appended later, such as a cleanup
+// rule's extra roots, are walked at the interval instead: restarting would
+// count the old instance's watches against the limit until the kernel has
+// freed them).
 bool SamePlan(const WalkPlan& a, const WalkPlan& b) {
-  if (a.specs.size() != b.specs.size()) return false;
-  for (size_t i = 0; i < a.specs.size(); ++i) {
+  if (a.specs.size() < b.specs.size()) return false;
+  for (size_t i = 0; i < b.specs.size(); ++i) {
     if (a.specs[i].name != b.specs[i].name ||
         a.specs[i].path != b.specs[i].path ||
         a.specs[i].segment_pattern != b.specs[i].segment_pattern) {
@@ -133,7 +138,12 @@ class ModalSource : public ComponentSource {
     if (!watcher_ || !SamePlan(plan, plan_)) StartWatcher(plan);
     std::vector<scanner::ComponentStats> out =
         watcher_->TakeStats(plan.options.record_directories);
-    const std::vector<scanner::WatchInfo> info = watcher_->Info();
+    std::vector<scanner::WatchInfo> info = watcher_->Info();
+    out.resize(plan.specs.size());
+    info.resize(plan.specs.size());  // appended specs: not watched
+    last_.resize(plan.specs.size());
+    walked_.resize(plan.specs.size(), false);
+    last_walk_.resize(plan.specs.size());
     // Components not watched (their filesystem, or the watch limit) are
     // walked at the walk interval; between walks their last numbers stand.
     std::vector<scanner::ComponentSpec> due;

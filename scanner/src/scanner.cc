@@ -765,9 +765,9 @@ bool ScanDirectory(const DirectoryScan& scan, DirectoryVisitor& visitor,
       if (st.st_nlink > 1 && scan.linked != nullptr) {
         // The caller counts hard-linked inodes' bytes itself; the
         // aggregate's `counted` is decided as the caller says.
-        scan.linked->push_back({st.st_dev, st.st_ino, allocated,
-                                static_cast<uint64_t>(st.st_size),
-                                scan.in_segment || is_segment, name});
+        scan.linked->push_back(
+            {st.st_dev, st.st_ino, allocated, static_cast<uint64_t>(st.st_size),
+             scan.in_segment || is_segment, name, st.st_nlink});
         info.counted = scan.count_linked
                            ? scan.count_linked(st.st_dev, st.st_ino)
                            : scan.links != nullptr && scan.links->FirstSighting(

@@ -258,7 +258,9 @@ struct Watcher::Tree {
       const int wd = inotify_add_watch(w.inotify_fd_, proc.c_str(), kWatchMask);
       if (wd < 0) {
         w.watches_.fetch_sub(1, std::memory_order_relaxed);
-        if (errno == ENOSPC) limit_hit = true;
+        // Out of watches (ENOSPC), or refused otherwise: a directory that
+        // is not watched would go stale, so the component is walked.
+        limit_hit = true;
       }
       return wd;
     };
@@ -430,12 +432,34 @@ struct Watcher::Tree {
                  ? std::string()
                  : it->second.dirs.begin()->first;
     };
+    // A hard link made to a file counted as plain elsewhere: link(2) tells
+    // only the new name's directory, so the component is read again.
+    bool unseen_names = false;
+    for (const LinkedEntry& e : linked) {
+      if (!components[c].links.contains(InodeKey{e.dev, e.ino}) &&
+          e.nlink > static_cast<nlink_t>(std::count_if(
+                        linked.begin(), linked.end(), [&](const auto& o) {
+                          return o.dev == e.dev && o.ino == e.ino;
+                        }))) {
+        unseen_names = true;
+      }
+    }
     std::vector<std::string> before;
     for (const auto* list : {&node.linked, &linked}) {
       for (const LinkedEntry& e : *list) before.push_back(counting(e));
     }
+    // Known before this reading (by another directory, or by this one).
     DropLinks(c, path, node.linked, /*mark=*/false);
     AddLinks(c, path, linked, /*mark=*/false);
+    if (unseen_names) {
+      auto first = nodes.lower_bound(components[c].root);
+      auto last = nodes.lower_bound(SubtreeEnd(components[c].root));
+      for (auto it = first; it != last; ++it) {
+        if (it->second.component == c && it->first != path) {
+          MarkDirty(it->first);
+        }
+      }
+    }
     size_t k = 0;
     for (const auto* list : {&node.linked, &linked}) {
       for (const LinkedEntry& e : *list) {

@@ -111,6 +111,7 @@ struct LinkedEntry {
   uint64_t apparent_bytes = 0;
   bool in_segment = false;  // a segment or below one
   std::string name;         // its name in the directory
+  nlink_t nlink = 0;
 };
 
 // One directory entry as ScanDirectory saw it, for per-entry aggregation
