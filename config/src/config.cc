@@ -342,6 +342,23 @@ class ConfigParser {
         BoolField("one_filesystem", &scan.one_filesystem),
         IntField("threads", &scan.threads, 1, 64),
         IntField("max_depth", &scan.max_depth, 1, 4096),
+        {"mode",
+         [this](const YAML::Node& node, const Where& where) -> Status {
+           std::string text;
+           if (Status status = reader_.ReadString(node, where, &text)) {
+             return status;
+           }
+           if (text == "watch") {
+             config_->scan.mode = ScanMode::kWatch;
+           } else if (text == "walk") {
+             config_->scan.mode = ScanMode::kWalk;
+           } else {
+             return reader_.Error(
+                 where, "\"" + text + "\" is not a scan mode (watch or walk)");
+           }
+           return std::nullopt;
+         }},
+        DurationField("reconcile_interval", &scan.reconcile_interval, true),
     };
   }
 

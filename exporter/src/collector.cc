@@ -193,6 +193,68 @@ void AddFilesystemFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
   Push(out, std::move(info));
 }
 
+void AddWatchFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
+  auto mode = Family(m::kScanMode,
+                     "1 for how the component's numbers are kept now: watch "
+                     "(inotify, fresh within seconds) or walk (a full walk "
+                     "every scan.interval); 0 for the other.",
+                     "", MetricType::Gauge);
+  auto reconciles = Family(m::kWatchReconcilesTotal,
+                           "Reconcile walks in watch mode whose totals were "
+                           "compared with the watched ones.",
+                           "", MetricType::Counter);
+  auto diff_bytes = Family(m::kWatchReconcileDifferenceBytes,
+                           "Absolute difference in allocated bytes found by "
+                           "the last reconcile walk (0 before one).",
+                           "", MetricType::Gauge);
+  auto diff_entries = Family(m::kWatchReconcileDifferenceEntries,
+                             "Absolute difference in files plus directories "
+                             "found by the last reconcile walk.",
+                             "", MetricType::Gauge);
+  auto rewalks = Family(m::kWatchRewalksTotal,
+                        "Full walks in watch mode forced by a kernel queue "
+                        "overflow, the inotify watch limit (the component "
+                        "then falls back to walks) or a reconcile "
+                        "difference (error).",
+                        "", MetricType::Counter);
+  for (const auto& c : s.components) {
+    if (!c.attempted) continue;  // like every component series
+    for (const bool watch : {true, false}) {
+      Add(&mode,
+          {{std::string(m::kComponent), c.name},
+           {std::string(m::kMode), watch ? "watch" : "walk"}},
+          c.watched == watch ? 1 : 0);
+    }
+    const auto label = ComponentLabel(c);
+    Add(&reconciles, label, static_cast<double>(c.watch.reconciles));
+    Add(&diff_bytes, label,
+        static_cast<double>(c.watch.reconcile_difference_bytes));
+    Add(&diff_entries, label,
+        static_cast<double>(c.watch.reconcile_difference_entries));
+    for (int r = 0; r < scanner::kRewalkReasonCount; ++r) {
+      Add(&rewalks,
+          {{std::string(m::kComponent), c.name},
+           {std::string(m::kReason),
+            std::string(scanner::RewalkReasonName(
+                static_cast<scanner::RewalkReason>(r)))}},
+          static_cast<double>(c.watch.rewalks[r]));
+    }
+  }
+  for (auto* f : {&mode, &reconciles, &diff_bytes, &diff_entries, &rewalks}) {
+    Push(out, std::move(*f));
+  }
+  auto events =
+      Family(m::kWatchEventsTotal, "inotify events read in watch mode.", "",
+             MetricType::Counter);
+  Add(&events, {}, static_cast<double>(s.watch_events_total));
+  out->push_back(std::move(events));
+  auto dirs = Family(m::kWatchDirectories,
+                     "Directories watched (inotify watches held).", "",
+                     MetricType::Gauge);
+  Add(&dirs, {}, static_cast<double>(s.watch_directories));
+  out->push_back(std::move(dirs));
+}
+
 // What each cleanup rule would free; rules whose trees have not been walked
 // completely yet emit nothing but their info.
 void AddCleanupFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
@@ -265,6 +327,7 @@ void AddSelfFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
   for (auto* f : {&success, &duration, &last_ok, &errors}) {
     Push(out, std::move(*f));
   }
+  AddWatchFamilies(s, out);
   auto reload_ok = Family(m::kConfigReloadSuccess,
                           "1 if the last configuration reload succeeded.", "",
                           MetricType::Gauge);

@@ -93,8 +93,14 @@ struct Exporter::Shared {
   explicit Shared(Config c, ConfigLoader l)
       : config(std::move(c)),
         loader(std::move(l)),
-        source(MakeWalkSource()),
+        source(MakeSource()),
         cleanup(config) {
+    // Watch mode: newer numbers are ready; collect and render now.
+    source->SetChangedCallback([this] {
+      std::lock_guard<std::mutex> lock(mu);
+      source_changed = true;
+      cv.notify_all();
+    });
     for (const auto& comp : config.components) {
       components.push_back(FreshState(comp));
     }
@@ -117,6 +123,14 @@ struct Exporter::Shared {
   uint64_t reload_failures = 0;
   bool stopping = false;
   bool walk_requested = false;
+  bool source_changed = false;  // the source has newer numbers (watch mode)
+  // Collections asked for by SyncWatch(), and the last one a finished
+  // collection began after.
+  uint64_t collect_requested = 0;
+  uint64_t collect_done = 0;
+  uint64_t watch_events = 0;       // from the source, at the last collection
+  uint64_t watch_directories = 0;  // likewise
+  std::set<std::string> rewalks_logged;  // component/reason, logged once
   bool walk_in_progress = false;
   Clock::time_point walk_deadline;
   bool stuck_reported = false;  // timeout already counted for this walk
@@ -143,6 +157,8 @@ struct Exporter::Shared {
     s->components = components;
     s->filesystems = filesystems;
     s->links = links;
+    s->watch_events_total = watch_events;
+    s->watch_directories = watch_directories;
     // Evaluated now, not at the walk: an entry reaching its rule's age is
     // counted at the next rendering (the capacity pass renders every 10 s
     // at most), with no walk and no file event.
@@ -157,15 +173,19 @@ struct Exporter::Shared {
 
   // One walk over the current config's components. Runs without mu held
   // while walking.
-  void Walk() {
+  // `once`: a single walk whatever scan.mode says (--once, RunOnce).
+  void Walk(bool once = false) {
     WalkPlan plan;
     uint64_t generation;
+    uint64_t collect_ticket;
     {
       std::lock_guard<std::mutex> lock(mu);
       // Stop() may have come between the loop's wait and here; it then
       // found no walk in progress and would join one that could hang.
       if (stopping) return;
       plan = PlanWalk(config);
+      if (once) plan.mode = ScanMode::kWalk;
+      collect_ticket = collect_requested;
       cleanup.Extend(&plan, WallSeconds());
       plan.options.deadline =
           SaturatingAdd(Clock::now(), config.scan.timeout.value);
@@ -177,16 +197,53 @@ struct Exporter::Shared {
       cv.notify_all();  // RunOnce() times the walk from here
     }
     std::vector<scanner::ComponentStats> results = source->Collect(plan);
+    const ComponentSource::WatchState watching = source->Watching();
     double now = WallSeconds();
     std::lock_guard<std::mutex> lock(mu);
     walk_in_progress = false;
     if (generation == config_generation) {
       ApplyWalkLocked(results, now);
+      ApplyWatchingLocked(watching);
       cleanup.Apply(results);
     }  // else a reload replaced the components mid-walk: a new walk is due.
     ++walks_finished;
+    collect_done = std::max(collect_done, collect_ticket);
     RenderLocked();
     cv.notify_all();
+  }
+
+  // REQUIRES: mu held; `w` parallel to config.components (or empty).
+  void ApplyWatchingLocked(const ComponentSource::WatchState& w) {
+    watch_events = w.events;
+    watch_directories = w.directories;
+    for (size_t i = 0; i < components.size(); ++i) {
+      auto& st = components[i];
+      st.watched = i < w.watched.size() && w.watched[i];
+      if (i >= w.info.size()) continue;
+      const scanner::WatchInfo& info = w.info[i];
+      for (int r = 0; r < scanner::kRewalkReasonCount; ++r) {
+        const std::string reason(
+            scanner::RewalkReasonName(static_cast<scanner::RewalkReason>(r)));
+        if (info.rewalks[r] > st.watch.rewalks[r] &&
+            rewalks_logged.insert(st.name + "/" + reason).second) {
+          log::Warn(
+              "watch mode had to walk the component again (logged once; see "
+              "stemedb_disk_watch_rewalks_total)",
+              {{"component", st.name}, {"reason", reason}});
+        }
+      }
+      if (info.reconcile_difference_bytes != 0 ||
+          info.reconcile_difference_entries != 0) {
+        if (info.reconciles != st.watch.reconciles) {
+          log::Warn(
+              "reconcile walk found a difference; walked again",
+              {{"component", st.name},
+               {"bytes", std::to_string(info.reconcile_difference_bytes)},
+               {"entries", std::to_string(info.reconcile_difference_entries)}});
+        }
+      }
+      st.watch = info;
+    }
   }
 
   // REQUIRES: mu held; results parallel to config.components.
@@ -388,10 +445,17 @@ struct Exporter::Shared {
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mu);
-        cv.wait_until(lock, next, [&] { return stopping || walk_requested; });
+        cv.wait_until(lock, next, [&] {
+          return stopping || walk_requested || source_changed;
+        });
         if (stopping) return;
+        // A watcher's change is collected at once without moving the
+        // schedule of walks (of components that are walked).
+        if (walk_requested || Clock::now() >= next) {
+          next = SaturatingAdd(Clock::now(), config.scan.interval.value);
+        }
         walk_requested = false;
-        next = SaturatingAdd(Clock::now(), config.scan.interval.value);
+        source_changed = false;
       }
       Walk();
     }
@@ -439,6 +503,8 @@ void Exporter::Stop() {
     s.cv.notify_all();
   }
   if (s.capacity_thread.joinable()) s.capacity_thread.join();
+  // The watcher's thread is joined here; a walk in progress ends by itself.
+  s.source->Stop();
   if (s.walk_thread.joinable()) {
     std::unique_lock<std::mutex> lock(s.mu);
     bool done = s.cv.wait_for(lock, std::chrono::seconds(5),
@@ -464,7 +530,7 @@ void Exporter::RunOnce() {
   // was, for scan.timeout, whenever the machine was busy).
   const uint64_t before = s->walks_finished;
   lock.unlock();
-  std::thread walker([s] { s->Walk(); });
+  std::thread walker([s] { s->Walk(/*once=*/true); });
   lock.lock();
   // Give up relative to the walk's own deadline, once it has begun: a walker
   // that the machine has not scheduled yet is not stuck, and a walk marked
@@ -573,6 +639,16 @@ bool Exporter::WaitForSnapshot(
   std::unique_lock<std::mutex> lock(s.mu);
   s.cv.wait(lock, [&] { return s.stopping || pred(*s.snapshot); });
   return pred(*s.snapshot);
+}
+
+void Exporter::SyncWatch() const {
+  auto& s = *shared_;
+  s.source->Sync();
+  std::unique_lock<std::mutex> lock(s.mu);
+  const uint64_t ticket = ++s.collect_requested;
+  s.source_changed = true;
+  s.cv.notify_all();
+  s.cv.wait(lock, [&] { return s.stopping || s.collect_done >= ticket; });
 }
 
 std::shared_ptr<const Snapshot> Exporter::CurrentSnapshot() const {

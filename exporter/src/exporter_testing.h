@@ -1,6 +1,11 @@
 // Test-only seams of the exporter engine. Not part of the public contract.
 #pragma once
 
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace stemedb::exporter::testing {
 
 // While on, every walk in progress counts as stuck at once (as if its
@@ -14,5 +19,16 @@ void SetDeclareWalksStuck(bool on);
 // joins it. A test releases its stuck walks first, then calls this, so no
 // thread outlives the test state that its hooks touch.
 void JoinAbandonedWalks();
+
+// The hidden --testing.* flags of watch mode, read when a watcher starts.
+struct WatchSeams {
+  int64_t overflow_after = -1;  // --testing.watch-overflow-after=N
+  int64_t max_watches = -1;     // --testing.max-watches=N
+  // --testing.fs-type=PATH=TYPE: components at or below PATH count as on a
+  // filesystem of TYPE for the watch-or-walk decision.
+  std::vector<std::pair<std::string, std::string>> fs_types;
+};
+void SetWatchSeams(WatchSeams seams);
+WatchSeams GetWatchSeams();
 
 }  // namespace stemedb::exporter::testing

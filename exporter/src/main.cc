@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "exporter_testing.h"
 #include "stemedb/atomic_file.h"
 #include "stemedb/cli_suggest.h"
 #include "stemedb/config.h"
@@ -112,6 +113,10 @@ struct Flags {
   std::string log_format = "logfmt";
   bool version = false;
   DiagnoseFlags diagnose;
+  // Hidden test seams (--testing.*), see exporter_testing.h.
+  int64_t testing_overflow_after = -1;
+  int64_t testing_max_watches = -1;
+  std::vector<std::string> testing_fs_types;
 };
 
 int Fail(const std::string& message) {
@@ -202,6 +207,17 @@ int Run(const Flags& flags) {
   }
   stemedb::Config config;
   if (auto err = LoadConfig(flags, &config)) return Fail(err->ToString());
+  stemedb::exporter::testing::WatchSeams seams;
+  seams.overflow_after = flags.testing_overflow_after;
+  seams.max_watches = flags.testing_max_watches;
+  for (const std::string& spec : flags.testing_fs_types) {
+    const size_t eq = spec.rfind('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+      return Fail("--testing.fs-type: \"" + spec + "\" is not PATH=TYPE");
+    }
+    seams.fs_types.emplace_back(spec.substr(0, eq), spec.substr(eq + 1));
+  }
+  stemedb::exporter::testing::SetWatchSeams(std::move(seams));
 
   if (flags.once) {
     stemedb::exporter::Exporter exporter(std::move(config), nullptr);
@@ -504,6 +520,11 @@ int main(int argc, char** argv) {
       ->type_name("FORMAT")
       ->capture_default_str();
   app.add_flag("--version", flags.version, "Print version and exit");
+  // Test seams: not in --help (an empty group hides an option).
+  app.add_option("--testing.watch-overflow-after", flags.testing_overflow_after)
+      ->group("");
+  app.add_option("--testing.max-watches", flags.testing_max_watches)->group("");
+  app.add_option("--testing.fs-type", flags.testing_fs_types)->group("");
   app.footer(kFooter);
   CLI::App* diagnose = AddDiagnose(app, &flags.diagnose);
   try {

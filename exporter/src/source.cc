@@ -1,5 +1,16 @@
 #include "source.h"
 
+#include <sys/stat.h>
+
+#include <map>
+#include <mutex>
+
+#include "exporter_testing.h"
+#include "stemedb/exporter/log.h"
+#include "stemedb/paths.h"
+#include "stemedb/scanner/filesystems.h"
+#include "stemedb/scanner/watcher.h"
+
 namespace stemedb::exporter {
 
 WalkPlan PlanWalk(const Config& config) {
@@ -10,6 +21,10 @@ WalkPlan PlanWalk(const Config& config) {
   plan.options.threads = config.scan.threads;
   plan.options.one_filesystem = config.scan.one_filesystem;
   plan.options.max_depth = config.scan.max_depth;
+  plan.mode = config.scan.mode;
+  plan.interval = config.scan.interval.value;
+  plan.timeout = config.scan.timeout.value;
+  plan.reconcile_interval = config.scan.reconcile_interval.value;
   // For diagnose's top-20 lists; the engine reduces the records to them as
   // soon as a walk is applied (TopDirectoriesOf).
   plan.options.record_directories = true;
@@ -40,22 +55,214 @@ bool SameWalkInputs(const Config& a, const Config& b) {
   }
   return a.scan.threads == b.scan.threads &&
          a.scan.one_filesystem == b.scan.one_filesystem &&
-         a.scan.max_depth == b.scan.max_depth;
+         a.scan.max_depth == b.scan.max_depth && a.scan.mode == b.scan.mode &&
+         a.scan.reconcile_interval.value == b.scan.reconcile_interval.value;
 }
+
+bool NotificationsMissChanges(std::string_view fstype) {
+  static constexpr std::string_view kRemote[] = {
+      "nfs",  "nfs4", "cifs",      "smb3",   "smbfs",   "9p",
+      "ceph", "afs",  "glusterfs", "lustre", "gpfs",    "ocfs2",
+      "gfs2", "fuse", "sshfs",     "davfs",  "virtiofs"};
+  if (fstype.starts_with("fuse.") || fstype.starts_with("fuseblk")) {
+    return true;
+  }
+  for (std::string_view t : kRemote) {
+    if (fstype == t) return true;
+  }
+  return false;
+}
+
+namespace testing {
+namespace {
+std::mutex seams_mu;
+WatchSeams seams;  // guarded by seams_mu
+}  // namespace
+void SetWatchSeams(WatchSeams s) {
+  std::lock_guard lock(seams_mu);
+  seams = std::move(s);
+}
+WatchSeams GetWatchSeams() {
+  std::lock_guard lock(seams_mu);
+  return seams;
+}
+}  // namespace testing
 
 namespace {
 
-class WalkSource : public ComponentSource {
- public:
-  std::vector<scanner::ComponentStats> Collect(const WalkPlan& plan) override {
-    return scanner::ScanComponents(plan.specs, plan.options);
+using Clock = std::chrono::steady_clock;
+
+// True when a watcher started for `b` serves `a`: the same settings and
+// `b`'s specs a prefix of `a`'s (specs appended later, such as a cleanup
+// rule's extra roots, are walked at the interval instead: restarting would
+// count the old instance's watches against the limit until the kernel has
+// freed them).
+bool SamePlan(const WalkPlan& a, const WalkPlan& b) {
+  if (a.specs.size() < b.specs.size()) return false;
+  for (size_t i = 0; i < b.specs.size(); ++i) {
+    if (a.specs[i].name != b.specs[i].name ||
+        a.specs[i].path != b.specs[i].path ||
+        a.specs[i].segment_pattern != b.specs[i].segment_pattern) {
+      return false;
+    }
   }
+  return a.mode == b.mode && a.reconcile_interval == b.reconcile_interval &&
+         a.options.threads == b.options.threads &&
+         a.options.one_filesystem == b.options.one_filesystem &&
+         a.options.max_depth == b.options.max_depth &&
+         a.options.record_directories == b.options.record_directories;
+}
+
+// The filesystem type holding `path` (the test seam first).
+std::string FilesystemType(const std::vector<filesystems::Mount>& table,
+                           const testing::WatchSeams& seams,
+                           const std::string& path) {
+  for (const auto& [prefix, type] : seams.fs_types) {
+    if (IsAtOrBelow(path, NormalizePath(prefix))) return type;
+  }
+  struct stat st {};
+  const dev_t dev = stat(path.c_str(), &st) == 0 ? st.st_dev : 0;
+  auto mount = filesystems::FindMount(table, path, dev);
+  return mount ? mount->fstype : "";
+}
+
+class ModalSource : public ComponentSource {
+ public:
+  ~ModalSource() override { Stop(); }
+
+  std::vector<scanner::ComponentStats> Collect(const WalkPlan& plan) override {
+    if (plan.mode == ScanMode::kWalk) {
+      StopWatcher();
+      return scanner::ScanComponents(plan.specs, plan.options);
+    }
+    if (!watcher_ || !SamePlan(plan, plan_)) StartWatcher(plan);
+    std::vector<scanner::ComponentStats> out =
+        watcher_->TakeStats(plan.options.record_directories);
+    std::vector<scanner::WatchInfo> info = watcher_->Info();
+    out.resize(plan.specs.size());
+    info.resize(plan.specs.size());  // appended specs: not watched
+    last_.resize(plan.specs.size());
+    walked_.resize(plan.specs.size(), false);
+    last_walk_.resize(plan.specs.size());
+    // Components not watched (their filesystem, or the watch limit) are
+    // walked at the walk interval; between walks their last numbers stand.
+    std::vector<scanner::ComponentSpec> due;
+    std::vector<size_t> due_index;
+    const auto now = Clock::now();
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (info[i].watched) continue;
+      if (walked_[i] && now < SaturatingAdd(last_walk_[i], plan.interval)) {
+        out[i] = last_[i];
+        out[i].errors = {};  // counted when walked
+        continue;
+      }
+      due.push_back(plan.specs[i]);
+      due_index.push_back(i);
+    }
+    if (!due.empty()) {
+      std::vector<scanner::ComponentStats> walked =
+          scanner::ScanComponents(due, plan.options);
+      for (size_t k = 0; k < due.size(); ++k) {
+        const size_t i = due_index[k];
+        out[i] = walked[k];
+        last_[i] = walked[k];
+        walked_[i] = walked[k].complete;
+        last_walk_[i] = Clock::now();
+      }
+    }
+    return out;
+  }
+
+  void Stop() override { StopWatcher(); }
+
+  WatchState Watching() const override {
+    WatchState state;
+    std::lock_guard lock(mu_);
+    if (!watcher_) {
+      state.watched.assign(plan_.specs.size(), false);
+      return state;
+    }
+    state.info = watcher_->Info();
+    for (const auto& i : state.info) state.watched.push_back(i.watched);
+    state.events = watcher_->Events();
+    state.directories = watcher_->Directories();
+    return state;
+  }
+
+  void Sync() override {
+    std::shared_ptr<scanner::Watcher> w;
+    {
+      std::lock_guard lock(mu_);
+      w = watcher_;
+    }
+    if (w) w->Sync();
+  }
+
+ private:
+  void StartWatcher(const WalkPlan& plan) {
+    StopWatcher();
+    const testing::WatchSeams seams = testing::GetWatchSeams();
+    const auto table = filesystems::ReadMountTable();
+    std::vector<bool> watch;
+    for (const auto& spec : plan.specs) {
+      const std::string type = FilesystemType(table, seams, spec.path);
+      const bool ok = !NotificationsMissChanges(type);
+      if (!ok) {
+        log::Info("filesystem type misses change notifications; walking",
+                  {{"component", spec.name}, {"fstype", type}});
+      }
+      watch.push_back(ok);
+    }
+    scanner::WatchOptions options;
+    options.reconcile_interval = plan.reconcile_interval;
+    options.walk_timeout = plan.timeout;
+    options.overflow_after = seams.overflow_after;
+    options.max_watches = seams.max_watches;
+    scanner::WalkOptions walk = plan.options;
+    walk.deadline = Clock::time_point::max();
+    walk.cancel = nullptr;
+    auto watcher =
+        std::make_shared<scanner::Watcher>(plan.specs, walk, options, watch);
+    watcher->Start([this] { NotifyChanged(); });
+    const auto info = watcher->Info();
+    for (size_t i = 0; i < info.size(); ++i) {
+      if (watch[i] && !info[i].watched) {
+        log::Warn(
+            "cannot watch the component (inotify refused, or its watch "
+            "limit fs.inotify.max_user_watches reached); walking it",
+            {{"component", plan.specs[i].name}});
+      }
+    }
+    std::lock_guard lock(mu_);
+    watcher_ = std::move(watcher);
+    plan_ = plan;
+    last_.assign(plan.specs.size(), {});
+    walked_.assign(plan.specs.size(), false);
+    last_walk_.assign(plan.specs.size(), {});
+  }
+
+  void StopWatcher() {
+    std::shared_ptr<scanner::Watcher> w;
+    {
+      std::lock_guard lock(mu_);
+      w = std::move(watcher_);
+    }
+    if (w) w->Stop();
+  }
+
+  mutable std::mutex mu_;  // guards watcher_ and plan_ against Watching()
+  std::shared_ptr<scanner::Watcher> watcher_;
+  WalkPlan plan_;
+  // Walked components (not watched): the last walk and when it ended.
+  std::vector<scanner::ComponentStats> last_;
+  std::vector<bool> walked_;
+  std::vector<Clock::time_point> last_walk_;
 };
 
 }  // namespace
 
-std::unique_ptr<ComponentSource> MakeWalkSource() {
-  return std::make_unique<WalkSource>();
+std::unique_ptr<ComponentSource> MakeSource() {
+  return std::make_unique<ModalSource>();
 }
 
 }  // namespace stemedb::exporter

@@ -7,12 +7,15 @@
 // any thread.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "stemedb/config.h"
 #include "stemedb/scanner/scanner.h"
+#include "stemedb/scanner/watcher.h"
 
 namespace stemedb::exporter {
 
@@ -21,6 +24,10 @@ namespace stemedb::exporter {
 struct WalkPlan {
   std::vector<scanner::ComponentSpec> specs;  // parallel to config.components
   scanner::WalkOptions options;
+  ScanMode mode = ScanMode::kWalk;
+  std::chrono::milliseconds interval{60000};  // walk mode: between walks
+  std::chrono::milliseconds timeout{300000};  // a walk is cut off
+  std::chrono::milliseconds reconcile_interval{6 * 3600 * 1000};
 };
 WalkPlan PlanWalk(const Config& config);
 
@@ -41,6 +48,23 @@ class ComponentSource {
   virtual std::vector<scanner::ComponentStats> Collect(
       const WalkPlan& plan) = 0;
 
+  // Stops background work (the watcher thread). After it, Collect walks.
+  virtual void Stop() {}
+
+  // Per component (parallel to the last plan's specs): watched or walked,
+  // and what the watcher did; plus events read and watches held.
+  struct WatchState {
+    std::vector<bool> watched;
+    std::vector<scanner::WatchInfo> info;
+    uint64_t events = 0;
+    uint64_t directories = 0;
+  };
+  virtual WatchState Watching() const { return {}; }
+
+  // Blocks until every change notification queued so far is applied (watch
+  // mode; returns at once otherwise). For tests.
+  virtual void Sync() {}
+
   // Called by the source whenever newer numbers are ready without a walk
   // (watch mode), so the engine collects and renders now rather than at the
   // next interval. Set once, before the first Collect.
@@ -57,7 +81,14 @@ class ComponentSource {
   std::function<void()> changed_;
 };
 
-// Today's source: one full walk per Collect.
-std::unique_ptr<ComponentSource> MakeWalkSource();
+// The source for plan.mode: a full walk per Collect in walk mode; in watch
+// mode a Watcher (first walk at the first Collect, then inotify), with
+// components on filesystems whose notifications miss changes walked at
+// plan.interval instead.
+std::unique_ptr<ComponentSource> MakeSource();
+
+// True for filesystem types whose change notifications miss changes made
+// elsewhere (network and FUSE filesystems): walked even in watch mode.
+bool NotificationsMissChanges(std::string_view fstype);
 
 }  // namespace stemedb::exporter

@@ -463,6 +463,9 @@ bool Walk::List(WorkItem& item, WorkerShare& share, char* buffer,
                 std::vector<WorkItem>* children, bool* noatime_ok) {
   ComponentState& component = components_[item.component];
   DirectoryTotals direct;
+  std::vector<LinkedEntry> linked;
+  int64_t tag = -1;
+  std::shared_ptr<EntryAggregate> own_aggregate;
   Fd dir = std::move(item.open_dir);
   // Kept while listing: subdirectories found when the budget of held
   // descriptors is spent are opened below it.
@@ -495,8 +498,18 @@ bool Walk::List(WorkItem& item, WorkerShare& share, char* buffer,
     if (item.depth == 0) scan.segment_pattern = spec.segment_pattern;
     scan.one_filesystem = options_.one_filesystem;
     scan.device = component.device;
+    // With collect_links the set only decides which name an aggregate
+    // counts; the bytes are the caller's.
     scan.links = &component.links;
+    if (options_.collect_links) scan.linked = &linked;
     scan.aggregate = share.aggregate.get();
+    if (options_.per_directory_aggregates && options_.make_aggregate) {
+      own_aggregate = options_.make_aggregate(item.component);
+      scan.aggregate = own_aggregate.get();
+    }
+    if (options_.on_directory) {
+      tag = options_.on_directory(dir.get(), item.path);
+    }
     Lister lister(*this, item, dir, anchor, children);
     finished = ScanDirectory(scan, lister, buffer, kScanBufferBytes, &direct);
     children->clear();  // abandoned: not queued
@@ -507,6 +520,9 @@ bool Walk::List(WorkItem& item, WorkerShare& share, char* buffer,
     record.path = std::move(item.path);
     record.depth = item.depth;
     record.direct = direct;
+    record.linked = std::move(linked);
+    record.tag = tag;
+    record.aggregate = std::move(own_aggregate);
   }
   return finished;
 }
@@ -746,13 +762,17 @@ bool ScanDirectory(const DirectoryScan& scan, DirectoryVisitor& visitor,
       }
       ++t.files;
       const uint64_t allocated = static_cast<uint64_t>(st.st_blocks) * 512;
-      if (st.st_nlink > 1 && scan.links == nullptr) {
-        // The caller counts hard-linked inodes itself.
-        if (scan.linked != nullptr) {
-          scan.linked->push_back({st.st_dev, st.st_ino, allocated,
-                                  static_cast<uint64_t>(st.st_size),
-                                  scan.in_segment || is_segment});
-        }
+      if (st.st_nlink > 1 && scan.linked != nullptr) {
+        // The caller counts hard-linked inodes' bytes itself; the
+        // aggregate's `counted` is decided as the caller says.
+        scan.linked->push_back(
+            {st.st_dev, st.st_ino, allocated, static_cast<uint64_t>(st.st_size),
+             scan.in_segment || is_segment, name, st.st_nlink});
+        info.counted = scan.count_linked
+                           ? scan.count_linked(st.st_dev, st.st_ino)
+                           : scan.links != nullptr && scan.links->FirstSighting(
+                                                          st.st_dev, st.st_ino);
+      } else if (st.st_nlink > 1 && scan.links == nullptr) {
         info.counted = false;
       } else if (st.st_nlink > 1 &&
                  !scan.links->FirstSighting(st.st_dev, st.st_ino)) {

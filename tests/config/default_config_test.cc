@@ -238,6 +238,8 @@ TEST(DefaultConfigTest, FileShowsEverySchemaKey) {
       "scan.one_filesystem",
       "scan.threads",
       "scan.max_depth",
+      "scan.mode",
+      "scan.reconcile_interval",
       "thresholds.disk_space.warning.avail_ratio_below",
       "thresholds.disk_space.warning.for",
       "thresholds.disk_space.critical.avail_ratio_below",

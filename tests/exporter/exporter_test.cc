@@ -91,7 +91,9 @@ TEST(ExporterTest, BackgroundWalksPickUpChanges) {
   TempDir dir;
   WriteFile(dir / "wal/a.log", "x");
   WriteFile(dir / "db/x", "x");
-  Exporter e(TwoComponents(dir.path()), nullptr);
+  Config config = TwoComponents(dir.path());
+  config.scan.mode = ScanMode::kWalk;  // the walks themselves are tested
+  Exporter e(std::move(config), nullptr);
   e.Start();
   e.WaitForWalks(1);
   EXPECT_THAT(*e.Exposition(),
@@ -101,6 +103,60 @@ TEST(ExporterTest, BackgroundWalksPickUpChanges) {
   e.WaitForWalks(e.WalksFinished() + 2);
   EXPECT_THAT(*e.Exposition(),
               HasSubstr("stemedb_disk_segments{component=\"wal\"} 2"));
+  e.Stop();
+}
+
+TEST(ExporterTest, WatchModeSeesChangesWithoutWalking) {
+  TempDir dir;
+  WriteFile(dir / "wal/a.log", "x");
+  WriteFile(dir / "db/x", "x");
+  Config config = TwoComponents(dir.path());
+  config.scan.mode = ScanMode::kWatch;
+  config.scan.interval = {std::chrono::hours(1), "1h"};  // no walk helps
+  Exporter e(std::move(config), nullptr);
+  e.Start();
+  e.WaitForWalks(1);
+  EXPECT_THAT(*e.Exposition(),
+              HasSubstr("stemedb_disk_scan_mode{component=\"wal\",mode="
+                        "\"watch\"} 1"));
+  WriteFile(dir / "wal/b.log", std::string(100000, 'y'));
+  e.SyncWatch();
+  const std::string text = *e.Exposition();
+  EXPECT_THAT(text, HasSubstr("stemedb_disk_segments{component=\"wal\"} 2"));
+  std::string du;
+  ASSERT_EQ(
+      stemedb::testing::RunCommand(
+          "(du -s --block-size=1 '" + dir / "wal" + "' | cut -f1)", "", &du),
+      0);
+  ASSERT_FALSE(du.empty());
+  du.pop_back();  // newline
+  EXPECT_THAT(text, HasSubstr("stemedb_disk_component_allocated_bytes{"
+                              "component=\"wal\"} " +
+                              du + "\n"));
+  EXPECT_THAT(text, HasSubstr("stemedb_disk_watch_directories 2\n"));
+  e.Stop();
+}
+
+TEST(ExporterTest, NetworkFilesystemTypeIsWalkedInWatchMode) {
+  TempDir dir;
+  WriteFile(dir / "wal/a.log", "x");
+  WriteFile(dir / "db/x", "x");
+  Config config = TwoComponents(dir.path());
+  config.scan.mode = ScanMode::kWatch;
+  stemedb::exporter::testing::WatchSeams seams;
+  seams.fs_types = {{dir / "db", "nfs4"}};
+  stemedb::exporter::testing::SetWatchSeams(seams);
+  Exporter e(std::move(config), nullptr);
+  e.Start();
+  e.WaitForWalks(1);
+  const std::string text = *e.Exposition();
+  stemedb::exporter::testing::SetWatchSeams({});
+  EXPECT_THAT(text, HasSubstr("stemedb_disk_scan_mode{component=\"db\",mode="
+                              "\"walk\"} 1"));
+  EXPECT_THAT(text, HasSubstr("stemedb_disk_scan_mode{component=\"wal\","
+                              "mode=\"watch\"} 1"));
+  EXPECT_THAT(text, HasSubstr("stemedb_disk_component_files{component="
+                              "\"db\"} 1"));
   e.Stop();
 }
 

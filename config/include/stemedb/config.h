@@ -73,6 +73,12 @@ struct Component {
   bool optional = false;
 };
 
+// How component numbers are kept: a full walk every interval, or a first
+// walk and then kernel change notifications (inotify) with re-reads of what
+// changed. Components on filesystems whose notifications miss changes (nfs,
+// cifs, fuse, ...) are walked either way.
+enum class ScanMode { kWatch, kWalk };
+
 struct ScanOptions {
   Duration interval{std::chrono::seconds(60), "1m"};  // between walk starts
   Duration timeout{std::chrono::minutes(5), "5m"};    // a walk is cut off
@@ -80,6 +86,9 @@ struct ScanOptions {
   bool one_filesystem = true;  // like du -x: do not descend into other mounts
   int threads = 2;             // walker threads shared by all components
   int max_depth = 256;         // deeper directories count as reason "loop"
+  ScanMode mode = ScanMode::kWalk;
+  // Watch mode: a full walk compares its totals with the watched ones.
+  Duration reconcile_interval{std::chrono::hours(6), "6h"};
 };
 
 // A threshold on a ratio in (0,1) that must hold for a duration.

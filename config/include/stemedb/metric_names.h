@@ -70,6 +70,21 @@ inline constexpr std::string_view kLastScanSuccessTimestamp =
     "stemedb_disk_last_scan_success_timestamp_seconds";
 inline constexpr std::string_view kScanErrorsTotal =
     "stemedb_disk_scan_errors_total";  // labels kComponent, kReason
+// Watch mode (scan.mode: watch).
+inline constexpr std::string_view kScanMode =
+    "stemedb_disk_scan_mode";  // labels kComponent, kMode
+inline constexpr std::string_view kWatchReconcilesTotal =
+    "stemedb_disk_watch_reconciles_total";  // label kComponent
+inline constexpr std::string_view kWatchReconcileDifferenceBytes =
+    "stemedb_disk_watch_reconcile_difference_bytes";  // label kComponent
+inline constexpr std::string_view kWatchReconcileDifferenceEntries =
+    "stemedb_disk_watch_reconcile_difference_entries";  // label kComponent
+inline constexpr std::string_view kWatchRewalksTotal =
+    "stemedb_disk_watch_rewalks_total";  // labels kComponent, kReason
+inline constexpr std::string_view kWatchEventsTotal =
+    "stemedb_disk_watch_events_total";
+inline constexpr std::string_view kWatchDirectories =
+    "stemedb_disk_watch_directories";
 inline constexpr std::string_view kBuildInfo =
     "stemedb_disk_exporter_build_info";  // labels version, revision
 inline constexpr std::string_view kConfigReloadSuccess =
@@ -109,6 +124,7 @@ inline constexpr std::string_view kMountpoint = "mountpoint";
 inline constexpr std::string_view kDevice = "device";
 inline constexpr std::string_view kFstype = "fstype";
 inline constexpr std::string_view kReason = "reason";
+inline constexpr std::string_view kMode = "mode";
 inline constexpr std::string_view kRule = "rule";
 inline constexpr std::string_view kSection = "section";
 inline constexpr std::string_view kPath = "path";

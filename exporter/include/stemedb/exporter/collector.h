@@ -15,6 +15,7 @@
 #include "stemedb/reclaim/reclaim.h"
 #include "stemedb/scanner/filesystems.h"
 #include "stemedb/scanner/scanner.h"
+#include "stemedb/scanner/watcher.h"
 
 namespace stemedb::exporter {
 
@@ -31,6 +32,10 @@ struct ComponentState {
   double last_duration_seconds = 0;
   double last_success_timestamp = 0;  // unix seconds; 0: never
   std::array<uint64_t, scanner::kErrorReasonCount> errors_total{};
+  // How its numbers are kept: true for watch mode (inotify), false for
+  // periodic walks; and what the watcher did for it.
+  bool watched = false;
+  scanner::WatchInfo watch;
 };
 
 struct FilesystemState {
@@ -65,6 +70,8 @@ struct Snapshot {
   std::vector<ComponentState> components;    // config order
   std::vector<FilesystemState> filesystems;  // sorted by mountpoint
   std::vector<ComponentFilesystemLink> links;
+  uint64_t watch_events_total = 0;              // inotify events read
+  uint64_t watch_directories = 0;               // watches held
   std::vector<CleanupRuleState> cleanup_rules;  // config order
   bool config_reload_success = true;
   uint64_t config_reload_failures = 0;

@@ -1,4 +1,5 @@
-// The exporter's engine: two background loops (tree walks; filesystem
+// The exporter's engine: two background loops (collecting component numbers
+// from a source, a periodic walk or a watcher, see source.h; filesystem
 // capacity) that keep an immutable Snapshot and its rendered exposition text
 // up to date, so that serving a scrape is handing out a string.
 //
@@ -62,6 +63,11 @@ class Exporter {
   // Blocks until `pred` holds for the current snapshot (re-checked at every
   // render) or the exporter stops; returns whether it held. For tests.
   bool WaitForSnapshot(const std::function<bool(const Snapshot&)>& pred) const;
+
+  // Watch mode: blocks until every change notification queued before the
+  // call is applied and rendered (the exporter must be Start()ed). In walk
+  // mode: until one more walk has finished. For tests and benchmarks.
+  void SyncWatch() const;
 
   // The current snapshot (a copy of the state behind Exposition()).
   std::shared_ptr<const Snapshot> CurrentSnapshot() const;

@@ -110,6 +110,8 @@ struct LinkedEntry {
   uint64_t allocated_bytes = 0;
   uint64_t apparent_bytes = 0;
   bool in_segment = false;  // a segment or below one
+  std::string name;         // its name in the directory
+  nlink_t nlink = 0;
 };
 
 // One directory entry as ScanDirectory saw it, for per-entry aggregation
@@ -153,10 +155,15 @@ struct DirectoryScan {
   // With one_filesystem, entries on another st_dev are left out entirely.
   bool one_filesystem = true;
   dev_t device = 0;
-  // Either a shared LinkSet (the walk), or null: then hard-linked entries
-  // are appended to *linked instead of counted.
+  // Hard links: with `linked` null, an inode with st_nlink > 1 is counted
+  // at its first sighting in `links` (shared by the walk). With `linked`
+  // set, hard-linked entries are appended there and not counted in the
+  // totals (the caller counts them); an aggregate then sees one of the
+  // names as counted: the one `count_linked` says, else the first in
+  // `links` (if any).
   LinkSet* links = nullptr;
   std::vector<LinkedEntry>* linked = nullptr;
+  std::function<bool(dev_t dev, ino_t ino)> count_linked;
   EntryAggregate* aggregate = nullptr;  // may be null
 };
 
@@ -195,6 +202,12 @@ struct DirectoryRecord {
   int depth = 0;               // component directory: 0
   DirectoryTotals direct;      // its own inode and direct entries
   DirectoryTotals cumulative;  // the whole subtree, itself included
+  // With WalkOptions::collect_links: its hard-linked entries (not in the
+  // totals above).
+  std::vector<LinkedEntry> linked;
+  int64_t tag = -1;  // what WalkOptions::on_directory returned for it
+  // With WalkOptions::per_directory_aggregates: its entries' aggregate.
+  std::shared_ptr<EntryAggregate> aggregate;
 };
 
 // What to walk.
@@ -225,6 +238,18 @@ struct WalkOptions {
   // When set, every entry of every listed directory goes to an aggregate
   // made by it (ComponentStats::aggregate).
   AggregateFactory make_aggregate;
+  // With record_directories: hard-linked entries go to each record's
+  // `linked` instead of being counted once per component (the watcher keeps
+  // their reference counts itself).
+  bool collect_links = false;
+  // With record_directories and make_aggregate: one aggregate per directory
+  // (DirectoryRecord::aggregate; the watcher replaces a directory's share)
+  // instead of one per component.
+  bool per_directory_aggregates = false;
+  // Called on a worker thread for each directory after it is opened and
+  // before it is listed (the watcher adds its watch here, so nothing that
+  // changes during the listing is missed); the result is the record's tag.
+  std::function<int64_t(int fd, std::string_view path)> on_directory;
 };
 
 struct SegmentStats {

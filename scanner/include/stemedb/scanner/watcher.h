@@ -1,0 +1,128 @@
+// Keeps component totals current from inotify instead of walking again: one
+// first walk (which adds one watch per directory before listing it), then
+// every event marks its directory dirty and a dirty directory's direct
+// entries are read again (ScanDirectory), replacing its share. Memory is per
+// directory (its DirectoryTotals, its subdirectory names, its hard-linked
+// entries), never per file.
+//
+// Exactness rules:
+// - hard links: an inode with st_nlink > 1 is reference-counted across the
+//   directories holding it and counted once per component;
+// - a subdirectory that appears in a re-read is walked (with watches) at
+//   once, catching what was created in it before its watch existed; one that
+//   is gone is dropped with its subtree (a renamed directory is both);
+// - a directory modified recently is read once more after `quiet` without
+//   events (st_blocks that change later: delayed allocation, XFS
+//   preallocation trimmed at close);
+// - IN_Q_OVERFLOW: every watched component is walked again (reason
+//   overflow); running out of watches (ENOSPC): that component falls back to
+//   walks (reason watch_limit); a reconcile walk that differs: walked again
+//   (reason error). Each counted, logged by the caller.
+// - a reconcile walk every `reconcile_interval` compares totals; it counts
+//   only when no event touched the component while it ran.
+//
+// Thread safety: the public methods may be called from any thread. The
+// tree is owned by the watcher's thread; readers get published copies.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "stemedb/scanner/scanner.h"
+
+namespace stemedb::scanner {
+
+enum class RewalkReason : int { kOverflow = 0, kWatchLimit, kError };
+inline constexpr int kRewalkReasonCount = 3;
+// "overflow", "watch_limit", "error".
+std::string_view RewalkReasonName(RewalkReason reason);
+
+struct WatchOptions {
+  // Events are gathered this long before the dirty directories are read.
+  std::chrono::milliseconds coalesce{200};
+  // A directory with modified files is read once more after this long
+  // without events.
+  std::chrono::milliseconds quiet{1000};
+  std::chrono::milliseconds reconcile_interval = std::chrono::hours(6);
+  // A full walk (first, or again) is cut off after this long.
+  std::chrono::milliseconds walk_timeout = std::chrono::minutes(5);
+  // Test seams (the exporter's hidden --testing.* flags); < 0: off.
+  int64_t overflow_after = -1;  // act as IN_Q_OVERFLOW after N more events
+  int64_t max_watches = -1;     // adding watch N+1 fails as ENOSPC does
+};
+
+// What the watcher did for one component, for the watch metrics.
+struct WatchInfo {
+  bool watched = false;  // false: walk mode (refused, or fell back)
+  uint64_t reconciles = 0;
+  uint64_t reconcile_difference_bytes = 0;
+  uint64_t reconcile_difference_entries = 0;
+  std::array<uint64_t, kRewalkReasonCount> rewalks{};
+};
+
+class Watcher {
+ public:
+  // Component i is watched when watch[i] (else the caller walks it).
+  Watcher(std::vector<ComponentSpec> specs, WalkOptions walk,
+          WatchOptions options, std::vector<bool> watch);
+  ~Watcher();  // Stop()s
+  Watcher(const Watcher&) = delete;
+  Watcher& operator=(const Watcher&) = delete;
+
+  // Walks every watched component (adding watches), then starts the thread.
+  // `changed` is called on the watcher's thread after each change is
+  // published (no lock held). When inotify cannot be had at all, no
+  // component is watched.
+  void Start(std::function<void()> changed);
+  // Stops and joins the thread; removes the watches. Idempotent.
+  void Stop();
+
+  // The current numbers, parallel to the specs; for components not watched
+  // the entry is empty (name only). `errors` hold what was met since the
+  // previous call (so a caller that sums them counts each once).
+  std::vector<ComponentStats> TakeStats(bool with_directories);
+  std::vector<WatchInfo> Info() const;
+  uint64_t Events() const;       // inotify events read
+  uint64_t Directories() const;  // watches held
+
+  // Blocks until every event queued before the call has been applied,
+  // quiet re-reads included, and published. For tests and benchmarks.
+  void Sync();
+
+ private:
+  struct Tree;
+  void Run();
+  void Publish();
+
+  const std::vector<ComponentSpec> specs_;
+  const WalkOptions walk_;
+  const WatchOptions options_;
+  std::unique_ptr<Tree> tree_;  // the watcher thread's, after Start
+  std::function<void()> changed_;
+  int inotify_fd_ = -1;
+  int wake_fd_ = -1;  // eventfd: Stop and Sync wake the thread
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<ComponentStats> published_;  // guarded by mu_
+  std::vector<WatchInfo> info_;            // guarded by mu_
+  std::vector<std::array<uint64_t, kErrorReasonCount>> new_errors_;  // mu_
+  uint64_t sync_requested_ = 0;  // guarded by mu_
+  uint64_t sync_done_ = 0;       // guarded by mu_
+  std::atomic<uint64_t> events_{0};
+  std::atomic<uint64_t> watches_{0};
+};
+
+}  // namespace stemedb::scanner

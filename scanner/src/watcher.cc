@@ -1,0 +1,834 @@
+#include "stemedb/scanner/watcher.h"
+
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <utility>
+
+#include "stemedb/paths.h"
+
+namespace stemedb::scanner {
+
+std::string_view RewalkReasonName(RewalkReason reason) {
+  switch (reason) {
+    case RewalkReason::kOverflow:
+      return "overflow";
+    case RewalkReason::kWatchLimit:
+      return "watch_limit";
+    case RewalkReason::kError:
+      return "error";
+  }
+  return "error";
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr uint32_t kWatchMask =
+    IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB |
+    IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+// A component whose directory is missing is looked for again this often.
+constexpr std::chrono::milliseconds kMissingRetry{1000};
+
+struct InodeKey {
+  dev_t dev;
+  ino_t ino;
+  bool operator==(const InodeKey&) const = default;
+};
+struct InodeKeyHash {
+  size_t operator()(const InodeKey& k) const {
+    return std::hash<uint64_t>()(static_cast<uint64_t>(k.ino) *
+                                     0x9e3779b97f4a7c15ULL ^
+                                 static_cast<uint64_t>(k.dev));
+  }
+};
+
+// A hard-linked inode: how many names each watched directory holds. The
+// smallest directory path is the one whose aggregate counts its bytes.
+struct LinkRef {
+  std::map<std::string, uint32_t> dirs;
+  uint64_t allocated = 0;
+  uint64_t apparent = 0;
+  uint32_t segment_names = 0;  // names of it in or below a segment
+};
+
+struct Node {
+  int component = 0;
+  int wd = -1;
+  int depth = 0;
+  bool in_segment = false;
+  DirectoryTotals direct;
+  std::vector<LinkedEntry> linked;
+  std::set<std::string> children;             // names of subdirectory nodes
+  std::shared_ptr<EntryAggregate> aggregate;  // with make_aggregate
+};
+
+// The end of `path`'s subtree range in a map ordered by path: every key
+// below it starts with path + "/", and '0' follows '/'.
+std::string SubtreeEnd(const std::string& path) {
+  return path == "/" ? std::string("0") : path + "0";
+}
+
+std::string ParentOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string NameOf(const std::string& path) {
+  return path.substr(path.rfind('/') + 1);
+}
+
+std::string Join(const std::string& dir, std::string_view name) {
+  std::string out = dir;
+  if (out.back() != '/') out += '/';
+  out += name;
+  return out;
+}
+
+}  // namespace
+
+struct Watcher::Tree {
+  struct Component {
+    bool watched = false;
+    bool present = false;
+    bool complete = false;
+    dev_t device = 0;
+    double duration_seconds = 0;
+    std::string root;  // normalised path
+    std::unordered_map<InodeKey, LinkRef, InodeKeyHash> links;
+    // Events read for it since the reconcile walk began.
+    uint64_t touched = 0;
+  };
+
+  Watcher& w;
+  std::vector<Component> components;
+  std::map<std::string, Node> nodes;  // by path
+  std::unordered_map<int, std::string> by_wd;
+  std::set<std::string> dirty;
+  Clock::time_point first_dirty{};
+  std::map<std::string, Clock::time_point> quiet;  // path -> re-read at
+  Clock::time_point next_reconcile;
+  Clock::time_point next_missing_retry{};
+  int64_t overflow_after;
+  std::vector<WatchInfo> info;
+  std::vector<std::array<uint64_t, kErrorReasonCount>> errors;
+  std::unique_ptr<char[]> buffer{new char[kScanBufferBytes]};
+  bool changed = false;
+
+  explicit Tree(Watcher& watcher)
+      : w(watcher),
+        components(watcher.specs_.size()),
+        overflow_after(watcher.options_.overflow_after),
+        info(watcher.specs_.size()),
+        errors(watcher.specs_.size()) {}
+
+  // `dir` holds `linked` now. A directory that stops being an inode's
+  // counting one is read again, so its aggregate stops counting it.
+  void AddLinks(int c, const std::string& dir,
+                const std::vector<LinkedEntry>& linked, bool mark = true) {
+    for (const LinkedEntry& e : linked) {
+      LinkRef& ref = components[c].links[InodeKey{e.dev, e.ino}];
+      if (mark && !ref.dirs.empty() && dir < ref.dirs.begin()->first) {
+        MarkDirty(ref.dirs.begin()->first);
+      }
+      ++ref.dirs[dir];
+      ref.allocated = e.allocated_bytes;
+      ref.apparent = e.apparent_bytes;
+      if (e.in_segment) ++ref.segment_names;
+    }
+  }
+
+  // `dir` no longer holds `linked`. The inode's new counting directory is
+  // read again, so its aggregate counts it.
+  void DropLinks(int c, const std::string& dir,
+                 const std::vector<LinkedEntry>& linked, bool mark = true) {
+    auto& links = components[c].links;
+    for (const LinkedEntry& e : linked) {
+      auto it = links.find(InodeKey{e.dev, e.ino});
+      if (it == links.end()) continue;
+      auto& dirs = it->second.dirs;
+      auto held = dirs.find(dir);
+      if (held == dirs.end()) continue;
+      const bool was_first = held == dirs.begin();
+      if (e.in_segment && it->second.segment_names > 0) {
+        --it->second.segment_names;
+      }
+      if (--held->second == 0) dirs.erase(held);
+      if (dirs.empty()) {
+        links.erase(it);
+      } else if (mark && was_first && dirs.begin()->first != dir) {
+        MarkDirty(dirs.begin()->first);
+      }
+    }
+  }
+
+  void MarkDirty(const std::string& dir) {
+    if (!nodes.contains(dir)) return;
+    if (dirty.empty()) first_dirty = Clock::now();
+    dirty.insert(dir);
+  }
+
+  // Whether `dir`'s aggregate counts inode (dev, ino): `dir` is the
+  // smallest directory holding it (its own stale count aside), and this is
+  // the first of its names there in this reading.
+  bool CountsLink(int c, const std::string& dir, dev_t dev, ino_t ino,
+                  std::set<std::pair<dev_t, ino_t>>* seen) {
+    if (!seen->emplace(dev, ino).second) return false;
+    const auto& links = components[c].links;
+    auto it = links.find(InodeKey{dev, ino});
+    if (it == links.end()) return true;
+    for (const auto& [holder, count] : it->second.dirs) {
+      if (holder == dir) continue;
+      return dir < holder;
+    }
+    return true;
+  }
+
+  void CountErrors(int c, const DirectoryTotals& t) {
+    for (int k = 0; k < kErrorReasonCount; ++k) errors[c][k] += t.errors[k];
+  }
+
+  // Drops `path` and everything below it: watches, shares, links.
+  void RemoveSubtree(const std::string& path) {
+    auto first = nodes.lower_bound(path);
+    if (first == nodes.end() || first->first != path) return;
+    auto last = nodes.lower_bound(SubtreeEnd(path));
+    // Keys between path and path + "/" (e.g. "a b" after "a") are siblings.
+    for (auto it = first; it != last;) {
+      if (it->first != path && !it->first.starts_with(path + "/")) {
+        ++it;
+        continue;
+      }
+      Node& node = it->second;
+      if (node.wd >= 0) {
+        inotify_rm_watch(w.inotify_fd_, node.wd);
+        by_wd.erase(node.wd);
+        w.watches_.fetch_sub(1, std::memory_order_relaxed);
+      }
+      DropLinks(node.component, it->first, node.linked);
+      dirty.erase(it->first);
+      quiet.erase(it->first);
+      it = nodes.erase(it);
+    }
+    auto parent = nodes.find(ParentOf(path));
+    if (parent != nodes.end()) parent->second.children.erase(NameOf(path));
+    changed = true;
+  }
+
+  // Walks `path` (a component directory at depth 0, or a new subdirectory)
+  // adding a watch to each directory before listing it. False when the
+  // watch limit was hit (the component then falls back to walks).
+  bool WalkSubtree(int c, const std::string& path, int depth, bool in_segment) {
+    const ComponentSpec& spec = w.specs_[c];
+    const bool node_aggregates = static_cast<bool>(w.walk_.make_aggregate);
+    WalkOptions options = w.walk_;
+    options.record_directories = true;
+    options.collect_links = true;
+    options.per_directory_aggregates = true;
+    options.deadline = SaturatingAddNow(w.options_.walk_timeout);
+    options.cancel = &w.stop_;
+    std::atomic<bool> limit_hit{false};
+    options.on_directory = [this, &limit_hit](int fd,
+                                              std::string_view) -> int64_t {
+      const int64_t max = w.options_.max_watches;
+      if (max >= 0 && static_cast<int64_t>(w.watches_.fetch_add(
+                          1, std::memory_order_relaxed)) >= max) {
+        w.watches_.fetch_sub(1, std::memory_order_relaxed);
+        limit_hit = true;
+        return -1;
+      }
+      if (max < 0) w.watches_.fetch_add(1, std::memory_order_relaxed);
+      // Through the descriptor the walk opened (no symlink on the way), so
+      // the watch is on the directory listed, whatever its path is now.
+      const std::string proc = "/proc/self/fd/" + std::to_string(fd);
+      const int wd = inotify_add_watch(w.inotify_fd_, proc.c_str(), kWatchMask);
+      if (wd < 0) {
+        w.watches_.fetch_sub(1, std::memory_order_relaxed);
+        // Out of watches (ENOSPC), or refused otherwise: a directory that
+        // is not watched would go stale, so the component is walked.
+        limit_hit = true;
+      }
+      return wd;
+    };
+    ComponentSpec sub = spec;
+    sub.path = path;
+    if (depth != 0) sub.segment_pattern.clear();
+    std::vector<ComponentStats> result = ScanComponents({sub}, options);
+    ComponentStats& stats = result[0];
+    if (depth == 0) {
+      Component& comp = components[c];
+      comp.present = stats.present;
+      comp.complete = stats.complete;
+      comp.device = stats.device;
+      comp.duration_seconds = stats.duration_seconds;
+    } else if (!stats.complete) {
+      components[c].complete = false;
+    }
+    for (int k = 0; k < kErrorReasonCount; ++k) errors[c][k] += stats.errors[k];
+    if (stats.directory_list == nullptr) return !limit_hit;
+    for (const DirectoryRecord& r : *stats.directory_list) {
+      const int wd = static_cast<int>(r.tag);
+      Node node;
+      node.component = c;
+      node.depth = depth + r.depth;
+      node.direct = r.direct;
+      node.linked = r.linked;
+      node.aggregate = r.aggregate;
+      node.in_segment = in_segment;
+      if (r.depth > 0) {
+        const auto parent = nodes.find(ParentOf(r.path));
+        if (parent != nodes.end()) {
+          parent->second.children.insert(NameOf(r.path));
+          node.in_segment = parent->second.in_segment;
+          if (node.depth == 1 && !spec.segment_pattern.empty() &&
+              fnmatch(spec.segment_pattern.c_str(), NameOf(r.path).c_str(),
+                      0) == 0) {
+            node.in_segment = true;
+          }
+        }
+      }
+      if (node.in_segment) {
+        node.direct.segment_allocated_bytes = node.direct.allocated_bytes;
+        for (LinkedEntry& e : node.linked) e.in_segment = true;
+      }
+      if (wd >= 0) {
+        // The same inode already watched under another path (a rename
+        // not yet seen): that path's bookkeeping goes, the watch stays.
+        auto old = by_wd.find(wd);
+        if (old != by_wd.end() && old->second != r.path) {
+          auto it = nodes.find(old->second);
+          if (it != nodes.end()) it->second.wd = -1;
+          w.watches_.fetch_sub(1, std::memory_order_relaxed);
+        }
+        by_wd[wd] = r.path;
+      }
+      node.wd = wd;
+      const bool linked = !node.linked.empty();
+      AddLinks(c, r.path, node.linked);
+      nodes[r.path] = std::move(node);
+      // The walk let the first sighting count a hard link in its
+      // aggregate; read it again so the smallest directory counts it.
+      if (linked && node_aggregates) MarkDirty(r.path);
+    }
+    if (depth > 0) {
+      auto parent = nodes.find(ParentOf(path));
+      if (parent != nodes.end()) parent->second.children.insert(NameOf(path));
+    }
+    changed = true;
+    return !limit_hit;
+  }
+
+  static Clock::time_point SaturatingAddNow(std::chrono::milliseconds d) {
+    const auto now = Clock::now();
+    if (d > std::chrono::hours(24 * 365 * 100)) return Clock::time_point::max();
+    return now + d;
+  }
+
+  // Walks component `c` from scratch. A watch limit makes it a walked
+  // component for good.
+  void Build(int c, std::optional<RewalkReason> reason) {
+    Component& comp = components[c];
+    RemoveSubtree(comp.root);
+    comp.links.clear();
+    if (reason) ++info[c].rewalks[static_cast<int>(*reason)];
+    if (!WalkSubtree(c, comp.root, 0, false)) {
+      RemoveSubtree(comp.root);
+      comp.watched = false;
+      info[c].watched = false;
+      ++info[c].rewalks[static_cast<int>(RewalkReason::kWatchLimit)];
+    }
+    changed = true;
+  }
+
+  // Reads directory `path` again and replaces its share.
+  void Reread(const std::string& path) {
+    auto it = nodes.find(path);
+    if (it == nodes.end()) return;
+    Node& node = it->second;
+    const int c = node.component;
+    const bool follow = node.depth == 0;  // a component path may be a symlink
+    const int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+                                          (follow ? 0 : O_NOFOLLOW));
+    if (fd < 0) {
+      if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) {
+        const bool root = node.depth == 0;
+        RemoveSubtree(path);  // gone; its parent re-reads its own entries
+        if (root) components[c].present = false;
+      } else {
+        ++errors[c][static_cast<int>(errno == EACCES || errno == EPERM
+                                         ? ErrorReason::kPermission
+                                         : ErrorReason::kOther)];
+      }
+      return;
+    }
+    struct stat self;
+    if (fstat(fd, &self) != 0) {
+      close(fd);
+      return;
+    }
+    struct Subdirs : DirectoryVisitor {
+      Subdirs(const std::string& dir, const std::vector<std::string>& skip)
+          : dir_(dir), skip_(skip) {}
+      bool Subdirectory(std::string_view name, const struct stat&,
+                        bool is_segment) override {
+        // A directory another root walks (cleanup rules) is not this one's.
+        if (!skip_.empty() && std::find(skip_.begin(), skip_.end(),
+                                        Join(dir_, name)) != skip_.end()) {
+          return true;
+        }
+        found.emplace_back(std::string(name), is_segment);
+        return true;
+      }
+      std::vector<std::pair<std::string, bool>> found;
+      const std::string& dir_;
+      const std::vector<std::string>& skip_;
+    } subdirs(path, w.specs_[c].skip);
+    DirectoryScan scan;
+    scan.fd = fd;
+    scan.path = path;
+    scan.self = &self;
+    scan.component = c;
+    scan.depth = node.depth;
+    scan.in_segment = node.in_segment;
+    if (node.depth == 0) scan.segment_pattern = w.specs_[c].segment_pattern;
+    scan.one_filesystem = w.walk_.one_filesystem;
+    scan.device = components[c].device;
+    std::vector<LinkedEntry> linked;
+    scan.linked = &linked;
+    std::set<std::pair<dev_t, ino_t>> seen;
+    scan.count_linked = [this, c, &path, &seen](dev_t dev, ino_t ino) {
+      return CountsLink(c, path, dev, ino, &seen);
+    };
+    std::shared_ptr<EntryAggregate> aggregate;
+    if (w.walk_.make_aggregate) {
+      aggregate = w.walk_.make_aggregate(c);
+      scan.aggregate = aggregate.get();
+    }
+    DirectoryTotals totals;
+    ScanDirectory(scan, subdirs, buffer.get(), kScanBufferBytes, &totals);
+    close(fd);
+    CountErrors(c, totals);
+    // Which directory counts each hard-linked inode, before and after: a
+    // change is read again there (never here: this reading is current),
+    // so the counting directory changes hands without ping-pong.
+    auto counting = [&](const LinkedEntry& e) -> std::string {
+      const auto& links = components[c].links;
+      auto it = links.find(InodeKey{e.dev, e.ino});
+      return it == links.end() || it->second.dirs.empty()
+                 ? std::string()
+                 : it->second.dirs.begin()->first;
+    };
+    // A hard link made to a file counted as plain elsewhere: link(2) tells
+    // only the new name's directory, so the component is read again.
+    bool unseen_names = false;
+    for (const LinkedEntry& e : linked) {
+      if (!components[c].links.contains(InodeKey{e.dev, e.ino}) &&
+          e.nlink > static_cast<nlink_t>(std::count_if(
+                        linked.begin(), linked.end(), [&](const auto& o) {
+                          return o.dev == e.dev && o.ino == e.ino;
+                        }))) {
+        unseen_names = true;
+      }
+    }
+    std::vector<std::string> before;
+    for (const auto* list : {&node.linked, &linked}) {
+      for (const LinkedEntry& e : *list) before.push_back(counting(e));
+    }
+    // Known before this reading (by another directory, or by this one).
+    DropLinks(c, path, node.linked, /*mark=*/false);
+    AddLinks(c, path, linked, /*mark=*/false);
+    if (unseen_names) {
+      auto first = nodes.lower_bound(components[c].root);
+      auto last = nodes.lower_bound(SubtreeEnd(components[c].root));
+      for (auto it = first; it != last; ++it) {
+        if (it->second.component == c && it->first != path) {
+          MarkDirty(it->first);
+        }
+      }
+    }
+    size_t k = 0;
+    for (const auto* list : {&node.linked, &linked}) {
+      for (const LinkedEntry& e : *list) {
+        const std::string after = counting(e);
+        const std::string& was = before[k++];
+        if (after == was) continue;
+        if (!was.empty() && was != path) MarkDirty(was);
+        if (!after.empty() && after != path) MarkDirty(after);
+      }
+    }
+    node.linked = std::move(linked);
+    node.aggregate = std::move(aggregate);
+    node.direct = totals;
+    changed = true;
+
+    std::set<std::string> now;
+    std::vector<std::pair<std::string, bool>> added;
+    for (auto& [name, is_segment] : subdirs.found) {
+      now.insert(name);
+      if (!node.children.contains(name)) added.emplace_back(name, is_segment);
+    }
+    std::vector<std::string> gone;
+    for (const std::string& name : node.children) {
+      if (!now.contains(name)) gone.push_back(name);
+    }
+    const int depth = node.depth;
+    const bool in_segment = node.in_segment;
+    for (const std::string& name : gone) RemoveSubtree(Join(path, name));
+    for (auto& [name, is_segment] : added) {
+      if (!components[c].watched) return;
+      if (!WalkSubtree(c, Join(path, name), depth + 1,
+                       in_segment || is_segment)) {
+        Build(c, std::nullopt);  // falls back (counted as watch_limit)
+        return;
+      }
+    }
+    // A segment directory's own mtime is the component directory's entry.
+    if (depth == 1 && in_segment) dirty.insert(components[c].root);
+  }
+
+  void Drain() {
+    // Re-reads may find new dirty directories (a segment's parent).
+    while (!dirty.empty()) {
+      std::set<std::string> batch;
+      batch.swap(dirty);
+      // Parents first, so a subtree that is gone is dropped before its
+      // children are read in vain.
+      for (const std::string& path : batch) Reread(path);
+    }
+  }
+
+  void Reconcile() {
+    for (size_t i = 0; i < components.size(); ++i) {
+      Component& comp = components[i];
+      if (!comp.watched || !comp.present) continue;
+      comp.touched = 0;
+      WalkOptions options = w.walk_;
+      options.deadline = SaturatingAddNow(w.options_.walk_timeout);
+      options.cancel = &w.stop_;
+      const ComponentStats truth = ScanComponents({w.specs_[i]}, options).at(0);
+      // Events that arrived meanwhile are still queued: read them now.
+      ReadEvents();
+      if (comp.touched != 0 || !truth.complete || w.stop_) continue;
+      const ComponentStats watched = Totals(static_cast<int>(i), false);
+      auto diff = [](uint64_t a, uint64_t b) { return a > b ? a - b : b - a; };
+      WatchInfo& in = info[i];
+      ++in.reconciles;
+      in.reconcile_difference_bytes =
+          diff(truth.allocated_bytes, watched.allocated_bytes);
+      in.reconcile_difference_entries = diff(
+          truth.files + truth.directories, watched.files + watched.directories);
+      changed = true;
+      if (in.reconcile_difference_bytes != 0 ||
+          in.reconcile_difference_entries != 0 ||
+          truth.apparent_bytes != watched.apparent_bytes) {
+        Build(static_cast<int>(i), RewalkReason::kError);
+      }
+    }
+  }
+
+  // Reads every queued event; marks directories dirty. False on overflow.
+  bool ReadEvents() {
+    alignas(struct inotify_event) char buf[64 * 1024];
+    bool overflow = false;
+    for (;;) {
+      const ssize_t got = read(w.inotify_fd_, buf, sizeof buf);
+      if (got <= 0) break;  // EAGAIN: the queue is empty
+      const auto now = Clock::now();
+      for (ssize_t off = 0; off < got;) {
+        const auto* ev =
+            reinterpret_cast<const struct inotify_event*>(buf + off);
+        off += static_cast<ssize_t>(sizeof(struct inotify_event) + ev->len);
+        w.events_.fetch_add(1, std::memory_order_relaxed);
+        if (overflow_after >= 0 && overflow_after-- == 0) overflow = true;
+        if (ev->mask & IN_Q_OVERFLOW) overflow = true;
+        if (overflow) continue;
+        auto it = by_wd.find(ev->wd);
+        if (it == by_wd.end()) continue;
+        const std::string& path = it->second;
+        auto node = nodes.find(path);
+        if (node == nodes.end()) continue;
+        ++components[node->second.component].touched;
+        if (ev->mask & IN_IGNORED) {
+          by_wd.erase(it);  // the kernel dropped the watch (deleted)
+          node->second.wd = -1;
+          w.watches_.fetch_sub(1, std::memory_order_relaxed);
+          continue;
+        }
+        std::string target = path;
+        if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) {
+          if (node->second.depth == 0) {
+            target = path;  // the component directory itself
+          } else {
+            target = ParentOf(path);
+          }
+        }
+        if (dirty.empty()) first_dirty = now;
+        dirty.insert(target);
+        if (ev->mask & (IN_MODIFY | IN_CLOSE_WRITE)) {
+          quiet[path] = now + w.options_.quiet;
+        }
+      }
+    }
+    return !overflow;
+  }
+
+  // The component's numbers from its directories' shares.
+  ComponentStats Totals(int c, bool with_directories) const {
+    const Component& comp = components[c];
+    ComponentStats stats;
+    stats.name = w.specs_[c].name;
+    stats.has_segments = !w.specs_[c].segment_pattern.empty();
+    stats.present = comp.present;
+    stats.complete = comp.complete;
+    stats.device = comp.device;
+    stats.duration_seconds = comp.duration_seconds;
+    DirectoryTotals sum;
+    std::vector<DirectoryRecord> records;
+    std::unique_ptr<EntryAggregate> aggregate;
+    if (w.walk_.make_aggregate) aggregate = w.walk_.make_aggregate(c);
+    auto first = nodes.lower_bound(comp.root);
+    auto last = nodes.lower_bound(SubtreeEnd(comp.root));
+    for (auto it = first; it != last; ++it) {
+      if (it->second.component != c) continue;
+      sum.Merge(it->second.direct);
+      if (aggregate && it->second.aggregate) {
+        aggregate->Merge(*it->second.aggregate);
+      }
+      if (with_directories) {
+        DirectoryRecord& r = records.emplace_back();
+        r.path = it->first;
+        r.depth = it->second.depth;
+        r.direct = it->second.direct;
+      }
+    }
+    for (const auto& [key, ref] : comp.links) {
+      sum.allocated_bytes += ref.allocated;
+      sum.apparent_bytes += ref.apparent;
+      if (ref.segment_names > 0) sum.segment_allocated_bytes += ref.allocated;
+    }
+    sum.errors = {};  // reported as they are met (TakeStats)
+    SetTotals(sum, &stats);
+    stats.aggregate = std::move(aggregate);
+    if (with_directories) {
+      ComputeCumulative(&records);
+      stats.directory_list =
+          std::make_shared<const std::vector<DirectoryRecord>>(
+              std::move(records));
+    }
+    return stats;
+  }
+};
+
+Watcher::Watcher(std::vector<ComponentSpec> specs, WalkOptions walk,
+                 WatchOptions options, std::vector<bool> watch)
+    : specs_(std::move(specs)),
+      walk_(std::move(walk)),
+      options_(options),
+      tree_(std::make_unique<Tree>(*this)) {
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    Tree::Component& c = tree_->components[i];
+    c.watched = i < watch.size() && watch[i];
+    c.root = NormalizePath(specs_[i].path);
+  }
+  published_.resize(specs_.size());
+  info_.resize(specs_.size());
+  new_errors_.resize(specs_.size());
+}
+
+Watcher::~Watcher() { Stop(); }
+
+void Watcher::Start(std::function<void()> changed) {
+  changed_ = std::move(changed);
+  inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  Tree& t = *tree_;
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    if (inotify_fd_ < 0 || wake_fd_ < 0) t.components[i].watched = false;
+    t.info[i].watched = t.components[i].watched;
+  }
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    if (t.components[i].watched) t.Build(static_cast<int>(i), std::nullopt);
+  }
+  t.next_reconcile = Tree::SaturatingAddNow(options_.reconcile_interval);
+  Publish();
+  if (inotify_fd_ >= 0 && wake_fd_ >= 0)
+    thread_ = std::thread([this] { Run(); });
+}
+
+void Watcher::Stop() {
+  stop_ = true;
+  if (wake_fd_ >= 0) {
+    const uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof one);
+  }
+  if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard lock(mu_);
+    sync_done_ = sync_requested_;  // nobody waits for a stopped watcher
+  }
+  cv_.notify_all();
+  if (inotify_fd_ >= 0) close(inotify_fd_);  // drops every watch
+  if (wake_fd_ >= 0) close(wake_fd_);
+  inotify_fd_ = wake_fd_ = -1;
+}
+
+void Watcher::Publish() {
+  Tree& t = *tree_;
+  std::vector<ComponentStats> stats;
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    if (t.components[i].watched) {
+      stats.push_back(t.Totals(static_cast<int>(i), walk_.record_directories));
+    } else {
+      stats.emplace_back().name = specs_[i].name;
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    published_ = std::move(stats);
+    info_ = t.info;
+    for (size_t i = 0; i < specs_.size(); ++i) {
+      for (int k = 0; k < kErrorReasonCount; ++k) {
+        new_errors_[i][k] += t.errors[i][k];
+      }
+      t.errors[i] = {};
+    }
+  }
+  t.changed = false;
+}
+
+void Watcher::Run() {
+  Tree& t = *tree_;
+  while (!stop_) {
+    auto now = Clock::now();
+    auto wake = t.next_reconcile;
+    if (!t.dirty.empty())
+      wake = std::min(wake, t.first_dirty + options_.coalesce);
+    for (const auto& [path, at] : t.quiet) wake = std::min(wake, at);
+    bool missing = false;
+    for (const auto& c : t.components) missing |= c.watched && !c.present;
+    if (missing) wake = std::min(wake, t.next_missing_retry);
+    int timeout_ms = -1;
+    if (wake != Clock::time_point::max()) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(wake - now);
+      timeout_ms = static_cast<int>(std::clamp<int64_t>(
+          left.count() + 1, 0, std::numeric_limits<int>::max()));
+    }
+    struct pollfd fds[2] = {{inotify_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    poll(fds, 2, timeout_ms);
+    if (stop_) break;
+    uint64_t drained;
+    (void)!read(wake_fd_, &drained, sizeof drained);
+
+    uint64_t ticket;
+    bool syncing;
+    {
+      std::lock_guard lock(mu_);
+      ticket = sync_requested_;
+      syncing = ticket > sync_done_;
+    }
+    if (!t.ReadEvents()) {
+      t.dirty.clear();
+      t.quiet.clear();
+      for (size_t i = 0; i < t.components.size(); ++i) {
+        if (t.components[i].watched) {
+          t.Build(static_cast<int>(i), RewalkReason::kOverflow);
+        }
+      }
+    }
+    now = Clock::now();
+    for (auto it = t.quiet.begin(); it != t.quiet.end();) {
+      if (syncing || it->second <= now) {
+        if (t.dirty.empty()) t.first_dirty = now;
+        t.dirty.insert(it->first);
+        it = t.quiet.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (!t.dirty.empty() &&
+        (syncing || now >= t.first_dirty + options_.coalesce)) {
+      t.Drain();
+    }
+    if (missing && now >= t.next_missing_retry) {
+      for (size_t i = 0; i < t.components.size(); ++i) {
+        struct stat st;
+        if (t.components[i].watched && !t.components[i].present &&
+            stat(t.components[i].root.c_str(), &st) == 0) {
+          t.Build(static_cast<int>(i), std::nullopt);
+        }
+      }
+      t.next_missing_retry = now + kMissingRetry;
+    }
+    if (now >= t.next_reconcile && !t.quiet.empty()) {
+      t.next_reconcile = now + options_.quiet;  // after the re-reads due
+    } else if (now >= t.next_reconcile) {
+      t.Drain();
+      t.Reconcile();
+      t.Drain();
+      t.next_reconcile = Tree::SaturatingAddNow(options_.reconcile_interval);
+    }
+    if (t.changed) {
+      Publish();
+      if (changed_) changed_();
+    }
+    if (syncing && t.dirty.empty()) {
+      {
+        std::lock_guard lock(mu_);
+        sync_done_ = ticket;
+      }
+      cv_.notify_all();
+    }
+  }
+}
+
+std::vector<ComponentStats> Watcher::TakeStats(bool with_directories) {
+  std::lock_guard lock(mu_);
+  std::vector<ComponentStats> out = published_;
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i].errors = new_errors_[i];
+    new_errors_[i] = {};
+    if (!with_directories) out[i].directory_list = nullptr;
+  }
+  return out;
+}
+
+std::vector<WatchInfo> Watcher::Info() const {
+  std::lock_guard lock(mu_);
+  return info_;
+}
+
+uint64_t Watcher::Events() const {
+  return events_.load(std::memory_order_relaxed);
+}
+
+uint64_t Watcher::Directories() const {
+  return watches_.load(std::memory_order_relaxed);
+}
+
+void Watcher::Sync() {
+  std::unique_lock lock(mu_);
+  if (!thread_.joinable()) return;
+  const uint64_t ticket = ++sync_requested_;
+  lock.unlock();
+  const uint64_t one = 1;
+  (void)!write(wake_fd_, &one, sizeof one);
+  lock.lock();
+  cv_.wait(lock, [&] { return sync_done_ >= ticket || stop_; });
+}
+
+}  // namespace stemedb::scanner

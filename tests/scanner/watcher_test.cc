@@ -1,0 +1,369 @@
+// The watcher against a real temporary tree: after each batch of changes and
+// Sync() (every queued event applied), the watched totals equal du's and
+// find's, with no walk in between.
+#include "stemedb/scanner/watcher.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "test_util.h"
+
+namespace stemedb::scanner {
+namespace {
+
+using testutil::Du;
+using testutil::MakeDir;
+using testutil::TempDir;
+using testutil::WriteFile;
+namespace fs = std::filesystem;
+
+uint64_t FindCount(const std::string& path) {
+  return std::stoull(testutil::Run("find '" + path + "' -xdev | wc -l"));
+}
+
+// Starts a watcher on one component and counts its change callbacks.
+class WatcherFixture {
+ public:
+  WatcherFixture(const std::string& path, const std::string& pattern,
+                 WatchOptions options = WatchOptions())
+      : watcher_({ComponentSpec{"c", path, pattern}}, WalkOptions(), options,
+                 {true}) {
+    watcher_.Start([this] {
+      std::lock_guard lock(mu_);
+      ++changes_;
+      cv_.notify_all();
+    });
+  }
+
+  Watcher& operator*() { return watcher_; }
+  Watcher* operator->() { return &watcher_; }
+
+  ComponentStats Now() {
+    watcher_.Sync();
+    return watcher_.TakeStats(false).at(0);
+  }
+
+  // Waits for a change callback after which `pred` holds.
+  template <typename Pred>
+  void WaitFor(Pred pred) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return pred(); });
+  }
+
+ private:
+  Watcher watcher_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int changes_ = 0;
+};
+
+void ExpectExact(const ComponentStats& s, const std::string& path) {
+  SCOPED_TRACE(path);
+  EXPECT_TRUE(s.present);
+  EXPECT_TRUE(s.complete);
+  EXPECT_EQ(s.allocated_bytes, Du(path, false, true));
+  EXPECT_EQ(s.apparent_bytes, Du(path, true, true));
+  EXPECT_EQ(s.files + s.directories, FindCount(path));
+}
+
+TEST(WatcherTest, FollowsCreatesAppendsDeletesRenamesAndHardLinks) {
+  TempDir tmp;
+  const std::string comp = tmp / "comp";
+  MakeDir(comp);
+  MakeDir(comp + "/a");
+  WriteFile(comp + "/a/one", 5000);
+  WatcherFixture w(comp, "");
+  ExpectExact(w.Now(), comp);
+  EXPECT_EQ(w->Directories(), 2u);
+
+  WriteFile(comp + "/a/two", 70000);
+  {  // append
+    int fd = open((comp + "/a/one").c_str(), O_WRONLY | O_APPEND);
+    ASSERT_GE(fd, 0);
+    std::string more(100000, 'x');
+    ASSERT_EQ(write(fd, more.data(), more.size()), 100000);
+    close(fd);
+  }
+  ExpectExact(w.Now(), comp);
+
+  // A subtree created and filled faster than its watches can be added.
+  fs::create_directories(comp + "/b/c/d");
+  for (int i = 0; i < 20; ++i) {
+    WriteFile(comp + "/b/c/d/f" + std::to_string(i), 1000 * i);
+  }
+  ExpectExact(w.Now(), comp);
+  EXPECT_EQ(w->Directories(), 5u);
+
+  // Hard links within and across directories, counted once.
+  ASSERT_EQ(link((comp + "/a/two").c_str(), (comp + "/b/two").c_str()), 0);
+  ASSERT_EQ(link((comp + "/a/two").c_str(), (comp + "/a/two2").c_str()), 0);
+  ExpectExact(w.Now(), comp);
+  ASSERT_EQ(unlink((comp + "/a/two").c_str()), 0);
+  ASSERT_EQ(unlink((comp + "/a/two2").c_str()), 0);
+  ExpectExact(w.Now(), comp);
+
+  // A directory renamed with its subtree, then removed.
+  ASSERT_EQ(rename((comp + "/b/c").c_str(), (comp + "/a/moved").c_str()), 0);
+  ExpectExact(w.Now(), comp);
+  WriteFile(comp + "/a/moved/d/late",
+            3000);  // still watched under its new name
+  ExpectExact(w.Now(), comp);
+  fs::remove_all(comp + "/a/moved");
+  ExpectExact(w.Now(), comp);
+  EXPECT_EQ(w->Directories(), 3u);
+
+  // truncate and a sparse file
+  ASSERT_EQ(truncate((comp + "/a/one").c_str(), 10), 0);
+  {
+    int fd = open((comp + "/sparse").c_str(), O_WRONLY | O_CREAT, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(pwrite(fd, "x", 1, 50 << 20), 1);
+    close(fd);
+  }
+  ExpectExact(w.Now(), comp);
+  EXPECT_EQ(w->Info().at(0).rewalks,
+            (std::array<uint64_t, kRewalkReasonCount>{}));
+}
+
+TEST(WatcherTest, SegmentsFollowTheirFilesAndDirectories) {
+  TempDir tmp;
+  const std::string wal = tmp / "wal";
+  MakeDir(wal);
+  WriteFile(wal + "/000001.log", 4096);
+  WatcherFixture w(wal, "*.log");
+  ComponentStats s = w.Now();
+  EXPECT_EQ(s.segments.count, 1u);
+  WriteFile(wal + "/000002.log", 8192);
+  WriteFile(wal + "/other", 8192);
+  s = w.Now();
+  EXPECT_EQ(s.segments.count, 2u);
+  EXPECT_EQ(s.segments.allocated_bytes,
+            testutil::AllocatedSize(wal + "/000001.log") +
+                testutil::AllocatedSize(wal + "/000002.log"));
+  struct stat st;
+  ASSERT_EQ(stat((wal + "/000002.log").c_str(), &st), 0);
+  EXPECT_DOUBLE_EQ(s.segments.newest_mtime,
+                   st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9);
+  ASSERT_EQ(unlink((wal + "/000001.log").c_str()), 0);
+  s = w.Now();
+  EXPECT_EQ(s.segments.count, 1u);
+  EXPECT_DOUBLE_EQ(s.segments.oldest_mtime, s.segments.newest_mtime);
+  ExpectExact(s, wal);
+}
+
+TEST(WatcherTest, OverflowIsARewalkThatEndsExact) {
+  TempDir tmp;
+  const std::string comp = tmp / "comp";
+  MakeDir(comp);
+  WatchOptions options;
+  options.overflow_after = 3;
+  WatcherFixture w(comp, "", options);
+  for (int i = 0; i < 10; ++i) {
+    MakeDir(comp + "/d" + std::to_string(i));
+    WriteFile(comp + "/d" + std::to_string(i) + "/f", 2000);
+  }
+  ExpectExact(w.Now(), comp);
+  EXPECT_EQ(w->Info().at(0).rewalks[static_cast<int>(RewalkReason::kOverflow)],
+            1u);
+  EXPECT_TRUE(w->Info().at(0).watched);
+  EXPECT_EQ(w->Directories(), 11u);
+}
+
+TEST(WatcherTest, WatchLimitFallsBackToWalks) {
+  TempDir tmp;
+  const std::string comp = tmp / "comp";
+  MakeDir(comp);
+  for (int i = 0; i < 4; ++i) MakeDir(comp + "/d" + std::to_string(i));
+  WatchOptions options;
+  options.max_watches = 3;
+  WatcherFixture w(comp, "", options);
+  const WatchInfo info = w->Info().at(0);
+  EXPECT_FALSE(info.watched);
+  EXPECT_EQ(info.rewalks[static_cast<int>(RewalkReason::kWatchLimit)], 1u);
+  EXPECT_EQ(w->Directories(), 0u);
+  // A limit hit later, by a new directory, falls back too.
+  TempDir tmp2;
+  const std::string comp2 = tmp2 / "comp";
+  MakeDir(comp2);
+  WatcherFixture w2(comp2, "", options);
+  EXPECT_TRUE(w2->Info().at(0).watched);
+  for (int i = 0; i < 4; ++i) MakeDir(comp2 + "/d" + std::to_string(i));
+  w2->Sync();
+  EXPECT_FALSE(w2->Info().at(0).watched);
+  EXPECT_EQ(w2->Directories(), 0u);
+}
+
+TEST(WatcherTest, ReconcileFindsNoDifference) {
+  TempDir tmp;
+  const std::string comp = tmp / "comp";
+  MakeDir(comp);
+  WriteFile(comp + "/f", 12345);
+  WatchOptions options;
+  options.reconcile_interval = std::chrono::milliseconds(20);
+  WatcherFixture w(comp, "", options);
+  WriteFile(comp + "/g", 777);
+  w.WaitFor([&] { return w->Info().at(0).reconciles >= 2; });
+  const WatchInfo info = w->Info().at(0);
+  EXPECT_EQ(info.reconcile_difference_bytes, 0u);
+  EXPECT_EQ(info.reconcile_difference_entries, 0u);
+  EXPECT_EQ(info.rewalks, (std::array<uint64_t, kRewalkReasonCount>{}));
+  ExpectExact(w.Now(), comp);
+}
+
+TEST(WatcherTest, ComponentDirectoryRemovedAndRecreated) {
+  TempDir tmp;
+  const std::string comp = tmp / "comp";
+  MakeDir(comp);
+  WriteFile(comp + "/f", 100);
+  WatcherFixture w(comp, "");
+  fs::remove_all(comp);
+  EXPECT_FALSE(w.Now().present);
+  MakeDir(comp);
+  WriteFile(comp + "/g", 5000);
+  // Looked for again every second; the callback tells when it is back.
+  w.WaitFor([&] { return w->TakeStats(false).at(0).present; });
+  ExpectExact(w.Now(), comp);
+}
+
+// Bytes of the entries an aggregate was told to count, and names seen.
+class BytesAggregate : public EntryAggregate {
+ public:
+  void Add(const EntryInfo& e) override {
+    if (S_ISDIR(e.st->st_mode)) return;
+    ++names;
+    if (e.counted) bytes += static_cast<uint64_t>(e.st->st_blocks) * 512;
+  }
+  void Merge(const EntryAggregate& other) override {
+    const auto& o = static_cast<const BytesAggregate&>(other);
+    names += o.names;
+    bytes += o.bytes;
+  }
+  uint64_t names = 0, bytes = 0;
+};
+
+TEST(WatcherTest, AggregatesCountEachHardLinkedInodeOnce) {
+  TempDir tmp;
+  const std::string comp = tmp / "comp";
+  MakeDir(comp);
+  MakeDir(comp + "/a");
+  MakeDir(comp + "/b");
+  WriteFile(comp + "/b/f", 40000);
+  ASSERT_EQ(link((comp + "/b/f").c_str(), (comp + "/a/g").c_str()), 0);
+  WalkOptions walk;
+  walk.make_aggregate = [](int) { return std::make_unique<BytesAggregate>(); };
+  Watcher w({ComponentSpec{"c", comp, ""}}, walk, WatchOptions(), {true});
+  w.Start(nullptr);
+  std::string a = comp + "/a";
+  auto check = [&](uint64_t names) {
+    w.Sync();
+    const ComponentStats s = w.TakeStats(false).at(0);
+    ASSERT_NE(s.aggregate, nullptr);
+    const auto& agg = static_cast<const BytesAggregate&>(*s.aggregate);
+    EXPECT_EQ(agg.names, names);
+    // Files only: du of the tree less its three directories.
+    EXPECT_EQ(agg.bytes, Du(comp, false, true) - testutil::AllocatedSize(comp) -
+                             testutil::AllocatedSize(a) -
+                             testutil::AllocatedSize(comp + "/b"));
+  };
+  check(2);
+  ASSERT_EQ(unlink((comp + "/a/g").c_str()), 0);  // a counted it
+  check(1);
+  ASSERT_EQ(link((comp + "/b/f").c_str(), (comp + "/a/h").c_str()), 0);
+  ASSERT_EQ(link((comp + "/b/f").c_str(), (comp + "/b/f2").c_str()), 0);
+  check(3);
+  ASSERT_EQ(rename(a.c_str(), (comp + "/z").c_str()), 0);
+  a = comp + "/z";  // now after b: b counts the inode
+  check(3);
+}
+
+TEST(WatcherTest, SeededRandomMutationsStayExact) {
+  const char* env = std::getenv("STEMEDB_TEST_SEED");
+  const unsigned seed = env ? std::stoul(env) : std::random_device()();
+  SCOPED_TRACE("seed " + std::to_string(seed) +
+               " (rerun with STEMEDB_TEST_SEED)");
+  std::mt19937 rng(seed);
+  TempDir tmp;
+  const std::string comp = tmp / "comp";
+  MakeDir(comp);
+  WatcherFixture w(comp, "*.log");
+  std::vector<std::string> dirs = {comp};
+  std::vector<std::string> files;
+  int next = 0;
+  auto pick = [&](auto& v) -> std::string& {
+    return v[std::uniform_int_distribution<size_t>(0, v.size() - 1)(rng)];
+  };
+  for (int op = 0; op < 600; ++op) {
+    const int kind = std::uniform_int_distribution<int>(0, 9)(rng);
+    const std::string name = std::to_string(next++) + (next % 3 ? "" : ".log");
+    if (kind <= 2 || files.empty()) {
+      const std::string f = pick(dirs) + "/f" + name;
+      WriteFile(f, std::uniform_int_distribution<size_t>(0, 50000)(rng));
+      files.push_back(f);
+    } else if (kind == 3) {
+      const std::string d = pick(dirs) + "/d" + name;
+      if (d.size() < 200) {
+        MakeDir(d);
+        dirs.push_back(d);
+      }
+    } else if (kind == 4) {
+      const std::string f = pick(files);
+      const std::string l = pick(dirs) + "/l" + name;
+      if (link(f.c_str(), l.c_str()) == 0) files.push_back(l);
+    } else if (kind == 5) {
+      std::string& f = pick(files);
+      unlink(f.c_str());
+      f = files.back();
+      files.pop_back();
+    } else if (kind == 6) {
+      truncate(pick(files).c_str(),
+               std::uniform_int_distribution<off_t>(0, 200000)(rng));
+    } else if (kind == 7 && dirs.size() > 1) {
+      // Rename a directory (with its subtree) somewhere not below itself.
+      const std::string from = dirs[1 + rng() % (dirs.size() - 1)];
+      const std::string to = pick(dirs) + "/r" + name;
+      if (!to.starts_with(from + "/") &&
+          rename(from.c_str(), to.c_str()) == 0) {
+        for (auto* list : {&dirs, &files}) {
+          for (std::string& p : *list) {
+            if (p == from || p.starts_with(from + "/")) {
+              p = to + p.substr(from.size());
+            }
+          }
+        }
+      }
+    } else if (kind == 8 && dirs.size() > 1) {
+      const size_t i = 1 + rng() % (dirs.size() - 1);
+      const std::string gone = dirs[i];
+      fs::remove_all(gone);
+      for (auto* list : {&dirs, &files}) {
+        std::erase_if(*list, [&](const std::string& p) {
+          return p == gone || p.starts_with(gone + "/");
+        });
+      }
+    } else {
+      const std::string f = pick(files);
+      const std::string to = pick(dirs) + "/m" + name;
+      if (rename(f.c_str(), to.c_str()) == 0) {
+        std::erase(files, f);
+        files.push_back(to);
+      }
+    }
+    if (op % 100 == 99) ExpectExact(w.Now(), comp);
+  }
+  ExpectExact(w.Now(), comp);
+  EXPECT_EQ(w->Info().at(0).rewalks,
+            (std::array<uint64_t, kRewalkReasonCount>{}));
+}
+
+}  // namespace
+}  // namespace stemedb::scanner
