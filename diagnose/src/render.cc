@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cstdarg>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <type_traits>
+#include <utility>
 
 #include "format.h"
 
@@ -383,10 +386,23 @@ const Json& At(const Json& j, const char* key, const std::string& where) {
 template <typename T>
 void Read(const Json& j, const char* key, const std::string& where, T* out) {
   const Json& v = At(j, key, where);
-  try {
-    *out = v.get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw BadKey(where + key + ": wrong type");
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // nlohmann's get<integer>() casts a float (6.7e59) or an out-of-range
+    // integer without a check, which is undefined behaviour: take only
+    // integers, and only those T holds.
+    if (!v.is_number_integer()) throw BadKey(where + key + ": wrong type");
+    const bool fits = v.is_number_unsigned()
+                          ? std::in_range<T>(v.get<std::uint64_t>())
+                          : std::in_range<T>(v.get<std::int64_t>());
+    if (!fits) throw BadKey(where + key + ": out of range");
+    *out = static_cast<T>(v.is_number_unsigned() ? v.get<std::uint64_t>()
+                                                 : v.get<std::int64_t>());
+  } else {
+    try {
+      *out = v.get<T>();
+    } catch (const nlohmann::json::exception&) {
+      throw BadKey(where + key + ": wrong type");
+    }
   }
 }
 

@@ -97,6 +97,31 @@ TEST(RenderTest, ParseErrorsNameTheKey) {
             "schema_version 2, expected 1");
 }
 
+// Found by the diagnose_json fuzzer: nlohmann converts a float or an
+// out-of-range integer to an integer field without a check (undefined
+// behaviour). Each must be refused with the key named.
+TEST(RenderTest, IntegerFieldsTakeOnlyIntegersInRange) {
+  const std::string good = RenderJson(Full());
+  const auto with = [&](const std::string& key, const std::string& value) {
+    std::string json = good;
+    const auto at = json.find("\"" + key + "\": ");
+    EXPECT_NE(at, std::string::npos) << key;
+    const auto start = at + key.size() + 4;
+    json.replace(start, json.find_first_of(",\n", start) - start, value);
+    Numbers n;
+    Limits l;
+    return ParseJson(json, &n, &l).value_or("");
+  };
+  EXPECT_EQ(with("size_bytes", "6.70698e+59"),
+            "filesystems[0].size_bytes: wrong type");
+  EXPECT_EQ(with("size_bytes", "1.5"), "filesystems[0].size_bytes: wrong type");
+  EXPECT_EQ(with("size_bytes", "-3"),
+            "filesystems[0].size_bytes: out of range");
+  EXPECT_EQ(with("wal_max_segments", "18446744073709551615"),
+            "limits.wal_max_segments: out of range");
+  EXPECT_EQ(with("size_bytes", "18446744073709551615"), "");
+}
+
 TEST(RenderTest, InvalidUtf8IsReplacedNotThrown) {
   auto n = Node(kGiB, 5 * kGiB, 20 * kGiB);
   n.components[0].path = "/data/\xff\xfe";

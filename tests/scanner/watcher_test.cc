@@ -45,6 +45,10 @@ class WatcherFixture {
     });
   }
 
+  // The callback touches mu_ and cv_, which are destroyed before watcher_
+  // (members go in reverse order): join the watcher thread first.
+  ~WatcherFixture() { watcher_.Stop(); }
+
   Watcher& operator*() { return watcher_; }
   Watcher* operator->() { return &watcher_; }
 
