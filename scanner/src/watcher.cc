@@ -202,14 +202,18 @@ struct Watcher::Tree {
     for (int k = 0; k < kErrorReasonCount; ++k) errors[c][k] += t.errors[k];
   }
 
-  // Drops `path` and everything below it: watches, shares, links.
+  // Drops `path` and everything below it of the same component: watches,
+  // shares, links. Another component's root below it (a cleanup root above
+  // component roots, which its walks skip) keeps its nodes and watches.
   void RemoveSubtree(const std::string& path) {
     auto first = nodes.lower_bound(path);
     if (first == nodes.end() || first->first != path) return;
+    const int c = first->second.component;
     auto last = nodes.lower_bound(SubtreeEnd(path));
     // Keys between path and path + "/" (e.g. "a b" after "a") are siblings.
     for (auto it = first; it != last;) {
-      if (it->first != path && !it->first.starts_with(path + "/")) {
+      if (it->second.component != c ||
+          (it->first != path && !it->first.starts_with(path + "/"))) {
         ++it;
         continue;
       }
@@ -225,7 +229,9 @@ struct Watcher::Tree {
       it = nodes.erase(it);
     }
     auto parent = nodes.find(ParentOf(path));
-    if (parent != nodes.end()) parent->second.children.erase(NameOf(path));
+    if (parent != nodes.end() && parent->second.component == c) {
+      parent->second.children.erase(NameOf(path));
+    }
     changed = true;
   }
 
@@ -345,12 +351,22 @@ struct Watcher::Tree {
     RemoveSubtree(comp.root);
     comp.links.clear();
     if (reason) ++info[c].rewalks[static_cast<int>(*reason)];
-    if (!WalkSubtree(c, comp.root, 0, false)) {
-      RemoveSubtree(comp.root);
-      comp.watched = false;
-      info[c].watched = false;
-      ++info[c].rewalks[static_cast<int>(RewalkReason::kWatchLimit)];
-    }
+    if (!WalkSubtree(c, comp.root, 0, false)) FallBack(c);
+    changed = true;
+  }
+
+  // A watch was refused in component `c` (at its first walk, or for a new
+  // subdirectory later): a directory not watched would go stale, so it is
+  // walked by the caller from now on, counted as a watch_limit rewalk. Its
+  // watches go back for the components that fit. Not retried: with the
+  // limit at hand it would only be refused again.
+  void FallBack(int c) {
+    Component& comp = components[c];
+    RemoveSubtree(comp.root);
+    comp.links.clear();
+    comp.watched = false;
+    info[c].watched = false;
+    ++info[c].rewalks[static_cast<int>(RewalkReason::kWatchLimit)];
     changed = true;
   }
 
@@ -492,7 +508,7 @@ struct Watcher::Tree {
       if (!components[c].watched) return;
       if (!WalkSubtree(c, Join(path, name), depth + 1,
                        in_segment || is_segment)) {
-        Build(c, std::nullopt);  // falls back (counted as watch_limit)
+        FallBack(c);
         return;
       }
     }

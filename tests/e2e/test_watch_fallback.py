@@ -117,11 +117,6 @@ class WatchLimitTest(FallbackBase):
 
     LIMIT = 6
 
-    # Known engine bug (engine report, 07:00): under a real per-userns
-    # limit two components stay in watch mode holding no watches. Marked so
-    # the suite stays green; an unexpected success fails the run, so the
-    # mark must go with the fix.
-    @unittest.expectedFailure
     def test_kernel_watch_limit_falls_back_to_walks(self):
         self.make_tree("e2e-watch-limit-")
         dirs = sum(w.component_truth(p)["directories"]

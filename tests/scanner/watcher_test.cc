@@ -195,16 +195,77 @@ TEST(WatcherTest, WatchLimitFallsBackToWalks) {
   EXPECT_FALSE(info.watched);
   EXPECT_EQ(info.rewalks[static_cast<int>(RewalkReason::kWatchLimit)], 1u);
   EXPECT_EQ(w->Directories(), 0u);
-  // A limit hit later, by a new directory, falls back too.
-  TempDir tmp2;
-  const std::string comp2 = tmp2 / "comp";
-  MakeDir(comp2);
-  WatcherFixture w2(comp2, "", options);
-  EXPECT_TRUE(w2->Info().at(0).watched);
-  for (int i = 0; i < 4; ++i) MakeDir(comp2 + "/d" + std::to_string(i));
-  w2->Sync();
-  EXPECT_FALSE(w2->Info().at(0).watched);
-  EXPECT_EQ(w2->Directories(), 0u);
+}
+
+// The limit hit later, by a subdirectory created after the start: the
+// component leaves watch mode for good, its watches go back, and a walk
+// (what the caller does for it from then on) is exact.
+TEST(WatcherTest, NewSubdirectoryRefusedFallsBackToWalks) {
+  TempDir tmp;
+  const std::string comp = tmp / "comp";
+  MakeDir(comp);
+  MakeDir(comp + "/a");
+  WriteFile(comp + "/a/f", 3000);
+  WatchOptions options;
+  options.max_watches = 3;
+  WatcherFixture w(comp, "", options);
+  ExpectExact(w.Now(), comp);
+  ASSERT_TRUE(w->Info().at(0).watched);
+  EXPECT_EQ(w->Directories(), 2u);
+  // "b" gets the last watch; "b/c" is refused.
+  fs::create_directories(comp + "/b/c");
+  WriteFile(comp + "/b/c/g", 70000);
+  WriteFile(comp + "/b/h", 5000);
+  const ComponentStats s = w.Now();
+  const WatchInfo info = w->Info().at(0);
+  EXPECT_FALSE(info.watched);
+  EXPECT_EQ(info.rewalks[static_cast<int>(RewalkReason::kWatchLimit)], 1u);
+  EXPECT_EQ(info.rewalks[static_cast<int>(RewalkReason::kOverflow)], 0u);
+  EXPECT_EQ(info.rewalks[static_cast<int>(RewalkReason::kError)], 0u);
+  EXPECT_EQ(w->Directories(), 0u);
+  EXPECT_EQ(s.name, "c");
+  EXPECT_FALSE(s.present);  // no numbers from the watcher any more
+  WriteFile(comp + "/a/later", 12345);
+  ExpectExact(ScanComponents({{"c", comp, ""}}, WalkOptions()).at(0), comp);
+  // Still walked: the change was not taken as a reason to watch again.
+  w->Sync();
+  EXPECT_FALSE(w->Info().at(0).watched);
+  EXPECT_EQ(w->Directories(), 0u);
+  EXPECT_EQ(
+      w->Info().at(0).rewalks[static_cast<int>(RewalkReason::kWatchLimit)], 1u);
+}
+
+// A cleanup rule's extra root holds component roots (which it skips). When
+// it cannot be watched, the components below keep their watches and stay
+// exact (its fallback once dropped their nodes too: watched, 0 watches).
+TEST(WatcherTest, OuterRootRefusedLeavesTheComponentsBelowWatched) {
+  TempDir tmp;
+  const std::string outer = tmp / "data";
+  const std::string inner = outer + "/wal";
+  MakeDir(outer);
+  MakeDir(inner);
+  MakeDir(inner + "/sub");
+  MakeDir(outer + "/other");
+  WriteFile(inner + "/sub/f", 4000);
+  WatchOptions options;
+  options.max_watches = 2;  // the inner component's two directories
+  Watcher w({ComponentSpec{"wal", inner, ""},
+             ComponentSpec{outer, outer, "", {inner}}},
+            WalkOptions(), options, {true, true});
+  w.Start(nullptr);
+  std::vector<WatchInfo> info = w.Info();
+  EXPECT_TRUE(info.at(0).watched);
+  EXPECT_FALSE(info.at(1).watched);
+  EXPECT_EQ(info.at(1).rewalks[static_cast<int>(RewalkReason::kWatchLimit)],
+            1u);
+  EXPECT_EQ(w.Directories(), 2u);
+  WriteFile(inner + "/sub/g", 50000);
+  WriteFile(inner + "/h", 6000);
+  w.Sync();
+  ExpectExact(w.TakeStats(false).at(0), inner);
+  EXPECT_TRUE(w.Info().at(0).watched);
+  EXPECT_EQ(w.Directories(), 2u);
+  w.Stop();
 }
 
 TEST(WatcherTest, ReconcileFindsNoDifference) {
