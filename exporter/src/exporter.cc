@@ -239,7 +239,8 @@ struct Exporter::Shared {
               "reconcile walk found a difference; walked again",
               {{"component", st.name},
                {"bytes", std::to_string(info.reconcile_difference_bytes)},
-               {"entries", std::to_string(info.reconcile_difference_entries)}});
+               {"entries", std::to_string(info.reconcile_difference_entries)},
+               {"directory", info.reconcile_difference_path}});
         }
       }
       st.watch = info;

@@ -92,6 +92,24 @@ std::string NameOf(const std::string& path) {
   return path.substr(path.rfind('/') + 1);
 }
 
+// How long after a write the kernel may still allocate its blocks: dirty
+// pages expire after dirty_expire_centisecs and the flusher wakes every
+// dirty_writeback_centisecs; 5 s more for the writeback itself.
+std::chrono::milliseconds WritebackWindow() {
+  auto centisecs = [](const char* path, int64_t fallback) {
+    int64_t value = fallback;
+    if (FILE* f = std::fopen(path, "re")) {
+      long long v = 0;
+      if (std::fscanf(f, "%lld", &v) == 1 && v >= 0 && v < 8640000) value = v;
+      std::fclose(f);
+    }
+    return value;
+  };
+  const int64_t cs = centisecs("/proc/sys/vm/dirty_expire_centisecs", 3000) +
+                     centisecs("/proc/sys/vm/dirty_writeback_centisecs", 500);
+  return std::chrono::milliseconds(cs * 10 + 5000);
+}
+
 std::string Join(const std::string& dir, std::string_view name) {
   std::string out = dir;
   if (out.back() != '/') out += '/';
@@ -112,6 +130,9 @@ struct Watcher::Tree {
     std::unordered_map<InodeKey, LinkRef, InodeKeyHash> links;
     // Events read for it since the reconcile walk began.
     uint64_t touched = 0;
+    // When an event last touched it; until `settle` later, allocated bytes
+    // may still change with no event (writeback).
+    Clock::time_point last_event{};
   };
 
   Watcher& w;
@@ -121,6 +142,9 @@ struct Watcher::Tree {
   std::set<std::string> dirty;
   Clock::time_point first_dirty{};
   std::map<std::string, Clock::time_point> quiet;  // path -> re-read at
+  // path -> end of its writeback window: re-read then (see WatchOptions).
+  std::map<std::string, Clock::time_point> settling;
+  std::chrono::milliseconds settle;
   Clock::time_point next_reconcile;
   Clock::time_point next_missing_retry{};
   int64_t overflow_after;
@@ -132,6 +156,8 @@ struct Watcher::Tree {
   explicit Tree(Watcher& watcher)
       : w(watcher),
         components(watcher.specs_.size()),
+        settle(watcher.options_.settle.count() > 0 ? watcher.options_.settle
+                                                   : WritebackWindow()),
         overflow_after(watcher.options_.overflow_after),
         info(watcher.specs_.size()),
         errors(watcher.specs_.size()) {}
@@ -198,6 +224,26 @@ struct Watcher::Tree {
     return true;
   }
 
+  // An inode hard-linked into several components is written through one
+  // name, and only that directory hears of it: every component that counts
+  // the inode takes the size just read.
+  void ShareLinkSizes(int c, const std::vector<LinkedEntry>& linked) {
+    if (components.size() < 2) return;
+    for (const LinkedEntry& e : linked) {
+      for (size_t k = 0; k < components.size(); ++k) {
+        if (static_cast<int>(k) == c) continue;
+        auto ref = components[k].links.find(InodeKey{e.dev, e.ino});
+        if (ref == components[k].links.end()) continue;
+        if (ref->second.allocated != e.allocated_bytes ||
+            ref->second.apparent != e.apparent_bytes) {
+          ref->second.allocated = e.allocated_bytes;
+          ref->second.apparent = e.apparent_bytes;
+          changed = true;
+        }
+      }
+    }
+  }
+
   void CountErrors(int c, const DirectoryTotals& t) {
     for (int k = 0; k < kErrorReasonCount; ++k) errors[c][k] += t.errors[k];
   }
@@ -226,6 +272,7 @@ struct Watcher::Tree {
       DropLinks(node.component, it->first, node.linked);
       dirty.erase(it->first);
       quiet.erase(it->first);
+      settling.erase(it->first);
       it = nodes.erase(it);
     }
     auto parent = nodes.find(ParentOf(path));
@@ -323,6 +370,9 @@ struct Watcher::Tree {
         by_wd[wd] = r.path;
       }
       node.wd = wd;
+      // Made (or moved in) just now: its files' blocks may come at
+      // writeback, so read it again after the window.
+      if (depth > 0) settling[r.path] = Clock::now() + settle;
       const bool linked = !node.linked.empty();
       AddLinks(c, r.path, node.linked);
       nodes[r.path] = std::move(node);
@@ -443,10 +493,10 @@ struct Watcher::Tree {
     // so the counting directory changes hands without ping-pong.
     auto counting = [&](const LinkedEntry& e) -> std::string {
       const auto& links = components[c].links;
-      auto it = links.find(InodeKey{e.dev, e.ino});
-      return it == links.end() || it->second.dirs.empty()
+      auto ref = links.find(InodeKey{e.dev, e.ino});
+      return ref == links.end() || ref->second.dirs.empty()
                  ? std::string()
-                 : it->second.dirs.begin()->first;
+                 : ref->second.dirs.begin()->first;
     };
     // A hard link made to a file counted as plain elsewhere: link(2) tells
     // only the new name's directory, so the component is read again.
@@ -470,9 +520,9 @@ struct Watcher::Tree {
     if (unseen_names) {
       auto first = nodes.lower_bound(components[c].root);
       auto last = nodes.lower_bound(SubtreeEnd(components[c].root));
-      for (auto it = first; it != last; ++it) {
-        if (it->second.component == c && it->first != path) {
-          MarkDirty(it->first);
+      for (auto n = first; n != last; ++n) {
+        if (n->second.component == c && n->first != path) {
+          MarkDirty(n->first);
         }
       }
     }
@@ -486,6 +536,7 @@ struct Watcher::Tree {
         if (!after.empty() && after != path) MarkDirty(after);
       }
     }
+    ShareLinkSizes(c, linked);
     node.linked = std::move(linked);
     node.aggregate = std::move(aggregate);
     node.direct = totals;
@@ -527,6 +578,41 @@ struct Watcher::Tree {
     }
   }
 
+  // What a reconcile walk found in one directory, to compare with a node.
+  struct Seen {
+    uint64_t allocated = 0;
+    uint64_t apparent = 0;
+    uint64_t entries = 0;
+  };
+  static Seen SeenOf(const DirectoryTotals& direct,
+                     const std::vector<LinkedEntry>& linked) {
+    Seen s{direct.allocated_bytes, direct.apparent_bytes,
+           direct.files + direct.directories};
+    for (const LinkedEntry& e : linked) {
+      s.allocated += e.allocated_bytes;
+      s.apparent += e.apparent_bytes;
+      ++s.entries;
+    }
+    return s;
+  }
+
+  // A node's share as a reconcile walk would see it: its hard-linked
+  // entries at their inode's current size (another name's directory may
+  // have been read since this one).
+  Seen NodeSeen(int c, const Node& node) const {
+    Seen s = SeenOf(node.direct, {});
+    const auto& links = components[c].links;
+    for (const LinkedEntry& e : node.linked) {
+      auto ref = links.find(InodeKey{e.dev, e.ino});
+      s.allocated +=
+          ref == links.end() ? e.allocated_bytes : ref->second.allocated;
+      s.apparent +=
+          ref == links.end() ? e.apparent_bytes : ref->second.apparent;
+      ++s.entries;
+    }
+    return s;
+  }
+
   void Reconcile() {
     for (size_t i = 0; i < components.size(); ++i) {
       Component& comp = components[i];
@@ -535,25 +621,89 @@ struct Watcher::Tree {
       WalkOptions options = w.walk_;
       options.deadline = SaturatingAddNow(w.options_.walk_timeout);
       options.cancel = &w.stop_;
+      // Per directory, with hard links apart, as the watcher keeps them.
+      options.record_directories = true;
+      options.collect_links = true;
+      options.per_directory_aggregates = false;
       const ComponentStats truth = ScanComponents({w.specs_[i]}, options).at(0);
       // Events that arrived meanwhile are still queued: read them now.
       ReadEvents();
-      if (comp.touched != 0 || !truth.complete || w.stop_) continue;
-      const ComponentStats watched = Totals(static_cast<int>(i), false);
-      auto diff = [](uint64_t a, uint64_t b) { return a > b ? a - b : b - a; };
+      if (comp.touched != 0 || !truth.complete || w.stop_ ||
+          truth.directory_list == nullptr) {
+        continue;
+      }
+      const Difference d = Compare(static_cast<int>(i), truth);
       WatchInfo& in = info[i];
       ++in.reconciles;
-      in.reconcile_difference_bytes =
-          diff(truth.allocated_bytes, watched.allocated_bytes);
-      in.reconcile_difference_entries = diff(
-          truth.files + truth.directories, watched.files + watched.directories);
+      in.reconcile_difference_bytes = d.allocated;
+      in.reconcile_difference_entries = d.entries;
+      in.reconcile_difference_path = d.path;
       changed = true;
-      if (in.reconcile_difference_bytes != 0 ||
-          in.reconcile_difference_entries != 0 ||
-          truth.apparent_bytes != watched.apparent_bytes) {
+      if (d.allocated != 0 || d.entries != 0 || d.apparent != 0) {
         Build(static_cast<int>(i), RewalkReason::kError);
       }
     }
+  }
+
+  // Component c's directories against a reconcile walk's: the allocated
+  // bytes and entries that differ, summed over directories. A directory
+  // whose files were written within the writeback window may differ in
+  // allocated bytes only (blocks allocated later, with no event): it is
+  // read again, and not counted.
+  struct Difference {
+    uint64_t allocated = 0;
+    uint64_t apparent = 0;
+    uint64_t entries = 0;
+    std::string path;  // the first directory that differs
+    void Add(const Seen& s) {
+      allocated += s.allocated;
+      apparent += s.apparent;
+      entries += s.entries;
+    }
+  };
+  Difference Compare(int c, const ComponentStats& truth) {
+    auto diff = [](uint64_t a, uint64_t b) { return a > b ? a - b : b - a; };
+    const auto now = Clock::now();
+    const bool late = now < components[c].last_event + settle;
+    // A hard-linked inode also changes through its names elsewhere.
+    bool any_late = false;
+    for (const Component& other : components) {
+      any_late |= now < other.last_event + settle;
+    }
+    Difference d;
+    std::set<std::string_view> walked;
+    for (const DirectoryRecord& r : *truth.directory_list) {
+      walked.insert(r.path);
+      const Seen t = SeenOf(r.direct, r.linked);
+      auto it = nodes.find(r.path);
+      if (it == nodes.end() || it->second.component != c) {
+        if (d.path.empty()) d.path = r.path;
+        d.Add(t);
+        continue;
+      }
+      const Seen n = NodeSeen(c, it->second);
+      if (t.allocated == n.allocated && t.apparent == n.apparent &&
+          t.entries == n.entries) {
+        continue;
+      }
+      if (t.apparent == n.apparent && t.entries == n.entries &&
+          (late || (any_late && !r.linked.empty()))) {
+        MarkDirty(r.path);
+        continue;
+      }
+      if (d.path.empty()) d.path = r.path;
+      d.allocated += diff(t.allocated, n.allocated);
+      d.apparent += diff(t.apparent, n.apparent);
+      d.entries += diff(t.entries, n.entries);
+    }
+    auto first = nodes.lower_bound(components[c].root);
+    auto last = nodes.lower_bound(SubtreeEnd(components[c].root));
+    for (auto it = first; it != last; ++it) {
+      if (it->second.component != c || walked.contains(it->first)) continue;
+      if (d.path.empty()) d.path = it->first;
+      d.Add(NodeSeen(c, it->second));
+    }
+    return d;
   }
 
   // Reads every queued event; marks directories dirty. False on overflow.
@@ -577,7 +727,9 @@ struct Watcher::Tree {
         const std::string& path = it->second;
         auto node = nodes.find(path);
         if (node == nodes.end()) continue;
-        ++components[node->second.component].touched;
+        Component& comp = components[node->second.component];
+        ++comp.touched;
+        comp.last_event = now;
         if (ev->mask & IN_IGNORED) {
           by_wd.erase(it);  // the kernel dropped the watch (deleted)
           node->second.wd = -1;
@@ -596,6 +748,11 @@ struct Watcher::Tree {
         dirty.insert(target);
         if (ev->mask & (IN_MODIFY | IN_CLOSE_WRITE)) {
           quiet[path] = now + w.options_.quiet;
+        }
+        // Whatever lands here (written, renamed in, linked) may have its
+        // blocks allocated at writeback: read it again after the window.
+        if (ev->mask & (IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO)) {
+          settling[target] = now + settle;
         }
       }
     }
@@ -734,6 +891,7 @@ void Watcher::Run() {
     if (!t.dirty.empty())
       wake = std::min(wake, t.first_dirty + options_.coalesce);
     for (const auto& [path, at] : t.quiet) wake = std::min(wake, at);
+    for (const auto& [path, at] : t.settling) wake = std::min(wake, at);
     bool missing = false;
     for (const auto& c : t.components) missing |= c.watched && !c.present;
     if (missing) wake = std::min(wake, t.next_missing_retry);
@@ -772,6 +930,14 @@ void Watcher::Run() {
         if (t.dirty.empty()) t.first_dirty = now;
         t.dirty.insert(it->first);
         it = t.quiet.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto it = t.settling.begin(); it != t.settling.end();) {
+      if (it->second <= now) {
+        t.MarkDirty(it->first);
+        it = t.settling.erase(it);
       } else {
         ++it;
       }

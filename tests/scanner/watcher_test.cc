@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
@@ -285,6 +286,34 @@ TEST(WatcherTest, ReconcileFindsNoDifference) {
   ExpectExact(w.Now(), comp);
 }
 
+// Written through its name in one component, a file hard-linked into
+// another is heard of only in the first: both must take its new size.
+TEST(WatcherTest, HardLinkAcrossComponentsFollowsWritesThroughEitherName) {
+  TempDir tmp;
+  const std::string a = tmp / "a";
+  const std::string b = tmp / "b";
+  MakeDir(a);
+  MakeDir(b);
+  WriteFile(a + "/f", 5000);
+  ASSERT_EQ(link((a + "/f").c_str(), (b + "/f").c_str()), 0);
+  Watcher w({ComponentSpec{"a", a, ""}, ComponentSpec{"b", b, ""}},
+            WalkOptions(), WatchOptions(), {true, true});
+  w.Start(nullptr);
+  for (const std::string& through : {a, b, a}) {
+    {
+      std::FILE* f = std::fopen((through + "/f").c_str(), "a");
+      ASSERT_NE(f, nullptr);
+      std::fputs(std::string(70000, 'x').c_str(), f);
+      std::fclose(f);
+    }
+    w.Sync();
+    const auto stats = w.TakeStats(false);
+    ExpectExact(stats.at(0), a);
+    ExpectExact(stats.at(1), b);
+  }
+  w.Stop();
+}
+
 TEST(WatcherTest, ComponentDirectoryRemovedAndRecreated) {
   TempDir tmp;
   const std::string comp = tmp / "comp";
@@ -369,7 +398,8 @@ TEST(WatcherTest, SeededRandomMutationsStayExact) {
   };
   for (int op = 0; op < 600; ++op) {
     const int kind = std::uniform_int_distribution<int>(0, 9)(rng);
-    const std::string name = std::to_string(next++) + (next % 3 ? "" : ".log");
+    const int n = next++;
+    const std::string name = std::to_string(n) + (n % 3 ? "" : ".log");
     if (kind <= 2 || files.empty()) {
       const std::string f = pick(dirs) + "/f" + name;
       WriteFile(f, std::uniform_int_distribution<size_t>(0, 50000)(rng));

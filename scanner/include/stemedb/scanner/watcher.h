@@ -13,13 +13,21 @@
 //   is gone is dropped with its subtree (a renamed directory is both);
 // - a directory modified recently is read once more after `quiet` without
 //   events (st_blocks that change later: delayed allocation, XFS
-//   preallocation trimmed at close);
+//   preallocation trimmed at close), and again when the kernel's writeback
+//   window (`settle`) has passed: writeback allocates blocks (extent-tree
+//   blocks of a fragmented file on ext4) up to dirty_expire_centisecs +
+//   dirty_writeback_centisecs after the write, with no event;
 // - IN_Q_OVERFLOW: every watched component is walked again (reason
 //   overflow); running out of watches (ENOSPC): that component falls back to
 //   walks (reason watch_limit); a reconcile walk that differs: walked again
 //   (reason error). Each counted, logged by the caller.
 // - a reconcile walk every `reconcile_interval` compares totals; it counts
-//   only when no event touched the component while it ran.
+//   only when no event touched the component while it ran. It compares
+//   directory by directory: when only allocated bytes differ and an event
+//   touched the component within the writeback window, that is late
+//   allocation (a file written, then renamed or hard-linked here, gets its
+//   blocks at writeback), not a missed event; those directories are read
+//   again and nothing is counted.
 //
 // Thread safety: the public methods may be called from any thread. The
 // tree is owned by the watcher's thread; readers get published copies.
@@ -53,6 +61,11 @@ struct WatchOptions {
   // A directory with modified files is read once more after this long
   // without events.
   std::chrono::milliseconds quiet{1000};
+  // A directory with modified files is read again this long after the last
+  // modification, and until then a reconcile excuses its allocated bytes.
+  // 0: the kernel's writeback window (/proc/sys/vm dirty_expire_centisecs +
+  // dirty_writeback_centisecs, 35 s by default) plus 5 s.
+  std::chrono::milliseconds settle{0};
   std::chrono::milliseconds reconcile_interval = std::chrono::hours(6);
   // A full walk (first, or again) is cut off after this long.
   std::chrono::milliseconds walk_timeout = std::chrono::minutes(5);
@@ -67,6 +80,7 @@ struct WatchInfo {
   uint64_t reconciles = 0;
   uint64_t reconcile_difference_bytes = 0;
   uint64_t reconcile_difference_entries = 0;
+  std::string reconcile_difference_path;  // the first directory that differed
   std::array<uint64_t, kRewalkReasonCount> rewalks{};
 };
 
