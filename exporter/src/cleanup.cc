@@ -14,6 +14,9 @@ class RuleAggregate : public scanner::EntryAggregate {
   void Add(const scanner::EntryInfo& e) override {
     tally_.Add(e.directory, e.name, *e.st, e.counted);
   }
+  bool Remove(const scanner::EntryInfo& e) override {
+    return tally_.Remove(e.directory, e.name, *e.st, e.counted);
+  }
   void Merge(const scanner::EntryAggregate& other) override {
     tally_.Merge(static_cast<const RuleAggregate&>(other).tally_);
   }

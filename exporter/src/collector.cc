@@ -217,6 +217,11 @@ void AddWatchFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
                         "then falls back to walks) or a reconcile "
                         "difference (error).",
                         "", MetricType::Counter);
+  auto reads = Family(m::kWatchDirectoryReadsTotal,
+                      "Directories read again in watch mode after events: "
+                      "whole (every entry stat'ed) or named (only the "
+                      "entries the events named).",
+                      "", MetricType::Counter);
   for (const auto& c : s.components) {
     if (!c.attempted) continue;  // like every component series
     for (const bool watch : {true, false}) {
@@ -227,6 +232,13 @@ void AddWatchFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
     }
     const auto label = ComponentLabel(c);
     Add(&reconciles, label, static_cast<double>(c.watch.reconciles));
+    for (const bool whole : {true, false}) {
+      Add(&reads,
+          {{std::string(m::kComponent), c.name},
+           {std::string(m::kKind), whole ? "whole" : "named"}},
+          static_cast<double>(whole ? c.watch.whole_reads
+                                    : c.watch.named_reads));
+    }
     Add(&diff_bytes, label,
         static_cast<double>(c.watch.reconcile_difference_bytes));
     Add(&diff_entries, label,
@@ -240,7 +252,8 @@ void AddWatchFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
           static_cast<double>(c.watch.rewalks[r]));
     }
   }
-  for (auto* f : {&mode, &reconciles, &diff_bytes, &diff_entries, &rewalks}) {
+  for (auto* f :
+       {&mode, &reconciles, &diff_bytes, &diff_entries, &rewalks, &reads}) {
     Push(out, std::move(*f));
   }
   auto events =

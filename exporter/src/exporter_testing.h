@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +25,9 @@ void JoinAbandonedWalks();
 struct WatchSeams {
   int64_t overflow_after = -1;  // --testing.watch-overflow-after=N
   int64_t max_watches = -1;     // --testing.max-watches=N
+  // --testing.watch-per-name-min-entries=N (0: every directory takes
+  // per-name updates, so the e2e tests exercise them on small trees).
+  std::optional<int64_t> per_name_min_entries;
   // --testing.fs-type=PATH=TYPE: components at or below PATH count as on a
   // filesystem of TYPE for the watch-or-walk decision.
   std::vector<std::pair<std::string, std::string>> fs_types;

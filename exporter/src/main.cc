@@ -116,6 +116,7 @@ struct Flags {
   // Hidden test seams (--testing.*), see exporter_testing.h.
   int64_t testing_overflow_after = -1;
   int64_t testing_max_watches = -1;
+  std::optional<int64_t> testing_per_name_min_entries;
   std::vector<std::string> testing_fs_types;
 };
 
@@ -210,6 +211,7 @@ int Run(const Flags& flags) {
   stemedb::exporter::testing::WatchSeams seams;
   seams.overflow_after = flags.testing_overflow_after;
   seams.max_watches = flags.testing_max_watches;
+  seams.per_name_min_entries = flags.testing_per_name_min_entries;
   for (const std::string& spec : flags.testing_fs_types) {
     const size_t eq = spec.rfind('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
@@ -524,6 +526,9 @@ int main(int argc, char** argv) {
   app.add_option("--testing.watch-overflow-after", flags.testing_overflow_after)
       ->group("");
   app.add_option("--testing.max-watches", flags.testing_max_watches)->group("");
+  app.add_option("--testing.watch-per-name-min-entries",
+                 flags.testing_per_name_min_entries)
+      ->group("");
   app.add_option("--testing.fs-type", flags.testing_fs_types)->group("");
   app.footer(kFooter);
   CLI::App* diagnose = AddDiagnose(app, &flags.diagnose);

@@ -218,6 +218,9 @@ class ModalSource : public ComponentSource {
     options.walk_timeout = plan.timeout;
     options.overflow_after = seams.overflow_after;
     options.max_watches = seams.max_watches;
+    if (seams.per_name_min_entries) {
+      options.per_name_min_entries = *seams.per_name_min_entries;
+    }
     scanner::WalkOptions walk = plan.options;
     walk.deadline = Clock::time_point::max();
     walk.cancel = nullptr;

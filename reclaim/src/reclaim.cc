@@ -172,13 +172,16 @@ Tally::PerRule& Tally::For(uint8_t rule) {
   return r;
 }
 
+void Tally::EnterDirectory(std::string_view directory) {
+  if (have_context_ && directory == directory_) return;
+  directory_.assign(directory);
+  context_ = rules_->ContextOf(directory);
+  have_context_ = true;
+}
+
 void Tally::Add(std::string_view directory, std::string_view name,
                 const struct stat& st, bool counted) {
-  if (!have_context_ || directory != directory_) {
-    directory_.assign(directory);
-    context_ = rules_->ContextOf(directory);
-    have_context_ = true;
-  }
+  EnterDirectory(directory);
   if (context_.applies == 0) return;
   const uint64_t bytes =
       counted ? static_cast<uint64_t>(st.st_blocks) * 512 : 0;
@@ -218,6 +221,47 @@ void Tally::Add(std::string_view directory, std::string_view name,
       r.young.push_back({mtime, bytes});
     }
   }
+}
+
+bool Tally::Remove(std::string_view directory, std::string_view name,
+                   const struct stat& st, bool counted) {
+  EnterDirectory(directory);
+  if (context_.applies == 0) return true;
+  const uint64_t bytes =
+      counted ? static_cast<uint64_t>(st.st_blocks) * 512 : 0;
+  const double mtime = Seconds(st.st_mtim);
+  uint64_t inside = 0;
+  for (const auto& [rule, path] : context_.inside) {
+    inside |= uint64_t{1} << rule;
+    if (bytes == 0) continue;
+    auto set = For(rule).sets.find(path);
+    if (set == For(rule).sets.end() || set->second.bytes < bytes) return false;
+    set->second.bytes -= bytes;
+  }
+  const uint64_t candidates = context_.applies & ~inside;
+  if (candidates == 0) return true;
+  name_.assign(name);
+  const std::vector<CleanupRule>& rules = rules_->rules_;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    if (!(candidates & (uint64_t{1} << i))) continue;
+    if (!Matches(rules[i], name_.c_str(), st)) continue;
+    if (rules[i].type == CleanupEntryType::kDirectory) return false;
+    PerRule& r = For(static_cast<uint8_t>(i));
+    auto young = std::find_if(
+        r.young.begin(), r.young.end(),
+        [&](const Young& y) { return y.mtime == mtime && y.bytes == bytes; });
+    if (young != r.young.end()) {
+      *young = r.young.back();
+      r.young.pop_back();
+      continue;
+    }
+    if (r.old_entries == 0 || r.old_bytes < bytes || !(mtime > r.old_oldest)) {
+      return false;
+    }
+    r.old_bytes -= bytes;
+    r.old_entries -= 1;
+  }
+  return true;
 }
 
 void Tally::Merge(const Tally& other) {

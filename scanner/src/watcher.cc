@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <ctime>
 #include <limits>
 #include <map>
 #include <optional>
@@ -74,6 +76,96 @@ struct Node {
   std::vector<LinkedEntry> linked;
   std::set<std::string> children;             // names of subdirectory nodes
   std::shared_ptr<EntryAggregate> aggregate;  // with make_aggregate
+  // Per-name updates (see Reread): allowed since the last whole reading;
+  // the directory's own inode as counted; the entries whose state is known
+  // (as counted: present with its lstat, or absent).
+  bool per_name = false;
+  uint64_t self_allocated = 0;
+  uint64_t self_apparent = 0;
+  struct Known {
+    bool present = false;
+    struct stat st {};
+  };
+  std::unordered_map<std::string, Known> known;
+  // The smallest segment mtimes (all of them when `all_segments`), so the
+  // oldest segment can go without a whole reading: the next is known.
+  std::multiset<double> oldest_segments;
+  bool all_segments = false;
+};
+
+// How many named entries one directory may remember; beyond, it is read
+// whole again (which starts over).
+constexpr size_t kMaxKnown = 4096;
+// Segments remembered at a whole reading (with their mtimes) so that
+// dropping the oldest, as a WAL does at every roll, needs no whole reading.
+constexpr size_t kOldestSegments = 64;
+// Entries whose ctime is this much before the events were last read are
+// remembered at a whole reading (see Reread): covers events queued while
+// the directory was being listed, with room for a coarse clock.
+constexpr double kRecentSlackSeconds = 5.0;
+
+double Seconds(const struct timespec& ts) {
+  return static_cast<double>(ts.tv_sec) +
+         static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+double WallNow() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return Seconds(ts);
+}
+
+// Forwards every entry of a whole reading to the directory's aggregate and
+// remembers those changed recently (ctime at or after `since`) and the
+// kOldestSegments oldest segments.
+class Remember : public EntryAggregate {
+ public:
+  Remember(EntryAggregate* inner, double since)
+      : inner_(inner), since_(since) {}
+  void Add(const EntryInfo& e) override {
+    if (inner_ != nullptr) inner_->Add(e);
+    if (S_ISDIR(e.st->st_mode)) {
+      // A directory segment (a backup set) is not in oldest_.
+      if (e.is_segment) overflow_ = true;
+      return;
+    }
+    if (e.is_segment) {
+      ++segments_;
+      oldest_.emplace(Seconds(e.st->st_mtim),
+                      std::make_pair(std::string(e.name), *e.st));
+      if (oldest_.size() > kOldestSegments)
+        oldest_.erase(std::prev(oldest_.end()));
+    }
+    if (overflow_ || Seconds(e.st->st_ctim) < since_) return;
+    if (known_.size() >= kMaxKnown) {
+      overflow_ = true;
+      known_.clear();
+      return;
+    }
+    known_[std::string(e.name)] = {true, *e.st};
+  }
+  void Merge(const EntryAggregate&) override {}
+  // Into `node`, when it may take per-name updates.
+  bool Into(Node* node) {
+    node->known.clear();
+    node->oldest_segments.clear();
+    if (overflow_) return false;
+    node->known = std::move(known_);
+    for (auto& [mtime, entry] : oldest_) {
+      node->oldest_segments.insert(mtime);
+      node->known[entry.first] = {true, entry.second};
+    }
+    node->all_segments = segments_ == oldest_.size();
+    return true;
+  }
+
+ private:
+  EntryAggregate* inner_;
+  double since_;
+  bool overflow_ = false;
+  std::unordered_map<std::string, Node::Known> known_;
+  std::multimap<double, std::pair<std::string, struct stat>> oldest_;
+  size_t segments_ = 0;
 };
 
 // The end of `path`'s subtree range in a map ordered by path: every key
@@ -140,10 +232,31 @@ struct Watcher::Tree {
   std::map<std::string, Node> nodes;  // by path
   std::unordered_map<int, std::string> by_wd;
   std::set<std::string> dirty;
+  // Of the dirty directories: those to read whole, and for the others the
+  // entries named by their events (with the first event's mask).
+  std::set<std::string> whole;
+  std::map<std::string, std::unordered_map<std::string, uint32_t>> named;
+  double events_read_at = 0;  // wall clock, when ReadEvents last began
   Clock::time_point first_dirty{};
-  std::map<std::string, Clock::time_point> quiet;  // path -> re-read at
+  // A directory to read again later (quiet, settle): when, and which of
+  // its entries (all of them: `whole`).
+  struct Later {
+    Clock::time_point at;
+    bool whole = false;
+    std::set<std::string> names;
+    void Name(std::string_view name) {
+      if (whole) return;
+      if (names.size() >= kMaxKnown) {
+        whole = true;
+        names.clear();
+        return;
+      }
+      names.emplace(name);
+    }
+  };
+  std::map<std::string, Later> quiet;  // by path
   // path -> end of its writeback window: re-read then (see WatchOptions).
-  std::map<std::string, Clock::time_point> settling;
+  std::map<std::string, Later> settling;
   std::chrono::milliseconds settle;
   Clock::time_point next_reconcile;
   Clock::time_point next_missing_retry{};
@@ -202,10 +315,37 @@ struct Watcher::Tree {
     }
   }
 
+  // `dir` is to be read whole.
   void MarkDirty(const std::string& dir) {
     if (!nodes.contains(dir)) return;
     if (dirty.empty()) first_dirty = Clock::now();
     dirty.insert(dir);
+    whole.insert(dir);
+  }
+
+  // A later reading of `dir` is due: its named entries stat'ed again
+  // (st_blocks that changed with no event), or all of it.
+  void Due(const std::string& dir, const Later& l) {
+    if (l.whole || l.names.empty()) {
+      MarkDirty(dir);
+      return;
+    }
+    if (!nodes.contains(dir)) return;
+    for (const std::string& name : l.names) MarkNamed(dir, name, IN_MODIFY);
+  }
+
+  // An event named entry `name` of `dir`.
+  void MarkNamed(const std::string& dir, std::string_view name, uint32_t mask) {
+    if (dirty.empty()) first_dirty = Clock::now();
+    dirty.insert(dir);
+    if (whole.contains(dir)) return;
+    auto& names = named[dir];
+    if (names.size() >= kMaxKnown) {
+      whole.insert(dir);
+      named.erase(dir);
+      return;
+    }
+    names.try_emplace(std::string(name), mask);
   }
 
   // Whether `dir`'s aggregate counts inode (dev, ino): `dir` is the
@@ -271,6 +411,8 @@ struct Watcher::Tree {
       }
       DropLinks(node.component, it->first, node.linked);
       dirty.erase(it->first);
+      whole.erase(it->first);
+      named.erase(it->first);
       quiet.erase(it->first);
       settling.erase(it->first);
       it = nodes.erase(it);
@@ -372,7 +514,11 @@ struct Watcher::Tree {
       node.wd = wd;
       // Made (or moved in) just now: its files' blocks may come at
       // writeback, so read it again after the window.
-      if (depth > 0) settling[r.path] = Clock::now() + settle;
+      if (depth > 0) {
+        Later& later = settling[r.path];
+        later.at = Clock::now() + settle;
+        later.whole = true;
+      }
       const bool linked = !node.linked.empty();
       AddLinks(c, r.path, node.linked);
       nodes[r.path] = std::move(node);
@@ -420,12 +566,170 @@ struct Watcher::Tree {
     changed = true;
   }
 
+  // Updates `node` (directory `path`) for the entries its events named
+  // (with the first event's mask since the node was last read) by stat'ing
+  // only them. Exact because each entry's old share is known:
+  // - remembered: a whole reading remembers every entry whose ctime is at
+  //   most kRecentSlackSeconds before events were last read (an event
+  //   still queued then is for a change made since, which set the ctime),
+  //   and the oldest segments; a per-name update remembers what it stat'ed;
+  // - or absent, when its first event is IN_CREATE: a name counted when
+  //   the directory was read would first have to be removed, and that
+  //   event (IN_DELETE, IN_MOVED_FROM) would come first.
+  // Anything else (a name not remembered, a directory, a hard link, the
+  // newest segment going, the aggregate unable to take an entry back)
+  // returns false: the directory is then read whole, which also rebuilds
+  // the aggregate this may have changed.
+  bool ReadNamed(const std::string& path, Node& node,
+                 const std::unordered_map<std::string, uint32_t>& names) {
+    const int c = node.component;
+    const int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+                                          (node.depth == 0 ? 0 : O_NOFOLLOW));
+    if (fd < 0) return false;
+    struct stat self;
+    if (fstat(fd, &self) != 0) {
+      close(fd);
+      return false;
+    }
+    const std::string& pattern =
+        node.depth == 0 ? w.specs_[c].segment_pattern : std::string();
+    auto is_segment = [&](const std::string& name, const Node::Known& e) {
+      return e.present && !pattern.empty() && S_ISREG(e.st.st_mode) &&
+             fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
+    };
+    // Only plain entries on the component's filesystem (what ScanDirectory
+    // counts directly); the rest goes by whole readings.
+    auto plain = [&](const Node::Known& e) {
+      return !e.present ||
+             (!S_ISDIR(e.st.st_mode) && e.st.st_nlink <= 1 &&
+              (!w.walk_.one_filesystem || e.st.st_dev == components[c].device));
+    };
+    auto entry = [&](const std::string& name, const Node::Known& e,
+                     bool segment) {
+      EntryInfo i;
+      i.component = c;
+      i.directory = path;
+      i.name = name;
+      i.st = &e.st;
+      i.depth = node.depth;
+      i.is_segment = segment;
+      return i;
+    };
+    DirectoryTotals d = node.direct;
+    std::multiset<double> oldest = node.oldest_segments;
+    std::vector<std::pair<const std::string*, Node::Known>> seen;
+    bool ok = true;
+    for (const auto& [name, mask] : names) {
+      Node::Known was;
+      auto known = node.known.find(name);
+      if (known != node.known.end()) {
+        was = known->second;
+      } else if (!(mask & IN_CREATE)) {
+        ok = false;
+        break;
+      }
+      Node::Known is;
+      if (fstatat(fd, name.c_str(), &is.st, AT_SYMLINK_NOFOLLOW) == 0) {
+        is.present = true;
+      } else if (errno != ENOENT) {
+        ok = false;
+        break;
+      }
+      if (!plain(was) || !plain(is)) {
+        ok = false;
+        break;
+      }
+      const bool was_segment = is_segment(name, was);
+      const bool is_seg = is_segment(name, is);
+      if (was_segment) {
+        const double t = Seconds(was.st.st_mtim);
+        const bool later = is_seg && Seconds(is.st.st_mtim) >= t;
+        // The newest going (or getting older): the next is not known.
+        if (t >= d.newest_segment_mtime && !later) {
+          ok = false;
+          break;
+        }
+        auto at = oldest.find(t);
+        if (at != oldest.end()) oldest.erase(at);
+        --d.segments;
+        d.segment_allocated_bytes -=
+            static_cast<uint64_t>(was.st.st_blocks) * 512;
+      }
+      if (is_seg) {
+        const double t = Seconds(is.st.st_mtim);
+        if (node.all_segments || (!oldest.empty() && t <= *oldest.rbegin())) {
+          oldest.insert(t);
+        }
+        ++d.segments;
+        d.newest_segment_mtime = std::max(d.newest_segment_mtime, t);
+        d.segment_allocated_bytes +=
+            static_cast<uint64_t>(is.st.st_blocks) * 512;
+      }
+      if (d.segments > 0 && oldest.empty()) {
+        ok = false;  // the oldest segment is no longer known
+        break;
+      }
+      d.oldest_segment_mtime = oldest.empty()
+                                   ? std::numeric_limits<double>::infinity()
+                                   : *oldest.begin();
+      if (d.segments == 0) {
+        d.newest_segment_mtime = -std::numeric_limits<double>::infinity();
+      }
+      if (was.present) {
+        if (node.aggregate &&
+            !node.aggregate->Remove(entry(name, was, was_segment))) {
+          ok = false;
+          break;
+        }
+        d.allocated_bytes -= static_cast<uint64_t>(was.st.st_blocks) * 512;
+        d.apparent_bytes -= static_cast<uint64_t>(was.st.st_size);
+        --d.files;
+      }
+      if (is.present) {
+        if (node.aggregate) node.aggregate->Add(entry(name, is, is_seg));
+        d.allocated_bytes += static_cast<uint64_t>(is.st.st_blocks) * 512;
+        d.apparent_bytes += static_cast<uint64_t>(is.st.st_size);
+        ++d.files;
+      }
+      seen.emplace_back(&name, is);
+    }
+    close(fd);
+    if (!ok) return false;
+    const uint64_t self_allocated = static_cast<uint64_t>(self.st_blocks) * 512;
+    const uint64_t self_apparent = static_cast<uint64_t>(self.st_size);
+    d.allocated_bytes =
+        d.allocated_bytes - node.self_allocated + self_allocated;
+    d.apparent_bytes = d.apparent_bytes - node.self_apparent + self_apparent;
+    node.self_allocated = self_allocated;
+    node.self_apparent = self_apparent;
+    node.direct = d;
+    node.oldest_segments = std::move(oldest);
+    for (auto& [name, e] : seen) node.known[*name] = e;
+    if (node.known.size() > kMaxKnown) {
+      // Forgetting absent names is safe: a later event for one is either
+      // IN_CREATE (absent, as known) or follows one (read whole).
+      std::erase_if(node.known,
+                    [](const auto& k) { return !k.second.present; });
+      if (node.known.size() > kMaxKnown) node.per_name = false;
+    }
+    changed = true;
+    return true;
+  }
+
   // Reads directory `path` again and replaces its share.
   void Reread(const std::string& path) {
     auto it = nodes.find(path);
     if (it == nodes.end()) return;
     Node& node = it->second;
+    const bool read_whole = whole.erase(path) > 0;
+    auto names = named.extract(path);
     const int c = node.component;
+    if (!read_whole && !names.empty() && node.per_name &&
+        ReadNamed(path, node, names.mapped())) {
+      ++info[c].named_reads;
+      return;
+    }
+    ++info[c].whole_reads;
     const bool follow = node.depth == 0;  // a component path may be a symlink
     const int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC |
                                           (follow ? 0 : O_NOFOLLOW));
@@ -480,14 +784,25 @@ struct Watcher::Tree {
       return CountsLink(c, path, dev, ino, &seen);
     };
     std::shared_ptr<EntryAggregate> aggregate;
-    if (w.walk_.make_aggregate) {
-      aggregate = w.walk_.make_aggregate(c);
-      scan.aggregate = aggregate.get();
-    }
+    if (w.walk_.make_aggregate) aggregate = w.walk_.make_aggregate(c);
+    Remember remember(aggregate.get(), events_read_at - kRecentSlackSeconds);
+    scan.aggregate = &remember;
     DirectoryTotals totals;
-    ScanDirectory(scan, subdirs, buffer.get(), kScanBufferBytes, &totals);
+    const bool listed =
+        ScanDirectory(scan, subdirs, buffer.get(), kScanBufferBytes, &totals);
     close(fd);
     CountErrors(c, totals);
+    const int64_t min_entries = w.options_.per_name_min_entries;
+    node.per_name = listed && min_entries >= 0 && !node.in_segment &&
+                    totals.entries() >= static_cast<uint64_t>(min_entries) &&
+                    totals.errors == decltype(totals.errors){} &&
+                    remember.Into(&node);
+    if (!node.per_name) {
+      node.known.clear();
+      node.oldest_segments.clear();
+    }
+    node.self_allocated = static_cast<uint64_t>(self.st_blocks) * 512;
+    node.self_apparent = static_cast<uint64_t>(self.st_size);
     // Which directory counts each hard-linked inode, before and after: a
     // change is read again there (never here: this reading is current),
     // so the counting directory changes hands without ping-pong.
@@ -564,7 +879,7 @@ struct Watcher::Tree {
       }
     }
     // A segment directory's own mtime is the component directory's entry.
-    if (depth == 1 && in_segment) dirty.insert(components[c].root);
+    if (depth == 1 && in_segment) MarkDirty(components[c].root);
   }
 
   void Drain() {
@@ -586,12 +901,14 @@ struct Watcher::Tree {
   };
   static Seen SeenOf(const DirectoryTotals& direct,
                      const std::vector<LinkedEntry>& linked) {
+    // `files` counts every name, hard-linked ones included; their bytes
+    // are kept apart (a name whose other names went away elsewhere is
+    // still linked to the watcher and plain to a walk: the same bytes).
     Seen s{direct.allocated_bytes, direct.apparent_bytes,
            direct.files + direct.directories};
     for (const LinkedEntry& e : linked) {
       s.allocated += e.allocated_bytes;
       s.apparent += e.apparent_bytes;
-      ++s.entries;
     }
     return s;
   }
@@ -608,7 +925,6 @@ struct Watcher::Tree {
           ref == links.end() ? e.allocated_bytes : ref->second.allocated;
       s.apparent +=
           ref == links.end() ? e.apparent_bytes : ref->second.apparent;
-      ++s.entries;
     }
     return s;
   }
@@ -710,6 +1026,7 @@ struct Watcher::Tree {
   bool ReadEvents() {
     alignas(struct inotify_event) char buf[64 * 1024];
     bool overflow = false;
+    events_read_at = WallNow();
     for (;;) {
       const ssize_t got = read(w.inotify_fd_, buf, sizeof buf);
       if (got <= 0) break;  // EAGAIN: the queue is empty
@@ -744,15 +1061,33 @@ struct Watcher::Tree {
             target = ParentOf(path);
           }
         }
-        if (dirty.empty()) first_dirty = now;
-        dirty.insert(target);
+        constexpr uint32_t kNamed = IN_CREATE | IN_DELETE | IN_MODIFY |
+                                    IN_CLOSE_WRITE | IN_ATTRIB | IN_MOVED_FROM |
+                                    IN_MOVED_TO;
+        const bool by_name = ev->len > 0 && (ev->mask & kNamed) &&
+                             !(ev->mask & IN_ISDIR) && target == path;
+        const std::string_view name(ev->name,
+                                    by_name ? strnlen(ev->name, ev->len) : 0);
+        if (by_name) {
+          MarkNamed(target, name, ev->mask);
+        } else {
+          MarkDirty(target);
+        }
+        auto later = [&](Later& l, Clock::time_point at) {
+          l.at = at;
+          if (by_name) {
+            l.Name(name);
+          } else {
+            l.whole = true;
+          }
+        };
         if (ev->mask & (IN_MODIFY | IN_CLOSE_WRITE)) {
-          quiet[path] = now + w.options_.quiet;
+          later(quiet[target], now + w.options_.quiet);
         }
         // Whatever lands here (written, renamed in, linked) may have its
         // blocks allocated at writeback: read it again after the window.
         if (ev->mask & (IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO)) {
-          settling[target] = now + settle;
+          later(settling[target], now + settle);
         }
       }
     }
@@ -890,8 +1225,8 @@ void Watcher::Run() {
     auto wake = t.next_reconcile;
     if (!t.dirty.empty())
       wake = std::min(wake, t.first_dirty + options_.coalesce);
-    for (const auto& [path, at] : t.quiet) wake = std::min(wake, at);
-    for (const auto& [path, at] : t.settling) wake = std::min(wake, at);
+    for (const auto& [path, l] : t.quiet) wake = std::min(wake, l.at);
+    for (const auto& [path, l] : t.settling) wake = std::min(wake, l.at);
     bool missing = false;
     for (const auto& c : t.components) missing |= c.watched && !c.present;
     if (missing) wake = std::min(wake, t.next_missing_retry);
@@ -926,17 +1261,16 @@ void Watcher::Run() {
     }
     now = Clock::now();
     for (auto it = t.quiet.begin(); it != t.quiet.end();) {
-      if (syncing || it->second <= now) {
-        if (t.dirty.empty()) t.first_dirty = now;
-        t.dirty.insert(it->first);
+      if (syncing || it->second.at <= now) {
+        t.Due(it->first, it->second);
         it = t.quiet.erase(it);
       } else {
         ++it;
       }
     }
     for (auto it = t.settling.begin(); it != t.settling.end();) {
-      if (it->second <= now) {
-        t.MarkDirty(it->first);
+      if (it->second.at <= now) {
+        t.Due(it->first, it->second);
         it = t.settling.erase(it);
       } else {
         ++it;

@@ -23,6 +23,7 @@ mode and, once the exporter has it, in watch mode; argv picks the class:
 """
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -59,6 +60,7 @@ class MutationBase:
 
     def run_mode(self, mode):
         work, root = self.make_root()
+        self.root = root
         rng = random.Random(self.seed)
         initial_tree(root, rng)
         components = {c: os.path.join(root, p)
@@ -71,7 +73,13 @@ class MutationBase:
             f.write(e2e.config_yaml(
                 root, interval="1s" if mode == "walk" else "1h",
                 extra=w.scan_extra(mode, "2s")))
-        exporter = w.Exporter(work, ["--config", config], name="exp-" + mode)
+        # Watch mode reads every directory by name where it can (a real
+        # tree's directories of fewer than 256 entries are read whole), so
+        # the per-name updates meet every operation here.
+        args = ["--config", config]
+        if mode == "watch":
+            args.append("--testing.watch-per-name-min-entries=0")
+        exporter = w.Exporter(work, args, name="exp-" + mode)
         self.addCleanup(exporter.close)
         try:
             self.mutate_and_check(mode, exporter, root, components, spec)
@@ -100,6 +108,29 @@ class MutationBase:
             self.check_quiet(mode, exporter, components, want, quiet,
                              "round %d, last ops %s" % (
                                  rnd, list(mutator.history)[-12:]))
+
+    def rule_mismatches(self, m):
+        """The default cleanup rules that the mutations feed (data/'s *.tmp
+        files and empty files, any age) against find and du: in watch mode
+        these tallies follow per-name updates too."""
+        data = os.path.join(self.root, "data")
+        bad = []
+        for rule, args in (("tmp_files", [data, "-xdev", "-name", "*.tmp",
+                                          "-type", "f"]),
+                           ("empty_files", [data, "-xdev", "-type", "f",
+                                            "-empty"])):
+            count, du = find_du(args)
+            # A hard-linked file's bytes count under the name the walk met
+            # first, which may be no match: between the files with one
+            # name and all of them.
+            _, single = find_du(args + ["-links", "1"])
+            entries = m.value("stemedb_disk_reclaimable_entries", rule=rule)
+            got = m.value("stemedb_disk_reclaimable_bytes", rule=rule)
+            if entries != count or got is None or not single <= got <= du:
+                bad.append("reclaimable{rule=%s}: entries %r (find: %d), "
+                           "bytes %r (du: %d of files with one name, %d of "
+                           "all)" % (rule, entries, count, got, single, du))
+        return bad
 
     @staticmethod
     def error_rewalks(metrics):
@@ -143,15 +174,19 @@ class MutationBase:
                 self.assertEqual(w.mode_of(m, c), "watch", c)
             self.assertGreater(w.total(m, w.EVENTS) or 0, 0,
                                "no events counted")
-            print("watch: events %s, watches %s, rewalks %s" % (
+            reads = {}
+            for l, v in m.series("stemedb_disk_watch_directory_reads_total"):
+                reads[l["kind"]] = reads.get(l["kind"], 0) + v
+            print("watch: events %s, watches %s, reads %s, rewalks %s" % (
                 w.total(m, w.EVENTS), w.total(m, w.WATCHES),
+                {k: int(v) for k, v in sorted(reads.items())},
                 {"%s/%s" % (l["component"], l["reason"]): v
                  for l, v in m.series(w.REWALKS) if v}),
                 file=sys.stderr, flush=True)
             for line in [l for l in exporter.log().splitlines()
                          if "rewalk" in l.lower()][-5:]:
                 print("  exporter: " + line, file=sys.stderr)
-        bad = w.mismatches(m, want)
+        bad = w.mismatches(m, want) + self.rule_mismatches(m)
         for c in names:
             for name in (w.DIFF_BYTES, w.DIFF_ENTRIES):
                 v = m.value(name, component=c)
@@ -166,6 +201,20 @@ class MutationBase:
         if bad:
             self.fail_with_seed("%s mode, %s:\n  %s" % (mode, where,
                                                         "\n  ".join(bad)))
+
+
+def find_du(args):
+    """(count, du bytes) of the files `find ARGS` lists (a hard-linked
+    inode's bytes once, as du counts them)."""
+    listed = subprocess.run(["find"] + args + ["-print0"], check=True,
+                            capture_output=True).stdout
+    count = listed.count(b"\0")
+    if count == 0:
+        return 0, 0
+    du = subprocess.run(["du", "-c", "-s", "--block-size=1",
+                         "--files0-from=-"], input=listed, check=True,
+                        capture_output=True).stdout.decode()
+    return count, int(du.strip().splitlines()[-1].split()[0])
 
 
 def add_mode_tests(cls):

@@ -313,6 +313,55 @@ cleanup:
   EXPECT_EQ(rules.Evaluate({&tally}, now_ + 7 * kDay)[0].entries, 101000u);
 }
 
+// The watcher's per-name updates take an entry back with the stat it was
+// added with: young or old, the readings return to what they were without
+// it; what cannot be undone exactly (the oldest old entry, a matched
+// directory) says so.
+TEST_F(ReclaimTest, RemoveTakesBackWhatAddAdded) {
+  const Config config = Load(R"(
+cleanup:
+  rules:
+    - {name: wal, component: wal, match: "*.log", older_than: 7d}
+    - {name: sets, component: backups, match: "stemedb-backup-*", type: directory}
+)");
+  const Rules rules(config);
+  const std::string wal = root_ + "/data/wal";
+  auto stat_at = [&](double days_old, int blocks) {
+    struct stat st {};
+    st.st_mode = S_IFREG | 0644;
+    st.st_blocks = blocks;
+    st.st_mtim.tv_sec = static_cast<time_t>(now_ - days_old * kDay);
+    return st;
+  };
+  Tally tally(&rules, now_);
+  const struct stat oldest = stat_at(30, 8), old = stat_at(20, 16),
+                    young = stat_at(1, 24), other = stat_at(20, 32);
+  tally.Add(wal, "a.log", oldest, true);
+  tally.Add(wal, "b.log", old, true);
+  const std::vector<Reading> before = rules.Evaluate({&tally}, now_ + 7 * kDay);
+  tally.Add(wal, "c.log", young, true);
+  tally.Add(wal, "d.kv", other, true);  // matches no rule
+  EXPECT_TRUE(tally.Remove(wal, "c.log", young, true));
+  EXPECT_TRUE(tally.Remove(wal, "d.kv", other, true));
+  const std::vector<Reading> after = rules.Evaluate({&tally}, now_ + 7 * kDay);
+  EXPECT_EQ(after[0].bytes, before[0].bytes);
+  EXPECT_EQ(after[0].entries, before[0].entries);
+  EXPECT_TRUE(tally.Remove(wal, "b.log", old, true));
+  const Reading one = rules.Evaluate({&tally}, now_)[0];
+  EXPECT_EQ(one.entries, 1u);
+  EXPECT_EQ(one.bytes, 8u * 512);
+  // The oldest: its successor is not known.
+  EXPECT_FALSE(tally.Remove(wal, "a.log", oldest, true));
+  // Never added.
+  Tally empty(&rules, now_);
+  EXPECT_FALSE(empty.Remove(wal, "e.log", old, true));
+  struct stat set = stat_at(40, 8);
+  set.st_mode = S_IFDIR | 0755;
+  const std::string backups = root_ + "/backups";
+  empty.Add(backups, "stemedb-backup-1", set, true);
+  EXPECT_FALSE(empty.Remove(backups, "stemedb-backup-1", set, true));
+}
+
 TEST_F(ReclaimTest, ExtraRootsAreOutsideComponentsOutermostOnce) {
   const Config config = Load(R"(
 cleanup:

@@ -380,7 +380,7 @@ TEST(WatcherTest, AggregatesCountEachHardLinkedInodeOnce) {
   check(3);
 }
 
-TEST(WatcherTest, SeededRandomMutationsStayExact) {
+void RandomMutationsStayExact(const WatchOptions& options) {
   const char* env = std::getenv("STEMEDB_TEST_SEED");
   const unsigned seed = env ? std::stoul(env) : std::random_device()();
   SCOPED_TRACE("seed " + std::to_string(seed) +
@@ -389,7 +389,7 @@ TEST(WatcherTest, SeededRandomMutationsStayExact) {
   TempDir tmp;
   const std::string comp = tmp / "comp";
   MakeDir(comp);
-  WatcherFixture w(comp, "*.log");
+  WatcherFixture w(comp, "*.log", options);
   std::vector<std::string> dirs = {comp};
   std::vector<std::string> files;
   int next = 0;
@@ -458,6 +458,109 @@ TEST(WatcherTest, SeededRandomMutationsStayExact) {
   ExpectExact(w.Now(), comp);
   EXPECT_EQ(w->Info().at(0).rewalks,
             (std::array<uint64_t, kRewalkReasonCount>{}));
+}
+
+TEST(WatcherTest, SeededRandomMutationsStayExact) {
+  RandomMutationsStayExact(WatchOptions());
+}
+
+// The same with every directory taking per-name updates (a real tree's
+// small directories are always read whole).
+TEST(WatcherTest, SeededRandomMutationsStayExactReadingByName) {
+  WatchOptions options;
+  options.per_name_min_entries = 0;
+  RandomMutationsStayExact(options);
+}
+
+// What a segment list looks like to a reader: count, oldest, newest.
+struct SegmentTruth {
+  uint64_t count = 0;
+  double oldest = 0;
+  double newest = 0;
+};
+SegmentTruth Segments(const std::string& dir) {
+  SegmentTruth t;
+  double lo = 1e300, hi = -1e300;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename();
+    if (!e.is_regular_file() || !name.ends_with(".log")) continue;
+    struct stat st;
+    EXPECT_EQ(lstat(e.path().c_str(), &st), 0);
+    const double m = st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9;
+    lo = std::min(lo, m);
+    hi = std::max(hi, m);
+    ++t.count;
+  }
+  if (t.count > 0) {
+    t.oldest = lo;
+    t.newest = hi;
+  }
+  return t;
+}
+
+// A WAL's life in a directory of many segments: append to the newest, roll
+// (new segment, oldest dropped), temporary files made and removed, a file
+// renamed over another. Read by name, not whole, and exact every step.
+TEST(WatcherTest, WalDirectoryFollowsByNameAndStaysExact) {
+  TempDir tmp;
+  const std::string wal = tmp / "wal";
+  MakeDir(wal);
+  int first = 0, last = 299;
+  auto segment = [&](int i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "/segment-%06d.log", i);
+    return wal + name;
+  };
+  for (int i = first; i <= last; ++i) {
+    WriteFile(segment(i), 1000 + i);
+    // Distinct mtimes, oldest first, as a WAL's are.
+    const struct timespec times[2] = {{1700000000 + i * 60, 0},
+                                      {1700000000 + i * 60, 0}};
+    ASSERT_EQ(utimensat(AT_FDCWD, segment(i).c_str(), times, 0), 0);
+  }
+  WatchOptions options;
+  options.per_name_min_entries = 100;
+  WatcherFixture w(wal, "*.log", options);
+  auto check = [&](const std::string& step) {
+    SCOPED_TRACE(step);
+    const ComponentStats s = w.Now();
+    ExpectExact(s, wal);
+    const SegmentTruth t = Segments(wal);
+    EXPECT_EQ(s.segments.count, t.count);
+    EXPECT_EQ(s.segments.oldest_mtime, t.oldest);
+    EXPECT_EQ(s.segments.newest_mtime, t.newest);
+  };
+  check("start");
+  for (int step = 0; step < 200; ++step) {
+    {
+      std::FILE* f = std::fopen(segment(last).c_str(), "a");
+      ASSERT_NE(f, nullptr);
+      std::fputs(std::string(4096 + step, 'w').c_str(), f);
+      std::fclose(f);
+    }
+    if (step % 5 == 4) {
+      WriteFile(segment(++last), 10);
+      ASSERT_EQ(unlink(segment(first++).c_str()), 0);
+    }
+    const std::string t = wal + "/op-" + std::to_string(step) + ".tmp";
+    WriteFile(t, step * 10);
+    if (step >= 3) {
+      ASSERT_EQ(
+          unlink((wal + "/op-" + std::to_string(step - 3) + ".tmp").c_str()),
+          0);
+    }
+    if (step % 50 == 49) {  // renamed over a file it replaces
+      WriteFile(wal + "/x.new", 7000);
+      ASSERT_EQ(rename((wal + "/x.new").c_str(), (wal + "/x.cur").c_str()), 0);
+    }
+    check("step " + std::to_string(step));
+  }
+  const WatchInfo info = w->Info().at(0);
+  // Whole readings only at the few steps that need one (a rename over a
+  // name, the first touch of an old entry), not at every write.
+  EXPECT_GT(info.named_reads, 150u);
+  EXPECT_LT(info.whole_reads, 40u);
+  EXPECT_EQ(info.rewalks, (std::array<uint64_t, kRewalkReasonCount>{}));
 }
 
 }  // namespace

@@ -81,6 +81,8 @@ inline constexpr std::string_view kWatchReconcileDifferenceEntries =
     "stemedb_disk_watch_reconcile_difference_entries";  // label kComponent
 inline constexpr std::string_view kWatchRewalksTotal =
     "stemedb_disk_watch_rewalks_total";  // labels kComponent, kReason
+inline constexpr std::string_view kWatchDirectoryReadsTotal =
+    "stemedb_disk_watch_directory_reads_total";  // labels kComponent, kKind
 inline constexpr std::string_view kWatchEventsTotal =
     "stemedb_disk_watch_events_total";
 inline constexpr std::string_view kWatchDirectories =
@@ -125,6 +127,7 @@ inline constexpr std::string_view kDevice = "device";
 inline constexpr std::string_view kFstype = "fstype";
 inline constexpr std::string_view kReason = "reason";
 inline constexpr std::string_view kMode = "mode";
+inline constexpr std::string_view kKind = "kind";
 inline constexpr std::string_view kRule = "rule";
 inline constexpr std::string_view kSection = "section";
 inline constexpr std::string_view kPath = "path";

@@ -96,6 +96,14 @@ class Tally {
   void Add(std::string_view directory, std::string_view name,
            const struct stat& st, bool counted);
 
+  // Takes back what Add(directory, name, st, counted) added, with the same
+  // arguments. False when that cannot be done exactly: the entry is a
+  // matched directory, or the oldest "old" entry (the minimum is not
+  // recomputable), or it was never added. The tally may then be partly
+  // changed; the caller discards it and tallies the directory again.
+  bool Remove(std::string_view directory, std::string_view name,
+              const struct stat& st, bool counted);
+
   void Merge(const Tally& other);
   // Approximate heap bytes held.
   size_t MemoryBytes() const;
@@ -121,6 +129,9 @@ class Tally {
     std::map<std::string, Set, std::less<>> sets;  // directory rules
   };
   PerRule& For(uint8_t rule);
+  // Makes context_ the one of `directory` (entries come a directory at a
+  // time, so it is worked out once per directory).
+  void EnterDirectory(std::string_view directory);
 
   const Rules* rules_;
   double now_;

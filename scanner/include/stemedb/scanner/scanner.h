@@ -134,6 +134,11 @@ class EntryAggregate {
  public:
   virtual ~EntryAggregate() = default;
   virtual void Add(const EntryInfo& entry) = 0;
+  // Takes back what Add(entry) added, `entry` being exactly as it was
+  // added (the watcher's per-name updates). False when it cannot be done
+  // exactly (e.g. a minimum that would have to be recomputed): the caller
+  // then builds the aggregate again from a full listing.
+  virtual bool Remove(const EntryInfo& /*entry*/) { return false; }
   // Adds `other` (made by the same factory) into this.
   virtual void Merge(const EntryAggregate& other) = 0;
 };
