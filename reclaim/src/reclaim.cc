@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 #include "stemedb/paths.h"
 
@@ -131,7 +132,7 @@ std::vector<Reading> Rules::Evaluate(const std::vector<const Tally*>& tallies,
       Reading& reading = out[r.rule];
       reading.bytes += r.old_bytes;
       reading.entries += r.old_entries;
-      oldest[r.rule] = std::min(oldest[r.rule], r.old_oldest);
+      oldest[r.rule] = std::min(oldest[r.rule], r.OldOldest());
       const double before = now - older_than_[r.rule];
       for (const Tally::Young& y : r.young) {
         if (!(y.mtime < before)) continue;
@@ -161,6 +162,16 @@ std::vector<Reading> Rules::Evaluate(const std::vector<const Tally*>& tallies,
     if (std::isfinite(oldest[i])) out[i].oldest_mtime = oldest[i];
   }
   return out;
+}
+
+void Tally::PerRule::AddLow(double mtime) {
+  // Complete (all old entries listed), or below the last low: it is among
+  // the smallest. Otherwise entries between the last low and it are not
+  // known, and it is not kept.
+  if (lows.size() == old_entries || (!lows.empty() && mtime < lows.back())) {
+    lows.insert(std::upper_bound(lows.begin(), lows.end(), mtime), mtime);
+    if (lows.size() > kOldLows) lows.pop_back();
+  }
 }
 
 Tally::PerRule& Tally::For(uint8_t rule) {
@@ -214,9 +225,9 @@ void Tally::Add(std::string_view directory, std::string_view name,
     // age) is always old, a file from the future included.
     const double older_than = rules_->older_than_[i];
     if (older_than <= 0 || mtime < now_ - older_than) {
+      r.AddLow(mtime);
       r.old_bytes += bytes;
       r.old_entries += 1;
-      r.old_oldest = std::min(r.old_oldest, mtime);
     } else {
       r.young.push_back({mtime, bytes});
     }
@@ -255,8 +266,14 @@ bool Tally::Remove(std::string_view directory, std::string_view name,
       r.young.pop_back();
       continue;
     }
-    if (r.old_entries == 0 || r.old_bytes < bytes || !(mtime > r.old_oldest)) {
-      return false;
+    if (r.old_entries == 0 || r.old_bytes < bytes) return false;
+    auto low = std::lower_bound(r.lows.begin(), r.lows.end(), mtime);
+    if (low != r.lows.end() && *low == mtime) {
+      r.lows.erase(low);
+      // The last known low gone with others left: the oldest is unknown.
+      if (r.lows.empty() && r.old_entries > 1) return false;
+    } else if (low != r.lows.end() || r.lows.size() == r.old_entries) {
+      return false;  // below the lows yet not among them: never added
     }
     r.old_bytes -= bytes;
     r.old_entries -= 1;
@@ -267,9 +284,24 @@ bool Tally::Remove(std::string_view directory, std::string_view name,
 void Tally::Merge(const Tally& other) {
   for (const PerRule& o : other.per_rule_) {
     PerRule& r = For(o.rule);
+    // The union of the two lows, cut where either stops being complete
+    // (entries beyond its last low are unknown), then to kOldLows.
+    double bound = std::numeric_limits<double>::infinity();
+    for (const PerRule* p : {static_cast<const PerRule*>(&r), &o}) {
+      if (p->lows.size() < p->old_entries) {
+        bound = std::min(bound, p->lows.empty()
+                                    ? -std::numeric_limits<double>::infinity()
+                                    : p->lows.back());
+      }
+    }
     r.old_bytes += o.old_bytes;
     r.old_entries += o.old_entries;
-    r.old_oldest = std::min(r.old_oldest, o.old_oldest);
+    std::vector<double> lows;
+    std::merge(r.lows.begin(), r.lows.end(), o.lows.begin(), o.lows.end(),
+               std::back_inserter(lows));
+    while (!lows.empty() && lows.back() > bound) lows.pop_back();
+    if (lows.size() > kOldLows) lows.resize(kOldLows);
+    r.lows = std::move(lows);
     r.young.insert(r.young.end(), o.young.begin(), o.young.end());
     for (const auto& [path, set] : o.sets) {
       Set& merged = r.sets[path];
@@ -283,6 +315,7 @@ void Tally::Merge(const Tally& other) {
 size_t Tally::MemoryBytes() const {
   size_t bytes = per_rule_.capacity() * sizeof(PerRule) + directory_.capacity();
   for (const PerRule& r : per_rule_) {
+    bytes += r.lows.capacity() * sizeof(double);
     bytes += r.young.capacity() * sizeof(Young);
     for (const auto& [path, set] : r.sets) {
       bytes += path.capacity() + sizeof(set) + 48;  // map node

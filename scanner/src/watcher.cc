@@ -116,17 +116,25 @@ double WallNow() {
 }
 
 // Forwards every entry of a whole reading to the directory's aggregate and
-// remembers those changed recently (ctime at or after `since`) and the
+// remembers those changed recently (ctime at or after `since`), those the
+// events behind this reading named (`named`, may be null), and the
 // kOldestSegments oldest segments.
 class Remember : public EntryAggregate {
  public:
-  Remember(EntryAggregate* inner, double since)
-      : inner_(inner), since_(since) {}
+  Remember(EntryAggregate* inner, double since,
+           const std::unordered_map<std::string, uint32_t>* named)
+      : inner_(inner), since_(since), named_(named) {}
   void Add(const EntryInfo& e) override {
     if (inner_ != nullptr) inner_->Add(e);
     if (S_ISDIR(e.st->st_mode)) {
       // A directory segment (a backup set) is not in oldest_.
       if (e.is_segment) overflow_ = true;
+      // Listed, so not absent (ReadNamed leaves directories to whole
+      // readings).
+      if (!overflow_ && named_ != nullptr &&
+          named_->contains(std::string(e.name))) {
+        known_[std::string(e.name)] = {true, *e.st};
+      }
       return;
     }
     if (e.is_segment) {
@@ -136,7 +144,11 @@ class Remember : public EntryAggregate {
       if (oldest_.size() > kOldestSegments)
         oldest_.erase(std::prev(oldest_.end()));
     }
-    if (overflow_ || Seconds(e.st->st_ctim) < since_) return;
+    if (overflow_) return;
+    if (Seconds(e.st->st_ctim) < since_ &&
+        (named_ == nullptr || !named_->contains(std::string(e.name)))) {
+      return;
+    }
     if (known_.size() >= kMaxKnown) {
       overflow_ = true;
       known_.clear();
@@ -156,12 +168,21 @@ class Remember : public EntryAggregate {
       node->known[entry.first] = {true, entry.second};
     }
     node->all_segments = segments_ == oldest_.size();
+    // Named by an event read before this listing, yet not listed: gone
+    // before the listing reached it, so not counted; its IN_DELETE may
+    // still be queued.
+    if (named_ != nullptr) {
+      for (const auto& [name, mask] : *named_) {
+        node->known.try_emplace(name);  // absent
+      }
+    }
     return true;
   }
 
  private:
   EntryAggregate* inner_;
   double since_;
+  const std::unordered_map<std::string, uint32_t>* named_;
   bool overflow_ = false;
   std::unordered_map<std::string, Node::Known> known_;
   std::multimap<double, std::pair<std::string, struct stat>> oldest_;
@@ -785,7 +806,8 @@ struct Watcher::Tree {
     };
     std::shared_ptr<EntryAggregate> aggregate;
     if (w.walk_.make_aggregate) aggregate = w.walk_.make_aggregate(c);
-    Remember remember(aggregate.get(), events_read_at - kRecentSlackSeconds);
+    Remember remember(aggregate.get(), events_read_at - kRecentSlackSeconds,
+                      names.empty() ? nullptr : &names.mapped());
     scan.aggregate = &remember;
     DirectoryTotals totals;
     const bool listed =

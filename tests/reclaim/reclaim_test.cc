@@ -350,8 +350,22 @@ cleanup:
   const Reading one = rules.Evaluate({&tally}, now_)[0];
   EXPECT_EQ(one.entries, 1u);
   EXPECT_EQ(one.bytes, 8u * 512);
-  // The oldest: its successor is not known.
-  EXPECT_FALSE(tally.Remove(wal, "a.log", oldest, true));
+  EXPECT_TRUE(tally.Remove(wal, "a.log", oldest, true));  // the last one
+  EXPECT_EQ(rules.Evaluate({&tally}, now_)[0].entries, 0u);
+  // The oldest goes, as a WAL's does at every roll: the next oldest is
+  // known for the first kOldLows (8) entries, then no more.
+  Tally many(&rules, now_);
+  for (int i = 0; i < 12; ++i) {
+    many.Add(wal, std::to_string(i) + ".log", stat_at(30 - i, 8), true);
+  }
+  for (int i = 0; i < 7; ++i) {
+    ASSERT_TRUE(many.Remove(wal, std::to_string(i) + ".log",
+                            stat_at(30 - i, 8), true));
+    const Reading r = rules.Evaluate({&many}, now_)[0];
+    EXPECT_EQ(r.entries, 11u - i);
+    EXPECT_EQ(r.oldest_mtime, now_ - (30 - i - 1) * kDay);
+  }
+  EXPECT_FALSE(many.Remove(wal, "7.log", stat_at(23, 8), true));
   // Never added.
   Tally empty(&rules, now_);
   EXPECT_FALSE(empty.Remove(wal, "e.log", old, true));

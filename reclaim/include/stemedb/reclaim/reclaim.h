@@ -124,11 +124,21 @@ class Tally {
     uint8_t rule = 0;
     uint64_t old_bytes = 0;
     uint64_t old_entries = 0;
-    double old_oldest = std::numeric_limits<double>::infinity();
+    // The smallest mtimes of the old entries, ascending (at most
+    // kOldLows; all of them while lows.size() == old_entries), so that
+    // Remove can take back the oldest: the next one is known. Never empty
+    // while old_entries > 0.
+    std::vector<double> lows;
+    double OldOldest() const {
+      return lows.empty() ? std::numeric_limits<double>::infinity()
+                          : lows.front();
+    }
+    void AddLow(double mtime);  // before old_entries counts it
     std::vector<Young> young;
     std::map<std::string, Set, std::less<>> sets;  // directory rules
   };
   PerRule& For(uint8_t rule);
+  static constexpr size_t kOldLows = 8;
   // Makes context_ the one of `directory` (entries come a directory at a
   // time, so it is worked out once per directory).
   void EnterDirectory(std::string_view directory);
