@@ -227,8 +227,13 @@ struct Exporter::Shared {
         if (info.rewalks[r] > st.watch.rewalks[r] &&
             rewalks_logged.insert(st.name + "/" + reason).second) {
           log::Warn(
-              "watch mode had to walk the component again (logged once; see "
-              "stemedb_disk_watch_rewalks_total)",
+              r == static_cast<int>(scanner::RewalkReason::kWatchLimit)
+                  ? "out of inotify watches (fs.inotify.max_user_watches, or "
+                    "the user namespace's max_inotify_watches): the component "
+                    "is walked every scan.interval from now on (logged once; "
+                    "see stemedb_disk_watch_rewalks_total)"
+                  : "watch mode had to walk the component again (logged "
+                    "once; see stemedb_disk_watch_rewalks_total)",
               {{"component", st.name}, {"reason", reason}});
         }
       }

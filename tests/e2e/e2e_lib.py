@@ -510,6 +510,11 @@ def config_yaml(root, interval="1s", components=None, extra=""):
                          json.dumps(SEGMENT_PATTERNS[name]))
     lines += ["scan:", "  interval: %s" % interval, "  timeout: 30s",
               "  statfs_timeout: 5s"]
+    # The tests written for walks (an interval, stuck walks, walk errors)
+    # keep walk mode; watch mode is the default otherwise and the watch
+    # tests ask for it (watch_lib.scan_extra).
+    if "  mode:" not in extra:
+        lines.append("  mode: walk")
     return "\n".join(lines) + "\n" + extra
 
 

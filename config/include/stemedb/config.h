@@ -86,7 +86,7 @@ struct ScanOptions {
   bool one_filesystem = true;  // like du -x: do not descend into other mounts
   int threads = 2;             // walker threads shared by all components
   int max_depth = 256;         // deeper directories count as reason "loop"
-  ScanMode mode = ScanMode::kWalk;
+  ScanMode mode = ScanMode::kWatch;
   // Watch mode: a full walk compares its totals with the watched ones.
   Duration reconcile_interval{std::chrono::hours(6), "6h"};
 };
