@@ -526,6 +526,26 @@ def mountpoint_of(path):
     return out.strip()
 
 
+def fill_inodes_until_enospc(directory, pattern, limit):
+    """Creates empty files DIRECTORY/PATTERN % n (no blocks needed) until
+    open(O_CREAT) says ENOSPC; returns how many were made. Any other error,
+    or `limit` files without ENOSPC, is an AssertionError."""
+    created = 0
+    while True:
+        path = os.path.join(directory, pattern % created)
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                             0o644))
+        except OSError as e:
+            if e.errno != errno.ENOSPC:
+                raise AssertionError("creating %s: %s" % (path, e))
+            return created
+        created += 1
+        if created >= limit:
+            raise AssertionError("inodes never ran out after %d files in %s"
+                                 % (created, directory))
+
+
 def fill_until_enospc(path, chunk=65536):
     """Appends to `path` until the filesystem says ENOSPC; returns bytes."""
     written = 0

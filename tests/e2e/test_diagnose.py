@@ -230,17 +230,8 @@ class DiagnoseTest(unittest.TestCase):
 
     def test_out_of_inodes_is_section_4(self):
         self.mount("8m")
-        created = 0
-        while True:
-            path = os.path.join(self.root, "data/tmp/fill-%06d.tmp" % created)
-            try:
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
-                                 0o644))
-            except OSError as e:
-                self.assertEqual(e.errno, errno.ENOSPC, e)
-                break
-            created += 1
-            self.assertLess(created, TMPFS_INODES, "inodes never ran out")
+        e2e.fill_inodes_until_enospc(os.path.join(self.root, "data/tmp"),
+                                     "fill-%06d.tmp", TMPFS_INODES)
         st = os.statvfs(self.root)
         self.assertEqual(st.f_ffree, 0)
         self.assertGreater(st.f_bavail * 2, st.f_blocks, "blocks ran out too")

@@ -8,7 +8,6 @@ until write(2) fails with ENOSPC, then creates empty files until the inodes
 run out, and checks the exporter against os.statvfs and findmnt while it
 keeps serving.
 """
-import errno
 import os
 import sys
 import tempfile
@@ -107,17 +106,8 @@ class FullDiskTest(unittest.TestCase):
             written)
 
         # Out of inodes: empty files (no blocks needed) until ENOSPC.
-        created = 0
-        while True:
-            path = os.path.join(self.root, "data/tmp/op-%06d.tmp" % created)
-            try:
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
-                                 0o644))
-            except OSError as e:
-                self.assertEqual(e.errno, errno.ENOSPC, e)
-                break
-            created += 1
-            self.assertLess(created, TMPFS_INODES, "inodes never ran out")
+        created = e2e.fill_inodes_until_enospc(
+            os.path.join(self.root, "data/tmp"), "op-%06d.tmp", TMPFS_INODES)
         self.assertGreater(created, 0)
         st = os.statvfs(self.data)
         self.assertEqual(st.f_ffree, 0)
