@@ -93,6 +93,18 @@ struct Node {
   bool all_segments = false;
 };
 
+// Entries of one directory named by events, with the first event's mask.
+// Looked up by string_view (transparent hash): a whole reading checks each
+// listed name against it without building a string per entry.
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view name) const {
+    return std::hash<std::string_view>()(name);
+  }
+};
+using NamedEntries =
+    std::unordered_map<std::string, uint32_t, NameHash, std::equal_to<>>;
+
 // How many named entries one directory may remember; beyond, it is read
 // whole again (which starts over).
 constexpr size_t kMaxKnown = 4096;
@@ -121,8 +133,7 @@ double WallNow() {
 // kOldestSegments oldest segments.
 class Remember : public EntryAggregate {
  public:
-  Remember(EntryAggregate* inner, double since,
-           const std::unordered_map<std::string, uint32_t>* named)
+  Remember(EntryAggregate* inner, double since, const NamedEntries* named)
       : inner_(inner), since_(since), named_(named) {}
   void Add(const EntryInfo& e) override {
     if (inner_ != nullptr) inner_->Add(e);
@@ -131,8 +142,7 @@ class Remember : public EntryAggregate {
       if (e.is_segment) overflow_ = true;
       // Listed, so not absent (ReadNamed leaves directories to whole
       // readings).
-      if (!overflow_ && named_ != nullptr &&
-          named_->contains(std::string(e.name))) {
+      if (!overflow_ && named_ != nullptr && named_->contains(e.name)) {
         known_[std::string(e.name)] = {true, *e.st};
       }
       return;
@@ -146,7 +156,7 @@ class Remember : public EntryAggregate {
     }
     if (overflow_) return;
     if (Seconds(e.st->st_ctim) < since_ &&
-        (named_ == nullptr || !named_->contains(std::string(e.name)))) {
+        (named_ == nullptr || !named_->contains(e.name))) {
       return;
     }
     if (known_.size() >= kMaxKnown) {
@@ -182,7 +192,7 @@ class Remember : public EntryAggregate {
  private:
   EntryAggregate* inner_;
   double since_;
-  const std::unordered_map<std::string, uint32_t>* named_;
+  const NamedEntries* named_;
   bool overflow_ = false;
   std::unordered_map<std::string, Node::Known> known_;
   std::multimap<double, std::pair<std::string, struct stat>> oldest_;
@@ -256,7 +266,7 @@ struct Watcher::Tree {
   // Of the dirty directories: those to read whole, and for the others the
   // entries named by their events (with the first event's mask).
   std::set<std::string> whole;
-  std::map<std::string, std::unordered_map<std::string, uint32_t>> named;
+  std::map<std::string, NamedEntries> named;
   double events_read_at = 0;  // wall clock, when ReadEvents last began
   Clock::time_point first_dirty{};
   // A directory to read again later (quiet, settle): when, and which of
@@ -602,7 +612,7 @@ struct Watcher::Tree {
   // returns false: the directory is then read whole, which also rebuilds
   // the aggregate this may have changed.
   bool ReadNamed(const std::string& path, Node& node,
-                 const std::unordered_map<std::string, uint32_t>& names) {
+                 const NamedEntries& names) {
     const int c = node.component;
     const int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC |
                                           (node.depth == 0 ? 0 : O_NOFOLLOW));
