@@ -72,6 +72,15 @@ class WatcherFixture {
   int changes_ = 0;
 };
 
+// Appends `bytes` bytes to the file at `path` (write(2) and close: the
+// events a writer makes).
+void Append(const std::string& path, size_t bytes) {
+  std::FILE* f = std::fopen(path.c_str(), "a");
+  ASSERT_NE(f, nullptr) << path;
+  std::fwrite(std::string(bytes, 'a').data(), 1, bytes, f);
+  std::fclose(f);
+}
+
 void ExpectExact(const ComponentStats& s, const std::string& path) {
   SCOPED_TRACE(path);
   EXPECT_TRUE(s.present);
@@ -275,6 +284,8 @@ TEST(WatcherTest, ReconcileFindsNoDifference) {
   MakeDir(comp);
   WriteFile(comp + "/f", 12345);
   WatchOptions options;
+  // How often reconciles run, not a wait: the test waits for the event
+  // "two reconciles done" below, however long the machine takes.
   options.reconcile_interval = std::chrono::milliseconds(20);
   WatcherFixture w(comp, "", options);
   WriteFile(comp + "/g", 777);
@@ -300,12 +311,7 @@ TEST(WatcherTest, HardLinkAcrossComponentsFollowsWritesThroughEitherName) {
             WalkOptions(), WatchOptions(), {true, true});
   w.Start(nullptr);
   for (const std::string& through : {a, b, a}) {
-    {
-      std::FILE* f = std::fopen((through + "/f").c_str(), "a");
-      ASSERT_NE(f, nullptr);
-      std::fputs(std::string(70000, 'x').c_str(), f);
-      std::fclose(f);
-    }
+    Append(through + "/f", 70000);
     w.Sync();
     const auto stats = w.TakeStats(false);
     ExpectExact(stats.at(0), a);
@@ -532,12 +538,7 @@ TEST(WatcherTest, WalDirectoryFollowsByNameAndStaysExact) {
   };
   check("start");
   for (int step = 0; step < 200; ++step) {
-    {
-      std::FILE* f = std::fopen(segment(last).c_str(), "a");
-      ASSERT_NE(f, nullptr);
-      std::fputs(std::string(4096 + step, 'w').c_str(), f);
-      std::fclose(f);
-    }
+    Append(segment(last), 4096 + step);
     if (step % 5 == 4) {
       WriteFile(segment(++last), 10);
       ASSERT_EQ(unlink(segment(first++).c_str()), 0);
