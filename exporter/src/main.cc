@@ -1,6 +1,7 @@
 // stemedb_disk_exporter: command line, signals and wiring. Exceptions and
 // error values from the units end here as a message and an exit code.
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -251,6 +252,22 @@ int Run(const Flags& flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   // A scraper that disconnects mid-response must not kill the process.
   signal(SIGPIPE, SIG_IGN);
+  // The exporter is background work beside the database, so all its
+  // threads (they inherit this) run as SCHED_BATCH: the same CPU share,
+  // but a thread woken by a request or a file event waits for the running
+  // thread's slice instead of preempting it, whether that is the database
+  // or a scraper. Measured with bench/serve.py (wrk and the exporter
+  // sharing 2 cores): HTTP p99 2.3-2.8 -> 1.7-2.1 ms and 10 % more
+  // requests/s, since the server no longer preempts the client halfway.
+  // The systemd unit sets CPUSchedulingPolicy=batch itself and forbids this
+  // call (SystemCallFilter ~@resources), hence the check first.
+  if (sched_getscheduler(0) == SCHED_OTHER) {
+    const sched_param param{};
+    if (sched_setscheduler(0, SCHED_BATCH, &param) != 0) {
+      stemedb::log::Debug("SCHED_BATCH refused; running as is",
+                          {{"err", std::strerror(errno)}});
+    }
+  }
 
   stemedb::exporter::Exporter exporter(
       std::move(config),

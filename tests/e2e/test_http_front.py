@@ -257,6 +257,17 @@ class HttpFrontTest(unittest.TestCase):
         else:
             print("IPv6 half skipped: no IPv6 on this kernel")
 
+    def test_every_thread_runs_as_batch(self):
+        # Background work beside the database: no thread of a serving
+        # exporter may preempt the thread it wakes (main.cc says why).
+        exporter = self.start()
+        pid = exporter.process.proc.pid
+        tasks = os.listdir("/proc/%d/task" % pid)
+        self.assertGreaterEqual(len(tasks), 3)  # main, walker, I/O threads
+        for tid in tasks:
+            self.assertEqual(os.sched_getscheduler(int(tid)), os.SCHED_BATCH,
+                             "thread %s" % tid)
+
     def test_systemd_socket_activation(self):
         # Hand the exporter a listening socket as systemd does: fd 3,
         # LISTEN_FDS=1, LISTEN_PID set to the child's pid (by a tiny shell).
