@@ -13,6 +13,8 @@ the running one when the new one is bad.
 import os
 import re
 import signal
+import socket
+import ssl
 import subprocess
 import tempfile
 import unittest
@@ -176,6 +178,78 @@ class TlsTest(unittest.TestCase):
         # The exporter looks at the files at most once a second.
         e2e.wait_until(lambda: self.served_serial() == after, 30,
                        "the renewed certificate to be served")
+        self.assertEqual(self.curl_mtls("/metrics")[0], 200)
+        self.assertTrue(self.exporter.process.alive())
+
+    def tls_connect(self, rcvbuf=None):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.load_verify_locations(os.path.join(self.work, "ca.pem"))
+        context.load_cert_chain(os.path.join(self.work, "client.pem"),
+                                os.path.join(self.work, "client.key"))
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        raw.settimeout(60)
+        raw.connect(("127.0.0.1", self.exporter.port))
+        conn = context.wrap_socket(raw, server_hostname="localhost")
+        self.addCleanup(conn.close)
+        return conn
+
+    @staticmethod
+    def read_response(conn, pending):
+        """One HTTP response from conn (pending: bytes read ahead)."""
+        while b"\r\n\r\n" not in pending:
+            chunk = conn.recv(65536)
+            if not chunk:
+                raise AssertionError("connection closed in a header")
+            pending += chunk
+        head, _, rest = pending.partition(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+        while len(rest) < length:
+            chunk = conn.recv(65536)
+            if not chunk:
+                raise AssertionError("connection closed in a body")
+            rest += chunk
+        return head, rest[:length], rest[length:]
+
+    def test_tls_stream_pipelining_backpressure_and_split_records(self):
+        # The exporter's own TLS stream (tls_stream.h), where ssl::stream
+        # used to be: whole responses whatever the client's pace.
+        get = (b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        # 1. Pipelined requests in one record, then a client that reads
+        # nothing until all are sent, with a 4 KiB receive buffer: 300
+        # responses (about 5 MB) cannot all fit the socket buffers, so the
+        # server's sends must wait for the socket and go on.
+        conn = self.tls_connect(rcvbuf=4096)
+        conn.sendall(get * 3)
+        pending = b""
+        for _ in range(3):
+            head, body, pending = self.read_response(conn, pending)
+            self.assertIn(b"200 OK", head)
+            self.assertGreater(len(body), 16384)  # more than one record
+            self.assertIn(b"stemedb_disk_component_present", body)
+            self.assertTrue(body.endswith(b"\n"))
+        n = 300
+        for _ in range(n):
+            conn.sendall(get)
+        for _ in range(n):
+            head, body, pending = self.read_response(conn, pending)
+            self.assertIn(b"200 OK", head)
+            self.assertEqual(body.count(b"# TYPE stemedb_disk_scan_success "),
+                             1)
+        self.assertEqual(pending, b"")
+        # 2. A request split into one TLS record per byte.
+        conn = self.tls_connect()
+        for i in range(len(get)):
+            conn.sendall(get[i:i + 1])
+        head, body, pending = self.read_response(conn, b"")
+        self.assertIn(b"200 OK", head)
+        self.assertIn(b"stemedb_disk_component_present", body)
+        # 3. A client that leaves mid-response costs the server nothing.
+        conn = self.tls_connect()
+        conn.sendall(get * 50)
+        conn.recv(1000)
+        conn.close()
         self.assertEqual(self.curl_mtls("/metrics")[0], 200)
         self.assertTrue(self.exporter.process.alive())
 

@@ -1,7 +1,17 @@
 #include "stemedb/exporter/server.h"
 
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <regex>
+#include <thread>
 
 #include "stemedb/exporter/http_handler.h"
 #include "test_util.h"
@@ -208,6 +218,192 @@ TEST(RouterTest, AcceptEncodingParsing) {
   EXPECT_FALSE(AcceptsGzip("gzip;q=0"));
   EXPECT_FALSE(AcceptsGzip("gzip;q=0.000, br"));
   EXPECT_FALSE(AcceptsGzip("gzipx, identity"));
+}
+
+// The TLS front (tls_stream.h) in-process, so that ASan and TSan see it:
+// whole responses of several records whatever the client's pace.
+class TlsServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Enough components that /metrics is several TLS records (16 KiB each).
+    Config c;
+    c.root = dir_.path();
+    for (int i = 0; i < 60; ++i) {
+      Component comp;
+      comp.name = "component_" + std::to_string(i);
+      comp.path = comp.name;
+      comp.resolved_path = dir_.path() + "/" + comp.name;
+      stemedb::testing::WriteFile(comp.resolved_path + "/f", "x");
+      c.components.push_back(comp);
+    }
+    std::string out;
+    ASSERT_EQ(stemedb::testing::RunCommand(
+                  "cd '" + dir_.path() +
+                      "' && openssl req -x509 -newkey ec -pkeyopt "
+                      "ec_paramgen_curve:P-256 -nodes -keyout server.key "
+                      "-out server.pem -days 2 -subj /CN=localhost",
+                  "", &out),
+              0)
+        << out;
+    exporter_ = std::make_unique<Exporter>(c, nullptr);
+    exporter_->RunOnce();
+    WebConfig web;
+    web.tls.emplace();
+    web.tls->cert_file = dir_ / "server.pem";
+    web.tls->key_file = dir_ / "server.key";
+    web.tls->min_version = 13;
+    ServerOptions options;
+    options.listen_addresses = {"127.0.0.1:0"};
+    options.io_threads = 2;
+    ASSERT_EQ(MakeWebSettings(web, &options.web), std::nullopt);
+    std::string error;
+    server_ = Server::Start(options, exporter_.get(), &error);
+    ASSERT_NE(server_, nullptr) << error;
+    port_ = server_->Ports()[0];
+    client_ctx_ = SSL_CTX_new(TLS_client_method());
+    ASSERT_NE(client_ctx_, nullptr);
+  }
+  void TearDown() override {
+    for (auto& [ssl, fd] : clients_) {
+      SSL_free(ssl);
+      ::close(fd);
+    }
+    SSL_CTX_free(client_ctx_);
+  }
+
+  // A blocking TLS client (the certificate is not checked here: e2e_tls
+  // does that with curl and Prometheus).
+  SSL* Connect(int rcvbuf = 0) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (rcvbuf > 0) {
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    }
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port_));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    SSL* ssl = SSL_new(client_ctx_);
+    SSL_set_fd(ssl, fd);
+    clients_.emplace_back(ssl, fd);
+    EXPECT_EQ(SSL_connect(ssl), 1);
+    return ssl;
+  }
+  static void Send(SSL* ssl, const std::string& data) {
+    ASSERT_EQ(SSL_write(ssl, data.data(), static_cast<int>(data.size())),
+              static_cast<int>(data.size()));
+  }
+  // One response's body; `pending` keeps what was read beyond it.
+  static std::string ReadBody(SSL* ssl, std::string* pending) {
+    auto more = [&] {
+      char buf[65536];
+      const int n = SSL_read(ssl, buf, sizeof buf);
+      if (n <= 0) return false;
+      pending->append(buf, static_cast<size_t>(n));
+      return true;
+    };
+    size_t end;
+    while ((end = pending->find("\r\n\r\n")) == std::string::npos) {
+      if (!more()) return "<closed in the header>";
+    }
+    std::smatch m;
+    const std::string head = pending->substr(0, end);
+    if (!std::regex_search(head, m, std::regex("Content-Length: (\\d+)"))) {
+      return "<no Content-Length>";
+    }
+    const size_t length = std::stoul(m[1]);
+    while (pending->size() < end + 4 + length) {
+      if (!more()) return "<closed in the body>";
+    }
+    std::string body = pending->substr(end + 4, length);
+    pending->erase(0, end + 4 + length);
+    return body;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Exporter> exporter_;
+  std::unique_ptr<Server> server_;
+  int port_ = 0;
+  SSL_CTX* client_ctx_ = nullptr;
+  std::vector<std::pair<SSL*, int>> clients_;
+};
+
+const std::string kGetMetrics = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+
+TEST_F(TlsServerTest,
+       PipelinedResponsesOfSeveralRecordsComeWholeToASlowReader) {
+  // A 4 KiB receive buffer and 200 pipelined requests sent before a byte
+  // is read: the responses (over 6 MB) cannot fit the socket buffers (4 MB
+  // at most by default), so the server's sends must wait for the socket
+  // and carry on.
+  SSL* ssl = Connect(4096);
+  std::string all;
+  for (int i = 0; i < 200; ++i) all += kGetMetrics;
+  Send(ssl, all);
+  std::string pending;
+  const std::string exposition = *exporter_->Exposition();
+  ASSERT_GT(exposition.size(), 2 * 16384u);
+  for (int i = 0; i < 200; ++i) {
+    const std::string body = ReadBody(ssl, &pending);
+    ASSERT_EQ(body.substr(0, exposition.size()), exposition)
+        << "response " << i;
+  }
+  EXPECT_EQ(pending, "");
+}
+
+TEST_F(TlsServerTest, RequestSplitIntoOneRecordPerByte) {
+  SSL* ssl = Connect();
+  for (char c : kGetMetrics) Send(ssl, std::string(1, c));
+  std::string pending;
+  const std::string exposition = *exporter_->Exposition();
+  EXPECT_EQ(ReadBody(ssl, &pending).substr(0, exposition.size()), exposition);
+}
+
+TEST_F(TlsServerTest, ClientsLeavingMidResponseCostNothing) {
+  for (int i = 0; i < 20; ++i) {
+    SSL* ssl = Connect(4096);
+    std::string all;
+    for (int j = 0; j < 20; ++j) all += kGetMetrics;
+    Send(ssl, all);
+    char buf[100];
+    ASSERT_GT(SSL_read(ssl, buf, sizeof buf), 0);
+    ::shutdown(SSL_get_fd(ssl), SHUT_RDWR);  // gone, with responses unsent
+  }
+  SSL* ssl = Connect();
+  Send(ssl, kGetMetrics);
+  std::string pending;
+  const std::string exposition = *exporter_->Exposition();
+  EXPECT_EQ(ReadBody(ssl, &pending).substr(0, exposition.size()), exposition);
+  // Every connection that left is closed and freed: only this one stays.
+  // (Polled: the server closes them on its own threads; a minute is only
+  // ever exceeded by a leak.)
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  while (server_->Connections() > 1 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(server_->Connections(), 1u);
+}
+
+TEST_F(TlsServerTest, TlsTwelveIsRefusedWithAnAlertUnderMinVersionThirteen) {
+  SSL_CTX_set_max_proto_version(client_ctx_, TLS1_2_VERSION);
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port_));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  SSL* ssl = SSL_new(client_ctx_);
+  SSL_set_fd(ssl, fd);
+  clients_.emplace_back(ssl, fd);
+  ERR_clear_error();
+  EXPECT_NE(SSL_connect(ssl), 1);
+  // The server's alert arrived (not a bare reset): "tlsv1 alert protocol
+  // version".
+  char reason[256];
+  ERR_error_string_n(ERR_peek_last_error(), reason, sizeof reason);
+  EXPECT_THAT(std::string(reason), HasSubstr("protocol version")) << reason;
 }
 
 }  // namespace
