@@ -83,6 +83,16 @@ std::shared_ptr<ssl::context> MakeServerContext(const TlsServerConfig& config,
     *error = "cannot set TLS versions: " + OpenSslError();
     return nullptr;
   }
+  // TLS 1.3 suites in the order Go's crypto/tls uses on hardware with AES
+  // instructions, which is what node_exporter's users get: AES-128-GCM
+  // first. OpenSSL's default puts AES-256-GCM first (40 % more AES
+  // rounds). The server's order wins (SSL_OP_CIPHER_SERVER_PREFERENCE).
+  if (SSL_CTX_set_ciphersuites(ctx,
+                               "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+                               "TLS_CHACHA20_POLY1305_SHA256") != 1) {
+    *error = "cannot set the TLS 1.3 suites: " + OpenSslError();
+    return nullptr;
+  }
   if (config.min_version < 12) {
     // OpenSSL 3's default security level refuses TLS 1.0/1.1 outright.
     SSL_CTX_set_security_level(ctx, 0);

@@ -221,6 +221,9 @@ class TlsTest(unittest.TestCase):
         # responses (about 5 MB) cannot all fit the socket buffers, so the
         # server's sends must wait for the socket and go on.
         conn = self.tls_connect(rcvbuf=4096)
+        # Go's TLS 1.3 order (AES-128-GCM first) wins over the client's,
+        # which is OpenSSL's default (AES-256-GCM first).
+        self.assertEqual(conn.cipher()[0], "TLS_AES_128_GCM_SHA256")
         conn.sendall(get * 3)
         pending = b""
         for _ in range(3):

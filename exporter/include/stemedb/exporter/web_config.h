@@ -40,7 +40,8 @@ struct TlsServerConfig {
   int min_version = 12;
   int max_version = 13;
   // OpenSSL names of the Go cipher suites given (TLS <= 1.2 only; TLS 1.3
-  // suites are fixed, as in Go). Empty: OpenSSL's defaults.
+  // suites are fixed, in Go's order: see tls.cc). Empty: OpenSSL's
+  // defaults.
   std::vector<std::string> cipher_suites;
   // OpenSSL group names of curve_preferences. Empty: OpenSSL's defaults.
   std::vector<std::string> curves;
