@@ -109,6 +109,7 @@ struct Flags {
   std::string read_header_timeout = "10s";
   std::string idle_timeout = "2m";
   int max_connections = 4096;
+  int io_threads = 1;
   size_t max_request_bytes = 64 * 1024;
   std::string log_level = "info";
   std::string log_format = "logfmt";
@@ -289,6 +290,10 @@ int Run(const Flags& flags) {
     return Fail("--web.max-connections: must be at least 1");
   }
   server_options.max_connections = flags.max_connections;
+  if (flags.io_threads < 1 || flags.io_threads > 16) {
+    return Fail("--web.io-threads: must be from 1 to 16");
+  }
+  server_options.io_threads = flags.io_threads;
   if (flags.max_request_bytes < 1024) {
     return Fail("--web.max-request-bytes: must be at least 1024");
   }
@@ -525,6 +530,11 @@ int main(int argc, char** argv) {
   app.add_option("--web.max-connections", flags.max_connections,
                  "Open connections at most; beyond it the longest-idle one is "
                  "closed")
+      ->type_name("N")
+      ->capture_default_str();
+  app.add_option("--web.io-threads", flags.io_threads,
+                 "Threads serving HTTP (each holds its connections); one "
+                 "serves thousands of clients")
       ->type_name("N")
       ->capture_default_str();
   app.add_option("--web.max-request-bytes", flags.max_request_bytes,

@@ -165,8 +165,17 @@ class HttpFrontTest(unittest.TestCase):
         self.assertLess(took, 1.0)
 
     def test_connection_limit_closes_the_oldest_idle_first(self):
+        # With two I/O threads the connections are dealt between them, and
+        # the victim lives on another thread than the accepting one.
+        for threads in (1, 2):
+            with self.subTest(io_threads=threads):
+                self.check_connection_limit(threads)
+
+    def check_connection_limit(self, threads):
         limit = 20
-        exporter = self.start("--web.max-connections", str(limit))
+        exporter = self.start("--web.max-connections", str(limit),
+                              "--web.io-threads", str(threads),
+                              name="exporter-%d" % threads)
         held = [connect(exporter.port) for _ in range(limit)]
         self.addCleanup(lambda: [s.close() for s in held])
         # Every one is accepted and idle once each has answered a request.
@@ -263,7 +272,7 @@ class HttpFrontTest(unittest.TestCase):
         exporter = self.start()
         pid = exporter.process.proc.pid
         tasks = os.listdir("/proc/%d/task" % pid)
-        self.assertGreaterEqual(len(tasks), 3)  # main, walker, I/O threads
+        self.assertGreaterEqual(len(tasks), 3)  # main, walker, I/O, bcrypt
         for tid in tasks:
             self.assertEqual(os.sched_getscheduler(int(tid)), os.SCHED_BATCH,
                              "thread %s" % tid)
@@ -302,6 +311,19 @@ class HttpFrontTest(unittest.TestCase):
                 return "address=systemd port=%d" % port in f.read()
 
         e2e.wait_until(logged, 30, "the listening line naming the socket")
+
+    def test_bad_server_flags_name_the_flag(self):
+        for flag, value, message in (
+                ("--web.io-threads", "0", "must be from 1 to 16"),
+                ("--web.io-threads", "17", "must be from 1 to 16"),
+                ("--web.max-connections", "0", "must be at least 1")):
+            r = subprocess.run([e2e.exporter_binary(), "--root", self.root,
+                                "--web.listen-address", "127.0.0.1:0", flag,
+                                value], capture_output=True, text=True,
+                               timeout=60)
+            with self.subTest(flag=flag, value=value):
+                self.assertNotEqual(r.returncode, 0)
+                self.assertIn(flag + ": " + message, r.stderr)
 
     def test_bad_web_configs_are_refused_at_start(self):
         corpus = os.path.join(e2e.source_dir(), "tests", "data",
