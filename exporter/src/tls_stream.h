@@ -94,9 +94,11 @@ class TlsStream {
   }
   error_code ErrorAfter(int ret, bool* want_read);
 
-  // The state every operation below shares: an operation that completes on
-  // its first step posts itself once, so that it never completes inside
-  // the call that started it (Asio's rule for handlers).
+  // The state every operation below shares. An operation that completes on
+  // its first step posts itself once, so that it never completes inside the
+  // call that started it (Asio's rule for handlers). kBytes: the handler
+  // takes (error_code, size_t), else (error_code).
+  template <bool kBytes>
   struct OpBase {
     TlsStream* stream;
     bool started = false;
@@ -104,67 +106,76 @@ class TlsStream {
     error_code result;
     size_t bytes = 0;
 
-    // Returns true when the caller must return (completed or posted).
     template <class Self>
-    bool Finish(Self& self, error_code ec, size_t n, bool first) {
+    void Complete(Self& self, error_code ec, size_t n) {
+      if constexpr (kBytes) {
+        self.complete(ec, n);
+      } else {
+        self.complete(ec);
+      }
+    }
+    // The first lines of every step: false when this step has completed
+    // the operation (with the result the first step posted, or with the
+    // error of the wait that woke it). *first: this is the first step.
+    template <class Self>
+    bool Enter(Self& self, error_code ec, bool* first) {
+      *first = !started;
+      started = true;
+      if (finished) {
+        Complete(self, result, bytes);
+        return false;
+      }
+      if (ec) {
+        Complete(self, ec, 0);
+        return false;
+      }
+      return true;
+    }
+    template <class Self>
+    void Finish(Self& self, error_code ec, size_t n, bool first) {
       if (first) {
         finished = true;
         result = ec;
         bytes = n;
         boost::asio::post(stream->socket_.get_executor(), std::move(self));
       } else {
-        self.complete(ec, n);
+        Complete(self, ec, n);
       }
-      return true;
     }
   };
 
-  struct HandshakeOp : OpBase {
+  struct HandshakeOp : OpBase<false> {
     template <class Self>
     void operator()(Self& self, error_code ec = {}) {
-      const bool first = !started;
-      started = true;
-      if (finished) return self.complete(result);
-      if (ec) return self.complete(ec);
+      bool first;
+      if (!Enter(self, ec, &first)) return;
       TlsStream& s = *stream;
       bool want_read = false;
       const error_code err =
           s.Call([&] { return SSL_do_handshake(s.ssl_); }, &want_read);
       error_code flush_ec;
       const Flush f = s.FlushSome(&flush_ec);
-      if (f == Flush::kFailed) return Done(self, flush_ec, first);
+      if (f == Flush::kFailed) return Finish(self, flush_ec, 0, first);
       if (f == Flush::kWouldBlock) {
         // A handshake flight, the tickets or an alert do not fit the
         // socket buffer: send the rest first (SSL_do_handshake is then
         // called again, which is harmless once it is done).
         return s.socket_.async_wait(socket_type::wait_write, std::move(self));
       }
-      if (!want_read) return Done(self, err, first);
+      if (!want_read) return Finish(self, err, 0, first);
       s.socket_.async_wait(socket_type::wait_read, std::move(self));
-    }
-    template <class Self>
-    void Done(Self& self, error_code ec, bool first) {
-      if (first) {
-        finished = true;
-        result = ec;
-        boost::asio::post(stream->socket_.get_executor(), std::move(self));
-      } else {
-        self.complete(ec);
-      }
     }
   };
 
   template <class Buffers>
-  struct ReadOp : OpBase {
+  struct ReadOp : OpBase<true> {
     Buffers buffers;
-    ReadOp(TlsStream* s, const Buffers& b) : OpBase{s}, buffers(b) {}
+    ReadOp(TlsStream* s, const Buffers& b) : OpBase<true>{s}, buffers(b) {}
 
     template <class Self>
     void operator()(Self& self, error_code ec = {}) {
-      const bool first = !this->started;
-      this->started = true;
-      if (this->finished) return self.complete(this->result, this->bytes);
-      if (ec) return self.complete(ec, 0);
+      bool first;
+      if (!this->Enter(self, ec, &first)) return;
       TlsStream& s = *this->stream;
       boost::asio::mutable_buffer target;
       for (auto it = boost::asio::buffer_sequence_begin(buffers);
@@ -204,16 +215,14 @@ class TlsStream {
   };
 
   template <class Buffers>
-  struct WriteOp : OpBase {
+  struct WriteOp : OpBase<true> {
     Buffers buffers;
-    WriteOp(TlsStream* s, const Buffers& b) : OpBase{s}, buffers(b) {}
+    WriteOp(TlsStream* s, const Buffers& b) : OpBase<true>{s}, buffers(b) {}
 
     template <class Self>
     void operator()(Self& self, error_code ec = {}) {
-      const bool first = !this->started;
-      this->started = true;
-      if (this->finished) return self.complete(this->result, this->bytes);
-      if (ec) return self.complete(ec, 0);
+      bool first;
+      if (!this->Enter(self, ec, &first)) return;
       TlsStream& s = *this->stream;
       if (first) {
         // OpenSSL's records for all of it land in out_ (an in-memory BIO

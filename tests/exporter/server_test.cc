@@ -273,7 +273,9 @@ class TlsServerTest : public ::testing::Test {
 
   // A blocking TLS client (the certificate is not checked here: e2e_tls
   // does that with curl and Prometheus).
-  SSL* Connect(int rcvbuf = 0) {
+  // A TCP connection to the server and an SSL object on it, not yet in a
+  // handshake; both are freed at TearDown.
+  SSL* Open(int rcvbuf = 0) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     if (rcvbuf > 0) {
       ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
@@ -286,6 +288,10 @@ class TlsServerTest : public ::testing::Test {
     SSL* ssl = SSL_new(client_ctx_);
     SSL_set_fd(ssl, fd);
     clients_.emplace_back(ssl, fd);
+    return ssl;
+  }
+  SSL* Connect(int rcvbuf = 0) {
+    SSL* ssl = Open(rcvbuf);
     EXPECT_EQ(SSL_connect(ssl), 1);
     return ssl;
   }
@@ -388,15 +394,7 @@ TEST_F(TlsServerTest, ClientsLeavingMidResponseCostNothing) {
 
 TEST_F(TlsServerTest, TlsTwelveIsRefusedWithAnAlertUnderMinVersionThirteen) {
   SSL_CTX_set_max_proto_version(client_ctx_, TLS1_2_VERSION);
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port_));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  SSL* ssl = SSL_new(client_ctx_);
-  SSL_set_fd(ssl, fd);
-  clients_.emplace_back(ssl, fd);
+  SSL* ssl = Open();
   ERR_clear_error();
   EXPECT_NE(SSL_connect(ssl), 1);
   // The server's alert arrived (not a bare reset): "tlsv1 alert protocol
