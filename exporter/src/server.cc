@@ -11,6 +11,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <charconv>
+#include <condition_variable>
 #include <cstdlib>
 #include <list>
 #include <mutex>
@@ -52,9 +53,17 @@ class Registry {
     return lists_[0].insert(lists_[0].end(), Entry{std::move(c)});
   }
   void Remove(List::iterator it) {
-    std::lock_guard<std::mutex> lock(mu_);
-    --count_;
-    lists_[Index(it->state)].erase(it);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --count_;
+      lists_[Index(it->state)].erase(it);
+    }
+    removed_.notify_all();
+  }
+  // Waits until at most `n` are open; false if `timeout` passed first.
+  bool WaitAtMost(size_t n, std::chrono::milliseconds timeout) const {
+    std::unique_lock<std::mutex> lock(mu_);
+    return removed_.wait_for(lock, timeout, [&] { return count_ <= n; });
   }
   // Moves to the back of `state`'s list (the newest there), unless it is
   // in that state already.
@@ -82,8 +91,9 @@ class Registry {
  private:
   static size_t Index(State s) { return static_cast<size_t>(s); }
   mutable std::mutex mu_;
-  std::array<List, 4> lists_;  // GUARDED_BY(mu_), by State
-  size_t count_ = 0;           // GUARDED_BY(mu_)
+  mutable std::condition_variable removed_;  // a connection went
+  std::array<List, 4> lists_;                // GUARDED_BY(mu_), by State
+  size_t count_ = 0;                         // GUARDED_BY(mu_)
 };
 
 // What every connection shares: options, router, settings, registry.
@@ -709,5 +719,10 @@ void Server::SetWebSettings(WebSettings settings) {
 }
 
 size_t Server::Connections() const { return impl_->shared->registry.Count(); }
+
+bool Server::WaitForConnectionsAtMost(size_t n,
+                                      std::chrono::milliseconds timeout) const {
+  return impl_->shared->registry.WaitAtMost(n, timeout);
+}
 
 }  // namespace stemedb::exporter

@@ -196,12 +196,8 @@ class TlsStream {
       // answer): they go before this waits for the peer.
       error_code flush_ec;
       const Flush f = s.FlushSome(&flush_ec);
-      if (!err && !want_read) {
-        this->Finish(self, {}, n, first);
-        return;
-      }
       if (!want_read) {
-        this->Finish(self, err, 0, first);
+        this->Finish(self, err, err ? 0 : n, first);
         return;
       }
       if (f == Flush::kFailed) {

@@ -98,6 +98,11 @@ class Server {
   void SetWebSettings(WebSettings settings);
   // Connections open now (for tests and logs).
   size_t Connections() const;
+  // Blocks until at most `n` connections are open (each close wakes it);
+  // false if `timeout` passed first. For tests: a closed connection is
+  // freed on its I/O thread, after the peer has seen the close.
+  bool WaitForConnectionsAtMost(size_t n,
+                                std::chrono::milliseconds timeout) const;
 
  private:
   struct Impl;
