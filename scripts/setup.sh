@@ -7,7 +7,7 @@ packages=(
   # build
   cmake ninja-build g++ pkg-config git
   prometheus-cpp-dev libyaml-cpp-dev libboost-filesystem-dev
-  libboost1.74-dev libssl-dev zlib1g-dev
+  libboost1.74-dev libssl-dev zlib1g-dev libcrypt-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev
   # tests: the real peers and the truth we compare against
   python3 openssl curl prometheus prometheus-alertmanager prometheus-node-exporter
@@ -16,8 +16,9 @@ packages=(
   wrk gdu time
   # libFuzzer (the fuzz preset) and the load for scripts/flaky.sh
   clang-14 libclang-rt-14-dev stress-ng
-  # the Debian package, its test root, the container image, manifest checks
-  debhelper dpkg-dev lintian help2man debootstrap buildah jq curl python3-yaml
+  # the Debian package (dpkg-buildpackage checks build-essential itself), its
+  # test root, the container image, manifest checks
+  build-essential debhelper dpkg-dev lintian help2man debootstrap buildah jq curl python3-yaml
 )
 
 missing=()
