@@ -11,6 +11,7 @@
 #include <string>
 
 #include "stemedb/exporter/basic_auth.h"
+#include "stemedb/exporter/beast_request.h"
 #include "stemedb/exporter/http_handler.h"
 
 namespace {
@@ -59,11 +60,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (!parser.is_header_done()) return 0;
   const auto& req = parser.get();
-  HttpRequest request;
-  request.method = {req.method_string().data(), req.method_string().size()};
-  request.target = {req.target().data(), req.target().size()};
-  const auto ae = req[http::field::accept_encoding];
-  request.accept_encoding = {ae.data(), ae.size()};
+  std::string joined;
+  const HttpRequest request = stemedb::exporter::ToHttpRequest(req, &joined);
   const auto authorization = req[http::field::authorization];
   const std::string_view header(authorization.data(), authorization.size());
   // With and without auth configured, as the server can run either way.
@@ -74,9 +72,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       auth = fast ? *fast : state->auth.Verify(header);
     }
     const HttpReply reply = state->router.Route(request, auth);
-    const std::string head = Router::RenderHead(
-        reply, req.keep_alive(), req.version(), {{"X-Frame-Options", "deny"}});
+    const std::string head =
+        Router::RenderHead(reply, req.keep_alive() && !reply.close,
+                           req.version(), {{"X-Frame-Options", "deny"}});
     if (reply.body == nullptr || head.size() < 12) __builtin_trap();
+    // A request Router refuses is refused whatever auth says, and closes.
+    if (Router::Refusal(request) != 0 &&
+        (reply.status != Router::Refusal(request) || !reply.close)) {
+      __builtin_trap();
+    }
   }
   return 0;
 }

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cctype>
 
 #include "stemedb/exporter/diagnose_numbers.h"
@@ -25,6 +26,7 @@ const std::shared_ptr<const std::string>& Body(int status) {
   static const auto kBusy =
       Text("Too many authentication attempts in progress; retry.\n");
   static const auto kBad = Text("400 bad request\n");
+  static const auto kNotImplemented = Text("501 not implemented\n");
   static const auto kTooLarge = Text("request too large\n");
   static const auto kNotReady =
       Text("Not ready: the first scan has not finished.\n");
@@ -42,6 +44,8 @@ const std::shared_ptr<const std::string>& Body(int status) {
       return kTooLarge;
     case 503:
       return kNotReady;
+    case 501:
+      return kNotImplemented;
     default:
       return kBad;
   }
@@ -88,6 +92,8 @@ std::string_view Reason(int status) {
       return "Too Many Requests";
     case 431:
       return "Request Header Fields Too Large";
+    case 501:
+      return "Not Implemented";
     case 503:
       return "Service Unavailable";
     default:
@@ -103,38 +109,146 @@ HttpReply Plain(int status, std::shared_ptr<const std::string> body = nullptr) {
   return r;
 }
 
+constexpr std::string_view kOws = " \t";
+
+std::string_view Trim(std::string_view s) {
+  const size_t first = s.find_first_not_of(kOws);
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(kOws) - first + 1);
+}
+
+bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Calls `each` with every non-empty element of a comma-separated list
+// (RFC 9110 5.6.1: empty elements are ignored), trimmed.
+template <class F>
+void ForEachElement(std::string_view list, F&& each) {
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    const std::string_view element = Trim(list.substr(0, comma));
+    list = comma == std::string_view::npos ? std::string_view()
+                                           : list.substr(comma + 1);
+    if (!element.empty()) each(element);
+  }
+}
+
+// A qvalue (RFC 9110 12.4.2) in thousandths, or -1 when malformed.
+int ParseQvalue(std::string_view q) {
+  if (q.empty() || q.size() > 5 || (q[0] != '0' && q[0] != '1')) return -1;
+  int value = (q[0] - '0') * 1000;
+  if (q.size() == 1) return value;
+  if (q[1] != '.') return -1;
+  int scale = 100;
+  for (size_t i = 2; i < q.size(); ++i, scale /= 10) {
+    if (!std::isdigit(static_cast<unsigned char>(q[i]))) return -1;
+    value += (q[i] - '0') * scale;
+  }
+  return value > 1000 ? -1 : value;
+}
+
+// The q of one Accept-Encoding element ("gzip;q=0.5"), 1000 when it has
+// none; its coding in *coding.
+int ElementWeight(std::string_view element, std::string_view* coding) {
+  const size_t semicolon = element.find(';');
+  *coding = Trim(element.substr(0, semicolon));
+  if (semicolon == std::string_view::npos) return 1000;
+  std::string_view params = element.substr(semicolon + 1);
+  int weight = 1000;
+  while (!params.empty()) {
+    const size_t next = params.find(';');
+    const std::string_view param = params.substr(0, next);
+    params = next == std::string_view::npos ? std::string_view()
+                                            : params.substr(next + 1);
+    const size_t eq = param.find('=');
+    if (eq == std::string_view::npos) continue;
+    if (EqualsIgnoringCase(Trim(param.substr(0, eq)), "q")) {
+      weight = ParseQvalue(Trim(param.substr(eq + 1)));
+    }
+  }
+  return weight;
+}
+
+// Bytes a Host value may hold: a reg-name, an IP literal in brackets, a
+// port (RFC 3986 3.2.2), as Go's net/http allows them.
+bool ValidHost(std::string_view host) {
+  for (char c : host) {
+    if (std::isalnum(static_cast<unsigned char>(c))) continue;
+    if (std::string_view("!$%&'()*+,-.:;=@[]_~").find(c) ==
+        std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The path of an origin-form or absolute-form target, without its query.
+std::string_view TargetPath(std::string_view target) {
+  const size_t scheme_end = target.find("://");
+  if (!target.empty() && target[0] != '/' &&
+      scheme_end != std::string_view::npos &&
+      (EqualsIgnoringCase(target.substr(0, scheme_end), "http") ||
+       EqualsIgnoringCase(target.substr(0, scheme_end), "https"))) {
+    // absolute-form: the authority ends at the path, the query or the end;
+    // an empty path is "/" (RFC 9110 4.2.3).
+    const std::string_view rest = target.substr(scheme_end + 3);
+    const size_t path = rest.find_first_of("/?#");
+    if (path == std::string_view::npos || rest[path] != '/') return "/";
+    target = rest.substr(path);
+  }
+  return target.substr(0, target.find_first_of("?#"));
+}
+
 }  // namespace
 
 bool AcceptsGzip(std::string_view value) {
-  // Codings are comma-separated, each maybe with ";q=...".
-  while (!value.empty()) {
-    const size_t comma = value.find(',');
-    std::string_view item = value.substr(0, comma);
-    value = comma == std::string_view::npos ? std::string_view()
-                                            : value.substr(comma + 1);
-    std::string_view coding = item.substr(0, item.find(';'));
-    while (!coding.empty() && std::isspace((unsigned char)coding.front())) {
-      coding.remove_prefix(1);
+  // Weights in thousandths; -1: the coding is not listed.
+  int gzip = -1, identity = -1, any = -1;
+  ForEachElement(value, [&](std::string_view element) {
+    std::string_view coding;
+    // A malformed q-value: the element accepts nothing.
+    const int weight = std::max(0, ElementWeight(element, &coding));
+    if (EqualsIgnoringCase(coding, "gzip") ||
+        EqualsIgnoringCase(coding, "x-gzip")) {
+      gzip = std::max(gzip, weight);
+    } else if (EqualsIgnoringCase(coding, "identity")) {
+      identity = std::max(identity, weight);
+    } else if (coding == "*") {
+      any = std::max(any, weight);
     }
-    while (!coding.empty() && std::isspace((unsigned char)coding.back())) {
-      coding.remove_suffix(1);
-    }
-    std::string lower;
-    for (char c : coding) lower += (char)std::tolower((unsigned char)c);
-    if (lower != "gzip" && lower != "*") continue;
-    const size_t q = item.find("q=");
-    if (q == std::string_view::npos) return true;
-    // q=0, q=0.0, q=0.000 refuse; anything else accepts.
-    std::string_view qv = item.substr(q + 2);
-    bool zero = !qv.empty() && qv[0] == '0';
-    for (size_t i = 1; zero && i < qv.size(); ++i) {
-      const char c = qv[i];
-      if (std::isspace((unsigned char)c)) break;
-      zero = c == '.' || c == '0';
-    }
-    if (!zero) return true;
+  });
+  if (gzip < 0) gzip = std::max(any, 0);
+  return gzip > 0 && identity <= gzip;
+}
+
+int Router::Refusal(const HttpRequest& request) {
+  if (request.host_fields > 1 ||
+      (request.version >= 11 && request.host_fields == 0) ||
+      !ValidHost(request.host)) {
+    return 400;
   }
-  return false;
+  if (request.transfer_encoding.empty()) return 0;
+  // Only a lone chunked frames a body this server can read; with HTTP/1.0
+  // the framing is faulty whatever it says (RFC 9112 6.1).
+  if (request.version < 11) return 400;
+  int chunked = 0, codings = 0;
+  bool chunked_last = false;
+  ForEachElement(request.transfer_encoding, [&](std::string_view element) {
+    ++codings;
+    chunked_last = EqualsIgnoringCase(
+        Trim(element.substr(0, element.find(';'))), "chunked");
+    chunked += chunked_last ? 1 : 0;
+  });
+  if (!chunked_last || chunked > 1) return 400;
+  return codings > 1 ? 501 : 0;
 }
 
 std::string Gzip(std::string_view text) {
@@ -189,6 +303,7 @@ std::shared_ptr<const std::string> Router::MetricsBody(bool gzip) const {
 }
 
 HttpReply Router::Route(const HttpRequest& request, AuthResult auth) const {
+  if (const int refusal = Refusal(request)) return Error(refusal);
   if (auth == AuthResult::kDenied) {
     HttpReply r = Plain(401);
     r.extra = "WWW-Authenticate: Basic\r\n";
@@ -205,7 +320,7 @@ HttpReply Router::Route(const HttpRequest& request, AuthResult auth) const {
     r.extra = "Allow: GET, HEAD\r\n";
     return r;
   }
-  std::string_view path = request.target.substr(0, request.target.find('?'));
+  const std::string_view path = TargetPath(request.target);
   HttpReply r;
   if (path == telemetry_path_) {
     const bool gzip = AcceptsGzip(request.accept_encoding);
@@ -235,7 +350,11 @@ HttpReply Router::Route(const HttpRequest& request, AuthResult auth) const {
   return r;
 }
 
-HttpReply Router::Error(int status) { return Plain(status); }
+HttpReply Router::Error(int status) {
+  HttpReply r = Plain(status);
+  r.close = true;
+  return r;
+}
 
 std::string Router::RenderHead(
     const HttpReply& reply, bool keep_alive, unsigned http_version,

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <thread>
 
+#include "stemedb/exporter/beast_request.h"
 #include "stemedb/exporter/http_handler.h"
 #include "stemedb/exporter/log.h"
 #include "tls_stream.h"
@@ -307,6 +308,11 @@ class Session final : public Connection {
     keep_alive_ = req.keep_alive();
     version_ = req.version();
     settings_ = shared_->Settings();
+    // Bad framing or Host: refused before any bcrypt is spent on it.
+    if (const int refusal =
+            Router::Refusal(ToHttpRequest(req, &joined_fields_))) {
+      return Reply(Router::Error(refusal));
+    }
     const auto auth_header = req[http::field::authorization];
     if (!settings_->auth) return Respond(AuthResult::kOk);
     if (auto fast = settings_->auth->CheckFast(
@@ -328,17 +334,12 @@ class Session final : public Connection {
 
   void Respond(AuthResult auth) {
     if (closed_) return;
-    const auto& req = parser_->get();
-    HttpRequest request;
-    request.method = std::string_view(req.method_string().data(),
-                                      req.method_string().size());
-    request.target = std::string_view(req.target().data(), req.target().size());
-    const auto ae = req[http::field::accept_encoding];
-    request.accept_encoding = std::string_view(ae.data(), ae.size());
-    Reply(shared_->router.Route(request, auth));
+    Reply(shared_->router.Route(ToHttpRequest(parser_->get(), &joined_fields_),
+                                auth));
   }
 
   void Reply(HttpReply reply) {
+    if (reply.close) keep_alive_ = false;
     head_ =
         Router::RenderHead(reply, keep_alive_, version_, settings_->headers);
     body_ = std::move(reply.body);
@@ -379,6 +380,7 @@ class Session final : public Connection {
   uint64_t generation_ = 0;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::string joined_fields_;  // ToHttpRequest's storage
   bool keep_alive_ = true;
   unsigned version_ = 11;
   std::shared_ptr<const WebSettings> settings_;

@@ -221,6 +221,64 @@ class HttpFrontTest(unittest.TestCase):
         raw = curl("-H", "Accept-Encoding: gzip;q=0", url + "/metrics").stdout
         self.assertTrue(raw.startswith(b"# HELP"))
 
+    def test_http_conformance(self):
+        # RFC 9112 and 9110 as a client or a proxy may hold the server to:
+        # each answer read off a raw socket, refusals before auth.
+        exporter = self.start()
+
+        def exchange(request):
+            """(status line, head, body, closed after the reply)."""
+            with connect(exporter.port) as s:
+                s.sendall(request)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        raise AssertionError("closed without a reply to %r"
+                                             % request)
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = int(re.search(rb"Content-Length: (\d+)",
+                                       head).group(1))
+                while len(body) < length:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    body += chunk
+                s.settimeout(30)
+                try:
+                    closed = s.recv(1) == b""
+                except ConnectionResetError:
+                    closed = True
+                except socket.timeout:
+                    closed = False
+                head = head.decode()
+                return head.split("\r\n")[0], head, body, closed
+
+        line, _, body, _ = exchange(
+            b"GET http://127.0.0.1/metrics HTTP/1.1\r\nHost: x\r\n"
+            b"Connection: close\r\n\r\n")
+        self.assertEqual(line, "HTTP/1.1 200 OK")
+        self.assertIn(b"stemedb_disk_", body)
+        line, _, _, closed = exchange(b"GET /metrics HTTP/1.1\r\n\r\n")
+        self.assertEqual(line, "HTTP/1.1 400 Bad Request")
+        self.assertTrue(closed)
+        line, _, _, _ = exchange(
+            b"GET /metrics HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+        self.assertEqual(line, "HTTP/1.1 400 Bad Request")
+        for ae in (b"gzip;q=0", b"gzip;q=0, *", b"gzip;Q=0", b"*;q=0"):
+            line, head, body, _ = exchange(
+                b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close"
+                b"\r\nAccept-Encoding: " + ae + b"\r\n\r\n")
+            self.assertEqual(line, "HTTP/1.1 200 OK", ae)
+            self.assertNotIn("Content-Encoding", head, ae)
+            self.assertTrue(body.startswith(b"# HELP"), ae)
+        line, _, _, closed = exchange(
+            b"POST /metrics HTTP/1.1\r\nHost: x\r\n"
+            b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n")
+        self.assertEqual(line, "HTTP/1.1 501 Not Implemented")
+        self.assertTrue(closed)
+
     def test_port_taken_names_the_address(self):
         exporter = self.start()
         address = "127.0.0.1:%d" % exporter.port

@@ -219,6 +219,123 @@ TEST(RouterTest, AcceptEncodingParsing) {
   EXPECT_FALSE(AcceptsGzip("gzipx, identity"));
 }
 
+// q-values as RFC 9110 12.4.2 and 12.5.3 read: q=0 is "not acceptable",
+// an explicit coding beats "*", parameter names are case-insensitive.
+TEST(RouterTest, AcceptEncodingQValues) {
+  EXPECT_FALSE(AcceptsGzip("gzip;q=0, *"));
+  EXPECT_FALSE(AcceptsGzip("*, gzip;q=0"));
+  EXPECT_FALSE(AcceptsGzip("gzip;Q=0"));
+  EXPECT_FALSE(AcceptsGzip("gzip ; q=0"));
+  EXPECT_FALSE(AcceptsGzip("gzip;level=1;q=0.0"));
+  EXPECT_FALSE(AcceptsGzip("x-gzip;q=0, *;q=1"));
+  EXPECT_FALSE(AcceptsGzip("*;q=0"));
+  EXPECT_FALSE(AcceptsGzip("gzip;q=0.5, identity;q=1"));
+  EXPECT_FALSE(AcceptsGzip("gzip;q=abc"));     // malformed: not acceptable
+  EXPECT_FALSE(AcceptsGzip("gzip;q=1.5"));     // above 1: malformed
+  EXPECT_FALSE(AcceptsGzip("gzip;q=0.0001"));  // more than 3 decimals
+  EXPECT_TRUE(AcceptsGzip("*;q=0, gzip"));
+  EXPECT_TRUE(AcceptsGzip("identity;q=0, *;q=0.1"));
+  EXPECT_TRUE(AcceptsGzip("gzip;q=0.001"));
+  EXPECT_TRUE(AcceptsGzip("gzip;q=1.000, identity;q=1"));
+  EXPECT_TRUE(AcceptsGzip(" , x-gzip ,,"));
+}
+
+HttpRequest Get(std::string_view target) {
+  HttpRequest r;
+  r.method = "GET";
+  r.target = target;
+  r.host = "localhost:9180";
+  return r;
+}
+
+// RFC 9112 3.2.2: a server must accept the absolute form (what a client
+// sends through a proxy) and serve it by its path.
+TEST(RouterTest, AbsoluteFormTargetsAreServedByTheirPath) {
+  Exporter exporter(Config{}, nullptr);
+  Router router("/metrics", &exporter);
+  auto status = [&](std::string_view target) {
+    return router.Route(Get(target), AuthResult::kOk).status;
+  };
+  EXPECT_EQ(status("http://localhost:9180/metrics"), 200);
+  EXPECT_EQ(status("HTTP://h/metrics?x=1"), 200);
+  EXPECT_EQ(status("https://[::1]:9180/-/healthy"), 200);
+  EXPECT_EQ(status("http://user@h/metrics"), 200);
+  EXPECT_EQ(status("http://h"), 200);  // the empty path is "/"
+  EXPECT_EQ(status("http://h?x=1"), 200);
+  EXPECT_EQ(status("http://h/metricsfoo"), 404);
+  EXPECT_EQ(status("http://h/x/metrics"), 404);
+  EXPECT_EQ(status("ftp://h/metrics"), 404);
+  EXPECT_EQ(status("metrics"), 404);
+  const HttpReply head = router.Route(
+      [] {
+        HttpRequest r = Get("http://h/metrics");
+        r.method = "HEAD";
+        return r;
+      }(),
+      AuthResult::kOk);
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(head.head_only);
+}
+
+// RFC 9112 3.2: HTTP/1.1 needs exactly one Host; HTTP/1.0 may omit it.
+TEST(RouterTest, HostIsRequiredExactlyOnceInHttpOneOne) {
+  Exporter exporter(Config{}, nullptr);
+  Router router("/metrics", &exporter);
+  HttpRequest r = Get("/metrics");
+  EXPECT_EQ(Router::Refusal(r), 0);
+  r.host_fields = 0;
+  r.host = "";
+  EXPECT_EQ(Router::Refusal(r), 400);
+  // Refused whatever auth says, and the connection closes after it.
+  const HttpReply reply = router.Route(r, AuthResult::kDenied);
+  EXPECT_EQ(reply.status, 400);
+  EXPECT_TRUE(reply.close);
+  r.version = 10;
+  EXPECT_EQ(Router::Refusal(r), 0);
+  EXPECT_EQ(router.Route(r, AuthResult::kOk).status, 200);
+  r.host_fields = 2;
+  EXPECT_EQ(Router::Refusal(r), 400);
+  r = Get("/metrics");
+  r.host = "";  // allowed: a URI with an empty authority
+  EXPECT_EQ(Router::Refusal(r), 0);
+  for (const char* bad : {"a b", "a/b", "a\tb", "h\r\nX: y", "\x80"}) {
+    r.host = bad;
+    EXPECT_EQ(Router::Refusal(r), 400) << bad;
+  }
+  r.host = "[::1]:9180";
+  EXPECT_EQ(Router::Refusal(r), 0);
+}
+
+// RFC 9112 6.1: chunked must be the final coding (else the body's end is
+// unknown: 400); a coding the server does not know is 501; both close.
+TEST(RouterTest, TransferCodingsOtherThanOneChunkedAreRefused) {
+  Exporter exporter(Config{}, nullptr);
+  Router router("/metrics", &exporter);
+  HttpRequest r = Get("/metrics");
+  auto refusal = [&](std::string_view te) {
+    r.transfer_encoding = te;
+    return Router::Refusal(r);
+  };
+  EXPECT_EQ(refusal(""), 0);
+  EXPECT_EQ(refusal("chunked"), 0);
+  EXPECT_EQ(refusal(" Chunked "), 0);
+  EXPECT_EQ(refusal("gzip, chunked"), 501);
+  EXPECT_EQ(refusal("gzip,,chunked"), 501);
+  EXPECT_EQ(refusal("identity, chunked"), 501);
+  EXPECT_EQ(refusal("chunked, gzip"), 400);
+  EXPECT_EQ(refusal("gzip"), 400);
+  EXPECT_EQ(refusal("chunked, chunked"), 400);
+  EXPECT_EQ(refusal(","), 400);
+  r.transfer_encoding = "gzip, chunked";
+  const HttpReply reply = router.Route(r, AuthResult::kOk);
+  EXPECT_EQ(reply.status, 501);
+  EXPECT_TRUE(reply.close);
+  EXPECT_THAT(Router::RenderHead(reply, !reply.close, 11, {}),
+              ::testing::StartsWith("HTTP/1.1 501 Not Implemented\r\n"));
+  r.version = 10;
+  EXPECT_EQ(refusal("chunked"), 400);  // HTTP/1.0 has no transfer codings
+}
+
 // The TLS front (tls_stream.h) in-process, so that ASan and TSan see it:
 // whole responses of several records whatever the client's pace.
 class TlsServerTest : public ::testing::Test {

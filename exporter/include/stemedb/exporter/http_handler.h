@@ -7,8 +7,11 @@
 // process_* metrics, gzip when asked for), "/" (landing page), /diagnose
 // (the runbook's Quick Diagnosis of the last snapshot as JSON, the schema of
 // `diagnose --format json`), /-/healthy, /-/ready. Paths match exactly (a query
-// string is ignored); anything else is 404; methods other than GET and HEAD are
-// 405 with "Allow: GET, HEAD".
+// string is ignored), whether the target is in origin form ("/metrics") or in
+// absolute form ("http://host/metrics", RFC 9112 3.2.2); anything else is 404;
+// methods other than GET and HEAD are 405 with "Allow: GET, HEAD". A request
+// that breaks HTTP/1.1's framing or Host rules is refused before auth (see
+// Router::Refusal).
 //
 // Thread safety: Router's methods may be called from any thread; its caches
 // are guarded by a mutex.
@@ -27,10 +30,16 @@
 
 namespace stemedb::exporter {
 
-// The parts of a request the router looks at.
+// The parts of a request the router looks at, as the client sent them.
 struct HttpRequest {
-  std::string_view method;  // as sent, e.g. "GET"
-  std::string_view target;  // origin-form, e.g. "/metrics?x=1"
+  std::string_view method;  // e.g. "GET"
+  // Origin form ("/metrics?x=1") or absolute form ("http://h/metrics").
+  std::string_view target;
+  unsigned version = 11;   // 10: HTTP/1.0, 11: HTTP/1.1
+  size_t host_fields = 1;  // how many Host field lines came
+  std::string_view host;   // the first one's value
+  // Every Transfer-Encoding line's value, joined with ", "; empty for none.
+  std::string_view transfer_encoding;
   std::string_view accept_encoding;
 };
 
@@ -42,6 +51,7 @@ struct HttpReply {
   bool gzip = false;       // body is gzip-compressed
   std::string_view extra;  // complete extra header lines ("Allow: ...\r\n")
   bool head_only = false;  // HEAD: send the head, not the body
+  bool close = false;      // the connection must close after this reply
 };
 
 class Router {
@@ -50,10 +60,20 @@ class Router {
   Router(std::string telemetry_path, const Exporter* exporter);
 
   // `auth` is the auth decision for the request (kOk when no auth is
-  // configured).
+  // configured). A request that Refusal refuses gets that refusal, whatever
+  // `auth` says.
   HttpReply Route(const HttpRequest& request, AuthResult auth) const;
 
-  // An error reply for a request that could not be parsed (400, 413, 431).
+  // The status a request earns before auth and routing, or 0 when it may go
+  // on: 400 for HTTP/1.1 without exactly one Host, for several Host lines or
+  // a Host value that is no host[:port] (RFC 9112 3.2), for a
+  // Transfer-Encoding that does not end in one chunked or comes with
+  // HTTP/1.0 (6.1); 501 for a transfer coding other than chunked. The
+  // connection closes after either: its framing cannot be trusted.
+  static int Refusal(const HttpRequest& request);
+
+  // An error reply for a request that could not be parsed or was refused
+  // (400, 413, 431, 501).
   static HttpReply Error(int status);
 
   // The status line and headers for `reply`, ending in the blank line.
@@ -82,8 +102,10 @@ class Router {
   mutable Metrics metrics_;  // GUARDED_BY(mu_)
 };
 
-// True when an Accept-Encoding value accepts gzip (a "gzip" or "*" coding
-// whose q is not 0).
+// True when the reply should be gzip under an Accept-Encoding value (RFC 9110
+// 12.5.3): gzip (or x-gzip, else "*") has a q-value above 0 and identity is
+// not listed with a higher one. q=0 means "not acceptable"; a malformed
+// q-value makes its coding unacceptable; names are case-insensitive.
 bool AcceptsGzip(std::string_view accept_encoding);
 
 // gzip (RFC 1952) of `text`.
