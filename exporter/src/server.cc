@@ -35,11 +35,26 @@ using Clock = std::chrono::steady_clock;
 
 class Connection;
 
-// Every open connection, by state, oldest first within a state: the victim
-// when the limit is reached is the front of idle_, else of reading_.
+// Every open connection, by state, oldest first within a state (the one
+// longest without progress: a connection moves to the back of its state's
+// list on each change, and a writer on each send that made progress). The
+// victim when the limit is reached is the front of the first non-empty list
+// of kVictimOrder.
 class Registry {
  public:
-  enum class State { kIdle, kReading, kBusy, kClosing };
+  enum class State {
+    kIdle,         // between requests, or a TLS client yet to say hello
+    kHandshaking,  // a TLS handshake in OpenSSL (its buffers taken)
+    kReading,      // a request's header or body is arriving
+    kBusy,         // routing, or waiting for bcrypt
+    kWriting,      // a reply is being sent
+    kClosing,      // chosen as a victim
+  };
+  static constexpr size_t kStates = 6;
+  // Idle connections first; a peer that has stopped reading its replies
+  // (a writer with no progress) is no better than one that never sends.
+  static constexpr std::array<State, 4> kVictimOrder = {
+      State::kIdle, State::kHandshaking, State::kReading, State::kWriting};
 
   struct Entry {
     std::weak_ptr<Connection> connection;
@@ -59,41 +74,63 @@ class Registry {
       --count_;
       lists_[Index(it->state)].erase(it);
     }
-    removed_.notify_all();
+    changed_.notify_all();
   }
-  // Waits until at most `n` are open; false if `timeout` passed first.
-  bool WaitAtMost(size_t n, std::chrono::milliseconds timeout) const {
+  // Waits until `done(Counts())` holds (each change wakes it); false if
+  // `timeout` passed first.
+  template <class Predicate>
+  bool WaitUntil(Predicate done, std::chrono::milliseconds timeout) const {
     std::unique_lock<std::mutex> lock(mu_);
-    return removed_.wait_for(lock, timeout, [&] { return count_ <= n; });
+    return changed_.wait_for(lock, timeout,
+                             [&] { return done(CountsLocked()); });
   }
   // Moves to the back of `state`'s list (the newest there), unless it is
-  // in that state already.
-  void Set(List::iterator it, State state) {
+  // in that state already and `progress` is false.
+  void Set(List::iterator it, State state, bool progress = false) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (it->state == State::kClosing) return;  // chosen as a victim already
+      // Idle since accept stays idle since accept: its first wait for a
+      // request must not make it look newer than connections accepted after
+      // it.
+      if (it->state == state && !progress) return;
+      auto& from = lists_[Index(it->state)];
+      auto& to = lists_[Index(state)];
+      to.splice(to.end(), from, it);
+      it->state = state;
+    }
+    changed_.notify_all();
+  }
+  ConnectionCounts Counts() const {
     std::lock_guard<std::mutex> lock(mu_);
-    if (it->state == State::kClosing) return;  // chosen as a victim already
-    // Idle since accept stays idle since accept: its first wait for a request
-    // must not make it look newer than connections accepted after it.
-    if (it->state == state) return;
-    auto& from = lists_[Index(it->state)];
-    auto& to = lists_[Index(state)];
-    to.splice(to.end(), from, it);
-    it->state = state;
+    return CountsLocked();
   }
   size_t Count() const {
     std::lock_guard<std::mutex> lock(mu_);
     return count_;
   }
   // When more than `limit` are open (`extra` counted as open too), picks the
-  // oldest idle (else the oldest half-read) connection, marks it closing and
-  // returns it; null when none is open beyond the limit or every one is
-  // busy.
+  // first connection in kVictimOrder, marks it closing and returns it; null
+  // when none is open beyond the limit or every one is busy.
   std::shared_ptr<Connection> Victim(size_t limit, size_t extra);
+  // When more than `limit` TLS handshakes are in OpenSSL, the oldest of
+  // them, marked closing; else null.
+  std::shared_ptr<Connection> HandshakeVictim(size_t limit);
 
  private:
   static size_t Index(State s) { return static_cast<size_t>(s); }
+  // Marks the first live connection of `state`'s list closing; null if none.
+  std::shared_ptr<Connection> TakeOldest(State state);  // REQUIRES: mu_
+  ConnectionCounts CountsLocked() const {
+    ConnectionCounts c;
+    c.open = count_;
+    c.handshaking = lists_[Index(State::kHandshaking)].size();
+    c.writing = lists_[Index(State::kWriting)].size();
+    return c;
+  }
   mutable std::mutex mu_;
-  mutable std::condition_variable removed_;  // a connection went
-  std::array<List, 4> lists_;                // GUARDED_BY(mu_), by State
+  mutable std::condition_variable changed_;  // a connection went or moved
+  std::array<List, kStates> lists_;          // GUARDED_BY(mu_), by State
   size_t count_ = 0;                         // GUARDED_BY(mu_)
 };
 
@@ -129,21 +166,32 @@ class Connection : public std::enable_shared_from_this<Connection> {
   virtual void Close() = 0;
 };
 
+std::shared_ptr<Connection> Registry::TakeOldest(State state) {
+  auto& list = lists_[Index(state)];
+  for (auto it = list.begin(); it != list.end(); ++it) {
+    auto c = it->connection.lock();
+    if (!c) continue;  // being destroyed; it leaves on its own
+    auto& closing = lists_[Index(State::kClosing)];
+    closing.splice(closing.end(), list, it);
+    it->state = State::kClosing;
+    return c;
+  }
+  return nullptr;
+}
+
 std::shared_ptr<Connection> Registry::Victim(size_t limit, size_t extra) {
   std::lock_guard<std::mutex> lock(mu_);
   if (count_ + extra <= limit) return nullptr;
-  for (State s : {State::kIdle, State::kReading}) {
-    auto& list = lists_[Index(s)];
-    for (auto it = list.begin(); it != list.end(); ++it) {
-      auto c = it->connection.lock();
-      if (!c) continue;  // being destroyed; it leaves on its own
-      auto& closing = lists_[Index(State::kClosing)];
-      closing.splice(closing.end(), list, it);
-      it->state = State::kClosing;
-      return c;
-    }
+  for (State s : kVictimOrder) {
+    if (auto c = TakeOldest(s)) return c;
   }
   return nullptr;
+}
+
+std::shared_ptr<Connection> Registry::HandshakeVictim(size_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (lists_[Index(State::kHandshaking)].size() <= limit) return nullptr;
+  return TakeOldest(State::kHandshaking);
 }
 
 template <class Stream>
@@ -174,8 +222,8 @@ class Session final : public Connection {
     if (closed_) return;  // chosen as a victim before it started
     if constexpr (kTls) {
       Arm(shared_->options.read_header_timeout);
-      stream_.async_handshake(
-          [self = Self()](beast::error_code ec) { self->OnHandshake(ec); });
+      stream_.async_wait_hello(
+          [self = Self()](beast::error_code ec) { self->OnHello(ec); });
     } else {
       WaitRequest();
     }
@@ -226,6 +274,20 @@ class Session final : public Connection {
     beast::error_code ignored;
     Socket().shutdown(tcp::socket::shutdown_both, ignored);
     Socket().close(ignored);
+  }
+
+  // The ClientHello is whole: the handshake may take OpenSSL's buffers, as
+  // long as at most max_tls_handshakes do; beyond, the oldest makes way (a
+  // real client's handshake takes one round trip, a stalled one forever).
+  void OnHello(beast::error_code ec) {
+    if (ec || closed_) return Shut();
+    shared_->registry.Set(entry_, Registry::State::kHandshaking);
+    if (auto victim = shared_->registry.HandshakeVictim(static_cast<size_t>(
+            std::max(1, shared_->options.max_tls_handshakes)))) {
+      victim->Close();
+    }
+    stream_.async_handshake(
+        [self = Self()](beast::error_code e) { self->OnHandshake(e); });
   }
 
   void OnHandshake(beast::error_code ec) {
@@ -357,13 +419,31 @@ class Session final : public Connection {
     }
     Arm(std::max(shared_->options.idle_timeout,
                  std::chrono::milliseconds(std::chrono::seconds(10))));
+    shared_->registry.Set(entry_, Registry::State::kWriting);
     net::async_write(
-        stream_, buffers,
+        stream_, buffers, WriteProgress{this},
         [self = Self()](beast::error_code ec, size_t) { self->OnWrite(ec); });
   }
 
+  // async_write's completion condition, called after each send: a send
+  // that moved bytes is progress, so a slow reader is not taken for a stuck
+  // one (which, never reading, stays at the front of the writers).
+  struct WriteProgress {
+    Session* session;
+    size_t operator()(const beast::error_code& ec, size_t sent) {
+      if (ec) return 0;
+      if (sent > session->write_progress_) {
+        session->write_progress_ = sent;
+        session->shared_->registry.Set(session->entry_,
+                                       Registry::State::kWriting, true);
+      }
+      return 65536;  // net::transfer_all's step
+    }
+  };
+
   void OnWrite(beast::error_code ec) {
     Disarm();
+    write_progress_ = 0;
     body_.reset();
     settings_.reset();
     if (ec || !keep_alive_) return Shut();
@@ -381,6 +461,7 @@ class Session final : public Connection {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string joined_fields_;  // ToHttpRequest's storage
+  size_t write_progress_ = 0;  // bytes of the current reply sent
   bool keep_alive_ = true;
   unsigned version_ = 11;
   std::shared_ptr<const WebSettings> settings_;
@@ -724,7 +805,17 @@ size_t Server::Connections() const { return impl_->shared->registry.Count(); }
 
 bool Server::WaitForConnectionsAtMost(size_t n,
                                       std::chrono::milliseconds timeout) const {
-  return impl_->shared->registry.WaitAtMost(n, timeout);
+  return impl_->shared->registry.WaitUntil(
+      [n](const ConnectionCounts& c) { return c.open <= n; }, timeout);
+}
+
+ConnectionCounts Server::Counts() const {
+  return impl_->shared->registry.Counts();
+}
+
+bool Server::WaitForCounts(std::function<bool(const ConnectionCounts&)> done,
+                           std::chrono::milliseconds timeout) const {
+  return impl_->shared->registry.WaitUntil(done, timeout);
 }
 
 }  // namespace stemedb::exporter

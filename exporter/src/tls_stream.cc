@@ -1,6 +1,9 @@
 #include "tls_stream.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/bio.h>
+#include <sys/ioctl.h>
 
 #include <stdexcept>
 
@@ -45,17 +48,22 @@ const BIO_METHOD* OutMethod() {
 }  // namespace
 
 TlsStream::TlsStream(socket_type socket, net::ssl::context& context)
-    : socket_(std::move(socket)) {
+    : socket_(std::move(socket)), context_(context.native_handle()) {
   // OpenSSL reads the socket itself, so it must not block.
   socket_.non_blocking(true);
-  ssl_ = SSL_new(context.native_handle());
+}
+
+TlsStream::error_code TlsStream::MakeSsl() {
+  SetLowWater(1);
+  ssl_ = SSL_new(context_);
   BIO* in = BIO_new_socket(socket_.native_handle(), BIO_NOCLOSE);
   BIO* out = BIO_new(OutMethod());
   if (ssl_ == nullptr || in == nullptr || out == nullptr) {
     BIO_free(in);
     BIO_free(out);
     SSL_free(ssl_);
-    throw std::runtime_error("cannot make a TLS session (out of memory?)");
+    ssl_ = nullptr;
+    return net::error::no_memory;
   }
   BIO_set_data(out, &out_);
   SSL_set_bio(ssl_, in, out);  // the SSL object owns both now
@@ -64,6 +72,57 @@ TlsStream::TlsStream(socket_type socket, net::ssl::context& context)
   // body. Idle connections give their buffers back.
   SSL_set_read_ahead(ssl_, 1);
   SSL_set_mode(ssl_, SSL_MODE_RELEASE_BUFFERS);
+  return {};
+}
+
+void TlsStream::SetLowWater(int bytes) {
+  if (bytes == low_water_) return;
+  // Linux wakes a waiter at once when the new mark is already met.
+  ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVLOWAT, &bytes,
+               sizeof bytes);
+  low_water_ = bytes;
+}
+
+bool TlsStream::HelloArrived(error_code* ec) {
+  const int fd = socket_.native_handle();
+  // A TLS record: type (22 for a handshake), version (2), length (2).
+  unsigned char head[5];
+  const ssize_t n = ::recv(fd, head, sizeof head, MSG_PEEK);
+  if (n == 0) {
+    *ec = net::error::eof;
+    return false;
+  }
+  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    *ec = error_code(errno, boost::system::system_category());
+    return false;
+  }
+  int want = sizeof head;
+  if (n > 0 && head[0] != 22) return true;  // not TLS: OpenSSL says so
+  if (n == sizeof head) {
+    const int length = head[3] << 8 | head[4];
+    // A record longer than TLS allows is refused by OpenSSL at once.
+    if (length > SSL3_RT_MAX_PLAIN_LENGTH) return true;
+    want += length;
+  }
+  int available = 0;
+  if (::ioctl(fd, FIONREAD, &available) == 0 && available >= want) {
+    return true;
+  }
+  SetLowWater(want);
+  // Whatever came between the peek and the new mark is counted now; later
+  // bytes wake the wait only once the mark is met.
+  if (::ioctl(fd, FIONREAD, &available) == 0 && available >= want) {
+    return true;
+  }
+  // A peer that sent part of a record and its FIN never sends the rest.
+  tcp_info info{};
+  socklen_t size = sizeof info;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) == 0 &&
+      info.tcpi_state != TCP_ESTABLISHED) {
+    *ec = net::error::eof;
+    return false;
+  }
+  return false;
 }
 
 TlsStream::~TlsStream() { SSL_free(ssl_); }

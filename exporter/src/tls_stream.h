@@ -41,7 +41,8 @@ class TlsStream {
   using error_code = boost::beast::error_code;
 
   // Takes the accepted socket; the SSL object comes from `context`, which
-  // must outlive this stream.
+  // must outlive this stream. No OpenSSL state exists until the handshake
+  // starts (see async_wait_hello).
   TlsStream(socket_type socket, boost::asio::ssl::context& context);
   ~TlsStream();
   TlsStream(const TlsStream&) = delete;
@@ -50,6 +51,18 @@ class TlsStream {
   executor_type get_executor() { return socket_.get_executor(); }
   socket_type& next_layer() { return socket_; }
   SSL* native_handle() { return ssl_; }
+
+  // Completes once the client's first TLS record (its ClientHello) has
+  // arrived whole, still unread in the kernel's socket buffer; eof when the
+  // peer leaves before. Until then the connection costs OpenSSL nothing: a
+  // handshake's buffers (over 40 KiB) are only taken by a client that has
+  // sent what it takes to start one. The socket's SO_RCVLOWAT makes the
+  // wait wake once, for the whole record, not per segment.
+  template <class Handler>
+  auto async_wait_hello(Handler&& handler) {
+    return boost::asio::async_compose<Handler, void(error_code)>(
+        HelloOp{this}, handler, socket_);
+  }
 
   // Completes with the handshake's result. Session tickets (TLS 1.3) are
   // sent before it completes.
@@ -77,6 +90,15 @@ class TlsStream {
 
  private:
   enum class Flush { kDone, kWouldBlock, kFailed };
+
+  // True when the first record is whole in the socket buffer (or is no TLS
+  // handshake record: OpenSSL then refuses it at once); *ec when the peer
+  // left or the socket failed.
+  bool HelloArrived(error_code* ec);
+  // Sets SO_RCVLOWAT when it changes.
+  void SetLowWater(int bytes);
+  // The SSL object, made at the handshake's first step.
+  error_code MakeSsl();
 
   // Sends what OpenSSL has written, without blocking.
   Flush FlushSome(error_code* ec);
@@ -144,12 +166,28 @@ class TlsStream {
     }
   };
 
+  struct HelloOp : OpBase<false> {
+    template <class Self>
+    void operator()(Self& self, error_code ec = {}) {
+      bool first;
+      if (!Enter(self, ec, &first)) return;
+      error_code err;
+      if (stream->HelloArrived(&err) || err) return Finish(self, err, 0, first);
+      stream->socket_.async_wait(socket_type::wait_read, std::move(self));
+    }
+  };
+
   struct HandshakeOp : OpBase<false> {
     template <class Self>
     void operator()(Self& self, error_code ec = {}) {
       bool first;
       if (!Enter(self, ec, &first)) return;
       TlsStream& s = *stream;
+      if (s.ssl_ == nullptr) {
+        if (const error_code made = s.MakeSsl()) {
+          return Finish(self, made, 0, first);
+        }
+      }
       bool want_read = false;
       const error_code err =
           s.Call([&] { return SSL_do_handshake(s.ssl_); }, &want_read);
@@ -260,7 +298,9 @@ class TlsStream {
   };
 
   socket_type socket_;
+  SSL_CTX* context_;
   SSL* ssl_ = nullptr;
+  int low_water_ = 1;    // the socket's SO_RCVLOWAT
   std::string out_;      // records OpenSSL wrote, not yet sent
   size_t out_sent_ = 0;  // of out_, already sent
 };

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -371,6 +372,7 @@ class TlsServerTest : public ::testing::Test {
     ServerOptions options;
     options.listen_addresses = {"127.0.0.1:0"};
     options.io_threads = 2;
+    Adjust(&options);
     ASSERT_EQ(MakeWebSettings(web, &options.web), std::nullopt);
     std::string error;
     server_ = Server::Start(options, exporter_.get(), &error);
@@ -381,11 +383,14 @@ class TlsServerTest : public ::testing::Test {
   }
   void TearDown() override {
     for (auto& [ssl, fd] : clients_) {
-      SSL_free(ssl);
+      SSL_free(ssl);  // null for a plain TCP client
       ::close(fd);
     }
     SSL_CTX_free(client_ctx_);
   }
+
+  // A fixture's changes to the server's options.
+  virtual void Adjust(ServerOptions*) {}
 
   // A blocking TLS client (the certificate is not checked here: e2e_tls
   // does that with curl and Prometheus).
@@ -405,6 +410,30 @@ class TlsServerTest : public ::testing::Test {
     SSL_set_fd(ssl, fd);
     clients_.emplace_back(ssl, fd);
     return ssl;
+  }
+  // A plain TCP connection to the server, closed at TearDown.
+  int OpenTcp() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port_));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    clients_.emplace_back(nullptr, fd);
+    return fd;
+  }
+  // The first flight of a TLS 1.3 client: its ClientHello record.
+  std::string ClientHello() {
+    SSL* ssl = SSL_new(client_ctx_);
+    BIO* in = BIO_new(BIO_s_mem());
+    BIO* out = BIO_new(BIO_s_mem());
+    SSL_set_bio(ssl, in, out);
+    EXPECT_EQ(SSL_connect(ssl), -1);  // waits for the server's answer
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(out, &data);
+    std::string hello(data, static_cast<size_t>(n));
+    SSL_free(ssl);
+    return hello;
   }
   SSL* Connect(int rcvbuf = 0) {
     SSL* ssl = Open(rcvbuf);
@@ -440,6 +469,15 @@ class TlsServerTest : public ::testing::Test {
     std::string body = pending->substr(end + 4, length);
     pending->erase(0, end + 4 + length);
     return body;
+  }
+
+  // A new connection's handshake and scrape get the exposition.
+  void ExpectScrape() {
+    SSL* ssl = Connect();
+    Send(ssl, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::string pending;
+    const std::string exposition = *exporter_->Exposition();
+    EXPECT_EQ(ReadBody(ssl, &pending).substr(0, exposition.size()), exposition);
   }
 
   TempDir dir_;
@@ -500,6 +538,91 @@ TEST_F(TlsServerTest, ClientsLeavingMidResponseCostNothing) {
   // (Each close wakes the wait; a minute is only ever exceeded by a leak.)
   server_->WaitForConnectionsAtMost(1, std::chrono::minutes(1));
   EXPECT_EQ(server_->Connections(), 1u);
+}
+
+// Bytes in use on the heap (every arena), as glibc counts them.
+size_t HeapInUse() { return mallinfo2().uordblks; }
+
+TEST_F(TlsServerTest, HalfOpenHandshakesTakeNoOpenSslMemory) {
+  // A ClientHello short of its last bytes, on many connections: until the
+  // record is whole the server holds no OpenSSL state for it (a handshake's
+  // buffers are over 40 KiB each).
+  const std::string hello = ClientHello();
+  ASSERT_GT(hello.size(), 100u);
+  const std::string part = hello.substr(0, hello.size() - 10);
+  // Warm up: the first handshake builds what every later one shares.
+  {
+    SSL* ssl = Connect();
+    Send(ssl, kGetMetrics);
+    std::string pending;
+    ASSERT_NE(ReadBody(ssl, &pending), "<closed in the header>");
+  }
+  const size_t before = HeapInUse();
+  constexpr size_t kHalfOpen = 200;
+  for (size_t i = 0; i < kHalfOpen; ++i) {
+    const int fd = OpenTcp();
+    ASSERT_EQ(::send(fd, part.data(), part.size(), 0),
+              static_cast<ssize_t>(part.size()));
+  }
+  // A whole handshake and scrape after them, on both I/O threads: by then
+  // each thread has seen the half-open ones' bytes.
+  for (int i = 0; i < 2; ++i) ExpectScrape();
+  EXPECT_EQ(server_->Counts().handshaking, 0u);
+  const size_t grown = HeapInUse() > before ? HeapInUse() - before : 0;
+  // A session and a socket each, no handshake buffers: under 4 KiB each.
+  EXPECT_LT(grown, kHalfOpen * 4096) << "heap grew by " << grown << " bytes";
+}
+
+class TlsHandshakeBudgetTest : public TlsServerTest {
+ protected:
+  static constexpr int kBudget = 4;
+  void Adjust(ServerOptions* options) override {
+    options->max_tls_handshakes = kBudget;
+  }
+};
+
+TEST_F(TlsHandshakeBudgetTest, StalledHandshakesBeyondTheBudgetMakeWay) {
+  // Whole ClientHellos, then silence: each handshake waits in OpenSSL for
+  // the client's Finished. Beyond the budget the oldest is closed.
+  const std::string hello = ClientHello();
+  for (int i = 0; i < 5 * kBudget; ++i) {
+    const int fd = OpenTcp();
+    ASSERT_EQ(::send(fd, hello.data(), hello.size(), 0),
+              static_cast<ssize_t>(hello.size()));
+  }
+  ASSERT_TRUE(server_->WaitForCounts(
+      [](const ConnectionCounts& c) {
+        return c.open == static_cast<size_t>(kBudget) &&
+               c.handshaking == static_cast<size_t>(kBudget);
+      },
+      std::chrono::minutes(1)))
+      << "open " << server_->Counts().open << ", handshaking "
+      << server_->Counts().handshaking;
+  // And a real client still gets in and is served.
+  ExpectScrape();
+}
+
+class BusyWritersTest : public TlsServerTest {
+ protected:
+  static constexpr int kLimit = 4;
+  void Adjust(ServerOptions* options) override {
+    options->max_connections = kLimit;
+  }
+};
+
+TEST_F(BusyWritersTest, PeersThatStopReadingDoNotKeepAScrapeOut) {
+  // Every connection pipelines requests and never reads: the server's
+  // replies fill the socket buffers and each connection is stuck writing.
+  std::string all;
+  for (int i = 0; i < 400; ++i) all += kGetMetrics;
+  for (int i = 0; i < kLimit; ++i) Send(Connect(4096), all);
+  ASSERT_TRUE(server_->WaitForCounts(
+      [](const ConnectionCounts& c) {
+        return c.writing == static_cast<size_t>(kLimit);
+      },
+      std::chrono::minutes(1)));
+  // A new scrape gets in at once: the writer longest without progress goes.
+  ExpectScrape();
 }
 
 TEST_F(TlsServerTest, TlsTwelveIsRefusedWithAnAlertUnderMinVersionThirteen) {

@@ -8,19 +8,24 @@
 // read_header_timeout from its first byte (and a new connection's TLS
 // handshake within it too); a connection waits at most idle_timeout for its
 // next request; at most max_connections are open: beyond it the connection
-// idle the longest is closed first (then the slowest half-sent one), so a
-// scrape always gets in; a request larger than max_request_bytes is refused
-// (431/413).
+// idle the longest is closed first (then the oldest TLS handshake, the
+// slowest half-sent request, the reply longest without progress: a peer
+// that stopped reading), so a scrape always gets in; a request larger than
+// max_request_bytes is refused (431/413). TLS: a connection takes OpenSSL's
+// memory only once its ClientHello has arrived whole, and at most
+// max_tls_handshakes handshakes are in OpenSSL at once (the oldest makes
+// way), so half-open handshakes cost a socket each and no more.
 //
-// Thread safety: Start, Ports, SetWebSettings and Connections may be called
-// from any thread. The destructor stops accepting, closes every connection,
-// and joins all the server's threads before it returns; no callback runs
-// after it.
+// Thread safety: Start, Ports, SetWebSettings, Connections and Counts may be
+// called from any thread. The destructor stops accepting, closes every
+// connection, and joins all the server's threads before it returns; no callback
+// runs after it.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,6 +61,9 @@ struct ServerOptions {
   std::chrono::milliseconds read_header_timeout = std::chrono::seconds(10);
   std::chrono::milliseconds idle_timeout = std::chrono::minutes(2);
   int max_connections = 4096;
+  // TLS handshakes in OpenSSL at once, each up to about 50 KiB (its record
+  // and message buffers, key shares, transcript): 2 MiB at the most in all.
+  int max_tls_handshakes = 40;
   size_t max_request_bytes = 64 * 1024;
   // One, as node_exporter's GOMAXPROCS: serving never takes more than one
   // core from the database, even under a flood of requests; and with the
@@ -65,6 +73,13 @@ struct ServerOptions {
   int auth_threads = 2;    // bcrypt workers
   size_t auth_queue = 64;  // bcrypt checks waiting at most
   WebSettings web;
+};
+
+// Connections open now, and how many are in the states tests wait for.
+struct ConnectionCounts {
+  size_t open = 0;
+  size_t handshaking = 0;  // TLS handshakes holding OpenSSL state
+  size_t writing = 0;      // replies being sent
 };
 
 // One parsed listen address. family: 4, 6, or 0 for "every interface".
@@ -103,6 +118,11 @@ class Server {
   // freed on its I/O thread, after the peer has seen the close.
   bool WaitForConnectionsAtMost(size_t n,
                                 std::chrono::milliseconds timeout) const;
+  ConnectionCounts Counts() const;
+  // Blocks until `done(Counts())` holds (each change of a connection's state
+  // wakes it); false if `timeout` passed first.
+  bool WaitForCounts(std::function<bool(const ConnectionCounts&)> done,
+                     std::chrono::milliseconds timeout) const;
 
  private:
   struct Impl;
