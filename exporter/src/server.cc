@@ -46,7 +46,7 @@ class Registry {
     kIdle,         // between requests, or a TLS client yet to say hello
     kHandshaking,  // a TLS handshake in OpenSSL (its buffers taken)
     kReading,      // a request's header or body is arriving
-    kBusy,         // routing, or waiting for bcrypt
+    kBusy,         // waiting for bcrypt
     kWriting,      // a reply is being sent
     kClosing,      // chosen as a victim
   };
@@ -351,7 +351,6 @@ class Session final : public Connection {
   void OnRead(beast::error_code ec) {
     Disarm();
     if (closed_) return;
-    shared_->registry.Set(entry_, Registry::State::kBusy);
     const auto& http_category =
         http::make_error_code(http::error::end_of_stream).category();
     if (ec &&
@@ -389,6 +388,8 @@ class Session final : public Connection {
       auto executor = self->stream_.get_executor();
       net::post(executor, [self = std::move(self), r] { self->Respond(r); });
     };
+    // Waiting for bcrypt is no reason to be closed; Reply moves it on.
+    shared_->registry.Set(entry_, Registry::State::kBusy);
     if (!shared_->bcrypt->TryPost(std::move(job))) {
       Respond(AuthResult::kBusy);
     }
@@ -420,6 +421,7 @@ class Session final : public Connection {
     Arm(std::max(shared_->options.idle_timeout,
                  std::chrono::milliseconds(std::chrono::seconds(10))));
     shared_->registry.Set(entry_, Registry::State::kWriting);
+    write_total_ = net::buffer_size(buffers);
     net::async_write(
         stream_, buffers, WriteProgress{this},
         [self = Self()](beast::error_code ec, size_t) { self->OnWrite(ec); });
@@ -432,7 +434,9 @@ class Session final : public Connection {
     Session* session;
     size_t operator()(const beast::error_code& ec, size_t sent) {
       if (ec) return 0;
-      if (sent > session->write_progress_) {
+      // A send that completes the reply needs no mark: WaitRequest moves
+      // the connection on.
+      if (sent > session->write_progress_ && sent < session->write_total_) {
         session->write_progress_ = sent;
         session->shared_->registry.Set(session->entry_,
                                        Registry::State::kWriting, true);
@@ -462,6 +466,7 @@ class Session final : public Connection {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string joined_fields_;  // ToHttpRequest's storage
   size_t write_progress_ = 0;  // bytes of the current reply sent
+  size_t write_total_ = 0;     // bytes of the current reply
   bool keep_alive_ = true;
   unsigned version_ = 11;
   std::shared_ptr<const WebSettings> settings_;
