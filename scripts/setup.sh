@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   # build
   cmake ninja-build g++ pkg-config git
-  prometheus-cpp-dev libyaml-cpp-dev libboost-filesystem-dev
+  prometheus-cpp-dev libyaml-cpp-dev libboost-filesystem-dev libre2-dev
   libboost1.74-dev libssl-dev zlib1g-dev libcrypt-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev
   # tests: the real peers and the truth we compare against

@@ -7,6 +7,7 @@
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <boost/filesystem.hpp>
 #include <cerrno>
 #include <cstdio>
@@ -15,10 +16,11 @@
 #include <exception>
 #include <fstream>
 #include <limits>
-#include <regex>
 #include <utility>
 
+#include "stemedb/metric_names.h"
 #include "stemedb/paths.h"
+#include "stemedb/pattern.h"
 #include "yaml_reader.h"
 
 namespace stemedb {
@@ -31,7 +33,12 @@ using detail::YamlReader;
 using Field = YamlReader::Field;
 
 constexpr char kEmbeddedSource[] = "<embedded default>";
-constexpr int64_t kUnbounded = std::numeric_limits<int64_t>::max();
+// The largest integer threshold: the rules compare `value > n` in float64,
+// so n and n + 1 (the first value that fires, which the generated tests
+// feed) must both be exact doubles. Beyond 2^53 they round together.
+constexpr int64_t kMaxExactThreshold = (int64_t{1} << 53) - 1;
+constexpr std::string_view kExactThresholdWhy =
+    "the alerts compare in float64, which holds integers exactly up to 2^53";
 
 bool IsLower(char c) { return c >= 'a' && c <= 'z'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
@@ -65,66 +72,310 @@ bool IsValidRuleName(std::string_view name) {
   return true;
 }
 
-// Parses `a="x",b!~"y"` (PromQL matchers, double-quoted values); nullopt
-// when the text is not such a list.
-std::optional<std::vector<LabelMatcher>> ParseMatchers(
-    const std::string& text) {
-  static const std::regex kOne(
-      R"re(\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(,|$))re");
-  std::vector<LabelMatcher> out;
-  auto it = text.cbegin();
-  std::smatch match;
-  while (it != text.cend()) {
-    if (!std::regex_search(it, text.cend(), match, kOne,
-                           std::regex_constants::match_continuous)) {
-      return std::nullopt;
-    }
-    std::string value;
-    const std::string raw = match[3];
-    for (size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '\\' && i + 1 < raw.size()) ++i;
-      value.push_back(raw[i]);
-    }
-    out.push_back({match[1], match[2], value});
-    it = match[0].second;
-    if (match[4].length() == 0) break;
+// One matcher of a selector as written: where its value starts, and for
+// each byte of the unescaped value the offset of the text it came from, so
+// an error inside a regex points into the selector.
+struct WrittenMatcher {
+  LabelMatcher matcher;
+  size_t start = 0;  // the label name
+  std::vector<size_t> value_offsets;
+  size_t end = 0;  // one past the closing quote
+
+  size_t OffsetOf(size_t in_value) const {
+    if (value_offsets.empty()) return end == 0 ? 0 : end - 1;
+    return value_offsets[std::min(in_value, value_offsets.size() - 1)];
   }
-  return out;
+};
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+int HexValue(char c) {
+  if (IsDigit(c)) return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
 }
 
-// Why the node_exporter selector cannot be used, or "" when it can. The
-// generated rule tests need one label value per matcher that the selector
-// accepts, and tell filesystems apart by instance.
-std::string SelectorProblem(const std::vector<LabelMatcher>& matchers) {
+void AppendUtf8(uint32_t cp, std::string* out) {
+  if (cp < 0x80) {
+    out->push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// A hand-written, single-pass reader of PromQL label matchers
+// (`a="x", b!~'y', c=`z``), with PromQL's string escapes. One pass and no
+// recursion, whatever the input: std::regex recursed once per character and
+// overflowed the stack on a long value.
+class MatcherScanner {
+ public:
+  explicit MatcherScanner(std::string_view text) : text_(text) {}
+
+  // The matchers, or false with *error at the offending byte.
+  bool Scan(std::vector<WrittenMatcher>* out, PatternError* error) {
+    error_ = error;
+    SkipSpace();
+    while (i_ < text_.size()) {
+      WrittenMatcher m;
+      m.start = i_;
+      if (!Name(&m.matcher.name) || !Op(&m.matcher.op) ||
+          !Value(&m.matcher.value, &m.value_offsets)) {
+        return false;
+      }
+      m.end = i_;
+      out->push_back(std::move(m));
+      SkipSpace();
+      if (i_ == text_.size()) break;
+      if (text_[i_] != ',') return Fail("expected ',' between matchers");
+      ++i_;
+      SkipSpace();  // a trailing comma is allowed, as in PromQL
+    }
+    return true;
+  }
+
+ private:
+  bool Fail(std::string message) {
+    error_->offset = i_;
+    error_->message = std::move(message);
+    return false;
+  }
+
+  void SkipSpace() {
+    while (i_ < text_.size() && IsSpace(text_[i_])) ++i_;
+  }
+
+  bool Name(std::string* name) {
+    const size_t start = i_;
+    if (i_ < text_.size() && (IsAlpha(text_[i_]) || text_[i_] == '_')) ++i_;
+    while (i_ > start && i_ < text_.size() &&
+           (IsAlpha(text_[i_]) || IsDigit(text_[i_]) || text_[i_] == '_')) {
+      ++i_;
+    }
+    if (i_ == start) {
+      return Fail("expected a label name ([a-zA-Z_][a-zA-Z0-9_]*)");
+    }
+    *name = std::string(text_.substr(start, i_ - start));
+    SkipSpace();
+    return true;
+  }
+
+  bool Op(std::string* op) {
+    for (const char* candidate : {"=~", "!~", "!=", "="}) {
+      if (text_.substr(i_).starts_with(candidate)) {
+        *op = candidate;
+        i_ += op->size();
+        SkipSpace();
+        return true;
+      }
+    }
+    return Fail("expected one of = != =~ !~");
+  }
+
+  // A quoted string: "..." or '...' with escapes, or `...` raw.
+  bool Value(std::string* value, std::vector<size_t>* offsets) {
+    if (i_ == text_.size() ||
+        (text_[i_] != '"' && text_[i_] != '\'' && text_[i_] != '`')) {
+      return Fail("expected a quoted value, like \"/data\"");
+    }
+    const char quote = text_[i_];
+    const size_t open = i_++;
+    while (i_ < text_.size() && text_[i_] != quote) {
+      const size_t at = i_;
+      if (quote != '`' && text_[i_] == '\n') {
+        return Fail("a newline in a quoted value; write \\n");
+      }
+      if (quote != '`' && text_[i_] == '\\') {
+        if (!Escape(quote, value)) return false;
+      } else {
+        value->push_back(text_[i_++]);
+      }
+      offsets->resize(value->size(), at);
+    }
+    if (i_ == text_.size()) {
+      i_ = open;
+      return Fail("the quoted value is never closed");
+    }
+    ++i_;
+    return true;
+  }
+
+  // Go's string escapes, as PromQL's lexer takes them.
+  bool Escape(char quote, std::string* value) {
+    const size_t backslash = i_++;
+    if (i_ == text_.size()) return Fail("a '\\' at the end escapes nothing");
+    const char c = text_[i_++];
+    switch (c) {
+      case 'a':
+        value->push_back('\a');
+        return true;
+      case 'b':
+        value->push_back('\b');
+        return true;
+      case 'f':
+        value->push_back('\f');
+        return true;
+      case 'n':
+        value->push_back('\n');
+        return true;
+      case 'r':
+        value->push_back('\r');
+        return true;
+      case 't':
+        value->push_back('\t');
+        return true;
+      case 'v':
+        value->push_back('\v');
+        return true;
+      case '\\':
+        value->push_back('\\');
+        return true;
+      case 'x':
+        return Digits(2, 16, 0xFF, false, value);
+      case 'u':
+        return Digits(4, 16, 0x10FFFF, true, value);
+      case 'U':
+        return Digits(8, 16, 0x10FFFF, true, value);
+      default:
+        break;
+    }
+    if (c == quote) {
+      value->push_back(c);
+      return true;
+    }
+    if (c >= '0' && c <= '7') {
+      --i_;
+      return Digits(3, 8, 0xFF, false, value);
+    }
+    i_ = backslash;
+    return Fail(std::string("unknown escape sequence \\") + c +
+                " (PromQL refuses it; write \\\\" + c +
+                " for a backslash in a regex)");
+  }
+
+  bool Digits(int count, int base, uint32_t max, bool code_point,
+              std::string* value) {
+    uint32_t v = 0;
+    for (int k = 0; k < count; ++k, ++i_) {
+      const int d = i_ < text_.size() ? HexValue(text_[i_]) : -1;
+      if (d < 0 || d >= base) {
+        return Fail("escape sequence needs " + std::to_string(count) +
+                    (base == 8 ? " octal" : " hex") + " digits");
+      }
+      v = v * base + static_cast<uint32_t>(d);
+    }
+    if (v > max || (code_point && v >= 0xD800 && v < 0xE000)) {
+      return Fail("escape sequence is not a valid character");
+    }
+    if (code_point) {
+      AppendUtf8(v, value);
+    } else {
+      value->push_back(static_cast<char>(v));
+    }
+    return true;
+  }
+
+  std::string_view text_;
+  size_t i_ = 0;
+  PatternError* error_ = nullptr;
+};
+
+// The longest node_exporter_selector: it is repeated in every generated
+// node_filesystem_* selector.
+constexpr size_t kMaxSelectorBytes = kMaxRegexBytes;
+
+// A literal: the value of a literal alternative is itself.
+bool IsPlainLiteral(std::string_view text) {
+  for (const char c : text) {
+    if (!IsAlpha(c) && !IsDigit(c) &&
+        std::string_view("/_.:-").find(c) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Why the node_exporter selector cannot be used (with the offset in the
+// selector), or nullopt when it can. Regexes are checked with the one
+// pattern engine. The generated rule tests need one label value per matcher
+// that the selector accepts, and tell filesystems apart by instance.
+std::optional<PatternError> SelectorProblem(
+    const std::vector<WrittenMatcher>& matchers) {
   std::map<std::string, std::string> values;
-  for (const LabelMatcher& m : matchers) {
+  std::vector<std::optional<Pattern>> regexes(matchers.size());
+  for (size_t i = 0; i < matchers.size(); ++i) {
+    const WrittenMatcher& w = matchers[i];
+    const LabelMatcher& m = w.matcher;
+    if (m.op == "=~" || m.op == "!~") {
+      PatternError error;
+      regexes[i] = Pattern::LabelRegex(m.value, &error);
+      if (!regexes[i]) {
+        const size_t in_value = error.offset;
+        error.offset =
+            in_value == std::string::npos ? w.start : w.OffsetOf(in_value);
+        error.message = "the regex of " + m.name + ": " + error.message;
+        return error;
+      }
+    }
     if (m.name == "instance") {
-      return "an instance matcher is not supported: the rule tests tell "
-             "filesystems apart by instance";
+      return PatternError{w.start,
+                          "an instance matcher is not supported: the rule "
+                          "tests tell filesystems apart by instance"};
     }
     if (m.op == "=") {
       values[m.name] = m.value;
     } else if (m.op == "=~") {
       // A literal alternation ("/data|/srv") is satisfied by its first.
       const std::string first = m.value.substr(0, m.value.find('|'));
-      if (!std::regex_match(first, std::regex(R"([A-Za-z0-9/_.:-]*)"))) {
-        return "cannot derive a test value for " + m.name + "=~\"" + m.value +
-               "\"; use a literal or an alternation of literals";
+      if (!IsPlainLiteral(first) || !regexes[i]->Matches(first)) {
+        return PatternError{
+            w.start, "cannot derive a test value for " + m.name + "=~\"" +
+                         m.value +
+                         "\"; use a literal or an alternation of "
+                         "literals"};
       }
       values[m.name] = first;
     }
   }
-  for (const LabelMatcher& m : matchers) {
+  for (size_t i = 0; i < matchers.size(); ++i) {
+    const LabelMatcher& m = matchers[i].matcher;
     const std::string have = values[m.name];
     bool excluded = false;
     if (m.op == "!=") excluded = have == m.value;
-    if (m.op == "!~") excluded = std::regex_match(have, std::regex(m.value));
+    if (m.op == "!~") excluded = regexes[i]->Matches(have);
     if (excluded) {
-      return "the value " + m.name + "=\"" + have +
-             "\" is excluded by the selector itself";
+      return PatternError{matchers[i].start,
+                          "the value " + m.name + "=\"" + have +
+                              "\" is excluded by the selector itself"};
     }
   }
-  return "";
+  return std::nullopt;
+}
+
+// The labels that tell apart the series the alerts are computed from, and
+// that the Alertmanager inhibit rules compare (`equal:`). An alert label
+// overrides the series' own, so one of these in alerting.labels would give
+// every host's (or filesystem's) alert the same labelset: Prometheus then
+// fails the rule ("vector contains metrics with the same labelset after
+// applying alert labels") and no alert fires anywhere.
+bool IsIdentityLabel(std::string_view name) {
+  for (const std::string_view identity :
+       {std::string_view("job"), std::string_view("instance"),
+        metrics::kMountpoint, metrics::kDevice, metrics::kFstype,
+        metrics::kComponent}) {
+    if (name == identity) return true;
+  }
+  return false;
 }
 
 // `command` with every "<path>" replaced by `path`.
@@ -298,24 +549,41 @@ class ConfigParser {
               return reader_.ReadString(node, where, out, allow_empty);
             }};
   }
+  // A glob checked, and refused with the offset in it, the way the walk
+  // will compile it.
+  Status ReadGlob(const YAML::Node& node, const Where& where, bool allow_empty,
+                  std::string* out) {
+    std::string text;
+    if (Status s = reader_.ReadString(node, where, &text, allow_empty)) {
+      return s;
+    }
+    PatternError error;
+    if (!text.empty() && !Pattern::Glob(text, &error)) {
+      return reader_.Error(where, "not a usable glob: " + error.ToString());
+    }
+    *out = std::move(text);
+    return std::nullopt;
+  }
   Field BoolField(std::string_view key, bool* out) {
     return {key, [this, out](const YAML::Node& node, const Where& where) {
               return reader_.ReadBool(node, where, out);
             }};
   }
+  // `why` explains the maximum, appended when a value is refused.
   template <typename Int>
-  Field IntField(std::string_view key, Int* out, int64_t min, int64_t max) {
-    return {
-        key,
-        [this, out, min, max](const YAML::Node& node,
-                              const Where& where) -> Status {
-          int64_t value = 0;
-          if (Status status = reader_.ReadInt(node, where, min, max, &value)) {
-            return status;
-          }
-          *out = static_cast<Int>(value);
-          return std::nullopt;
-        }};
+  Field IntField(std::string_view key, Int* out, int64_t min, int64_t max,
+                 std::string_view why = "") {
+    return {key,
+            [this, out, min, max, why](const YAML::Node& node,
+                                       const Where& where) -> Status {
+              int64_t value = 0;
+              if (Status status =
+                      reader_.ReadInt(node, where, min, max, &value, why)) {
+                return status;
+              }
+              *out = static_cast<Int>(value);
+              return std::nullopt;
+            }};
   }
   Field RatioField(std::string_view key, double* out) {
     return {key, [this, out](const YAML::Node& node, const Where& where) {
@@ -400,7 +668,8 @@ class ConfigParser {
             {
                 StringField("component", &t.wal.component),
                 DurationField("retention", &t.wal.retention, true),
-                IntField("max_segments", &t.wal.max_segments, 1, kUnbounded),
+                IntField("max_segments", &t.wal.max_segments, 1,
+                         kMaxExactThreshold, kExactThresholdWhy),
                 RatioField("max_filesystem_share", &t.wal.max_filesystem_share),
                 ForField(&t.wal.for_duration),
             }),
@@ -409,14 +678,17 @@ class ConfigParser {
                      StringField("component", &t.backups.component),
                      DurationField("max_age", &t.backups.max_age, true),
                      DurationField("retention", &t.backups.retention, true),
-                     IntField("max_count", &t.backups.max_count, 1, kUnbounded),
+                     IntField("max_count", &t.backups.max_count, 1,
+                              kMaxExactThreshold, kExactThresholdWhy),
                      ForField(&t.backups.for_duration),
                  }),
         MapField("tmp",
                  {
                      StringField("component", &t.tmp.component),
-                     IntField("max_files", &t.tmp.max_files, 1, kUnbounded),
-                     IntField("max_bytes", &t.tmp.max_bytes, 1, kUnbounded),
+                     IntField("max_files", &t.tmp.max_files, 1,
+                              kMaxExactThreshold, kExactThresholdWhy),
+                     IntField("max_bytes", &t.tmp.max_bytes, 1,
+                              kMaxExactThreshold, kExactThresholdWhy),
                      ForField(&t.tmp.for_duration),
                  }),
         MapField("reclaimable",
@@ -460,19 +732,29 @@ class ConfigParser {
            if (Status status = reader_.ReadString(node, where, &text, true)) {
              return status;
            }
-           std::optional<std::vector<LabelMatcher>> matchers =
-               ParseMatchers(text);
-           if (!matchers) {
-             return reader_.Error(where, "cannot parse \"" + text +
-                                             "\" as label matchers like "
-                                             "mountpoint=\"/data\"");
+           if (text.size() > kMaxSelectorBytes) {
+             return reader_.Error(
+                 where, std::to_string(text.size()) + " bytes; at most " +
+                            std::to_string(kMaxSelectorBytes) +
+                            " (it is repeated in every generated selector)");
            }
-           if (const std::string problem = SelectorProblem(*matchers);
-               !problem.empty()) {
-             return reader_.Error(where, problem);
+           std::vector<WrittenMatcher> written;
+           PatternError error;
+           if (!MatcherScanner(text).Scan(&written, &error)) {
+             return reader_.Error(where,
+                                  "cannot parse as label matchers like "
+                                  "mountpoint=\"/data\": " +
+                                      error.ToString());
+           }
+           if (std::optional<PatternError> problem = SelectorProblem(written)) {
+             return reader_.Error(where, problem->ToString());
+           }
+           std::vector<LabelMatcher> matchers;
+           for (WrittenMatcher& w : written) {
+             matchers.push_back(std::move(w.matcher));
            }
            config_->alerting.node_exporter_selector = std::move(text);
-           config_->alerting.node_exporter_matchers = std::move(*matchers);
+           config_->alerting.node_exporter_matchers = std::move(matchers);
            return std::nullopt;
          }},
         StringField("job", &alerting.job),
@@ -531,7 +813,10 @@ class ConfigParser {
                  has_path = true;
                  return reader_.ReadString(n, w, &component.path);
                }},
-              StringField("segment_pattern", &component.segment_pattern, true),
+              {"segment_pattern",
+               [&](const YAML::Node& n, const Where& w) {
+                 return ReadGlob(n, w, true, &component.segment_pattern);
+               }},
               BoolField("optional", &component.optional),
           };
           if (Status s = reader_.ReadMap(value, value_where, fields)) return s;
@@ -592,15 +877,17 @@ class ConfigParser {
               StringField("path", &rule.path),
               {"match",
                [&](const YAML::Node& n, const Where& w) -> Status {
-                 if (Status s = reader_.ReadString(n, w, &rule.match)) return s;
-                 if (rule.match.find('/') != std::string::npos) {
-                   return reader_.Error(w, "\"" + rule.match +
+                 std::string text;
+                 if (Status s = reader_.ReadString(n, w, &text)) return s;
+                 if (text.find('/') != std::string::npos &&
+                     text.size() <= kMaxGlobBytes) {
+                   return reader_.Error(w, "\"" + text +
                                                "\" holds a '/': match is a "
                                                "glob on an entry's name "
                                                "(like find -name); put the "
                                                "directory in path");
                  }
-                 return std::nullopt;
+                 return ReadGlob(n, w, false, &rule.match);
                }},
               {"type",
                [&](const YAML::Node& n, const Where& w) -> Status {
@@ -693,6 +980,17 @@ class ConfigParser {
           if (name == "alertname") {
             return reader_.Error(key_where,
                                  "alertname is set by Prometheus; remove it");
+          }
+          if (IsIdentityLabel(name)) {
+            return reader_.Error(
+                key_where,
+                name +
+                    " tells apart the series the alerts are computed from "
+                    "(job, instance, mountpoint, device, fstype, "
+                    "component); set on every alert it makes the alerts of "
+                    "different hosts or filesystems one labelset, and "
+                    "Prometheus then evaluates none of them; remove it (set "
+                    "target labels in the scrape config instead)");
           }
           return reader_.ReadString(value, value_where, &labels[name]);
         });

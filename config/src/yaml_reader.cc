@@ -289,7 +289,9 @@ Status YamlReader::ReadBool(const YAML::Node& node, const Where& where,
 }
 
 Status YamlReader::ReadInt(const YAML::Node& node, const Where& where,
-                           int64_t min, int64_t max, int64_t* out) {
+                           int64_t min, int64_t max, int64_t* out,
+                           std::string_view max_why) {
+  const std::string why = max_why.empty() ? "" : "; " + std::string(max_why);
   std::string text;
   if (Status status = Scalar(node, where, "an integer", false, &text)) {
     return status;
@@ -298,7 +300,7 @@ Status YamlReader::ReadInt(const YAML::Node& node, const Where& where,
   const auto result =
       std::from_chars(text.data(), text.data() + text.size(), value);
   if (result.ec == std::errc::result_out_of_range) {
-    return Error(where, text + " is too large");
+    return Error(where, text + " is too large" + why);
   }
   if (result.ec != std::errc() || result.ptr != text.data() + text.size()) {
     return Error(where, "\"" + text + "\" is not an integer");
@@ -308,7 +310,8 @@ Status YamlReader::ReadInt(const YAML::Node& node, const Where& where,
       return Error(where, text + " must be at least " + std::to_string(min));
     }
     return Error(where, text + " must be between " + std::to_string(min) +
-                            " and " + std::to_string(max));
+                            " and " + std::to_string(max) +
+                            (value > max ? why : ""));
   }
   *out = value;
   return std::nullopt;

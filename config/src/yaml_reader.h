@@ -71,8 +71,9 @@ class YamlReader {
                     std::string* out, bool allow_empty = false);
   // Only the words true and false: YAML 1.1's yes/no/on/off are typos here.
   Status ReadBool(const YAML::Node& node, const Where& where, bool* out);
+  // `max_why`, when given, is added to the message of a value too large.
   Status ReadInt(const YAML::Node& node, const Where& where, int64_t min,
-                 int64_t max, int64_t* out);
+                 int64_t max, int64_t* out, std::string_view max_why = "");
   // A number strictly between 0 and 1.
   Status ReadRatio(const YAML::Node& node, const Where& where, double* out);
   // A Prometheus duration; with `positive`, 0 is refused too.

@@ -1,12 +1,11 @@
 #include "stemedb/reclaim/reclaim.h"
 
-#include <fnmatch.h>
-
 #include <algorithm>
 #include <cmath>
 #include <iterator>
 
 #include "stemedb/paths.h"
+#include "stemedb/pattern.h"
 
 namespace stemedb::reclaim {
 namespace {
@@ -20,16 +19,14 @@ bool IsWithin(std::string_view inner, std::string_view outer) {
   return IsAtOrBelow(inner, outer);
 }
 
-// `name` NUL-terminated (fnmatch needs it).
-bool NameMatches(const CleanupRule& rule, const char* name) {
-  return fnmatch(rule.match.c_str(), name, 0) == 0;
+// A rule whose glob did not compile (the loader refuses those) matches
+// nothing.
+bool NameMatches(const std::optional<Pattern>& glob, std::string_view name) {
+  return glob && glob->Matches(name);
 }
 
-bool NameMatches(const CleanupRule& rule, std::string_view name) {
-  return NameMatches(rule, std::string(name).c_str());
-}
-
-bool Matches(const CleanupRule& rule, const char* name, const struct stat& st) {
+bool Matches(const CleanupRule& rule, const std::optional<Pattern>& glob,
+             std::string_view name, const struct stat& st) {
   switch (rule.type) {
     case CleanupEntryType::kFile:
       if (!S_ISREG(st.st_mode)) return false;
@@ -41,7 +38,7 @@ bool Matches(const CleanupRule& rule, const char* name, const struct stat& st) {
       if (!S_ISDIR(st.st_mode)) return false;
       break;
   }
-  return NameMatches(rule, name);
+  return NameMatches(glob, name);
 }
 
 }  // namespace
@@ -49,6 +46,8 @@ bool Matches(const CleanupRule& rule, const char* name, const struct stat& st) {
 Rules::Rules(const Config& config) : rules_(config.cleanup.rules) {
   for (const CleanupRule& rule : rules_) {
     older_than_.push_back(rule.older_than.seconds());
+    PatternError error;
+    globs_.push_back(Pattern::Glob(rule.match, &error));
   }
   for (const Component& component : config.components) {
     component_roots_.push_back(component.resolved_path);
@@ -72,7 +71,7 @@ Rules::Context Rules::ContextOf(std::string_view directory) const {
       const size_t start = end + 1;
       end = directory.find('/', start);
       if (end == std::string_view::npos) end = directory.size();
-      if (NameMatches(rule, directory.substr(start, end - start))) {
+      if (NameMatches(globs_[i], directory.substr(start, end - start))) {
         context.inside.emplace_back(static_cast<uint8_t>(i),
                                     std::string(directory.substr(0, end)));
         break;
@@ -205,11 +204,10 @@ void Tally::Add(std::string_view directory, std::string_view name,
   }
   const uint64_t candidates = context_.applies & ~inside;
   if (candidates == 0) return;
-  name_.assign(name);  // reuses its capacity: no allocation per entry
   const std::vector<CleanupRule>& rules = rules_->rules_;
   for (size_t i = 0; i < rules.size(); ++i) {
     if (!(candidates & (uint64_t{1} << i))) continue;
-    if (!Matches(rules[i], name_.c_str(), st)) continue;
+    if (!Matches(rules[i], rules_->globs_[i], name, st)) continue;
     PerRule& r = For(static_cast<uint8_t>(i));
     if (rules[i].type == CleanupEntryType::kDirectory) {
       std::string path(directory);
@@ -251,11 +249,10 @@ bool Tally::Remove(std::string_view directory, std::string_view name,
   }
   const uint64_t candidates = context_.applies & ~inside;
   if (candidates == 0) return true;
-  name_.assign(name);
   const std::vector<CleanupRule>& rules = rules_->rules_;
   for (size_t i = 0; i < rules.size(); ++i) {
     if (!(candidates & (uint64_t{1} << i))) continue;
-    if (!Matches(rules[i], name_.c_str(), st)) continue;
+    if (!Matches(rules[i], rules_->globs_[i], name, st)) continue;
     if (rules[i].type == CleanupEntryType::kDirectory) return false;
     PerRule& r = For(static_cast<uint8_t>(i));
     auto young = std::find_if(

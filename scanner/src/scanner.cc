@@ -1,7 +1,6 @@
 #include "stemedb/scanner/scanner.h"
 
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -194,6 +193,7 @@ void CountSelf(const struct stat& st, bool in_segment,
 
 struct ComponentState {
   const ComponentSpec* spec = nullptr;
+  std::optional<Pattern> segments;  // the spec's, compiled once
   dev_t device = 0;
   // Directories queued or being listed; 0 means this component is done.
   std::atomic<int64_t> pending{0};
@@ -234,7 +234,10 @@ class Walk {
  public:
   Walk(const std::vector<ComponentSpec>& specs, const WalkOptions& options)
       : options_(options), components_(specs.size()) {
-    for (size_t i = 0; i < specs.size(); ++i) components_[i].spec = &specs[i];
+    for (size_t i = 0; i < specs.size(); ++i) {
+      components_[i].spec = &specs[i];
+      components_[i].segments = SegmentGlob(specs[i]);
+    }
   }
 
   std::vector<ComponentStats> Run();
@@ -487,7 +490,6 @@ bool Walk::List(WorkItem& item, WorkerShare& share, char* buffer,
     CountSelf(item.self, item.in_segment, &direct);
     direct.Error(Classify(errno));
   } else {
-    const ComponentSpec& spec = *component.spec;
     DirectoryScan scan;
     scan.fd = dir.get();
     scan.path = item.path;
@@ -495,7 +497,9 @@ bool Walk::List(WorkItem& item, WorkerShare& share, char* buffer,
     scan.component = item.component;
     scan.depth = item.depth;
     scan.in_segment = item.in_segment;
-    if (item.depth == 0) scan.segment_pattern = spec.segment_pattern;
+    if (item.depth == 0 && component.segments) {
+      scan.segments = &*component.segments;
+    }
     scan.one_filesystem = options_.one_filesystem;
     scan.device = component.device;
     // With collect_links the set only decides which name an aggregate
@@ -692,14 +696,16 @@ bool LinkSet::FirstSighting(dev_t dev, ino_t ino) {
   return seen_.insert(Key{dev, ino}).second;
 }
 
+std::optional<Pattern> SegmentGlob(const ComponentSpec& spec) {
+  if (spec.segment_pattern.empty()) return std::nullopt;
+  PatternError error;
+  return Pattern::Glob(spec.segment_pattern, &error);
+}
+
 bool ScanDirectory(const DirectoryScan& scan, DirectoryVisitor& visitor,
                    char* buffer, size_t buffer_size, DirectoryTotals* totals) {
   DirectoryTotals& t = *totals;
   if (scan.self != nullptr) CountSelf(*scan.self, scan.in_segment, &t);
-  const bool match_segments = !scan.segment_pattern.empty();
-  // fnmatch needs a terminated pattern; copied once per directory that has
-  // segments (the component directory), not per entry.
-  const std::string pattern(match_segments ? scan.segment_pattern : "");
   int until_stop_check = kEntriesPerStopCheck;
   EntryInfo info;
   info.component = scan.component;
@@ -743,9 +749,9 @@ bool ScanDirectory(const DirectoryScan& scan, DirectoryVisitor& visitor,
       // bind-mounted over) is left out altogether, its own inode included.
       if (scan.one_filesystem && st.st_dev != scan.device) continue;
       const bool is_dir = S_ISDIR(st.st_mode);
-      const bool is_segment = match_segments &&
+      const bool is_segment = scan.segments != nullptr &&
                               (is_dir || S_ISREG(st.st_mode)) &&
-                              fnmatch(pattern.c_str(), name, 0) == 0;
+                              scan.segments->Matches(name);
       if (is_segment) t.Segment(Seconds(st.st_mtim));
       info.name = name;
       info.st = &st;

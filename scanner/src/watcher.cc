@@ -1,7 +1,6 @@
 #include "stemedb/scanner/watcher.h"
 
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
@@ -249,7 +248,8 @@ struct Watcher::Tree {
     bool complete = false;
     dev_t device = 0;
     double duration_seconds = 0;
-    std::string root;  // normalised path
+    std::string root;                 // normalised path
+    std::optional<Pattern> segments;  // the spec's, compiled once
     std::unordered_map<InodeKey, LinkRef, InodeKeyHash> links;
     // Events read for it since the reconcile walk began.
     uint64_t touched = 0;
@@ -520,9 +520,9 @@ struct Watcher::Tree {
         if (parent != nodes.end()) {
           parent->second.children.insert(NameOf(r.path));
           node.in_segment = parent->second.in_segment;
-          if (node.depth == 1 && !spec.segment_pattern.empty() &&
-              fnmatch(spec.segment_pattern.c_str(), NameOf(r.path).c_str(),
-                      0) == 0) {
+          const std::optional<Pattern>& segments = components[c].segments;
+          if (node.depth == 1 && segments &&
+              segments->Matches(NameOf(r.path))) {
             node.in_segment = true;
           }
         }
@@ -622,11 +622,12 @@ struct Watcher::Tree {
       close(fd);
       return false;
     }
-    const std::string& pattern =
-        node.depth == 0 ? w.specs_[c].segment_pattern : std::string();
+    const Pattern* segments = node.depth == 0 && components[c].segments
+                                  ? &*components[c].segments
+                                  : nullptr;
     auto is_segment = [&](const std::string& name, const Node::Known& e) {
-      return e.present && !pattern.empty() && S_ISREG(e.st.st_mode) &&
-             fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
+      return e.present && segments != nullptr && S_ISREG(e.st.st_mode) &&
+             segments->Matches(name);
     };
     // Only plain entries on the component's filesystem (what ScanDirectory
     // counts directly); the rest goes by whole readings.
@@ -805,7 +806,9 @@ struct Watcher::Tree {
     scan.component = c;
     scan.depth = node.depth;
     scan.in_segment = node.in_segment;
-    if (node.depth == 0) scan.segment_pattern = w.specs_[c].segment_pattern;
+    if (node.depth == 0 && components[c].segments) {
+      scan.segments = &*components[c].segments;
+    }
     scan.one_filesystem = w.walk_.one_filesystem;
     scan.device = components[c].device;
     std::vector<LinkedEntry> linked;
@@ -1183,6 +1186,7 @@ Watcher::Watcher(std::vector<ComponentSpec> specs, WalkOptions walk,
     Tree::Component& c = tree_->components[i];
     c.watched = i < watch.size() && watch[i];
     c.root = NormalizePath(specs_[i].path);
+    c.segments = SegmentGlob(specs_[i]);
   }
   published_.resize(specs_.size());
   info_.resize(specs_.size());

@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "stemedb/pattern.h"
 #include "temp_dir.h"
 
 namespace stemedb {
@@ -311,6 +313,88 @@ TEST_F(ConfigFileTest, NodeExporterSelectorIsParsed) {
   EXPECT_EQ(config.alerting.node_exporter_matchers[0].op, "=~");
   EXPECT_EQ(config.alerting.node_exporter_matchers[0].value, "/data|/srv");
   EXPECT_EQ(config.alerting.node_exporter_matchers[1].op, "!=");
+}
+
+TEST_F(ConfigFileTest, NodeExporterSelectorTakesPromQLStrings) {
+  const Config config = Load(Write("c.yaml", R"(alerting:
+  node_exporter_selector: "mountpoint=~'/data|/srv', fstype!~`tmp\\.+`,
+    device!=\"/dev/x\\\\y\\u00e9\", "
+)"));
+  const std::vector<LabelMatcher>& m = config.alerting.node_exporter_matchers;
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_EQ(m[0].value, "/data|/srv");
+  EXPECT_EQ(m[1].op, "!~");
+  EXPECT_EQ(m[1].value, "tmp\\.+");  // raw: no escapes
+  EXPECT_EQ(m[2].value, "/dev/x\\y\xc3\xa9");
+}
+
+// A config whose one value is `size` bytes long at `key` (a YAML scalar in
+// single quotes), the rest being the defaults.
+std::string WithLongValue(const std::string& section, const std::string& key,
+                          const std::string& value) {
+  return section + ":\n  " + key + ": '" + value + "'\n";
+}
+
+// The hostile selectors of the red-team pass: std::regex overflowed the
+// stack on a 200 KB value (SIGSEGV) and took seconds on 28 characters of
+// nested quantifiers. Now: refused at the cap with the byte count, or
+// checked in linear time.
+TEST_F(ConfigFileTest, HostileSelectorsAreRefusedOrLinear) {
+  const std::string huge =
+      "mountpoint=\"/data\",fstype!~\"" + std::string(200 * 1024, 'a') + "\"";
+  Config config;
+  Status error = LoadConfigFile(
+      Write("huge.yaml",
+            WithLongValue("alerting", "node_exporter_selector", huge)),
+      &config);
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->line, 2);
+  EXPECT_EQ(error->column, 27);
+  EXPECT_NE(
+      error->message.find(std::to_string(huge.size()) + " bytes; at most 4096"),
+      std::string::npos)
+      << error->message;
+
+  // The test value is 28 a's, which the nested regex is asked about.
+  const std::string nested =
+      "mountpoint=\"" + std::string(28, 'a') + "\",mountpoint!~\"(a+)+b\"";
+  const auto start = std::chrono::steady_clock::now();
+  config =
+      Load(Write("nested.yaml",
+                 WithLongValue("alerting", "node_exporter_selector", nested)));
+  EXPECT_EQ(config.alerting.node_exporter_matchers.size(), 2u);
+  // Backtracking took 7 s here and doubled per character; this bound is
+  // for a hang, not a race.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+
+  // The longest value the cap allows, the worst shape: still linear.
+  std::string longest = "mountpoint=\"/data\",fstype!~\"";
+  while (longest.size() + 8 < kMaxRegexBytes) longest += "(a+)+";
+  longest += "b\"";
+  config =
+      Load(Write("longest.yaml",
+                 WithLongValue("alerting", "node_exporter_selector", longest)));
+  EXPECT_EQ(config.alerting.node_exporter_matchers.size(), 2u);
+}
+
+TEST_F(ConfigFileTest, HostileGlobsAreRefusedAtTheCap) {
+  const std::string huge = std::string(200 * 1024, '*') + "a";
+  for (const auto& [yaml, where] : std::vector<std::pair<std::string, int>>{
+           {"cleanup:\n  rules:\n    - name: r\n      path: data\n"
+            "      match: '" +
+                huge + "'\n",
+            5},
+           {"components:\n  wal: {path: w, segment_pattern: '" + huge +
+                "'}\n  backups: {path: b, segment_pattern: 'b-*'}\n",
+            2}}) {
+    Config config;
+    Status error = LoadConfigFile(Write("glob.yaml", yaml), &config);
+    ASSERT_TRUE(error);
+    EXPECT_EQ(error->line, where);
+    EXPECT_NE(error->message.find("204801 bytes long; at most 1024"),
+              std::string::npos)
+        << error->message;
+  }
 }
 
 TEST(DefaultConfigRootTest, RootOverrideReResolvesEveryComponent) {

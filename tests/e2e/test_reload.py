@@ -43,6 +43,35 @@ class ReloadTest(unittest.TestCase):
         return (m.value("stemedb_disk_config_last_reload_successful"),
                 m.value("stemedb_disk_config_reload_failures_total"))
 
+    def test_hostile_selector_reload_keeps_the_old_config(self):
+        """A 200 KB negative regex (std::regex overflowed its stack on it
+        and killed the exporter) and nested quantifiers: each reload is
+        refused with the position, and the exporter keeps serving."""
+        self.assertEqual(self.reload_metrics(), (1, 0))
+        good = e2e.config_yaml(self.root, interval="1s")
+        hostile = [
+            'mountpoint="/data",fstype!~"' + "a" * (200 * 1024) + '"',
+            'mountpoint="/data",fstype!~"' + "(a+)+" * 800 + 'b("',
+        ]
+        for failures, selector in enumerate(hostile, start=1):
+            self.write_config(good + "alerting:\n  node_exporter_selector: '"
+                              + selector + "'\n")
+            line = len(good.splitlines()) + 2
+            want = "%s:%d:27: alerting.node_exporter_selector: " % (
+                self.config, line)
+            self.exporter.process.signal(signal.SIGHUP)
+            e2e.wait_until(lambda: self.reload_metrics() == (0, failures),
+                           30, "reload failure %d counted" % failures)
+            e2e.wait_until(lambda: self.exporter.log().count(want) == failures,
+                           10, "stderr naming %s" % want)
+            self.assertTrue(self.exporter.process.alive())
+            status, _, _ = self.exporter.get("/-/ready")
+            self.assertEqual(status, 200)
+            m = self.exporter.scrape()
+            self.assertEqual(sorted(m.by_label("stemedb_disk_scan_success",
+                                               "component")),
+                             sorted(e2e.COMPONENTS))
+
     def test_bad_then_good_reload(self):
         m = self.exporter.scrape()
         self.assertEqual(self.reload_metrics(), (1, 0))

@@ -119,7 +119,7 @@ def main():
 
     configs = [("default", None)] + [
         (name, os.path.join(args.data, name))
-        for name in ("node-exporter.yaml", "fast.yaml")]
+        for name in ("node-exporter.yaml", "fast.yaml", "largest-counts.yaml")]
     with tempfile.TemporaryDirectory(prefix="rulegen_tools.") as tmp:
         for label, config in configs:
             out = os.path.join(tmp, label)
@@ -182,6 +182,29 @@ def main():
         check(re.search(r"bad-thresholds\.yaml:5:\d+: thresholds\.disk_space\.warning",
                         r.stderr), f"bad config message: {r.stderr}")
         check(not os.path.exists(bad_out), "bad config: output directory created")
+
+        # Configs whose rules Prometheus could not use are refused with
+        # their position: an identity label on every alert (promtool: "vector
+        # contains metrics with the same labelset after applying alert
+        # labels"), a count past 2^53 (the generated test's limit + 1 rounds
+        # to the limit).
+        for name, text, where in (
+                ("label-instance.yaml", "alerting:\n  labels:\n    instance: db\n",
+                 r":3:5: alerting\.labels\.instance: "),
+                ("label-job.yaml", "alerting:\n  labels: {job: stemedb}\n",
+                 r":2:12: alerting\.labels\.job: "),
+                ("segments-2-63.yaml",
+                 "thresholds:\n  wal: {max_segments: 9223372036854775807}\n",
+                 r":2:23: thresholds\.wal\.max_segments: .*2\^53")):
+            path = os.path.join(tmp, name)
+            with open(path, "w") as f:
+                f.write(text)
+            refused_out = os.path.join(tmp, "refused-" + name)
+            r = generate(args.rulegen, refused_out, path)
+            check(r.returncode == 2, f"{name}: exit {r.returncode}")
+            check(re.search(re.escape(name) + where, r.stderr),
+                  f"{name}: message: {r.stderr}")
+            check(not os.path.exists(refused_out), f"{name}: output written")
 
         # Per-artifact paths: only those are written, tests find the rules.
         single = os.path.join(tmp, "single")

@@ -811,7 +811,10 @@ TEST(ScanDirectoryTest, WithoutALinkSetHardLinksAreHandedToTheCaller) {
   scan.path = dir;
   scan.self = &self;
   scan.device = self.st_dev;
-  scan.segment_pattern = "seg-*";
+  PatternError error;
+  const std::optional<Pattern> segments = Pattern::Glob("seg-*", &error);
+  ASSERT_TRUE(segments) << error.ToString();
+  scan.segments = &*segments;
   scan.linked = &linked;
   std::vector<char> buffer(kScanBufferBytes);
   DirectoryTotals t;

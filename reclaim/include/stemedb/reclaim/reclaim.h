@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "stemedb/config.h"
+#include "stemedb/pattern.h"
 
 namespace stemedb::reclaim {
 
@@ -80,7 +81,8 @@ class Rules {
   Context ContextOf(std::string_view directory) const;
 
   std::vector<CleanupRule> rules_;
-  std::vector<double> older_than_;  // seconds
+  std::vector<std::optional<Pattern>> globs_;  // each rule's match, compiled
+  std::vector<double> older_than_;             // seconds
   std::vector<std::string> component_roots_;
 };
 
@@ -148,7 +150,6 @@ class Tally {
   std::vector<PerRule> per_rule_;  // only rules with a match; few
   // The last directory's context: entries come a directory at a time.
   std::string directory_;
-  std::string name_;  // the entry's name, NUL-terminated for fnmatch
   Rules::Context context_;
   bool have_context_ = false;
 };

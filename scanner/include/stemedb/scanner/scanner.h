@@ -21,10 +21,13 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
+
+#include "stemedb/pattern.h"
 
 namespace stemedb::scanner {
 
@@ -154,9 +157,9 @@ struct DirectoryScan {
   int component = 0;
   int depth = 0;            // component directory: 0
   bool in_segment = false;  // the directory is (below) a directory segment
-  // fnmatch glob for segments among the entries; empty for none (the walk
-  // sets it for the component directory only).
-  std::string_view segment_pattern;
+  // The compiled glob for segments among the entries; null for none (the
+  // walk sets it for the component directory only).
+  const Pattern* segments = nullptr;
   // With one_filesystem, entries on another st_dev are left out entirely.
   bool one_filesystem = true;
   dev_t device = 0;
@@ -218,12 +221,18 @@ struct DirectoryRecord {
 // What to walk.
 struct ComponentSpec {
   std::string name;
-  std::string path;             // absolute
-  std::string segment_pattern;  // fnmatch glob; empty: no segments
+  std::string path;  // absolute
+  // Glob (fnmatch(3) meaning, see stemedb/pattern.h); empty: no segments.
+  std::string segment_pattern;
   // Full paths of subdirectories not entered nor counted here (another
   // spec walks them: the components below a cleanup rule's extra root).
   std::vector<std::string> skip;
 };
+
+// The spec's segment_pattern compiled once for a walk, or nullopt when it is
+// empty or not a glob (the config loader refuses those; then no entry is a
+// segment).
+std::optional<Pattern> SegmentGlob(const ComponentSpec& spec);
 
 struct WalkOptions {
   int threads = 2;             // >= 1
