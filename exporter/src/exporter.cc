@@ -226,15 +226,23 @@ struct Exporter::Shared {
             scanner::RewalkReasonName(static_cast<scanner::RewalkReason>(r)));
         if (info.rewalks[r] > st.watch.rewalks[r] &&
             rewalks_logged.insert(st.name + "/" + reason).second) {
+          const auto why = static_cast<scanner::RewalkReason>(r);
           log::Warn(
-              r == static_cast<int>(scanner::RewalkReason::kWatchLimit)
+              why == scanner::RewalkReason::kWatchLimit
                   ? "out of inotify watches (fs.inotify.max_user_watches, or "
                     "the user namespace's max_inotify_watches): the component "
                     "is walked every scan.interval from now on (logged once; "
                     "see stemedb_disk_watch_rewalks_total)"
+              : why == scanner::RewalkReason::kReplaced
+                  ? "component path now names another directory (moved away, "
+                    "replaced, or a symlink on it changed): walked again and "
+                    "watched there (logged once; see "
+                    "stemedb_disk_watch_rewalks_total)"
                   : "watch mode had to walk the component again (logged "
                     "once; see stemedb_disk_watch_rewalks_total)",
-              {{"component", st.name}, {"reason", reason}});
+              {{"component", st.name},
+               {"reason", reason},
+               {"path", config.components[i].resolved_path}});
         }
       }
       if (info.reconcile_difference_bytes != 0 ||
