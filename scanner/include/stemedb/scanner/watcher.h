@@ -79,7 +79,7 @@ struct WatchOptions {
   // 0: the kernel's writeback window (/proc/sys/vm dirty_expire_centisecs +
   // dirty_writeback_centisecs, 35 s by default) plus 5 s.
   std::chrono::milliseconds settle{0};
-  std::chrono::milliseconds reconcile_interval = std::chrono::hours(6);
+  std::chrono::milliseconds reconcile_interval = std::chrono::hours(1);
   // A full walk (first, or again) is cut off after this long.
   std::chrono::milliseconds walk_timeout = std::chrono::minutes(5);
   // Directories with fewer entries are always read whole (cheap anyway).
