@@ -214,8 +214,9 @@ void AddWatchFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
   auto rewalks = Family(m::kWatchRewalksTotal,
                         "Full walks in watch mode forced by a kernel queue "
                         "overflow, the inotify watch limit (the component "
-                        "then falls back to walks) or a reconcile "
-                        "difference (error).",
+                        "then falls back to walks), a reconcile "
+                        "difference (error) or the component path naming "
+                        "another directory (replaced).",
                         "", MetricType::Counter);
   auto reads = Family(m::kWatchDirectoryReadsTotal,
                       "Directories read again in watch mode after events: "

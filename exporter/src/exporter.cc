@@ -174,7 +174,10 @@ struct Exporter::Shared {
   // One walk over the current config's components. Runs without mu held
   // while walking.
   // `once`: a single walk whatever scan.mode says (--once, RunOnce).
-  void Walk(bool once = false) {
+  // `scheduled`: the walk schedule came round (or a walk was asked for), so
+  // components that are walked rather than watched are walked now; false
+  // when only a watcher's change is collected.
+  void Walk(bool once = false, bool scheduled = true) {
     WalkPlan plan;
     uint64_t generation;
     uint64_t collect_ticket;
@@ -185,6 +188,7 @@ struct Exporter::Shared {
       if (stopping) return;
       plan = PlanWalk(config);
       if (once) plan.mode = ScanMode::kWalk;
+      plan.walks_due = scheduled;
       collect_ticket = collect_requested;
       cleanup.Extend(&plan, WallSeconds());
       plan.options.deadline =
@@ -226,15 +230,23 @@ struct Exporter::Shared {
             scanner::RewalkReasonName(static_cast<scanner::RewalkReason>(r)));
         if (info.rewalks[r] > st.watch.rewalks[r] &&
             rewalks_logged.insert(st.name + "/" + reason).second) {
+          const auto why = static_cast<scanner::RewalkReason>(r);
           log::Warn(
-              r == static_cast<int>(scanner::RewalkReason::kWatchLimit)
+              why == scanner::RewalkReason::kWatchLimit
                   ? "out of inotify watches (fs.inotify.max_user_watches, or "
                     "the user namespace's max_inotify_watches): the component "
                     "is walked every scan.interval from now on (logged once; "
                     "see stemedb_disk_watch_rewalks_total)"
+              : why == scanner::RewalkReason::kReplaced
+                  ? "component path now names another directory (moved away, "
+                    "replaced, or a symlink on it changed): walked again and "
+                    "watched there (logged once; see "
+                    "stemedb_disk_watch_rewalks_total)"
                   : "watch mode had to walk the component again (logged "
                     "once; see stemedb_disk_watch_rewalks_total)",
-              {{"component", st.name}, {"reason", reason}});
+              {{"component", st.name},
+               {"reason", reason},
+               {"path", config.components[i].resolved_path}});
         }
       }
       if (info.reconcile_difference_bytes != 0 ||
@@ -449,6 +461,7 @@ struct Exporter::Shared {
   void WalkLoop() {
     auto next = Clock::now();
     for (;;) {
+      bool scheduled = false;
       {
         std::unique_lock<std::mutex> lock(mu);
         cv.wait_until(lock, next, [&] {
@@ -457,13 +470,14 @@ struct Exporter::Shared {
         if (stopping) return;
         // A watcher's change is collected at once without moving the
         // schedule of walks (of components that are walked).
-        if (walk_requested || Clock::now() >= next) {
+        scheduled = walk_requested || Clock::now() >= next;
+        if (scheduled) {
           next = SaturatingAdd(Clock::now(), config.scan.interval.value);
         }
         walk_requested = false;
         source_changed = false;
       }
-      Walk();
+      Walk(/*once=*/false, scheduled);
     }
   }
 

@@ -143,15 +143,16 @@ class ModalSource : public ComponentSource {
     info.resize(plan.specs.size());  // appended specs: not watched
     last_.resize(plan.specs.size());
     walked_.resize(plan.specs.size(), false);
-    last_walk_.resize(plan.specs.size());
     // Components not watched (their filesystem, or the watch limit) are
-    // walked at the walk interval; between walks their last numbers stand.
+    // walked on the engine's schedule of walks; between walks their last
+    // numbers stand. One that has just fallen back is walked at once, and
+    // that walk does not move the schedule: numbers stay within one
+    // scan.interval (plus a walk) of the disk, as in walk mode.
     std::vector<scanner::ComponentSpec> due;
     std::vector<size_t> due_index;
-    const auto now = Clock::now();
     for (size_t i = 0; i < out.size(); ++i) {
       if (info[i].watched) continue;
-      if (walked_[i] && now < SaturatingAdd(last_walk_[i], plan.interval)) {
+      if (walked_[i] && !plan.walks_due) {
         out[i] = last_[i];
         out[i].errors = {};  // counted when walked
         continue;
@@ -167,7 +168,6 @@ class ModalSource : public ComponentSource {
         out[i] = walked[k];
         last_[i] = walked[k];
         walked_[i] = walked[k].complete;
-        last_walk_[i] = Clock::now();
       }
     }
     return out;
@@ -241,7 +241,6 @@ class ModalSource : public ComponentSource {
     plan_ = plan;
     last_.assign(plan.specs.size(), {});
     walked_.assign(plan.specs.size(), false);
-    last_walk_.assign(plan.specs.size(), {});
   }
 
   void StopWatcher() {
@@ -256,10 +255,10 @@ class ModalSource : public ComponentSource {
   mutable std::mutex mu_;  // guards watcher_ and plan_ against Watching()
   std::shared_ptr<scanner::Watcher> watcher_;
   WalkPlan plan_;
-  // Walked components (not watched): the last walk and when it ended.
+  // Walked components (not watched): the last walk, and whether it was
+  // complete.
   std::vector<scanner::ComponentStats> last_;
   std::vector<bool> walked_;
-  std::vector<Clock::time_point> last_walk_;
 };
 
 }  // namespace

@@ -27,7 +27,11 @@ struct WalkPlan {
   ScanMode mode = ScanMode::kWalk;
   std::chrono::milliseconds interval{60000};  // walk mode: between walks
   std::chrono::milliseconds timeout{300000};  // a walk is cut off
-  std::chrono::milliseconds reconcile_interval{6 * 3600 * 1000};
+  std::chrono::milliseconds reconcile_interval{3600 * 1000};
+  // Set by the engine per collection: the walk schedule came round, so
+  // components that are walked (not watched) are walked now. False when the
+  // engine only collects a watcher's change: they keep their last walk.
+  bool walks_due = true;
 };
 WalkPlan PlanWalk(const Config& config);
 

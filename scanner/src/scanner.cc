@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <condition_variable>
 #include <cstring>
 #include <functional>
@@ -151,6 +152,39 @@ Fd OpenBelow(int anchor, std::string_view rel, bool* noatime_ok) {
     rel.remove_prefix(slash + 1);
   }
 }
+
+}  // namespace
+
+int OpenDirectory(std::string_view path, bool follow) {
+  const int flags =
+      O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW);
+  std::string piece;
+  Fd at;
+  for (;;) {
+    // The longest prefix the kernel takes in one call, cut at a '/'.
+    size_t cut = path.size();
+    if (cut >= PATH_MAX) {
+      cut = path.rfind('/', PATH_MAX - 1);
+      if (cut == std::string_view::npos || cut == 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+      }
+    }
+    piece.assign(path.substr(0, cut));
+    const bool last = cut == path.size();
+    // Components before the last are followed either way, as a single
+    // open(2) of the whole path would.
+    const int fd = openat(at.valid() ? at.get() : AT_FDCWD, piece.c_str(),
+                          last ? flags : O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || last) return fd;
+    at = Fd(fd);
+    path.remove_prefix(cut + 1);
+    while (path.starts_with('/')) path.remove_prefix(1);
+    if (path.empty()) return fcntl(at.get(), F_DUPFD_CLOEXEC, 0);
+  }
+}
+
+namespace {
 
 // Errors about the walker's own resources, not about an entry: what failed
 // was something the walk had to open, so its result is not the truth.
@@ -549,7 +583,10 @@ std::vector<ComponentStats> Walk::Run() {
 
     // The component path itself may be a symlink (a WAL moved to another
     // disk): it is resolved like any configured path; nothing below it is.
-    Fd dir = OpenDir(AT_FDCWD, path.c_str(), /*follow=*/true, &noatime_ok);
+    // Watch mode walks new subdirectories as roots, at any depth.
+    Fd dir = path.size() < PATH_MAX
+                 ? OpenDir(AT_FDCWD, path.c_str(), /*follow=*/true, &noatime_ok)
+                 : Fd(OpenDirectory(path, /*follow=*/true));
     int open_error = dir.valid() ? 0 : errno;
     struct stat st;
     int rc = dir.valid() ? fstat(dir.get(), &st) : stat(path.c_str(), &st);

@@ -30,6 +30,8 @@ std::string_view RewalkReasonName(RewalkReason reason) {
       return "watch_limit";
     case RewalkReason::kError:
       return "error";
+    case RewalkReason::kReplaced:
+      return "replaced";
   }
   return "error";
 }
@@ -41,8 +43,11 @@ using Clock = std::chrono::steady_clock;
 constexpr uint32_t kWatchMask =
     IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB |
     IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
-// A component whose directory is missing is looked for again this often.
-constexpr std::chrono::milliseconds kMissingRetry{1000};
+// A component's path is resolved afresh this often: a missing directory
+// is looked for, and one replaced behind the watches (its parent moved
+// away, a symlink on its path changed: no event reaches a watch below) is
+// noticed by its device and inode.
+constexpr std::chrono::milliseconds kRootCheck{1000};
 
 struct InodeKey {
   dev_t dev;
@@ -250,6 +255,8 @@ struct Watcher::Tree {
     double duration_seconds = 0;
     std::string root;                 // normalised path
     std::optional<Pattern> segments;  // the spec's, compiled once
+    // The directory `root` resolved to when it was last walked from scratch.
+    std::optional<InodeKey> root_inode;
     std::unordered_map<InodeKey, LinkRef, InodeKeyHash> links;
     // Events read for it since the reconcile walk began.
     uint64_t touched = 0;
@@ -290,7 +297,8 @@ struct Watcher::Tree {
   std::map<std::string, Later> settling;
   std::chrono::milliseconds settle;
   Clock::time_point next_reconcile;
-  Clock::time_point next_missing_retry{};
+  Clock::time_point next_root_check{};
+  bool check_roots_now = false;  // a component directory's own watch fired
   int64_t overflow_after;
   std::vector<WatchInfo> info;
   std::vector<std::array<uint64_t, kErrorReasonCount>> errors;
@@ -490,6 +498,9 @@ struct Watcher::Tree {
       }
       return wd;
     };
+    // The depth limit is the component's, not the subtree's: a subtree
+    // walked at `depth` goes as deep below the component as a full walk.
+    options.max_depth = std::max(0, w.walk_.max_depth - depth);
     ComponentSpec sub = spec;
     sub.path = path;
     if (depth != 0) sub.segment_pattern.clear();
@@ -578,8 +589,37 @@ struct Watcher::Tree {
     RemoveSubtree(comp.root);
     comp.links.clear();
     if (reason) ++info[c].rewalks[static_cast<int>(*reason)];
+    // Taken before the walk: a swap during it shows at the next check as a
+    // difference (one walk more), never as a match (a miss).
+    comp.root_inode = RootInode(c);
     if (!WalkSubtree(c, comp.root, 0, false)) FallBack(c);
     changed = true;
+  }
+
+  // What component c's path resolves to now (symlinks followed, as a walk
+  // does); nullopt when it is not there (or cannot be looked at).
+  std::optional<InodeKey> RootInode(int c) const {
+    struct stat st;
+    if (stat(components[c].root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return std::nullopt;
+    }
+    return InodeKey{st.st_dev, st.st_ino};
+  }
+
+  // Resolves every watched component's path afresh: one that appeared is
+  // walked; one that now names another directory (or none) while its
+  // watches stay on the old one is walked again (reason replaced).
+  void CheckRoots() {
+    for (size_t i = 0; i < components.size(); ++i) {
+      Component& comp = components[i];
+      if (!comp.watched) continue;
+      const std::optional<InodeKey> now = RootInode(static_cast<int>(i));
+      if (!comp.present) {
+        if (now) Build(static_cast<int>(i), std::nullopt);
+      } else if (now != comp.root_inode) {
+        Build(static_cast<int>(i), RewalkReason::kReplaced);
+      }
+    }
   }
 
   // A watch was refused in component `c` (at its first walk, or for a new
@@ -614,13 +654,14 @@ struct Watcher::Tree {
   bool ReadNamed(const std::string& path, Node& node,
                  const NamedEntries& names) {
     const int c = node.component;
-    const int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-                                          (node.depth == 0 ? 0 : O_NOFOLLOW));
+    const int fd = OpenDirectory(path, /*follow=*/node.depth == 0);
     if (fd < 0) return false;
     struct stat self;
-    if (fstat(fd, &self) != 0) {
+    if (fstat(fd, &self) != 0 ||
+        (node.depth == 0 &&
+         components[c].root_inode != InodeKey{self.st_dev, self.st_ino})) {
       close(fd);
-      return false;
+      return false;  // read whole, which walks a replaced component again
     }
     const Pattern* segments = node.depth == 0 && components[c].segments
                                   ? &*components[c].segments
@@ -763,8 +804,7 @@ struct Watcher::Tree {
     }
     ++info[c].whole_reads;
     const bool follow = node.depth == 0;  // a component path may be a symlink
-    const int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-                                          (follow ? 0 : O_NOFOLLOW));
+    const int fd = OpenDirectory(path, follow);
     if (fd < 0) {
       if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) {
         const bool root = node.depth == 0;
@@ -782,11 +822,22 @@ struct Watcher::Tree {
       close(fd);
       return;
     }
+    if (node.depth == 0 &&
+        components[c].root_inode != InodeKey{self.st_dev, self.st_ino}) {
+      // The path names another directory now: the watches below are on
+      // the old one.
+      close(fd);
+      Build(c, RewalkReason::kReplaced);
+      return;
+    }
     struct Subdirs : DirectoryVisitor {
-      Subdirs(const std::string& dir, const std::vector<std::string>& skip)
-          : dir_(dir), skip_(skip) {}
+      Subdirs(const std::string& dir, const std::vector<std::string>& skip,
+              bool may_descend)
+          : dir_(dir), skip_(skip), may_descend_(may_descend) {}
       bool Subdirectory(std::string_view name, const struct stat&,
                         bool is_segment) override {
+        // Beyond max_depth: counted here with reason loop, as a walk does.
+        if (!may_descend_) return false;
         // A directory another root walks (cleanup rules) is not this one's.
         if (!skip_.empty() && std::find(skip_.begin(), skip_.end(),
                                         Join(dir_, name)) != skip_.end()) {
@@ -798,7 +849,8 @@ struct Watcher::Tree {
       std::vector<std::pair<std::string, bool>> found;
       const std::string& dir_;
       const std::vector<std::string>& skip_;
-    } subdirs(path, w.specs_[c].skip);
+      const bool may_descend_;
+    } subdirs(path, w.specs_[c].skip, node.depth < w.walk_.max_depth);
     DirectoryScan scan;
     scan.fd = fd;
     scan.path = path;
@@ -1086,7 +1138,13 @@ struct Watcher::Tree {
           by_wd.erase(it);  // the kernel dropped the watch (deleted)
           node->second.wd = -1;
           w.watches_.fetch_sub(1, std::memory_order_relaxed);
+          // A component directory no longer watched: what is its path now?
+          if (node->second.depth == 0) check_roots_now = true;
           continue;
+        }
+        if (node->second.depth == 0 &&
+            (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF))) {
+          check_roots_now = true;
         }
         std::string target = path;
         if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) {
@@ -1263,9 +1321,9 @@ void Watcher::Run() {
       wake = std::min(wake, t.first_dirty + options_.coalesce);
     for (const auto& [path, l] : t.quiet) wake = std::min(wake, l.at);
     for (const auto& [path, l] : t.settling) wake = std::min(wake, l.at);
-    bool missing = false;
-    for (const auto& c : t.components) missing |= c.watched && !c.present;
-    if (missing) wake = std::min(wake, t.next_missing_retry);
+    bool any_watched = false;
+    for (const auto& c : t.components) any_watched |= c.watched;
+    if (any_watched) wake = std::min(wake, t.next_root_check);
     int timeout_ms = -1;
     if (wake != Clock::time_point::max()) {
       const auto left =
@@ -1296,6 +1354,14 @@ void Watcher::Run() {
       }
     }
     now = Clock::now();
+    // Before the dirty directories are read: those of a replaced component
+    // would be read in vain. Sync checks too, so a test can wait on it.
+    if (any_watched &&
+        (syncing || t.check_roots_now || now >= t.next_root_check)) {
+      t.check_roots_now = false;
+      t.CheckRoots();
+      t.next_root_check = Clock::now() + kRootCheck;
+    }
     for (auto it = t.quiet.begin(); it != t.quiet.end();) {
       if (syncing || it->second.at <= now) {
         t.Due(it->first, it->second);
@@ -1315,16 +1381,6 @@ void Watcher::Run() {
     if (!t.dirty.empty() &&
         (syncing || now >= t.first_dirty + options_.coalesce)) {
       t.Drain();
-    }
-    if (missing && now >= t.next_missing_retry) {
-      for (size_t i = 0; i < t.components.size(); ++i) {
-        struct stat st;
-        if (t.components[i].watched && !t.components[i].present &&
-            stat(t.components[i].root.c_str(), &st) == 0) {
-          t.Build(static_cast<int>(i), std::nullopt);
-        }
-      }
-      t.next_missing_retry = now + kMissingRetry;
     }
     if (now >= t.next_reconcile && !t.quiet.empty()) {
       t.next_reconcile = now + options_.quiet;  // after the re-reads due

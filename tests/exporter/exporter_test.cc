@@ -160,6 +160,50 @@ TEST(ExporterTest, NetworkFilesystemTypeIsWalkedInWatchMode) {
   e.Stop();
 }
 
+// A component that runs out of inotify watches is walked at once, and that
+// walk does not push the walk schedule out: the next walk the schedule
+// asks for walks it again (it once waited a whole scan.interval after the
+// fallback's walk, so numbers were up to twice the interval old). A reload
+// with a new interval asks for a walk now, so the test does not wait an
+// interval.
+TEST(ExporterTest, FallenBackComponentIsWalkedAtTheNextScheduledWalk) {
+  TempDir dir;
+  WriteFile(dir / "wal/a.log", "x");
+  WriteFile(dir / "db/x", "x");
+  Config config = TwoComponents(dir.path());
+  config.scan.mode = ScanMode::kWatch;
+  config.scan.interval = {std::chrono::hours(1), "1h"};
+  stemedb::exporter::testing::WatchSeams seams;
+  seams.max_watches = 2;  // wal and db, nothing more
+  stemedb::exporter::testing::SetWatchSeams(seams);
+  Config next = config;
+  next.scan.interval = {std::chrono::hours(2), "2h"};
+  Exporter e(config, [&](Config* out) {
+    *out = next;
+    return Status();
+  });
+  e.Start();
+  e.WaitForWalks(1);
+  EXPECT_THAT(*e.Exposition(), HasSubstr("stemedb_disk_scan_mode{component="
+                                         "\"db\",mode=\"watch\"} 1"));
+  WriteFile(dir / "db/sub/y", "y");  // a third directory: no watch for it
+  e.SyncWatch();                     // the fallback, and its walk
+  stemedb::exporter::testing::SetWatchSeams({});
+  std::string text = *e.Exposition();
+  EXPECT_THAT(text, HasSubstr("stemedb_disk_scan_mode{component=\"db\","
+                              "mode=\"walk\"} 1"));
+  EXPECT_THAT(text, HasSubstr("stemedb_disk_component_files{component="
+                              "\"db\"} 2"));
+  WriteFile(dir / "db/sub/z", "z");  // seen by a walk only
+  const uint64_t walks = e.WalksFinished();
+  ASSERT_FALSE(e.Reload().has_value());
+  e.WaitForWalks(walks + 1);
+  text = *e.Exposition();
+  EXPECT_THAT(text, HasSubstr("stemedb_disk_component_files{component="
+                              "\"db\"} 3"));
+  e.Stop();
+}
+
 TEST(ExporterTest, FailedReloadKeepsConfigAndCountsFailure) {
   TempDir dir;
   WriteFile(dir / "wal/a.log", "x");

@@ -564,5 +564,118 @@ TEST(WatcherTest, WalDirectoryFollowsByNameAndStaysExact) {
   EXPECT_EQ(info.rewalks, (std::array<uint64_t, kRewalkReasonCount>{}));
 }
 
+// A component directory replaced behind its watches: its parent moved away
+// and put back as a symlink to a copy (no event reaches a watch below
+// `data`), the component path re-pointed as a symlink, the component
+// directory itself replaced by a new one. Each time the watcher walks the
+// component again (reason replaced) and follows the new directory.
+TEST(WatcherTest, ReplacedComponentDirectoryIsWalkedAgain) {
+  TempDir tmp;
+  const std::string data = tmp / "data";
+  const std::string comp = data + "/wal";
+  MakeDir(data);
+  MakeDir(comp);
+  MakeDir(comp + "/sub");
+  WriteFile(comp + "/sub/a", 5000);
+  WatcherFixture w(comp, "");
+  ExpectExact(w.Now(), comp);
+  auto replaced = [&] {
+    return w->Info().at(0).rewalks[static_cast<int>(RewalkReason::kReplaced)];
+  };
+
+  // mv data data.old; cp -a data.old copy; ln -s copy data; then writes.
+  ASSERT_EQ(rename(data.c_str(), (tmp / "data.old").c_str()), 0);
+  testutil::Run("cp -a '" + tmp / "data.old" + "' '" + tmp / "copy" + "'");
+  ASSERT_EQ(symlink((tmp / "copy").c_str(), data.c_str()), 0);
+  WriteFile(comp + "/big", 2 << 20);
+  WriteFile(comp + "/sub/b", 70000);
+  ExpectExact(w.Now(), comp);
+  EXPECT_EQ(replaced(), 1u);
+  // Watched there now: a change in the copy is seen without a walk.
+  WriteFile(comp + "/sub/c", 9000);
+  ExpectExact(w.Now(), comp);
+  EXPECT_EQ(replaced(), 1u);
+  // The old tree changing is no business of the component any more.
+  WriteFile(tmp / "data.old/wal/sub/stale", 40000);
+  ExpectExact(w.Now(), comp);
+
+  // The component path itself a symlink, re-pointed.
+  MakeDir(tmp / "wal2");
+  WriteFile(tmp / "wal2/x", 3000);
+  ASSERT_EQ(symlink((tmp / "wal2").c_str(), (tmp / "copy/wal.new").c_str()), 0);
+  ASSERT_EQ(rename((tmp / "copy/wal").c_str(), (tmp / "copy/wal.gone").c_str()),
+            0);
+  ASSERT_EQ(rename((tmp / "copy/wal.new").c_str(), (tmp / "copy/wal").c_str()),
+            0);
+  ExpectExact(w.Now(), comp + "/");  // du and find: through the symlink
+  EXPECT_EQ(replaced(), 2u);
+
+  // A new directory at the same path.
+  ASSERT_EQ(unlink((tmp / "copy/wal").c_str()), 0);
+  MakeDir(comp);
+  WriteFile(comp + "/y", 8000);
+  ExpectExact(w.Now(), comp);
+  EXPECT_EQ(replaced(), 3u);
+  WriteFile(comp + "/z", 6000);
+  ExpectExact(w.Now(), comp);
+  EXPECT_EQ(w->Directories(), 1u);  // the old directories' watches went
+}
+
+// A chain whose paths are far longer than PATH_MAX, and deeper than
+// max_depth, made while watching: the watcher ends with what a walk of the
+// same tree counts (directories past max_depth as their inode and reason
+// loop), whatever the order in which its reads and the mkdirs interleave.
+// (Names of 24 bytes make the paths pass PATH_MAX at depth 164; a chain
+// 5,000 deep with max_depth 4096 once ended at 3,099 to 4,766 directories.)
+TEST(WatcherTest, DeepChainMadeWhileWatchingCountsAsAWalk) {
+  TempDir tmp;
+  const std::string comp = tmp / "comp";
+  MakeDir(comp);
+  constexpr int kDepth = 500;
+  constexpr int kMaxDepth = 400;
+  const std::string name(24, 'd');
+  WalkOptions walk;
+  walk.max_depth = kMaxDepth;
+  Watcher w({ComponentSpec{"c", comp, ""}}, walk, WatchOptions(), {true});
+  w.Start(nullptr);
+  int at = open(comp.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(at, 0);
+  for (int i = 0; i < kDepth; ++i) {
+    ASSERT_EQ(mkdirat(at, name.c_str(), 0755), 0) << i;
+    if (i % 100 == 99) {  // a file now and then, some beyond max_depth
+      const int f = openat(at, "f", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      ASSERT_GE(f, 0);
+      ASSERT_EQ(write(f, "x", 1), 1);
+      close(f);
+    }
+    const int next =
+        openat(at, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    close(at);
+    ASSERT_GE(next, 0) << i;
+    at = next;
+  }
+  close(at);
+  w.Sync();
+  const ComponentStats watched = w.TakeStats(false).at(0);
+  const ComponentStats walked = ScanComponents({{"c", comp, ""}}, walk).at(0);
+  w.Stop();
+  ASSERT_TRUE(walked.complete);
+  // Depths 0..max_depth walked, and the inode of the one below.
+  EXPECT_EQ(walked.directories, kMaxDepth + 2u);
+  EXPECT_EQ(walked.errors[static_cast<int>(ErrorReason::kLoop)], 1u);
+  EXPECT_TRUE(watched.complete);
+  EXPECT_EQ(watched.directories, walked.directories);
+  EXPECT_EQ(watched.files, walked.files);
+  EXPECT_EQ(watched.allocated_bytes, walked.allocated_bytes);
+  EXPECT_EQ(watched.apparent_bytes, walked.apparent_bytes);
+  EXPECT_GE(watched.errors[static_cast<int>(ErrorReason::kLoop)], 1u);
+  for (int k = 0; k < kErrorReasonCount; ++k) {
+    if (k == static_cast<int>(ErrorReason::kLoop)) continue;
+    EXPECT_EQ(watched.errors[k], 0u) << ReasonName(static_cast<ErrorReason>(k));
+  }
+  EXPECT_EQ(w.Info().at(0).rewalks,
+            (std::array<uint64_t, kRewalkReasonCount>{}));
+}
+
 }  // namespace
 }  // namespace stemedb::scanner

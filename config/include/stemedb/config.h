@@ -88,7 +88,7 @@ struct ScanOptions {
   int max_depth = 256;         // deeper directories count as reason "loop"
   ScanMode mode = ScanMode::kWatch;
   // Watch mode: a full walk compares its totals with the watched ones.
-  Duration reconcile_interval{std::chrono::hours(6), "6h"};
+  Duration reconcile_interval{std::chrono::hours(1), "1h"};
 };
 
 // A threshold on a ratio in (0,1) that must hold for a duration.

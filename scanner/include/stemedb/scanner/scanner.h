@@ -175,6 +175,14 @@ struct DirectoryScan {
   EntryAggregate* aggregate = nullptr;  // may be null
 };
 
+// Opens the directory at absolute `path` for reading (O_DIRECTORY,
+// close-on-exec); `follow`: its last component may be a symlink. A path
+// longer than PATH_MAX is opened in pieces, each relative to the last, so
+// directories any depth below a component can be opened again by path (a
+// single open fails with ENAMETOOLONG past about 4,096 bytes). Returns the
+// descriptor (the caller closes it), or -1 with errno set.
+int OpenDirectory(std::string_view path, bool follow);
+
 // Callbacks from ScanDirectory.
 class DirectoryVisitor {
  public:

@@ -26,7 +26,14 @@
 // - IN_Q_OVERFLOW: every watched component is walked again (reason
 //   overflow); running out of watches (ENOSPC): that component falls back to
 //   walks (reason watch_limit); a reconcile walk that differs: walked again
-//   (reason error). Each counted, logged by the caller.
+//   (reason error); a component path that resolves to another directory
+//   than the one watched (its parent moved away and replaced, a symlink on
+//   the path changed; checked every second, at every event on the
+//   component directory itself and at Sync): walked again (reason
+//   replaced). Each counted, logged by the caller.
+// - depth: directories deeper than WalkOptions::max_depth below the
+//   component are counted as a walk counts them (their inode, reason loop),
+//   and directories at any depth are read again (no PATH_MAX limit).
 // - a reconcile walk every `reconcile_interval` compares totals; it counts
 //   only when no event touched the component while it ran. It compares
 //   directory by directory: when only allocated bytes differ and an event
@@ -56,9 +63,9 @@
 
 namespace stemedb::scanner {
 
-enum class RewalkReason : int { kOverflow = 0, kWatchLimit, kError };
-inline constexpr int kRewalkReasonCount = 3;
-// "overflow", "watch_limit", "error".
+enum class RewalkReason : int { kOverflow = 0, kWatchLimit, kError, kReplaced };
+inline constexpr int kRewalkReasonCount = 4;
+// "overflow", "watch_limit", "error", "replaced".
 std::string_view RewalkReasonName(RewalkReason reason);
 
 struct WatchOptions {
@@ -72,7 +79,7 @@ struct WatchOptions {
   // 0: the kernel's writeback window (/proc/sys/vm dirty_expire_centisecs +
   // dirty_writeback_centisecs, 35 s by default) plus 5 s.
   std::chrono::milliseconds settle{0};
-  std::chrono::milliseconds reconcile_interval = std::chrono::hours(6);
+  std::chrono::milliseconds reconcile_interval = std::chrono::hours(1);
   // A full walk (first, or again) is cut off after this long.
   std::chrono::milliseconds walk_timeout = std::chrono::minutes(5);
   // Directories with fewer entries are always read whole (cheap anyway).
@@ -123,7 +130,8 @@ class Watcher {
   uint64_t Directories() const;  // watches held
 
   // Blocks until every event queued before the call has been applied,
-  // quiet re-reads included, and published. For tests and benchmarks.
+  // quiet re-reads included, every component path resolved afresh (a
+  // replaced one walked again), and published. For tests and benchmarks.
   void Sync();
 
  private:
