@@ -113,10 +113,18 @@ TEST(DiagnoseNumbersTest, TopListsFromRecordsAcrossComponents) {
   EXPECT_NE(n.notes.back().find("directory lists"), std::string::npos);
 }
 
+HttpRequest Request(std::string_view method, std::string_view target) {
+  HttpRequest r;
+  r.method = method;
+  r.target = target;
+  r.host = "localhost:9180";
+  return r;
+}
+
 TEST(DiagnoseNumbersTest, RouterServesTheDiagnosisAsJson) {
   Exporter exporter(DefaultConfig("/nonexistent-root"), nullptr);
   Router router("/metrics", &exporter);
-  HttpReply r = router.Route({"GET", "/diagnose?x=1", ""}, AuthResult::kOk);
+  HttpReply r = router.Route(Request("GET", "/diagnose?x=1"), AuthResult::kOk);
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.content_type, "application/json");
   diagnose::Numbers n;
@@ -128,12 +136,13 @@ TEST(DiagnoseNumbersTest, RouterServesTheDiagnosisAsJson) {
   // Not walked yet: the verdict cannot be known.
   EXPECT_EQ(diagnose::Diagnose(n, l).status, diagnose::Status::kUnknown);
   // Auth and methods as for every path.
-  EXPECT_EQ(router.Route({"GET", "/diagnose", ""}, AuthResult::kDenied).status,
-            401);
-  EXPECT_EQ(router.Route({"POST", "/diagnose", ""}, AuthResult::kOk).status,
+  EXPECT_EQ(
+      router.Route(Request("GET", "/diagnose"), AuthResult::kDenied).status,
+      401);
+  EXPECT_EQ(router.Route(Request("POST", "/diagnose"), AuthResult::kOk).status,
             405);
   EXPECT_TRUE(
-      router.Route({"HEAD", "/diagnose", ""}, AuthResult::kOk).head_only);
+      router.Route(Request("HEAD", "/diagnose"), AuthResult::kOk).head_only);
 }
 
 }  // namespace
