@@ -401,9 +401,11 @@ int RunDiagnose(const DiagnoseFlags& flags) {
             stemedb::diagnose::FetchDiagnosis(flags.from, options, &body)) {
       return DiagnoseFail("--from: " + *err);
     }
-    if (auto err = stemedb::diagnose::ParseJson(body, &numbers, &limits)) {
-      return DiagnoseFail("--from: " + flags.from +
-                          "/diagnose: not a diagnosis: " + *err);
+    if (stemedb::Status err =
+            stemedb::diagnose::ParseJson(body, &numbers, &limits)) {
+      err->file = flags.from + "/diagnose";
+      err->message = "not a diagnosis: " + err->message;
+      return DiagnoseFail("--from: " + err->ToString());
     }
   } else {
     Flags config_flags;
