@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "format.h"
+#include "stemedb/utf8.h"
 
 namespace stemedb::diagnose {
 namespace {
@@ -97,9 +98,56 @@ uint64_t Used(const FilesystemNumbers& fs) {
 
 std::string Heading(const std::string& title) { return "\n" + title + "\n"; }
 
+// The report with every string escaped for a terminal (EscapeForTerminal):
+// names come from the disk or from whoever answers --from, and a name with
+// ESC sequences could set the window title, clear the screen or print a
+// fake verdict. Escaped here, where they enter the text, so no line of
+// RenderText has to remember; a new string field of Report goes here too.
+Report Printable(Report r) {
+  const auto fix = [](std::string& s) { s = EscapeForTerminal(s); };
+  Numbers& n = r.numbers;
+  for (std::string* s :
+       {&n.source, &n.root, &r.limits.wal_component, &r.limits.db_component,
+        &r.section, &r.section_title, &r.mountpoint, &r.reason, &r.then}) {
+    fix(*s);
+  }
+  for (auto& fs : n.filesystems) {
+    for (std::string* s : {&fs.mountpoint, &fs.device, &fs.fstype}) fix(*s);
+  }
+  for (auto& c : n.components) {
+    for (std::string* s : {&c.name, &c.path, &c.mountpoint}) fix(*s);
+  }
+  for (auto* list : {&n.largest_directories, &n.most_entries}) {
+    for (auto& d : *list) fix(d.path);
+  }
+  for (auto& rule : n.rules) {
+    for (std::string* s : {&rule.name, &rule.section, &rule.path, &rule.command,
+                           &rule.mountpoint}) {
+      fix(*s);
+    }
+  }
+  for (auto& note : n.notes) fix(note);
+  for (auto& f : r.findings) {
+    for (std::string* s : {&f.alert, &f.subject, &f.detail, &f.section}) {
+      fix(*s);
+    }
+  }
+  for (auto& v : r.filesystems) {
+    for (std::string* s : {&v.mountpoint, &v.section, &v.reason}) fix(*s);
+    for (auto& step : v.steps) {
+      for (std::string* s :
+           {&step.check, &step.question, &step.detail, &step.section}) {
+        fix(*s);
+      }
+    }
+  }
+  return r;
+}
+
 }  // namespace
 
-std::string RenderText(const Report& r, size_t width) {
+std::string RenderText(const Report& report, size_t width) {
+  const Report r = Printable(report);
   const Numbers& n = r.numbers;
   std::string out;
   std::string status_line = std::string(StatusName(r.status)) + ": ";

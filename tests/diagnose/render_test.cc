@@ -170,6 +170,45 @@ TEST(RenderTest, IntegerFieldsTakeOnlyIntegersInRange) {
   EXPECT_EQ(with("size_bytes", "18446744073709551615"), "");
 }
 
+// Names from the disk or from --from with ESC sequences (title, clear
+// screen, a fake green verdict), C1 and DEL: the text shows them escaped.
+TEST(RenderTest, TextEscapesControlCharactersInEveryName) {
+  const std::string evil =
+      "x\x1b]0;t\x07\x1b[2J\x1b[32mOK\x1b[0m\xc2\x9b"
+      "31m\x7f\n\r\xff";
+  const std::string shown =
+      "x\\x1b]0;t\\x07\\x1b[2J\\x1b[32mOK\\x1b["
+      "0m\\u009b31m\\x7f\\x0a\\x0d\\xff";
+  auto n = Node(kGiB, 5 * kGiB, 20 * kGiB);
+  n.root = evil;
+  n.filesystems[0].mountpoint = evil;
+  for (auto& c : n.components) {
+    c.path = "/" + evil;
+    c.mountpoint = evil;
+  }
+  n.components[0].name = evil;
+  n.rules.push_back(Rule(evil, "1", 3 * kGiB));
+  n.rules.back().command = "find " + evil;
+  n.rules.back().mountpoint = evil;
+  n.directories_measured = true;
+  n.largest_directories.push_back({evil, 5 * kGiB});
+  n.most_entries.push_back({evil, 1234});
+  n.notes.push_back(evil);
+  Limits limits = LimitsFrom(Thresholds{});
+  limits.wal_component = evil;
+  const std::string text = RenderText(Diagnose(n, limits));
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const bool c1 = c == 0xC2 && i + 1 < text.size() &&
+                    static_cast<unsigned char>(text[i + 1]) <= 0x9F;
+    EXPECT_FALSE((c < 0x20 && c != '\n') || c == 0x7F || c1)
+        << "byte " << i << " of\n"
+        << text;
+  }
+  EXPECT_NE(text.find(shown), std::string::npos) << text;
+  EXPECT_NE(text.find("$ find " + shown), std::string::npos) << text;
+}
+
 TEST(RenderTest, InvalidUtf8IsReplacedNotThrown) {
   auto n = Node(kGiB, 5 * kGiB, 20 * kGiB);
   n.components[0].path = "/data/\xff\xfe";

@@ -15,7 +15,9 @@ namespace stemedb::diagnose {
 // Human output, every line at most `width` columns (long paths are shortened
 // in the middle) except the cleanup commands, which are printed whole so
 // they can be copied. The first line is a monitoring-plugin status line
-// ("CRITICAL: §1 Emergency Cleanup: ...").
+// ("CRITICAL: §1 Emergency Cleanup: ..."). Control characters and invalid
+// UTF-8 in names are shown as escapes (\x1b, \u009b, \xff: stemedb/utf8.h
+// EscapeForTerminal), never sent to the terminal.
 std::string RenderText(const Report& report, size_t width = 80);
 
 // The JSON document (schema in README "diagnose"): the verdict, the limits
