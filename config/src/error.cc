@@ -1,5 +1,7 @@
 #include "stemedb/error.h"
 
+#include "stemedb/utf8.h"
+
 namespace stemedb {
 
 std::string Error::ToString() const {
@@ -13,7 +15,9 @@ std::string Error::ToString() const {
     if (!out.empty()) out += ": ";
     out += *part;
   }
-  return out;
+  // Paths and keys come from outside (a directory name, a YAML key) and
+  // this string goes to a terminal.
+  return EscapeForTerminal(out);
 }
 
 }  // namespace stemedb

@@ -70,4 +70,53 @@ std::string EscapeInvalidUtf8(std::string_view text) {
   return out;
 }
 
+int ControlCharacterAt(std::string_view text, size_t pos, size_t* length) {
+  const auto byte = static_cast<uint8_t>(text[pos]);
+  if (byte < 0x20 || byte == 0x7F) {
+    *length = 1;
+    return byte;
+  }
+  if (byte == 0xC2 && pos + 1 < text.size()) {
+    const auto next = static_cast<uint8_t>(text[pos + 1]);
+    if (next >= 0x80 && next <= 0x9F) {
+      *length = 2;
+      return next;  // U+0080..U+009F encode as C2 80..C2 9F
+    }
+  }
+  *length = 0;
+  return -1;
+}
+
+std::string EscapeForTerminal(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t length = 0;
+    const int control = ControlCharacterAt(text, pos, &length);
+    if (control >= 0) {
+      char buf[8];
+      if (length == 1) {
+        std::snprintf(buf, sizeof buf, "\\x%02x",
+                      static_cast<unsigned>(control));
+      } else {
+        std::snprintf(buf, sizeof buf, "\\u%04x",
+                      static_cast<unsigned>(control));
+      }
+      out += buf;
+      pos += length;
+      continue;
+    }
+    length = SequenceLength(text, pos);
+    if (length == 0) {
+      out += EscapeInvalidUtf8(text.substr(pos, 1));
+      ++pos;
+    } else {
+      out.append(text, pos, length);
+      pos += length;
+    }
+  }
+  return out;
+}
+
 }  // namespace stemedb

@@ -5,12 +5,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
 
 #include "format.h"
+#include "stemedb/utf8.h"
 
 namespace stemedb::diagnose {
 namespace {
@@ -96,9 +98,56 @@ uint64_t Used(const FilesystemNumbers& fs) {
 
 std::string Heading(const std::string& title) { return "\n" + title + "\n"; }
 
+// The report with every string escaped for a terminal (EscapeForTerminal):
+// names come from the disk or from whoever answers --from, and a name with
+// ESC sequences could set the window title, clear the screen or print a
+// fake verdict. Escaped here, where they enter the text, so no line of
+// RenderText has to remember; a new string field of Report goes here too.
+Report Printable(Report r) {
+  const auto fix = [](std::string& s) { s = EscapeForTerminal(s); };
+  Numbers& n = r.numbers;
+  for (std::string* s :
+       {&n.source, &n.root, &r.limits.wal_component, &r.limits.db_component,
+        &r.section, &r.section_title, &r.mountpoint, &r.reason, &r.then}) {
+    fix(*s);
+  }
+  for (auto& fs : n.filesystems) {
+    for (std::string* s : {&fs.mountpoint, &fs.device, &fs.fstype}) fix(*s);
+  }
+  for (auto& c : n.components) {
+    for (std::string* s : {&c.name, &c.path, &c.mountpoint}) fix(*s);
+  }
+  for (auto* list : {&n.largest_directories, &n.most_entries}) {
+    for (auto& d : *list) fix(d.path);
+  }
+  for (auto& rule : n.rules) {
+    for (std::string* s : {&rule.name, &rule.section, &rule.path, &rule.command,
+                           &rule.mountpoint}) {
+      fix(*s);
+    }
+  }
+  for (auto& note : n.notes) fix(note);
+  for (auto& f : r.findings) {
+    for (std::string* s : {&f.alert, &f.subject, &f.detail, &f.section}) {
+      fix(*s);
+    }
+  }
+  for (auto& v : r.filesystems) {
+    for (std::string* s : {&v.mountpoint, &v.section, &v.reason}) fix(*s);
+    for (auto& step : v.steps) {
+      for (std::string* s :
+           {&step.check, &step.question, &step.detail, &step.section}) {
+        fix(*s);
+      }
+    }
+  }
+  return r;
+}
+
 }  // namespace
 
-std::string RenderText(const Report& r, size_t width) {
+std::string RenderText(const Report& report, size_t width) {
+  const Report r = Printable(report);
   const Numbers& n = r.numbers;
   std::string out;
   std::string status_line = std::string(StatusName(r.status)) + ": ";
@@ -371,6 +420,128 @@ std::string RenderJson(const Report& r) {
 
 namespace {
 
+// A pointer into the text that remembers the last character nlohmann's
+// lexer read: its SAX events carry no position, and an error should say
+// where. The lexer reads no further than the token it reports.
+class TrackedChar {
+ public:
+  using iterator_category = std::forward_iterator_tag;
+  using value_type = char;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const char*;
+  using reference = const char&;
+
+  TrackedChar(const char* p, const char** last_read)
+      : p_(p), last_read_(last_read) {}
+  reference operator*() const {
+    *last_read_ = p_;
+    return *p_;
+  }
+  TrackedChar& operator++() {
+    ++p_;
+    return *this;
+  }
+  TrackedChar operator++(int) {
+    TrackedChar before = *this;
+    ++p_;
+    return before;
+  }
+  bool operator==(const TrackedChar& other) const { return p_ == other.p_; }
+  bool operator!=(const TrackedChar& other) const { return p_ != other.p_; }
+
+ private:
+  const char* p_;
+  const char** last_read_;
+};
+
+// Walks the document once without building it and stops at the first
+// value beyond kMaxJsonDepth or kMaxJsonValues, or at a syntax error: the
+// tree nlohmann would build from 16 MiB of "[" takes over a gigabyte.
+class Limiter : public nlohmann::json_sax<Json> {
+ public:
+  // The message when the walk stopped early; empty when the text is JSON
+  // within the limits.
+  const std::string& error() const { return error_; }
+
+  bool null() override { return Value(); }
+  bool boolean(bool) override { return Value(); }
+  bool number_integer(number_integer_t) override { return Value(); }
+  bool number_unsigned(number_unsigned_t) override { return Value(); }
+  bool number_float(number_float_t, const string_t&) override {
+    return Value();
+  }
+  bool string(string_t&) override { return Value(); }
+  bool binary(binary_t&) override { return Value(); }
+  bool start_object(std::size_t) override { return Open(); }
+  bool key(string_t&) override { return true; }
+  bool end_object() override { return Close(); }
+  bool start_array(std::size_t) override { return Open(); }
+  bool end_array() override { return Close(); }
+  bool parse_error(std::size_t, const std::string&,
+                   const nlohmann::detail::exception& e) override {
+    // "[json.exception.parse_error.101] parse error at line 1, column 2:
+    // syntax error ..." without the parts the caller's position replaces.
+    const std::string_view what = e.what();
+    const size_t colon = what.find(": ");
+    error_ = "not JSON: " + std::string(colon == std::string_view::npos
+                                            ? what
+                                            : what.substr(colon + 2));
+    return false;
+  }
+
+ private:
+  bool Value() {
+    if (++values_ <= kMaxJsonValues) return true;
+    error_ = "more than " + std::to_string(kMaxJsonValues) + " JSON values";
+    return false;
+  }
+  bool Open() {
+    if (++depth_ > kMaxJsonDepth) {
+      error_ = "arrays and objects nested deeper than " +
+               std::to_string(kMaxJsonDepth);
+      return false;
+    }
+    return Value();
+  }
+  bool Close() {
+    --depth_;
+    return true;
+  }
+
+  size_t depth_ = 0;
+  size_t values_ = 0;
+  std::string error_;
+};
+
+// 1-based line and column (in bytes) of text[offset].
+void Position(std::string_view text, size_t offset, int* line, int* column) {
+  offset = std::min(offset, text.size());
+  const std::string_view before = text.substr(0, offset);
+  *line = 1 + static_cast<int>(std::count(before.begin(), before.end(), '\n'));
+  const size_t newline = before.rfind('\n');
+  *column = static_cast<int>(
+      offset - (newline == std::string_view::npos ? 0 : newline + 1) + 1);
+}
+
+// Parses `text` into `*out` unless it is not JSON or exceeds the limits;
+// the error then says where.
+stemedb::Status ParseWithinLimits(std::string_view text, Json* out) {
+  const char* last_read = text.data();
+  Limiter limiter;
+  const bool ok = Json::sax_parse(
+      TrackedChar(text.data(), &last_read),
+      TrackedChar(text.data() + text.size(), &last_read), &limiter);
+  if (!ok) {
+    Error e = Error::Message(limiter.error());
+    Position(text, static_cast<size_t>(last_read - text.data()), &e.line,
+             &e.column);
+    return e;
+  }
+  // Within the limits the tree is a small multiple of the text.
+  *out = Json::parse(text);
+  return std::nullopt;
+}
+
 // Reading errors travel as this exception inside ParseJson only.
 struct BadKey : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -414,18 +585,18 @@ const Json& Array(const Json& j, const char* key, const std::string& where) {
 
 }  // namespace
 
-std::optional<std::string> ParseJson(std::string_view text, Numbers* numbers,
-                                     Limits* limits) {
-  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return "not JSON";
+stemedb::Status ParseJson(std::string_view text, Numbers* numbers,
+                          Limits* limits) {
+  Json j;
+  if (stemedb::Status err = ParseWithinLimits(text, &j)) return err;
   Numbers n;
   Limits l;
   try {
     int version = 0;
     Read(j, "schema_version", "", &version);
     if (version != kSchemaVersion) {
-      return "schema_version " + std::to_string(version) + ", expected " +
-             std::to_string(kSchemaVersion);
+      return Error::Message("schema_version " + std::to_string(version) +
+                            ", expected " + std::to_string(kSchemaVersion));
     }
     Read(j, "source", "", &n.source);
     Read(j, "timestamp", "", &n.timestamp);
@@ -510,7 +681,7 @@ std::optional<std::string> ParseJson(std::string_view text, Numbers* numbers,
     }
     Read(j, "notes", "", &n.notes);
   } catch (const BadKey& e) {
-    return std::string(e.what());
+    return Error::Message(e.what());
   }
   *numbers = std::move(n);
   *limits = std::move(l);

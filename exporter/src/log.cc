@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "stemedb/exporter/valid_utf8.h"
+#include "stemedb/utf8.h"
 
 namespace stemedb::log {
 namespace {
@@ -31,10 +32,23 @@ std::string_view LevelName(Level level) {
 
 // logfmt quotes a value when it is empty or holds a space, quote, '=' or a
 // control character; JSON always quotes. Both escape the same characters,
-// after invalid UTF-8 became \xNN (so the backslash is escaped too).
+// after invalid UTF-8 became \xNN (so the backslash is escaped too): every
+// control character a terminal showing the log would act on (C0, DEL, C1;
+// paths and client-supplied strings land here) as \u00NN, which JSON reads
+// back as the character itself.
 void AppendEscaped(std::string* out, std::string_view raw) {
   const std::string v = exporter::ValidUtf8(raw);
-  for (unsigned char c : v) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    size_t length = 0;
+    const int control = ControlCharacterAt(v, i, &length);
+    if (control >= 0 && c != '\n' && c != '\t' && c != '\r') {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(control));
+      *out += buf;
+      i += length - 1;
+      continue;
+    }
     switch (c) {
       case '"':
         *out += "\\\"";
@@ -52,13 +66,7 @@ void AppendEscaped(std::string* out, std::string_view raw) {
         *out += "\\r";
         break;
       default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          *out += buf;
-        } else {
-          *out += static_cast<char>(c);
-        }
+        *out += static_cast<char>(c);
     }
   }
 }
@@ -66,8 +74,11 @@ void AppendEscaped(std::string* out, std::string_view raw) {
 void AppendLogfmtValue(std::string* out, std::string_view raw) {
   const std::string v = exporter::ValidUtf8(raw);
   bool quote = v.empty();
-  for (unsigned char c : v) {
-    if (c <= ' ' || c == '"' || c == '=' || c == '\\') quote = true;
+  for (size_t i = 0; i < v.size() && !quote; ++i) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    size_t length = 0;
+    quote = c <= ' ' || c == '"' || c == '=' || c == '\\' ||
+            ControlCharacterAt(v, i, &length) >= 0;
   }
   if (!quote) {
     *out += v;

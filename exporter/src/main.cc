@@ -28,6 +28,7 @@
 #include "stemedb/exporter/log.h"
 #include "stemedb/exporter/server.h"
 #include "stemedb/exporter/web_config.h"
+#include "stemedb/utf8.h"
 
 namespace {
 
@@ -123,7 +124,8 @@ struct Flags {
 };
 
 int Fail(const std::string& message) {
-  std::cerr << "stemedb_disk_exporter: error: " << message << "\n";
+  std::cerr << "stemedb_disk_exporter: error: "
+            << stemedb::EscapeForTerminal(message) << "\n";
   return kExitUsage;
 }
 
@@ -346,7 +348,9 @@ int Run(const Flags& flags) {
 constexpr int kDiagnoseUnknown = 3;
 
 int DiagnoseFail(const std::string& message) {
-  std::cerr << "stemedb_disk_exporter diagnose: error: " << message << "\n";
+  // Paths, URLs and a server's reason phrase reach the terminal here.
+  std::cerr << "stemedb_disk_exporter diagnose: error: "
+            << stemedb::EscapeForTerminal(message) << "\n";
   return kDiagnoseUnknown;
 }
 
@@ -401,9 +405,11 @@ int RunDiagnose(const DiagnoseFlags& flags) {
             stemedb::diagnose::FetchDiagnosis(flags.from, options, &body)) {
       return DiagnoseFail("--from: " + *err);
     }
-    if (auto err = stemedb::diagnose::ParseJson(body, &numbers, &limits)) {
-      return DiagnoseFail("--from: " + flags.from +
-                          "/diagnose: not a diagnosis: " + *err);
+    if (stemedb::Status err =
+            stemedb::diagnose::ParseJson(body, &numbers, &limits)) {
+      err->file = flags.from + "/diagnose";
+      err->message = "not a diagnosis: " + err->message;
+      return DiagnoseFail("--from: " + err->ToString());
     }
   } else {
     Flags config_flags;
@@ -576,8 +582,8 @@ int main(int argc, char** argv) {
     try {
       return RunDiagnose(flags.diagnose);
     } catch (const std::exception& e) {
-      std::cerr << "stemedb_disk_exporter diagnose: fatal: " << e.what()
-                << "\n";
+      std::cerr << "stemedb_disk_exporter diagnose: fatal: "
+                << stemedb::EscapeForTerminal(e.what()) << "\n";
       return kDiagnoseUnknown;
     }
   }
@@ -590,7 +596,8 @@ int main(int argc, char** argv) {
     return Run(flags);
   } catch (const std::exception& e) {
     // Last line of defence: the units return errors as values.
-    std::cerr << "stemedb_disk_exporter: fatal: " << e.what() << "\n";
+    std::cerr << "stemedb_disk_exporter: fatal: "
+              << stemedb::EscapeForTerminal(e.what()) << "\n";
     return 1;
   }
 }

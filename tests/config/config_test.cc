@@ -451,5 +451,14 @@ TEST(ConfigErrorTest, ToStringOmitsWhatIsUnknown) {
   EXPECT_EQ((ConfigError{"", 0, 0, "", "bad"}).ToString(), "bad");
 }
 
+// A path or key from outside goes to a terminal: its escapes are shown, not
+// obeyed.
+TEST(ConfigErrorTest, ToStringEscapesControlCharacters) {
+  EXPECT_EQ(
+      (ConfigError{"/d/\x1b]0;t\x07.yaml", 1, 2, "k\xc2\x9b" "2J", "bad\x7f\xff"})
+          .ToString(),
+      "/d/\\x1b]0;t\\x07.yaml:1:2: k\\u009b2J: bad\\x7f\\xff");
+}
+
 }  // namespace
 }  // namespace stemedb

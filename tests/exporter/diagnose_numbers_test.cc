@@ -130,7 +130,7 @@ TEST(DiagnoseNumbersTest, RouterServesTheDiagnosisAsJson) {
   diagnose::Numbers n;
   diagnose::Limits l;
   auto err = diagnose::ParseJson(*r.body, &n, &l);
-  ASSERT_FALSE(err) << *err;
+  ASSERT_FALSE(err) << err->ToString();
   EXPECT_EQ(n.source, "exporter");
   EXPECT_EQ(n.root, "/nonexistent-root");
   // Not walked yet: the verdict cannot be known.

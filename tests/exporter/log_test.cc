@@ -40,6 +40,26 @@ TEST(LogTest, InvalidUtf8BecomesVisibleEscapes) {
   EXPECT_EQ(exporter::InvalidUtf8Total(), before + 3);
 }
 
+// A path or a client's string with ESC sequences, DEL or C1 would act on
+// the terminal showing the log: each is written as \u00NN in both formats.
+TEST(LogTest, EscapesEveryControlCharacter) {
+  const std::string evil =
+      "a\x1b]0;t\x07\x7f\xc2\x9b"
+      "2J\xc2\xa0"
+      "b";
+  EXPECT_EQ(Format(Format::kLogfmt, Level::kWarn, "m", {{"path", evil}}, "T"),
+            "ts=T level=warn msg=m "
+            "path=\"a\\u001b]0;t\\u0007\\u007f\\u009b2J\xc2\xa0"
+            "b\"");
+  EXPECT_EQ(Format(Format::kJson, Level::kWarn, evil, {}, "T"),
+            "{\"ts\":\"T\",\"level\":\"warn\",\"msg\":"
+            "\"a\\u001b]0;t\\u0007\\u007f\\u009b2J\xc2\xa0"
+            "b\"}");
+  // C1 alone is reason enough to quote.
+  EXPECT_EQ(Format(Format::kLogfmt, Level::kWarn, "m\xc2\x85", {}, "T"),
+            "ts=T level=warn msg=\"m\\u0085\"");
+}
+
 TEST(LogTest, ParsesLevelsAndFormats) {
   EXPECT_EQ(ParseLevel("debug"), Level::kDebug);
   EXPECT_EQ(ParseLevel("error"), Level::kError);

@@ -29,7 +29,8 @@ struct Error {
   }
 
   // "file:line:column: key_path: message" (position and key omitted when
-  // unknown), the one format every tool prints.
+  // unknown), the one format every tool prints; control characters and
+  // invalid UTF-8 escaped (EscapeForTerminal in stemedb/utf8.h).
   std::string ToString() const;
 };
 

@@ -144,6 +144,8 @@ struct FilesystemVerdict {
   bool cleanup_measured = false;  // a measured rule frees this filesystem
 };
 
+// Every string field, here and in the structs above, is escaped for the
+// terminal by RenderText (render.cc's Printable): a new one is added there.
 struct Report {
   Numbers numbers;
   Limits limits;
