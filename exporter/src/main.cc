@@ -28,6 +28,7 @@
 #include "stemedb/exporter/log.h"
 #include "stemedb/exporter/server.h"
 #include "stemedb/exporter/web_config.h"
+#include "stemedb/user_file.h"
 
 namespace {
 
@@ -354,7 +355,10 @@ int DiagnoseFail(const std::string& message) {
 std::optional<std::string> ReadPassword(const std::string& path,
                                         std::string* password) {
   std::string text;
-  if (auto err = stemedb::ReadConfigText(path, &text)) return err->ToString();
+  if (auto err =
+          stemedb::ReadUserFile(path, stemedb::kPasswordFileKind, &text)) {
+    return err->ToString();
+  }
   *password = text.substr(0, text.find_first_of("\r\n"));
   return std::nullopt;
 }
