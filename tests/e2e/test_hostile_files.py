@@ -161,7 +161,8 @@ class HostileFilesTest(unittest.TestCase):
                     m.value("stemedb_disk_config_reload_failures_total"))
 
         self.assertEqual(reload_metrics(), (1, 0))
-        good_config = open(self.config).read()
+        with open(self.config) as f:
+            good_config = f.read()
         self.swap_in_fifo(self.config)
         exporter.process.signal(signal.SIGHUP)
         e2e.wait_until(lambda: reload_metrics() == (0, 1), HANG,
