@@ -1248,37 +1248,7 @@ Status ParseConfig(std::string_view yaml, const std::string& source_name,
 }
 
 Status ReadConfigText(const std::string& path, std::string* text) {
-  ConfigError error;
-  error.file = path;
-  boost::system::error_code ec;
-  if (fs::is_directory(path, ec)) {
-    error.message = "cannot read config file: it is a directory";
-    return error;
-  }
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    error.message =
-        std::string("cannot read config file: ") + std::strerror(errno);
-    return error;
-  }
-  // Read at most one byte past the cap, whatever the file claims to be (a
-  // FIFO or /proc file has no size), so a huge file costs 1 MiB, not its
-  // size times the parser's overhead.
-  std::string buffer(kMaxConfigFileBytes + 1, '\0');
-  file.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-  if (file.bad()) {
-    error.message = "cannot read config file: read error";
-    return error;
-  }
-  buffer.resize(static_cast<size_t>(file.gcount()));
-  if (buffer.size() > kMaxConfigFileBytes) {
-    error.message = "cannot read config file: larger than " +
-                    std::to_string(kMaxConfigFileBytes >> 20) +
-                    " MiB; a config is a few KiB (is this the right file?)";
-    return error;
-  }
-  *text = std::move(buffer);
-  return std::nullopt;
+  return ReadUserFile(path, kConfigFileKind, text);
 }
 
 Status LoadConfigFile(const std::string& path, Config* out) {

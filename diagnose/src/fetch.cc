@@ -14,6 +14,8 @@
 #include <boost/beast/ssl.hpp>
 #include <thread>
 
+#include "stemedb/user_file.h"
+
 namespace stemedb::diagnose {
 namespace {
 
@@ -157,17 +159,37 @@ std::optional<std::string> FetchDiagnosis(const std::string& url,
       stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
     } else {
       asio::ssl::context ctx(asio::ssl::context::tls_client);
+      // Read by the rule for user-named files (a FIFO would block until
+      // written), then handed to OpenSSL from memory.
+      std::string pem;
+      auto read = [&](const char* flag, const std::string& path,
+                      const FileKind& kind) -> std::optional<std::string> {
+        stage = std::string(flag) + " " + path;
+        if (Status err = ReadUserFile(path, kind, &pem)) {
+          return std::string(flag) + ": " + err->ToString();
+        }
+        return std::nullopt;
+      };
       if (options.ca_file.empty()) {
         ctx.set_default_verify_paths();
       } else {
-        stage = "--from.ca-file " + options.ca_file;
-        ctx.load_verify_file(options.ca_file);
+        if (auto err =
+                read("--from.ca-file", options.ca_file, kCertificateFileKind)) {
+          return err;
+        }
+        ctx.add_certificate_authority(asio::buffer(pem));
       }
       if (!options.cert_file.empty()) {
-        stage = "--from.cert-file " + options.cert_file;
-        ctx.use_certificate_chain_file(options.cert_file);
-        stage = "--from.key-file " + options.key_file;
-        ctx.use_private_key_file(options.key_file, asio::ssl::context::pem);
+        if (auto err = read("--from.cert-file", options.cert_file,
+                            kCertificateFileKind)) {
+          return err;
+        }
+        ctx.use_certificate_chain(asio::buffer(pem));
+        if (auto err =
+                read("--from.key-file", options.key_file, kKeyFileKind)) {
+          return err;
+        }
+        ctx.use_private_key(asio::buffer(pem), asio::ssl::context::pem);
       }
       ctx.set_verify_mode(asio::ssl::verify_peer);
       beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);

@@ -343,13 +343,14 @@ void AddSelfFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
   }
   AddWatchFamilies(s, out);
   auto reload_ok = Family(m::kConfigReloadSuccess,
-                          "1 if the last configuration reload succeeded.", "",
-                          MetricType::Gauge);
+                          "1 if the last configuration reload (the config "
+                          "and the web config) succeeded.",
+                          "", MetricType::Gauge);
   Add(&reload_ok, {}, s.config_reload_success ? 1 : 0);
   out->push_back(std::move(reload_ok));
   auto reload_fail = Family(m::kConfigReloadFailuresTotal,
                             "Configuration reloads (SIGHUP) that failed and "
-                            "kept the previous configuration.",
+                            "kept the previous config or web config.",
                             "", MetricType::Counter);
   Add(&reload_fail, {}, static_cast<double>(s.config_reload_failures));
   out->push_back(std::move(reload_fail));

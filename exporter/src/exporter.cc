@@ -576,7 +576,7 @@ void Exporter::RunOnce() {
   s->Capacity();
 }
 
-Status Exporter::Reload() {
+Status Exporter::Reload(bool companion_failed) {
   auto& s = *shared_;
   Config next;
   Status err;
@@ -624,7 +624,11 @@ Status Exporter::Reload() {
     return s.config.FindComponent(l.component) == nullptr;
   });
   if (!same_walk) ++s.config_generation;  // results of a running walk: void
-  s.reload_success = true;
+  // A good config is applied even when its companion file failed; the
+  // reload as a whole did not succeed, and the metric says so until a
+  // later reload succeeds in full.
+  s.reload_success = !companion_failed;
+  if (companion_failed) ++s.reload_failures;
   if (!same_schedule) s.walk_requested = true;
   log::Info("config reloaded", {{"source", s.config.source}});
   s.RenderLocked();

@@ -29,6 +29,7 @@
 #include "stemedb/exporter/server.h"
 #include "stemedb/exporter/web_config.h"
 #include "stemedb/utf8.h"
+#include "stemedb/user_file.h"
 
 namespace {
 
@@ -324,13 +325,18 @@ int Run(const Flags& flags) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      exporter.Reload();
-      // The web config too; a bad one is logged and the running one kept.
+      // The web config too; a bad one is logged, the running one kept and
+      // the reload reported failed. Nothing here waits on a file (they are
+      // read by the rule for user-named files) or on bcrypt (BasicAuth
+      // hashes nothing when built), so SIGTERM is never held up.
       stemedb::exporter::WebSettings web;
-      if (auto err = LoadWebSettings(flags, &web)) {
+      auto web_err = LoadWebSettings(flags, &web);
+      if (web_err) {
         stemedb::log::Error("web config reload failed; keeping the running one",
-                            {{"err", *err}});
-      } else if (!flags.web_config_file.empty()) {
+                            {{"err", *web_err}});
+      }
+      exporter.Reload(web_err.has_value());
+      if (!web_err && !flags.web_config_file.empty()) {
         server->SetWebSettings(std::move(web));
         stemedb::log::Info("web config reloaded",
                            {{"file", flags.web_config_file}});
@@ -358,7 +364,10 @@ int DiagnoseFail(const std::string& message) {
 std::optional<std::string> ReadPassword(const std::string& path,
                                         std::string* password) {
   std::string text;
-  if (auto err = stemedb::ReadConfigText(path, &text)) return err->ToString();
+  if (auto err =
+          stemedb::ReadUserFile(path, stemedb::kPasswordFileKind, &text)) {
+    return err->ToString();
+  }
   *password = text.substr(0, text.find_first_of("\r\n"));
   return std::nullopt;
 }

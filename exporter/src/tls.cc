@@ -2,9 +2,14 @@
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <memory>
+#include <tuple>
+
 #include "stemedb/exporter/log.h"
+#include "stemedb/user_file.h"
 
 namespace stemedb::exporter {
 namespace {
@@ -65,6 +70,79 @@ std::string SanText(const GENERAL_NAME* name) {
   }
 }
 
+// After reading PEM objects until none is left: true when what stopped the
+// loop was the end of the data (and that error is cleared), false when it was
+// a broken object (left queued for OpenSslError).
+bool EndOfPem() {
+  const unsigned long e = ERR_peek_last_error();
+  if (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+      ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+    ERR_clear_error();
+    return true;
+  }
+  return e == 0;
+}
+
+// A memory BIO over `pem` (read-only, no copy), freed with the result.
+std::unique_ptr<BIO, decltype(&BIO_free)> MemoryBio(const std::string& pem) {
+  return {BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free};
+}
+
+// SSL_CTX_use_certificate_chain_file from memory: the first certificate is
+// the server's, the rest its chain.
+bool UseCertificateChain(SSL_CTX* ctx, const std::string& pem) {
+  auto bio = MemoryBio(pem);
+  if (!bio) return false;
+  X509* leaf = PEM_read_bio_X509_AUX(bio.get(), nullptr, nullptr, nullptr);
+  if (leaf == nullptr) return false;
+  const bool ok = SSL_CTX_use_certificate(ctx, leaf) == 1;
+  X509_free(leaf);
+  if (!ok || SSL_CTX_clear_chain_certs(ctx) != 1) return false;
+  while (X509* ca = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    if (SSL_CTX_add0_chain_cert(ctx, ca) != 1) {  // takes ownership on success
+      X509_free(ca);
+      return false;
+    }
+  }
+  return EndOfPem();
+}
+
+bool UsePrivateKey(SSL_CTX* ctx, const std::string& pem) {
+  auto bio = MemoryBio(pem);
+  if (!bio) return false;
+  // No passphrase prompt: OpenSSL's default one reads the terminal, which a
+  // service has not got and a foreground run would hang on.
+  auto no_passphrase = [](char*, int, int, void*) { return 0; };
+  EVP_PKEY* key =
+      PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr);
+  if (key == nullptr) return false;
+  const bool ok = SSL_CTX_use_PrivateKey(ctx, key) == 1;
+  EVP_PKEY_free(key);
+  return ok;
+}
+
+// SSL_CTX_load_verify_locations and SSL_load_client_CA_file from memory:
+// every certificate of the bundle is trusted and named to clients.
+bool UseClientCas(SSL_CTX* ctx, const std::string& pem) {
+  auto bio = MemoryBio(pem);
+  if (!bio) return false;
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  int count = 0;
+  while (X509* ca = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    const bool ok =
+        X509_STORE_add_cert(store, ca) == 1 && SSL_CTX_add_client_CA(ctx, ca);
+    X509_free(ca);
+    if (!ok) return false;
+    ++count;
+  }
+  if (!EndOfPem()) return false;
+  if (count == 0) {
+    ERR_raise_data(ERR_LIB_PEM, PEM_R_NO_START_LINE, "no certificate found");
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::shared_ptr<ssl::context> MakeServerContext(const TlsServerConfig& config,
@@ -116,12 +194,29 @@ std::shared_ptr<ssl::context> MakeServerContext(const TlsServerConfig& config,
       return nullptr;
     }
   }
-  if (SSL_CTX_use_certificate_chain_file(ctx, config.cert_file.c_str()) != 1) {
+  // The files are read by the rule for user-named files (a FIFO or device
+  // would otherwise block the accept path that re-reads them) and handed to
+  // OpenSSL from memory.
+  std::string cert_pem, key_pem, ca_pem;
+  const std::tuple<const char*, const std::string*, const FileKind*,
+                   std::string*>
+      files[] = {
+          {"cert_file", &config.cert_file, &kCertificateFileKind, &cert_pem},
+          {"key_file", &config.key_file, &kKeyFileKind, &key_pem},
+          {"client_ca_file", &config.client_ca_file, &kCertificateFileKind,
+           &ca_pem}};
+  for (const auto& [key, path, kind, pem] : files) {
+    if (path->empty()) continue;
+    if (Status err = ReadUserFile(*path, *kind, pem)) {
+      *error = std::string(key) + ": " + err->ToString();
+      return nullptr;
+    }
+  }
+  if (!UseCertificateChain(ctx, cert_pem)) {
     *error = "cert_file " + config.cert_file + ": " + OpenSslError();
     return nullptr;
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx, config.key_file.c_str(),
-                                  SSL_FILETYPE_PEM) != 1) {
+  if (!UsePrivateKey(ctx, key_pem)) {
     *error = "key_file " + config.key_file + ": " + OpenSslError();
     return nullptr;
   }
@@ -130,17 +225,9 @@ std::shared_ptr<ssl::context> MakeServerContext(const TlsServerConfig& config,
              config.cert_file + ": " + OpenSslError();
     return nullptr;
   }
-  if (!config.client_ca_file.empty()) {
-    if (SSL_CTX_load_verify_locations(ctx, config.client_ca_file.c_str(),
-                                      nullptr) != 1) {
-      *error =
-          "client_ca_file " + config.client_ca_file + ": " + OpenSslError();
-      return nullptr;
-    }
-    if (STACK_OF(X509_NAME)* names =
-            SSL_load_client_CA_file(config.client_ca_file.c_str())) {
-      SSL_CTX_set_client_CA_list(ctx, names);
-    }
+  if (!config.client_ca_file.empty() && !UseClientCas(ctx, ca_pem)) {
+    *error = "client_ca_file " + config.client_ca_file + ": " + OpenSslError();
+    return nullptr;
   }
   switch (config.client_auth) {
     case ClientAuth::kNoClientCert:

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <boost/filesystem.hpp>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -91,12 +92,15 @@ const std::vector<AllowedHeader>& AllowedHeaders() {
   return kAllowed;
 }
 
+// The shape of a bcrypt hash: "$2b$" (or 2a, 2y), two cost digits, "$",
+// 53 characters of salt and hash. The cost's range is checked apart, to say
+// so.
 bool IsBcrypt(const std::string& hash) {
   return hash.size() == 60 &&
          (hash.rfind("$2a$", 0) == 0 || hash.rfind("$2b$", 0) == 0 ||
           hash.rfind("$2y$", 0) == 0) &&
-         hash[4] >= '0' && hash[4] <= '3' && hash[5] >= '0' && hash[5] <= '9' &&
-         hash[6] == '$';
+         std::isdigit(static_cast<unsigned char>(hash[4])) &&
+         std::isdigit(static_cast<unsigned char>(hash[5])) && hash[6] == '$';
 }
 
 std::string JoinNames(const std::string_view* begin,
@@ -397,6 +401,20 @@ class WebConfigParser {
                 value_where,
                 "want a bcrypt hash ($2a$, $2b$ or $2y$, 60 characters), "
                 "e.g. from htpasswd -nbB");
+          }
+          const int cost = (hash[4] - '0') * 10 + (hash[5] - '0');
+          if (cost < kMinBcryptCost || cost > kMaxBcryptCost) {
+            return reader_.Error(
+                value_where,
+                "user \"" + name + "\": bcrypt cost " + std::to_string(cost) +
+                    " is outside the accepted " +
+                    std::to_string(kMinBcryptCost) + " to " +
+                    std::to_string(kMaxBcryptCost) +
+                    (cost < kMinBcryptCost
+                         ? " (bcrypt's own minimum)"
+                         : " (one check must fit well within a scrape "
+                           "timeout; rehash with htpasswd -nbBC " +
+                               std::to_string(kMaxBcryptCost) + ")"));
           }
           config->basic_auth_users[name] = std::move(hash);
           return std::nullopt;

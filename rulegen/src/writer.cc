@@ -9,12 +9,11 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "stemedb/atomic_file.h"
+#include "stemedb/user_file.h"
 
 extern char** environ;
 
@@ -27,13 +26,12 @@ Error Errno(const std::string& what, const std::string& path) {
   return Error::Message(what + " " + path + ": " + std::strerror(errno));
 }
 
-// nullopt when the file does not exist or cannot be read.
+// nullopt when the file does not exist or cannot be read by the rule for
+// user-named files (a FIFO, say): it then differs from what is generated.
 std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
+  std::string text;
+  if (ReadUserFile(path, kGeneratedFileKind, &text)) return std::nullopt;
+  return text;
 }
 
 // Runs diff -u and returns its output.

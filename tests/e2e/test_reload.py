@@ -144,5 +144,53 @@ class ReloadTest(unittest.TestCase):
         self.assertIn('msg="shutting down"', self.exporter.log())
 
 
+class WebConfigReloadTest(unittest.TestCase):
+    """SIGHUP re-reads --web.config.file as well: a bad one is a failed
+    reload in the metrics too, not only in the log."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-reload-web-")
+        self.addCleanup(self.tmp.cleanup)
+        work = self.tmp.name
+        root = os.path.join(work, "root")
+        e2e.make_demo_tree(root)
+        config = os.path.join(work, "stemedb.yaml")
+        with open(config, "w") as f:
+            f.write(e2e.config_yaml(root, interval="1s"))
+        self.web = os.path.join(work, "web.yml")
+        self.write_web("X-Frame-Options: deny")
+        self.exporter = e2e.Exporter(work, ["--config", config,
+                                            "--web.config.file", self.web])
+        self.addCleanup(self.exporter.close)
+
+    def write_web(self, header):
+        with open(self.web + ".new", "w") as f:
+            f.write("http_server_config:\n  headers:\n    %s\n" % header)
+        os.rename(self.web + ".new", self.web)
+
+    def reload_metrics(self):
+        m = self.exporter.scrape()
+        return (m.value("stemedb_disk_config_last_reload_successful"),
+                m.value("stemedb_disk_config_reload_failures_total"))
+
+    def frame_options(self):
+        return self.exporter.get("/metrics")[2]["X-Frame-Options"]
+
+    def test_bad_web_config_reload_is_reported_then_cleared(self):
+        self.assertEqual(self.reload_metrics(), (1, 0))
+        self.write_web("X-Frame-Options: sideways")  # not an allowed value
+        self.exporter.process.signal(signal.SIGHUP)
+        e2e.wait_until(lambda: self.reload_metrics() == (0, 1), 30,
+                       "reload_successful 0 and reload_failures_total 1")
+        self.assertIn("web config reload failed", self.exporter.log())
+        self.assertEqual(self.frame_options(), "deny")  # the old one serves
+        self.write_web("X-Frame-Options: sameorigin")
+        self.exporter.process.signal(signal.SIGHUP)
+        e2e.wait_until(lambda: "web config reloaded" in self.exporter.log(),
+                       30, "the good reload logged")
+        self.assertEqual(self.reload_metrics(), (1, 1))
+        self.assertEqual(self.frame_options(), "sameorigin")
+
+
 if __name__ == "__main__":
     e2e.run_main()

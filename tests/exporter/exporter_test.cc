@@ -236,6 +236,31 @@ TEST(ExporterTest, FailedReloadKeepsConfigAndCountsFailure) {
   EXPECT_THAT(text, HasSubstr("component=\"wal\""));
 }
 
+// A failed companion file (the web config) fails the reload in the metrics
+// while a good config is still applied; the next full success clears it.
+TEST(ExporterTest, FailedCompanionFileFailsTheReload) {
+  TempDir dir;
+  WriteFile(dir / "wal/a.log", "x");
+  WriteFile(dir / "db/x", "x");
+  Exporter e(TwoComponents(dir.path()), [&](Config* out) {
+    Config c = TwoComponents(dir.path());
+    c.components.pop_back();  // db removed
+    *out = c;
+    return Status();
+  });
+  e.RunOnce();
+  EXPECT_FALSE(e.Reload(/*companion_failed=*/true).has_value());
+  std::string text = *e.Exposition();
+  EXPECT_THAT(text, HasSubstr("stemedb_disk_config_last_reload_successful 0"));
+  EXPECT_THAT(text, HasSubstr("stemedb_disk_config_reload_failures_total 1"));
+  EXPECT_THAT(text, Not(HasSubstr("component=\"db\"")));  // config applied
+
+  EXPECT_FALSE(e.Reload().has_value());
+  text = *e.Exposition();
+  EXPECT_THAT(text, HasSubstr("stemedb_disk_config_last_reload_successful 1"));
+  EXPECT_THAT(text, HasSubstr("stemedb_disk_config_reload_failures_total 1"));
+}
+
 CleanupRule Rule(const std::string& name, const std::string& dir,
                  const std::string& match) {
   CleanupRule r;

@@ -77,6 +77,45 @@ TEST(WebConfigTest, ErrorsNamePositionAndKey) {
                         "mean \"basic_auth_users\"?)"));
 }
 
+// A real cost-4 hash with its cost digits replaced: the loader checks the
+// shape and the cost, not the hash, so no test pays for a high cost.
+std::string WithCost(int cost) {
+  std::string hash = Bcrypt("secret");
+  hash[4] = static_cast<char>('0' + cost / 10);
+  hash[5] = static_cast<char>('0' + cost % 10);
+  return hash;
+}
+
+// bcrypt costs are limited to what can log in within a scrape: below
+// bcrypt's minimum or above kMaxBcryptCost is refused with the position, the
+// user and the accepted range; the bounds themselves load.
+TEST(WebConfigTest, BcryptCostOutsideTheAcceptedRangeIsRefused) {
+  WebConfig c;
+  for (int cost : {0, 3, kMaxBcryptCost + 1, 18, 31, 39}) {
+    auto err = Load("basic_auth_users:\n  prom: " + WithCost(cost) + "\n", &c);
+    ASSERT_TRUE(err) << cost;
+    EXPECT_THAT(err->ToString(),
+                HasSubstr("web.yml:2:9: basic_auth_users.prom: user \"prom\": "
+                          "bcrypt cost " +
+                          std::to_string(cost) + " is outside the accepted " +
+                          std::to_string(kMinBcryptCost) + " to " +
+                          std::to_string(kMaxBcryptCost)));
+  }
+  for (int cost : {kMinBcryptCost, kMaxBcryptCost}) {
+    const std::string hash = WithCost(cost);
+    ASSERT_FALSE(Load("basic_auth_users:\n  prom: " + hash + "\n", &c)) << cost;
+    EXPECT_EQ(c.basic_auth_users.at("prom"), hash);
+  }
+}
+
+// Building a BasicAuth hashes nothing, whatever the cost: it runs on the
+// signal thread at start and at every reload. (It used to hash a dummy at
+// each configured cost there; at cost 31, for days, with signals waiting.)
+TEST(BasicAuthTest, ConstructionHashesNothing) {
+  BasicAuth auth({{"prom", WithCost(31)}, {"grafana", WithCost(30)}});
+  EXPECT_EQ(auth.CheckFast(BasicHeader("nobody", "x")), std::nullopt);
+}
+
 TEST(BasicAuthTest, AcceptsOnlyTheRightPassword) {
   BasicAuth auth({{"prom", Bcrypt("secret")}});
   const std::string good = BasicHeader("prom", "secret");

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "stemedb/error.h"
+#include "stemedb/user_file.h"
 
 namespace stemedb {
 
@@ -265,14 +266,13 @@ std::string_view DefaultConfigYaml();
 Status ParseConfig(std::string_view yaml, const std::string& source_name,
                    const std::string& base_dir, Config* out);
 
-// The largest config file read (1 MiB; the default config is 5 KiB). A
-// bigger file is refused before parsing: yaml-cpp takes about 4 bytes of
-// memory per byte of nested input to refuse a bad one.
-inline constexpr size_t kMaxConfigFileBytes = size_t{1} << 20;
+// The largest config file read (1 MiB; the default config is 5 KiB).
+inline constexpr size_t kMaxConfigFileBytes = kConfigFileKind.max_bytes;
 
 // Reads a config file's text (the main config, or the exporter's web
-// config): a directory, an unreadable file or one over kMaxConfigFileBytes is
-// an error naming the file. For every loader, so the cap is one rule.
+// config) by the one rule for user-named files (stemedb/user_file.h): a
+// FIFO, directory or device, an unreadable file or one over
+// kMaxConfigFileBytes is an error naming the file, and nothing blocks.
 Status ReadConfigText(const std::string& path, std::string* text);
 
 // Reads and parses a file; relative paths in it resolve against its directory.

@@ -3,10 +3,13 @@
 //
 // - Constant time whatever the user: a wrong password for a real user and
 //   any password for an unknown user each cost exactly one bcrypt of a cost
-//   that is configured. An unknown name is checked against a per-process
-//   dummy hash whose cost is picked, by a keyed hash of the name, among the
+//   that is configured. An unknown name is hashed with a per-process random
+//   salt whose cost is picked, by a keyed hash of the name, among the
 //   configured users' costs (with one cost, the usual case, always that one),
-//   so an unknown name looks like a real user of some configured cost.
+//   so an unknown name looks like a real user of some configured cost. Only
+//   the salt is made up front (microseconds): construction hashes nothing,
+//   so a reload never waits on bcrypt and no unknown name finds a dummy
+//   "not ready yet".
 // - Verified credentials are remembered, and answered without bcrypt.
 // - bcrypt runs on a small BcryptPool off the I/O threads, with a bounded
 //   queue: a flood of wrong passwords fills that queue (further attempts are
@@ -40,8 +43,8 @@ enum class AuthResult {
 
 class BasicAuth {
  public:
-  // `users`: user -> bcrypt hash ($2a$/$2b$/$2y$). Builds one dummy hash per
-  // distinct cost (one bcrypt each, at construction).
+  // `users`: user -> bcrypt hash ($2a$/$2b$/$2y$, cost checked by the web
+  // config loader). Makes one dummy salt per distinct cost; hashes nothing.
   explicit BasicAuth(std::map<std::string, std::string> users);
 
   // The answer when it needs no bcrypt: credentials verified before, or a
@@ -60,7 +63,7 @@ class BasicAuth {
   static std::optional<Parsed> Parse(std::string_view authorization);
 
   const std::map<std::string, std::string> users_;
-  std::vector<std::string> dummies_;  // one per distinct configured cost
+  std::vector<std::string> dummies_;  // settings, one per configured cost
   uint64_t name_key_ = 0;             // keys the unknown-name -> dummy choice
   mutable std::mutex mu_;
   mutable std::unordered_set<std::string> verified_;  // GUARDED_BY(mu_)

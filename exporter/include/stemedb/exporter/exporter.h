@@ -46,7 +46,11 @@ class Exporter {
   // (components removed from it stop reporting at once) and a walk starts
   // now; on failure the old config stays, the failure is logged and counted.
   // Returns the error, if any.
-  Status Reload();
+  // `companion_failed`: a file reloaded alongside (the web config) failed
+  // and was kept as it was. The caller logs it; the reload then counts as
+  // failed (last_reload_successful 0, failures + 1) either way, though a
+  // good config is still applied.
+  Status Reload(bool companion_failed = false);
 
   // The text of the last render (never null; possibly only self metrics
   // before the first walk finishes).
