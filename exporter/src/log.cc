@@ -43,7 +43,7 @@ void AppendEscaped(std::string* out, std::string_view raw) {
     size_t length = 0;
     const int control = ControlCharacterAt(v, i, &length);
     if (control >= 0 && c != '\n' && c != '\t' && c != '\r') {
-      char buf[8];
+      char buf[16];  // "\\u" and at most 8 hex digits as far as -Wformat knows
       std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(control));
       *out += buf;
       i += length - 1;
