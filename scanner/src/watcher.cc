@@ -607,8 +607,10 @@ struct Watcher::Tree {
   }
 
   // Resolves every watched component's path afresh: one that appeared is
-  // walked; one that now names another directory (or none) while its
-  // watches stay on the old one is walked again (reason replaced).
+  // walked; one that now names another directory while its watches stay on
+  // the old one is walked again (reason replaced); one that leads nowhere is
+  // missing, as a re-read finding it gone makes it (removing an optional
+  // component is no replacement, so nothing is counted).
   void CheckRoots() {
     for (size_t i = 0; i < components.size(); ++i) {
       Component& comp = components[i];
@@ -616,6 +618,11 @@ struct Watcher::Tree {
       const std::optional<InodeKey> now = RootInode(static_cast<int>(i));
       if (!comp.present) {
         if (now) Build(static_cast<int>(i), std::nullopt);
+      } else if (!now) {
+        RemoveSubtree(comp.root);
+        comp.links.clear();
+        comp.present = false;
+        changed = true;
       } else if (now != comp.root_inode) {
         Build(static_cast<int>(i), RewalkReason::kReplaced);
       }

@@ -333,6 +333,9 @@ TEST(WatcherTest, ComponentDirectoryRemovedAndRecreated) {
   // Looked for again every second; the callback tells when it is back.
   w.WaitFor([&] { return w->TakeStats(false).at(0).present; });
   ExpectExact(w.Now(), comp);
+  // Gone and back is no replacement: nothing counted as a rewalk.
+  EXPECT_EQ(w->Info().at(0).rewalks,
+            (std::array<uint64_t, kRewalkReasonCount>{}));
 }
 
 // Bytes of the entries an aggregate was told to count, and names seen.
