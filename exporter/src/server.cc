@@ -64,9 +64,14 @@ class Registry {
 
   // Adds a new connection (idle); returns its handle.
   List::iterator Add(std::weak_ptr<Connection> c) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++count_;
-    return lists_[0].insert(lists_[0].end(), Entry{std::move(c)});
+    List::iterator it;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++count_;
+      it = lists_[0].insert(lists_[0].end(), Entry{std::move(c)});
+    }
+    changed_.notify_all();  // free unless a test waits
+    return it;
   }
   void Remove(List::iterator it) {
     {

@@ -372,6 +372,9 @@ class TlsServerTest : public ::testing::Test {
     ServerOptions options;
     options.listen_addresses = {"127.0.0.1:0"};
     options.io_threads = 2;
+    // No test here waits for a header timeout, and the half-open and
+    // stalled connections they make must outlive a slow (sanitized) run.
+    options.read_header_timeout = std::chrono::minutes(10);
     Adjust(&options);
     ASSERT_EQ(MakeWebSettings(web, &options.web), std::nullopt);
     std::string error;
@@ -564,8 +567,13 @@ TEST_F(TlsServerTest, HalfOpenHandshakesTakeNoOpenSslMemory) {
     ASSERT_EQ(::send(fd, part.data(), part.size(), 0),
               static_cast<ssize_t>(part.size()));
   }
-  // A whole handshake and scrape after them, on both I/O threads: by then
+  // Every one accepted (the warm-up's connection may still be open), then
+  // a whole handshake and scrape after them on both I/O threads: by then
   // each thread has seen the half-open ones' bytes.
+  ASSERT_TRUE(server_->WaitForCounts(
+      [](const ConnectionCounts& c) { return c.open >= kHalfOpen; },
+      std::chrono::minutes(1)))
+      << "open " << server_->Counts().open;
   for (int i = 0; i < 2; ++i) ExpectScrape();
   EXPECT_EQ(server_->Counts().handshaking, 0u);
   const size_t grown = HeapInUse() > before ? HeapInUse() - before : 0;
