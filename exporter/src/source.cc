@@ -135,10 +135,16 @@ class ModalSource : public ComponentSource {
       StopWatcher();
       return scanner::ScanComponents(plan.specs, plan.options);
     }
-    if (!watcher_ || !SamePlan(plan, plan_)) StartWatcher(plan);
+    // Its own reference: Stop() on another thread may take watcher_ away
+    // while this walk goes on.
+    std::shared_ptr<scanner::Watcher> watcher = CurrentWatcher();
+    if (!watcher || !SamePlan(plan, plan_)) watcher = StartWatcher(plan);
+    if (!watcher) {  // stopped
+      return std::vector<scanner::ComponentStats>(plan.specs.size());
+    }
     std::vector<scanner::ComponentStats> out =
-        watcher_->TakeStats(plan.options.record_directories);
-    std::vector<scanner::WatchInfo> info = watcher_->Info();
+        watcher->TakeStats(plan.options.record_directories);
+    std::vector<scanner::WatchInfo> info = watcher->Info();
     out.resize(plan.specs.size());
     info.resize(plan.specs.size());  // appended specs: not watched
     last_.resize(plan.specs.size());
@@ -173,7 +179,13 @@ class ModalSource : public ComponentSource {
     return out;
   }
 
-  void Stop() override { StopWatcher(); }
+  void Stop() override {
+    {
+      std::lock_guard lock(mu_);
+      stopped_ = true;
+    }
+    StopWatcher();
+  }
 
   WatchState Watching() const override {
     WatchState state;
@@ -190,16 +202,18 @@ class ModalSource : public ComponentSource {
   }
 
   void Sync() override {
-    std::shared_ptr<scanner::Watcher> w;
-    {
-      std::lock_guard lock(mu_);
-      w = watcher_;
-    }
-    if (w) w->Sync();
+    if (std::shared_ptr<scanner::Watcher> w = CurrentWatcher()) w->Sync();
   }
 
  private:
-  void StartWatcher(const WalkPlan& plan) {
+  std::shared_ptr<scanner::Watcher> CurrentWatcher() const {
+    std::lock_guard lock(mu_);
+    return watcher_;
+  }
+
+  // The new watcher; null once the source is stopped (a walk that was in
+  // progress then must not leave a watcher running behind Stop()).
+  std::shared_ptr<scanner::Watcher> StartWatcher(const WalkPlan& plan) {
     StopWatcher();
     const testing::WatchSeams seams = testing::GetWatchSeams();
     const auto table = filesystems::ReadMountTable();
@@ -236,11 +250,18 @@ class ModalSource : public ComponentSource {
             {{"component", plan.specs[i].name}});
       }
     }
-    std::lock_guard lock(mu_);
-    watcher_ = std::move(watcher);
-    plan_ = plan;
-    last_.assign(plan.specs.size(), {});
-    walked_.assign(plan.specs.size(), false);
+    {
+      std::lock_guard lock(mu_);
+      if (!stopped_) {
+        watcher_ = watcher;
+        plan_ = plan;
+        last_.assign(plan.specs.size(), {});
+        walked_.assign(plan.specs.size(), false);
+        return watcher;
+      }
+    }
+    watcher->Stop();  // outside mu_: its thread may be calling back
+    return nullptr;
   }
 
   void StopWatcher() {
@@ -252,8 +273,11 @@ class ModalSource : public ComponentSource {
     if (w) w->Stop();
   }
 
-  mutable std::mutex mu_;  // guards watcher_ and plan_ against Watching()
+  // Guards watcher_, stopped_ and plan_ against Watching() and Stop() on
+  // other threads (plan_ is written on the walk thread only).
+  mutable std::mutex mu_;
   std::shared_ptr<scanner::Watcher> watcher_;
+  bool stopped_ = false;
   WalkPlan plan_;
   // Walked components (not watched): the last walk, and whether it was
   // complete.

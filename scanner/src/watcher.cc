@@ -606,18 +606,22 @@ struct Watcher::Tree {
     return InodeKey{st.st_dev, st.st_ino};
   }
 
-  // Resolves every watched component's path afresh: one that appeared is
-  // walked; one that now names another directory while its watches stay on
-  // the old one is walked again (reason replaced); one that leads nowhere is
-  // missing, as a re-read finding it gone makes it (removing an optional
-  // component is no replacement, so nothing is counted).
+  // Resolves every watched component's path afresh: one that names another
+  // directory than the one last walked is walked again (reason replaced),
+  // whether or not a check caught the moment it led nowhere (mv, then ln -s,
+  // leaves such a moment); one that appeared is walked; one that leads
+  // nowhere is missing, as a re-read finding it gone makes it (removing an
+  // optional component replaces nothing, so nothing is counted).
   void CheckRoots() {
     for (size_t i = 0; i < components.size(); ++i) {
       Component& comp = components[i];
       if (!comp.watched) continue;
       const std::optional<InodeKey> now = RootInode(static_cast<int>(i));
       if (!comp.present) {
-        if (now) Build(static_cast<int>(i), std::nullopt);
+        if (!now) continue;
+        const bool other = comp.root_inode && *comp.root_inode != *now;
+        Build(static_cast<int>(i),
+              other ? std::optional(RewalkReason::kReplaced) : std::nullopt);
       } else if (!now) {
         RemoveSubtree(comp.root);
         comp.links.clear();
