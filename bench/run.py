@@ -74,7 +74,7 @@ def main():
     p.add_argument("--files", type=int, default=1000000)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--exporter",
-                   default=os.path.join(REPO, "build/exporter/stemedb_disk_exporter"))
+                   default=os.path.join(REPO, "build/bin/stemedb_disk_exporter"))
     a = p.parse_args()
 
     if not os.path.isdir(a.tree):

@@ -77,7 +77,7 @@ def make_tls(work):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--exporter", default=os.path.join(
-        REPO, "build/exporter/stemedb_disk_exporter"))
+        REPO, "build/bin/stemedb_disk_exporter"))
     p.add_argument("--duration", default="10s")
     p.add_argument("--runs", type=int, default=1)
     a = p.parse_args()

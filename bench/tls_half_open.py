@@ -76,7 +76,7 @@ def open_fds(pid):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--exporter", default=os.path.join(
-        REPO, "build/exporter/stemedb_disk_exporter"))
+        REPO, "build/bin/stemedb_disk_exporter"))
     p.add_argument("--connections", type=int, default=4000)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--cut", type=int, default=10,

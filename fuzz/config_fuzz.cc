@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "stemedb/config.h"
+#include "stemedb/config/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   stemedb::Config config;

@@ -1,8 +1,8 @@
 // libFuzzer harness for the HTTP request path: raw bytes through Beast's
 // request parser (with the server's limits) and, when a request parses,
 // through basic auth and the Router, exactly as a connection does, without
-// sockets. Needs: stemedb::exporter_core (Router, BasicAuth, Exporter),
-// Boost.Beast headers, libcrypt (via exporter_core).
+// sockets. Needs: stemedb::http (Router, BasicAuth, Exporter),
+// Boost.Beast headers, libcrypt (via stemedb::http).
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cstddef>
@@ -10,9 +10,9 @@
 #include <memory>
 #include <string>
 
-#include "stemedb/exporter/basic_auth.h"
-#include "stemedb/exporter/beast_request.h"
-#include "stemedb/exporter/http_handler.h"
+#include "stemedb/http/basic_auth.h"
+#include "stemedb/http/beast_request.h"
+#include "stemedb/http/router.h"
 
 namespace {
 

@@ -4,10 +4,10 @@
 #include <cstdint>
 #include <string_view>
 
-#include "stemedb/scanner/filesystems.h"
+#include "stemedb/measure/filesystems.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace stemedb::filesystems;
+  using namespace stemedb::measure;
   const auto table = ParseMountInfo(
       std::string_view(reinterpret_cast<const char*>(data), size));
   for (const auto& m : table) {

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "stemedb/exporter/web_config.h"
+#include "stemedb/http/web_config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const int fd = memfd_create("web_config_fuzz", MFD_CLOEXEC);

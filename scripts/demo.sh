@@ -13,7 +13,7 @@ cmake --build --preset default --target stemedb_disk_exporter stemedb_rulegen
 demo=build/demo
 address=${STEMEDB_DEMO_ADDRESS:-127.0.0.1:19180}
 python3 scripts/demo-tree.py "$demo/stemedb"
-build/rulegen/stemedb_rulegen --out "$demo/generated"
+build/bin/stemedb_rulegen --out "$demo/generated"
 
 cat <<MSG
 
@@ -27,5 +27,5 @@ cat <<MSG
   Ctrl-C stops the exporter. Port taken? STEMEDB_DEMO_ADDRESS=127.0.0.1:PORT $0
 
 MSG
-exec build/exporter/stemedb_disk_exporter --root "$demo/stemedb" \
+exec build/bin/stemedb_disk_exporter --root "$demo/stemedb" \
   --web.listen-address "$address"

@@ -1,7 +1,7 @@
+#include "stemedb/cli/suggest.h"
+
 #include <algorithm>
 #include <numeric>
-
-#include "stemedb/cli_suggest.h"
 
 namespace stemedb::cli {
 

@@ -2,7 +2,7 @@
 // relate its keys, and the edges where yaml-cpp and Boost exceptions become
 // ConfigError values.
 
-#include "stemedb/config.h"
+#include "stemedb/config/config.h"
 
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
@@ -18,10 +18,10 @@
 #include <limits>
 #include <utility>
 
-#include "stemedb/metric_names.h"
-#include "stemedb/paths.h"
-#include "stemedb/pattern.h"
-#include "yaml_reader.h"
+#include "stemedb/base/paths.h"
+#include "stemedb/config/metric_names.h"
+#include "stemedb/config/pattern.h"
+#include "stemedb/config/yaml_reader.h"
 
 namespace stemedb {
 namespace {

@@ -9,7 +9,7 @@
 #include <optional>
 #include <string_view>
 
-#include "stemedb/config.h"
+#include "stemedb/config/config.h"
 
 namespace stemedb {
 namespace {

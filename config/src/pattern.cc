@@ -3,7 +3,7 @@
 // C-locale meaning of fnmatch is kept exactly and RE2's own syntax never
 // sees user text. tests/config/pattern_test.cc holds fnmatch as the oracle.
 
-#include "stemedb/pattern.h"
+#include "stemedb/config/pattern.h"
 
 #include <re2/re2.h>
 

@@ -1,4 +1,4 @@
-#include "yaml_reader.h"
+#include "stemedb/config/yaml_reader.h"
 
 #include <yaml-cpp/eventhandler.h>
 
@@ -12,7 +12,7 @@
 #include <system_error>
 #include <utility>
 
-#include "stemedb/utf8.h"
+#include "stemedb/base/utf8.h"
 
 namespace stemedb::detail {
 namespace {

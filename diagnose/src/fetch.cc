@@ -14,7 +14,7 @@
 #include <boost/beast/ssl.hpp>
 #include <thread>
 
-#include "stemedb/user_file.h"
+#include "stemedb/base/user_file.h"
 
 namespace stemedb::diagnose {
 namespace {

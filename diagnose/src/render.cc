@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "format.h"
-#include "stemedb/utf8.h"
+#include "stemedb/base/utf8.h"
 
 namespace stemedb::diagnose {
 namespace {

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <iterator>
 
-#include "stemedb/paths.h"
-#include "stemedb/pattern.h"
+#include "stemedb/base/paths.h"
+#include "stemedb/config/pattern.h"
 
 namespace stemedb::reclaim {
 namespace {

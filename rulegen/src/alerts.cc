@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "stemedb/metric_names.h"
+#include "stemedb/config/metric_names.h"
 #include "stemedb/rulegen/format.h"
 #include "stemedb/rulegen/rules.h"
 #include "stemedb/rulegen/scenario.h"

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "stemedb/metric_names.h"
+#include "stemedb/config/metric_names.h"
 #include "stemedb/rulegen/format.h"
 #include "stemedb/rulegen/scenario.h"
 

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "stemedb/metric_names.h"
+#include "stemedb/config/metric_names.h"
 #include "stemedb/rulegen/format.h"
 
 namespace stemedb::rulegen {

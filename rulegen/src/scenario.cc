@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "stemedb/metric_names.h"
+#include "stemedb/config/metric_names.h"
 #include "stemedb/rulegen/format.h"
 
 namespace stemedb::rulegen {

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "stemedb/atomic_file.h"
-#include "stemedb/user_file.h"
+#include "stemedb/base/atomic_file.h"
+#include "stemedb/base/user_file.h"
 
 extern char** environ;
 

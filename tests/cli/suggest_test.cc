@@ -1,9 +1,10 @@
+#include "stemedb/cli/suggest.h"
+
 #include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "stemedb/cli_suggest.h"
 
 namespace stemedb::cli {
 namespace {

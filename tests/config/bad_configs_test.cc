@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "stemedb/config.h"
+#include "stemedb/config/config.h"
 
 namespace stemedb {
 namespace {

@@ -1,7 +1,7 @@
 // Loading good configs: path resolution, root overrides, replacement of the
 // component list, label order, partial files, and the error value itself.
 
-#include "stemedb/config.h"
+#include "stemedb/config/config.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -11,7 +11,7 @@
 #include <fstream>
 #include <string>
 
-#include "stemedb/pattern.h"
+#include "stemedb/config/pattern.h"
 #include "temp_dir.h"
 
 namespace stemedb {
@@ -454,10 +454,12 @@ TEST(ConfigErrorTest, ToStringOmitsWhatIsUnknown) {
 // A path or key from outside goes to a terminal: its escapes are shown, not
 // obeyed.
 TEST(ConfigErrorTest, ToStringEscapesControlCharacters) {
-  EXPECT_EQ(
-      (ConfigError{"/d/\x1b]0;t\x07.yaml", 1, 2, "k\xc2\x9b" "2J", "bad\x7f\xff"})
-          .ToString(),
-      "/d/\\x1b]0;t\\x07.yaml:1:2: k\\u009b2J: bad\\x7f\\xff");
+  EXPECT_EQ((ConfigError{"/d/\x1b]0;t\x07.yaml", 1, 2,
+                         "k\xc2\x9b"
+                         "2J",
+                         "bad\x7f\xff"})
+                .ToString(),
+            "/d/\\x1b]0;t\\x07.yaml:1:2: k\\u009b2J: bad\\x7f\\xff");
 }
 
 }  // namespace

@@ -10,7 +10,7 @@
 #include <sstream>
 #include <string>
 
-#include "stemedb/config.h"
+#include "stemedb/config/config.h"
 
 namespace stemedb {
 namespace {

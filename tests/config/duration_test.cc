@@ -6,7 +6,7 @@
 #include <chrono>
 #include <string>
 
-#include "stemedb/config.h"
+#include "stemedb/config/config.h"
 
 namespace stemedb {
 namespace {

@@ -2,7 +2,7 @@
 // oracle, on a table and on many generated patterns and names), refusals
 // carry the offset, and hostile patterns cost linear time.
 
-#include "stemedb/pattern.h"
+#include "stemedb/config/pattern.h"
 
 #include <fnmatch.h>
 #include <gtest/gtest.h>

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "stemedb/config.h"
+#include "stemedb/config/config.h"
 
 namespace stemedb::reclaim {
 namespace {
@@ -359,8 +359,8 @@ cleanup:
     many.Add(wal, std::to_string(i) + ".log", stat_at(30 - i, 8), true);
   }
   for (int i = 0; i < 7; ++i) {
-    ASSERT_TRUE(many.Remove(wal, std::to_string(i) + ".log",
-                            stat_at(30 - i, 8), true));
+    ASSERT_TRUE(
+        many.Remove(wal, std::to_string(i) + ".log", stat_at(30 - i, 8), true));
     const Reading r = rules.Evaluate({&many}, now_)[0];
     EXPECT_EQ(r.entries, 11u - i);
     EXPECT_EQ(r.oldest_mtime, now_ - (30 - i - 1) * kDay);

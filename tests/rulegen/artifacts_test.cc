@@ -13,7 +13,7 @@
 #include <set>
 #include <string>
 
-#include "stemedb/config.h"
+#include "stemedb/config/config.h"
 
 namespace stemedb::rulegen {
 namespace {

@@ -6,8 +6,8 @@
 #include <set>
 #include <string>
 
-#include "stemedb/config.h"
-#include "stemedb/metric_names.h"
+#include "stemedb/config/config.h"
+#include "stemedb/config/metric_names.h"
 
 namespace stemedb::rulegen {
 namespace {

@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "stemedb/base/error.h"
 #include "stemedb/diagnose/diagnosis.h"
-#include "stemedb/error.h"
 
 namespace stemedb::diagnose {
 

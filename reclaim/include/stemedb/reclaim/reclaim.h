@@ -32,8 +32,8 @@
 #include <string_view>
 #include <vector>
 
-#include "stemedb/config.h"
-#include "stemedb/pattern.h"
+#include "stemedb/config/config.h"
+#include "stemedb/config/pattern.h"
 
 namespace stemedb::reclaim {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "stemedb/config.h"
+#include "stemedb/config/config.h"
 
 namespace stemedb::rulegen {
 

@@ -12,7 +12,7 @@
 
 #include <string>
 
-#include "stemedb/config.h"
+#include "stemedb/config/config.h"
 #include "stemedb/rulegen/rules.h"
 
 namespace stemedb::rulegen {

@@ -14,7 +14,7 @@
 #include <optional>
 #include <string>
 
-#include "stemedb/config.h"
+#include "stemedb/config/config.h"
 #include "stemedb/rulegen/rules.h"
 
 namespace stemedb::rulegen {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "stemedb/error.h"
+#include "stemedb/base/error.h"
 #include "stemedb/rulegen/artifacts.h"
 
 namespace stemedb::rulegen {
