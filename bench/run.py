@@ -9,6 +9,9 @@
      default collectors) on the same machine.
 
 Usage: bench/run.py [--tree DIR] [--files N] [--runs N] [--exporter PATH]
+                    [--baseline PATH]
+--baseline times a second exporter binary (e.g. the previous version) in the
+same interleaved runs, so the two are compared on the same cache state.
 The tree is created with ../shared/bench/make-tree.py when DIR is missing.
 Only loopback is used. Prints a table and the ratios the issue targets.
 """
@@ -75,6 +78,7 @@ def main():
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--exporter",
                    default=os.path.join(REPO, "build/bin/stemedb_disk_exporter"))
+    p.add_argument("--baseline", help="a previous exporter to time alongside")
     a = p.parse_args()
 
     if not os.path.isdir(a.tree):
@@ -88,6 +92,8 @@ def main():
         "du": ["du", "-s", "--block-size=1", a.tree],
         "gdu": ["gdu", "-n", "-p", "-s", a.tree],
     }
+    if a.baseline:
+        tools["baseline --once"] = [a.baseline, "--once", "--root", a.tree]
     for cmd in tools.values():  # warm the page and dentry caches
         timed(cmd)
     walls = {k: [] for k in tools}
@@ -107,6 +113,12 @@ def main():
     print("  stemedb/du wall = %.2f (target <= 0.50); stemedb/gdu wall = %.2f;"
           " stemedb peak RSS %.1f MiB (target <= 32)"
           % (ratio_du, ratio_gdu, rss["stemedb --once"] / 1024))
+    if a.baseline:
+        print("  stemedb/baseline wall = %.2f; baseline/du wall = %.2f"
+              % (statistics.median(walls["stemedb --once"]) /
+                 statistics.median(walls["baseline --once"]),
+                 statistics.median(walls["baseline --once"]) /
+                 statistics.median(walls["du"])))
 
     procs = []
     try:
