@@ -13,7 +13,7 @@ Usage: bench/run.py [--tree DIR] [--files N] [--runs N] [--exporter PATH]
 --baseline times a second exporter binary (e.g. the previous version) in the
 same interleaved runs, so the two are compared on the same cache state.
 The tree is created with ../shared/bench/make-tree.py when DIR is missing.
-Only loopback is used. Prints a table and the ratios the issue targets.
+Only loopback is used. Prints a table and the ratios against the targets.
 """
 import argparse
 import os

@@ -6,7 +6,7 @@
   2. stemedb_disk_exporter over HTTP and over HTTPS (TLS 1.3, keep-alive);
   3. the exporter again, HTTP and HTTPS, while 1,000 idle connections to it
      are open.
-Prints requests/s, p99 latency, the ratio to node_exporter and the issue's
+Prints requests/s, p99 latency, the ratio to node_exporter and the
 targets (>= 250x node_exporter's req/s; p99 <= 2 ms; <= 5 ms with 1,000
 idle). Only loopback is used. The machine's load average is printed first:
 the figures mean little on a busy machine.

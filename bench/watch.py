@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmarks watch mode against walk mode (issue 8), side by side, one run.
+"""Benchmarks watch mode against walk mode, side by side, one run.
 
 On a make-tree.py tree of 1,000,000 files (created under --dir on the real
 disk, deleted at the end unless --keep):

@@ -2,12 +2,12 @@
 # The test command: install what is missing, build, run every test (unit,
 # promtool, end to end against the real Prometheus and Alertmanager, and the
 # check that committed rules/ and dashboards/ match the generator), then the
-# unit tests again under AddressSanitizer and UBSan, the exporter's and the
-# scanner's unit and server tests under ThreadSanitizer (the walk and the
-# background loops are threaded C++; a data race or overflow there would
-# otherwise show up only on somebody's full disk), and each libFuzzer harness
-# for a bounded time (STEMEDB_FUZZ_SECONDS each, default 30). Every stage
-# prints its duration.
+# unit tests again under AddressSanitizer and UBSan, the threaded rooms' unit
+# and server tests (base, measure, engine, collector, http) under
+# ThreadSanitizer (the walk and the background loops are threaded C++; a data
+# race or overflow there would otherwise show up only on somebody's full
+# disk), and each libFuzzer harness for a bounded time (STEMEDB_FUZZ_SECONDS
+# each, default 30). Every stage prints its duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)

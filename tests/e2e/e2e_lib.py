@@ -33,7 +33,7 @@ import urllib.request
 SKIP_EXIT_CODE = 77
 
 COMPONENTS = ("wal", "db", "backups", "logs", "tmp")
-# The runbook's default layout (issue 2), relative to the root.
+# The runbook's default layout, relative to the root.
 DEFAULT_LAYOUT = {
     "wal": "data/wal",
     "db": "data/db",
@@ -42,7 +42,7 @@ DEFAULT_LAYOUT = {
     "tmp": "data/tmp",
 }
 SEGMENT_PATTERNS = {"wal": "*.log", "backups": "stemedb-backup-*"}
-# The fixed set of scan error reasons of the metric contract (issue 2).
+# The fixed set of scan error reasons of the metric contract.
 ERROR_REASONS = ("permission", "vanished", "loop", "timeout", "other")
 
 

@@ -1,4 +1,4 @@
-"""A seeded generator of random changes to a StemeDB tree (issue 8 tests).
+"""A seeded generator of random changes to a StemeDB tree (watch-mode tests).
 
 Mutator(root, {component: path}, seed, sparse_max).run(ops) applies `ops`
 operations drawn from WEIGHTS: create, append, truncate, sparse write, hard
@@ -188,7 +188,7 @@ class Mutator:
         reports a change only to the directory of the name used, and no
         watch is there, so the component's names show it only when their
         directory is next read, or at the reconcile walk, which would count
-        a difference (the README's watch-mode limits). Writers of a StemeDB
+        a difference (docs/design-watch-mode.md, Freshness). Writers of a StemeDB
         tree do not do that; the check wants reconcile differences of 0."""
         path = self.files.choice(self.rng)
         if path and self.component_of(path) is None and \

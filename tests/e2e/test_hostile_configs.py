@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""e2e_hostile_configs: extreme configs through both binaries (issue 7).
+"""e2e_hostile_configs: extreme configs through both binaries.
 
 1. The hostile corpus (tests/data/hostile-configs/*.yaml, first line
    "# expect: LINE:COL: KEY: MESSAGE") plus generated ones too big to commit
@@ -66,7 +66,7 @@ class HostileConfigTest(unittest.TestCase):
             self.check_refused(path, expected(path))
 
     def test_generated(self):
-        # The issue's 200 MB file of nested maps took 790 MB to refuse; any
+        # A 200 MB file of nested maps once took 790 MB to refuse; any
         # file over the cap is refused unread, so 2 MiB shows it.
         big = os.path.join(self.work, "big.yaml")
         with open(big, "w") as f:
@@ -88,7 +88,7 @@ class HostileConfigTest(unittest.TestCase):
     def test_overlap_through_symlinks(self):
         """The same directory reached through a symlink, and a component
         whose symlink leads into another's tree: refused by both binaries,
-        at the later component's path (issue 7, item 8)."""
+        at the later component's path (components must not overlap)."""
         root = os.path.join(self.work, "root")
         os.makedirs(os.path.join(root, "data", "wal"))
         os.symlink("data/wal", os.path.join(root, "alias"))

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """e2e_hostile_names: a tmpfs whose device and mountpoint names are not
-UTF-8 (issue 7, item 1) keeps the real Prometheus scraping.
+UTF-8 keeps the real Prometheus scraping.
 
 The test mounts `tmpfs` with source b"dev\\xffx" at b".../mnt\\xffz" in a
 private mount namespace (in_mount_ns.sh); the wal component is a symlink

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""e2e_hostile_operators: careless operators against the real exporter
-(issue 7): an unreadable root (item 9), a storm of SIGHUPs (item 7), and a
-descriptor limit under a very deep tree (item 5).
+"""e2e_hostile_operators: careless operators against the real exporter:
+an unreadable root, a storm of SIGHUPs, and a descriptor limit under a very
+deep tree.
 """
 import os
 import shutil

@@ -2,7 +2,7 @@
 """e2e_http_front: the HTTP front holds against idle and slow clients.
 
 Truth: the kernel (sockets closing, /proc/PID/status of the exporter), curl
-(gzip, methods), the exporter's own exit status and stderr. Issue 6 bars:
+(gzip, methods), the exporter's own exit status and stderr. What must hold:
 1,000 idle and 200 slow connections do not blind /metrics, the exporter's
 RSS stays under 64 MiB, slow ones are closed at the header timeout, SIGTERM
 ends the process within a second; the connection limit closes the oldest

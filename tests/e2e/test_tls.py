@@ -3,7 +3,7 @@
 
 Truth: the real Prometheus 2.42 (its `up` through the API), curl and
 `openssl s_client` as clients, certificates made here with the openssl CLI.
-Issue 6 bars: Prometheus scrapes over HTTPS with tls_config (CA, client
+What must hold: Prometheus scrapes over HTTPS with tls_config (CA, client
 certificate) and over HTTP with basic auth; curl without a client
 certificate is refused under RequireAndVerifyClientCert; TLS 1.2 is refused
 under min_version: TLS13; a certificate replaced on disk is served on a

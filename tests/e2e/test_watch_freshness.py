@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """e2e_watch_freshness: the real Prometheus sees a WAL write within 2 s.
 
-Issue 8's promise: a change reaches /metrics in seconds, not at the next
+Watch mode's promise: a change reaches /metrics in seconds, not at the next
 scan interval. The probe writes a file of known size into data/wal (a new
 segment, or an append to the newest), fsyncs it (a WAL does; it also makes
 st_blocks final, so du is the truth from that moment), and polls the real
@@ -13,7 +13,7 @@ Watch mode runs with scan.interval 1h: only the watcher can make it fresh.
 Walk mode, the baseline, needs an interval under the bound (500ms here) and
 shows the pipeline works the same way today.
 
-The bound asserted is the issue's 2 s plus one scrape interval: Prometheus
+The bound asserted is the 2 s target plus one scrape interval: Prometheus
 samples /metrics once per scrape interval, so a value the exporter served
 at 2.0 s may first be stored up to one interval later; anything tighter
 would measure Prometheus' scrape phase, not the exporter. The 20 ms poll of

@@ -162,7 +162,7 @@ class MutationBase:
             # A reconcile that finds a difference walks the component again
             # (a rewalk with reason `error`), which would also hide the
             # difference from the check above: there must be none, ever
-            # (issue 8: the reconcile difference is 0 in every test).
+            # (the reconcile difference is 0 in every test).
             errors = self.error_rewalks(m)
             if errors:
                 self.fail_with_seed(

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""e2e_watch_scenarios: each of issue 8's hard cases, one at a time.
+"""e2e_watch_scenarios: each of watch mode's hard cases, one at a time.
 
 The mutation test finds errors; this one names them. One watch-mode
 exporter (scan.interval and scan.reconcile_interval 6h: no walk and no

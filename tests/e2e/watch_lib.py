@@ -1,7 +1,7 @@
-"""Helpers for the watch-mode tests (issue 8): the truth, the modes, waits.
+"""Helpers for the watch-mode tests: the truth, the modes, waits.
 
-The truth of a component is computed the way the README defines the
-metrics, by tools independent of the exporter:
+The truth of a component is computed the way the metric contract defines
+the metrics, by tools independent of the exporter:
 
   allocated bytes   du -s -x --block-size=1 DIR
   apparent bytes    du -s -x -b DIR
