@@ -2,7 +2,7 @@
 // it in one place: expression, limits (thresholds), severity, annotations,
 // runbook section, inhibitions, its promtool test scenario and its
 // dashboard panel. To add an alert, write one entry and list it in
-// Entries() (rulegen/README.md, "Adding an alert").
+// Entries() (docs/rulegen.md, "Adding an alert").
 #include <string>
 #include <string_view>
 #include <vector>

@@ -280,7 +280,7 @@ cleanup:
   EXPECT_EQ(rules.Evaluate(views, now_ + 28 * kDay)[0].entries, 2u);
 }
 
-// The memory bound the README states: nothing per entry that matches no
+// The memory bound docs/design.md states: nothing per entry that matches no
 // rule or is already old; 16 bytes per young match (vector growth aside).
 TEST_F(ReclaimTest, MemoryFollowsYoungMatchesOnly) {
   const Config config = Load(R"(

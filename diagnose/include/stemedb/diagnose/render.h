@@ -20,7 +20,7 @@ namespace stemedb::diagnose {
 // EscapeForTerminal), never sent to the terminal.
 std::string RenderText(const Report& report, size_t width = 80);
 
-// The JSON document (schema in README "diagnose"): the verdict, the limits
+// The JSON document (schema in docs/diagnose.md): the verdict, the limits
 // and every number, sizes in bytes, times in unix seconds. Keys in a fixed
 // order, so equal reports give equal bytes.
 std::string RenderJson(const Report& report);
