@@ -126,10 +126,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--instances", default="30,1000")
     ap.add_argument("--exporter",
-                    default=os.path.join(REPO, "build", "exporter",
+                    default=os.path.join(REPO, "build", "bin",
                                          "stemedb_disk_exporter"))
     ap.add_argument("--rulegen",
-                    default=os.path.join(REPO, "build", "rulegen",
+                    default=os.path.join(REPO, "build", "bin",
                                          "stemedb_rulegen"))
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as work:

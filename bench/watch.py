@@ -257,7 +257,7 @@ def main():
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--keep", help="use (or create and keep) this tree")
     p.add_argument("--exporter", default=os.path.join(
-        REPO, "build", "exporter", "stemedb_disk_exporter"))
+        REPO, "build", "bin", "stemedb_disk_exporter"))
     a = p.parse_args()
     os.environ["STEMEDB_EXPORTER"] = os.path.abspath(a.exporter)
     modes = ["watch", "walk"] if w.has_scan_mode("watch") else ["walk"]

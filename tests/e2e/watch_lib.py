@@ -214,7 +214,7 @@ def has_flag(flag):
 def watch_in_tree():
     """True once the watcher is in the source tree (tests/e2e/CMakeLists.txt
     registers the watch-only tests on the same condition)."""
-    return os.path.exists(os.path.join(e2e.source_dir(), "scanner", "src",
+    return os.path.exists(os.path.join(e2e.source_dir(), "measure", "src",
                                        "watcher.cc"))
 
 
