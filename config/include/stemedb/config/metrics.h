@@ -345,9 +345,7 @@ inline constexpr Family kFamilies[] = {
      "The escape is `\\xNN` (`/tmp/x/mnt\\xffz`), so the scrape stays valid "
      "and two such names stay two series. Counted per rendering (after each "
      "walk and capacity pass) and per log line."},
-    // Process, as client_golang's process collector names them; served on
-    // /metrics only (not by --once), read from /proc/self at most once a
-    // second.
+    // Process.
     {kProcessCpuSecondsTotal,
      Type::kCounter,
      Group::kProcess,
@@ -384,6 +382,52 @@ inline constexpr Family kFamilies[] = {
      {},
      Freshness::kLive,
      "Virtual memory size in bytes."},
+};
+
+// The docs' sections: a title and what the families have in common.
+struct GroupDoc {
+  Group group;
+  std::string_view title;
+  std::string_view intro;  // Markdown
+};
+
+inline constexpr GroupDoc kGroups[] = {
+    {Group::kComponents, "Components",
+     "Per component of the config (label `component`), as of the last "
+     "complete walk; a component never walked yet has no series, a removed "
+     "one none at all."},
+    {Group::kComponentSegments, "Segments",
+     "Per component with a `segment_pattern` (label `component`): the "
+     "entries directly in its directory that match it (WAL segments "
+     "`*.log`, backup sets `stemedb-backup-*`)."},
+    {Group::kFilesystems, "Filesystems",
+     "Per filesystem holding a component (labels `mountpoint`, `device`, "
+     "`fstype`), as node_exporter reports "
+     "them. Filesystems are deduplicated by device: components sharing a "
+     "filesystem, and bind mounts of one device, give one series (named by "
+     "the smallest mountpoint). With `scan.one_filesystem: false`, mounts "
+     "below a component are walked and reported too. Capacity is read "
+     "(statfs) every `min(scan.interval, 10s)`."},
+    {Group::kCleanup, "Cleanup rules",
+     "Per rule of `cleanup.rules` (label `rule`): what the runbook's cleanup "
+     "step would free now. Measured by the walks that measure the "
+     "components, never deleted; a rule whose directories have not been "
+     "walked completely yet has only its info series."},
+    {Group::kWalks, "Walks",
+     "Per component (label `component`), on every scrape, also when a walk "
+     "failed."},
+    {Group::kWatch, "Watch mode",
+     "How watch mode (`scan.mode: watch`: one walk, then inotify keeps the "
+     "numbers current within seconds) keeps each component; served in walk "
+     "mode too."},
+    {Group::kExporter, "The exporter",
+     "Its build, its configuration reloads and the label values it had to "
+     "repair."},
+    {Group::kProcess, "Process",
+     "Named as every Go exporter's (client_golang's process collector), so "
+     "dashboards and alerts written for those work unchanged; read from "
+     "`/proc/self` at most once a second, served on `/metrics` (not by "
+     "`--once`)."},
 };
 
 // The family named `name`; a name missing from kFamilies does not compile.
