@@ -6,6 +6,7 @@
 #include "prometheus/text_serializer.h"
 #include "stemedb/base/valid_utf8.h"
 #include "stemedb/config/metric_names.h"
+#include "stemedb/config/metrics.h"
 
 namespace stemedb::exporter {
 namespace {
@@ -15,18 +16,13 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-constexpr std::string_view kCached =
-    " Cached: value as of the last complete background scan, see "
-    "stemedb_disk_last_scan_success_timestamp_seconds.";
-constexpr std::string_view kCachedFs =
-    " Cached: value as of the last statfs, refreshed in the background.";
-
-MetricFamily Family(std::string_view name, std::string_view help,
-                    std::string_view suffix, MetricType type) {
+// An empty family as the table defines it: name, HELP and type.
+MetricFamily Family(const m::Family& def) {
   MetricFamily f;
-  f.name = std::string(name);
-  f.help = std::string(help) + std::string(suffix);
-  f.type = type;
+  f.name = std::string(def.name);
+  f.help = m::FullHelp(def);
+  f.type =
+      def.type == m::Type::kCounter ? MetricType::Counter : MetricType::Gauge;
   return f;
 }
 
@@ -59,67 +55,44 @@ void Push(std::vector<MetricFamily>* out, MetricFamily f) {
 }
 
 // A gauge whose value is one counter of a struct: the byte and count
-// metrics differ only in name, help and field, so they are data.
+// metrics differ only in family and field, so they are data.
 template <typename T>
 struct FieldGauge {
-  std::string_view name;
-  std::string_view help;
+  const m::Family* family;
   uint64_t T::*field;
 };
 
 constexpr FieldGauge<measure::ComponentStats> kComponentGauges[] = {
-    {m::kComponentAllocatedBytes,
-     "Bytes allocated on disk by the component's tree (st_blocks*512, hard "
-     "links once; what du reports).",
+    {&m::Get(m::kComponentAllocatedBytes),
      &measure::ComponentStats::allocated_bytes},
-    {m::kComponentApparentBytes,
-     "Apparent size in bytes of the component's tree (st_size; what du -b "
-     "reports).",
+    {&m::Get(m::kComponentApparentBytes),
      &measure::ComponentStats::apparent_bytes},
-    {m::kComponentFiles, "Non-directory entries in the component's tree.",
-     &measure::ComponentStats::files},
-    {m::kComponentDirectories,
-     "Directories in the component's tree, itself included.",
-     &measure::ComponentStats::directories},
+    {&m::Get(m::kComponentFiles), &measure::ComponentStats::files},
+    {&m::Get(m::kComponentDirectories), &measure::ComponentStats::directories},
 };
 
 constexpr FieldGauge<measure::SegmentStats> kSegmentGauges[] = {
-    {m::kSegments,
-     "Entries directly in the component directory matching its segment "
-     "pattern (WAL segments, backup sets).",
-     &measure::SegmentStats::count},
-    {m::kSegmentAllocatedBytes, "Bytes allocated by the component's segments.",
+    {&m::Get(m::kSegments), &measure::SegmentStats::count},
+    {&m::Get(m::kSegmentAllocatedBytes),
      &measure::SegmentStats::allocated_bytes},
 };
 
 constexpr FieldGauge<measure::Capacity> kCapacityGauges[] = {
-    {m::kFilesystemSizeBytes, "Filesystem size in bytes.",
-     &measure::Capacity::size_bytes},
-    {m::kFilesystemFreeBytes,
-     "Filesystem free space in bytes, including the space reserved for root.",
-     &measure::Capacity::free_bytes},
-    {m::kFilesystemAvailBytes,
-     "Filesystem space available to non-root users in bytes (what alerts "
-     "use).",
-     &measure::Capacity::avail_bytes},
-    {m::kFilesystemFiles,
-     "Filesystem total inodes; 0 where the filesystem has no fixed inode "
-     "table.",
-     &measure::Capacity::files},
-    {m::kFilesystemFilesFree, "Filesystem free inodes.",
-     &measure::Capacity::files_free},
+    {&m::Get(m::kFilesystemSizeBytes), &measure::Capacity::size_bytes},
+    {&m::Get(m::kFilesystemFreeBytes), &measure::Capacity::free_bytes},
+    {&m::Get(m::kFilesystemAvailBytes), &measure::Capacity::avail_bytes},
+    {&m::Get(m::kFilesystemFiles), &measure::Capacity::files},
+    {&m::Get(m::kFilesystemFilesFree), &measure::Capacity::files_free},
 };
 
 void AddComponentFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
-  auto present = Family(m::kComponentPresent,
-                        "1 if the component directory exists, 0 if not.",
-                        kCached, MetricType::Gauge);
+  auto present = Family(m::Get(m::kComponentPresent));
   for (const auto& c : s.components) {
     if (c.have_stats) Add(&present, ComponentLabel(c), c.stats.present ? 1 : 0);
   }
   Push(out, std::move(present));
   for (const auto& g : kComponentGauges) {
-    auto f = Family(g.name, g.help, kCached, MetricType::Gauge);
+    auto f = Family(*g.family);
     for (const auto& c : s.components) {
       if (!c.have_stats) continue;
       Add(&f, ComponentLabel(c), static_cast<double>(c.stats.*g.field));
@@ -127,7 +100,7 @@ void AddComponentFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
     Push(out, std::move(f));
   }
   for (const auto& g : kSegmentGauges) {
-    auto f = Family(g.name, g.help, kCached, MetricType::Gauge);
+    auto f = Family(*g.family);
     for (const auto& c : s.components) {
       if (!c.have_stats || !c.has_segments) continue;
       Add(&f, ComponentLabel(c),
@@ -135,14 +108,8 @@ void AddComponentFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
     }
     Push(out, std::move(f));
   }
-  auto oldest = Family(m::kOldestSegmentTimestamp,
-                       "Modification time of the oldest segment, unix "
-                       "seconds; absent while there is no segment.",
-                       kCached, MetricType::Gauge);
-  auto newest = Family(m::kNewestSegmentTimestamp,
-                       "Modification time of the newest segment, unix "
-                       "seconds; absent while there is no segment.",
-                       kCached, MetricType::Gauge);
+  auto oldest = Family(m::Get(m::kOldestSegmentTimestamp));
+  auto newest = Family(m::Get(m::kNewestSegmentTimestamp));
   for (const auto& c : s.components) {
     if (!c.have_stats || !c.has_segments || c.stats.segments.count == 0) {
       continue;
@@ -156,21 +123,15 @@ void AddComponentFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
 
 void AddFilesystemFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
   for (const auto& g : kCapacityGauges) {
-    auto f = Family(g.name, g.help, kCachedFs, MetricType::Gauge);
+    auto f = Family(*g.family);
     for (const auto& fs : s.filesystems) {
       if (!fs.have_capacity) continue;
       Add(&f, FsLabels(fs.mount), static_cast<double>(fs.capacity.*g.field));
     }
     Push(out, std::move(f));
   }
-  auto ro = Family(m::kFilesystemReadonly,
-                   "1 if the filesystem itself is read-only (not merely the "
-                   "exporter's view of it).",
-                   kCachedFs, MetricType::Gauge);
-  auto ok = Family(m::kFilesystemStatSuccess,
-                   "1 if the last statfs of the filesystem answered within "
-                   "the timeout; 0 if it failed or hung (values are older).",
-                   "", MetricType::Gauge);
+  auto ro = Family(m::Get(m::kFilesystemReadonly));
+  auto ok = Family(m::Get(m::kFilesystemStatSuccess));
   for (const auto& fs : s.filesystems) {
     auto l = FsLabels(fs.mount);
     Add(&ok, l, fs.stat_success ? 1 : 0);
@@ -180,10 +141,7 @@ void AddFilesystemFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
   }
   Push(out, std::move(ro));
   Push(out, std::move(ok));
-  auto info = Family(m::kComponentFilesystemInfo,
-                     "Joins a component to the filesystem holding it; "
-                     "always 1.",
-                     "", MetricType::Gauge);
+  auto info = Family(m::Get(m::kComponentFilesystemInfo));
   for (const auto& link : s.links) {
     Add(&info,
         {{std::string(m::kComponent), link.component},
@@ -195,35 +153,12 @@ void AddFilesystemFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
 }
 
 void AddWatchFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
-  auto mode = Family(m::kScanMode,
-                     "1 for how the component's numbers are kept now: watch "
-                     "(inotify, fresh within seconds) or walk (a full walk "
-                     "every scan.interval); 0 for the other.",
-                     "", MetricType::Gauge);
-  auto reconciles = Family(m::kWatchReconcilesTotal,
-                           "Reconcile walks in watch mode whose totals were "
-                           "compared with the watched ones.",
-                           "", MetricType::Counter);
-  auto diff_bytes = Family(m::kWatchReconcileDifferenceBytes,
-                           "Absolute difference in allocated bytes found by "
-                           "the last reconcile walk (0 before one).",
-                           "", MetricType::Gauge);
-  auto diff_entries = Family(m::kWatchReconcileDifferenceEntries,
-                             "Absolute difference in files plus directories "
-                             "found by the last reconcile walk.",
-                             "", MetricType::Gauge);
-  auto rewalks = Family(m::kWatchRewalksTotal,
-                        "Full walks in watch mode forced by a kernel queue "
-                        "overflow, the inotify watch limit (the component "
-                        "then falls back to walks), a reconcile "
-                        "difference (error) or the component path naming "
-                        "another directory (replaced).",
-                        "", MetricType::Counter);
-  auto reads = Family(m::kWatchDirectoryReadsTotal,
-                      "Directories read again in watch mode after events: "
-                      "whole (every entry stat'ed) or named (only the "
-                      "entries the events named).",
-                      "", MetricType::Counter);
+  auto mode = Family(m::Get(m::kScanMode));
+  auto reconciles = Family(m::Get(m::kWatchReconcilesTotal));
+  auto diff_bytes = Family(m::Get(m::kWatchReconcileDifferenceBytes));
+  auto diff_entries = Family(m::Get(m::kWatchReconcileDifferenceEntries));
+  auto rewalks = Family(m::Get(m::kWatchRewalksTotal));
+  auto reads = Family(m::Get(m::kWatchDirectoryReadsTotal));
   for (const auto& c : s.components) {
     if (!c.attempted) continue;  // like every component series
     for (const bool watch : {true, false}) {
@@ -258,14 +193,10 @@ void AddWatchFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
        {&mode, &reconciles, &diff_bytes, &diff_entries, &rewalks, &reads}) {
     Push(out, std::move(*f));
   }
-  auto events =
-      Family(m::kWatchEventsTotal, "inotify events read in watch mode.", "",
-             MetricType::Counter);
+  auto events = Family(m::Get(m::kWatchEventsTotal));
   Add(&events, {}, static_cast<double>(s.watch_events_total));
   out->push_back(std::move(events));
-  auto dirs = Family(m::kWatchDirectories,
-                     "Directories watched (inotify watches held).", "",
-                     MetricType::Gauge);
+  auto dirs = Family(m::Get(m::kWatchDirectories));
   Add(&dirs, {}, static_cast<double>(s.watch_directories));
   out->push_back(std::move(dirs));
 }
@@ -273,22 +204,10 @@ void AddWatchFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
 // What each cleanup rule would free; rules whose trees have not been walked
 // completely yet emit nothing but their info.
 void AddCleanupFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
-  auto bytes = Family(m::kReclaimableBytes,
-                      "Bytes allocated (as du counts, hard links once) by the "
-                      "entries the cleanup rule would delete now.",
-                      kCached, MetricType::Gauge);
-  auto entries = Family(m::kReclaimableEntries,
-                        "Entries (as find lists them) the cleanup rule would "
-                        "delete now.",
-                        kCached, MetricType::Gauge);
-  auto oldest = Family(m::kReclaimableOldestTimestampSeconds,
-                       "Modification time of the oldest entry the cleanup "
-                       "rule would delete, unix seconds; absent while none.",
-                       kCached, MetricType::Gauge);
-  auto info = Family(m::kCleanupRuleInfo,
-                     "A cleanup rule: its runbook section, directory and the "
-                     "filesystem holding it; always 1.",
-                     "", MetricType::Gauge);
+  auto bytes = Family(m::Get(m::kReclaimableBytes));
+  auto entries = Family(m::Get(m::kReclaimableEntries));
+  auto oldest = Family(m::Get(m::kReclaimableOldestTimestampSeconds));
+  auto info = Family(m::Get(m::kCleanupRuleInfo));
   for (const CleanupRuleState& r : s.cleanup_rules) {
     const std::vector<ClientMetric::Label> rule = {
         {std::string(m::kRule), r.name}};
@@ -308,21 +227,10 @@ void AddCleanupFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
 }
 
 void AddSelfFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
-  auto success = Family(m::kScanSuccess,
-                        "1 if the last walk of the component completed "
-                        "(directory readable, within the timeout).",
-                        "", MetricType::Gauge);
-  auto duration = Family(m::kScanDurationSeconds,
-                         "Wall time of the last walk of the component.", "",
-                         MetricType::Gauge);
-  auto last_ok = Family(m::kLastScanSuccessTimestamp,
-                        "Unix time the last successful walk of the component "
-                        "ended.",
-                        "", MetricType::Gauge);
-  auto errors = Family(m::kScanErrorsTotal,
-                       "Entries that could not be accounted for during "
-                       "walks, by reason; the walk goes on past them.",
-                       "", MetricType::Counter);
+  auto success = Family(m::Get(m::kScanSuccess));
+  auto duration = Family(m::Get(m::kScanDurationSeconds));
+  auto last_ok = Family(m::Get(m::kLastScanSuccessTimestamp));
+  auto errors = Family(m::Get(m::kScanErrorsTotal));
   for (const auto& c : s.components) {
     if (!c.attempted) continue;
     Add(&success, ComponentLabel(c), c.last_success ? 1 : 0);
@@ -343,22 +251,13 @@ void AddSelfFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
     Push(out, std::move(*f));
   }
   AddWatchFamilies(s, out);
-  auto reload_ok = Family(m::kConfigReloadSuccess,
-                          "1 if the last configuration reload (the config "
-                          "and the web config) succeeded.",
-                          "", MetricType::Gauge);
+  auto reload_ok = Family(m::Get(m::kConfigReloadSuccess));
   Add(&reload_ok, {}, s.config_reload_success ? 1 : 0);
   out->push_back(std::move(reload_ok));
-  auto reload_fail = Family(m::kConfigReloadFailuresTotal,
-                            "Configuration reloads (SIGHUP) that failed and "
-                            "kept the previous config or web config.",
-                            "", MetricType::Counter);
+  auto reload_fail = Family(m::Get(m::kConfigReloadFailuresTotal));
   Add(&reload_fail, {}, static_cast<double>(s.config_reload_failures));
   out->push_back(std::move(reload_fail));
-  auto build = Family(m::kBuildInfo,
-                      "A metric with a constant 1 value labeled by the "
-                      "exporter's version and revision.",
-                      "", MetricType::Gauge);
+  auto build = Family(m::Get(m::kBuildInfo));
   Add(&build,
       {{std::string(m::kRevision), s.revision},
        {std::string(m::kVersion), s.version}},
@@ -381,12 +280,7 @@ std::vector<MetricFamily> BuildMetricFamilies(const Snapshot& s) {
       for (ClientMetric::Label& l : cm.label) l.value = ValidUtf8(l.value);
     }
   }
-  auto invalid = Family(m::kInvalidUtf8Total,
-                        "Label values and log fields whose bytes were not "
-                        "valid UTF-8 (a mountpoint, device or path name); "
-                        "each invalid byte was written as a visible hex "
-                        "escape.",
-                        "", MetricType::Counter);
+  auto invalid = Family(m::Get(m::kInvalidUtf8Total));
   Add(&invalid, {}, static_cast<double>(InvalidUtf8Total()));
   out.push_back(std::move(invalid));
   return out;

@@ -11,7 +11,7 @@
 #include <sstream>
 #include <vector>
 
-#include "stemedb/config/metric_names.h"
+#include "stemedb/config/metrics.h"
 
 namespace stemedb::exporter {
 namespace {
@@ -48,17 +48,17 @@ double CountOpenFds() {
   return n - 1;  // the descriptor of the listing itself
 }
 
-prometheus::MetricFamily Gauge(std::string_view name, std::string help,
-                               double value, bool counter = false) {
+// A family of one unlabelled series, as the table defines it.
+prometheus::MetricFamily OneValue(const metrics::Family& def, double value) {
   prometheus::MetricFamily f;
-  f.name = std::string(name);
-  f.help = std::move(help);
-  f.type =
-      counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge;
+  f.name = std::string(def.name);
+  f.help = metrics::FullHelp(def);
   prometheus::ClientMetric m;
-  if (counter) {
+  if (def.type == metrics::Type::kCounter) {
+    f.type = prometheus::MetricType::Counter;
     m.counter.value = value;
   } else {
+    f.type = prometheus::MetricType::Gauge;
     m.gauge.value = value;
   }
   f.metric.push_back(std::move(m));
@@ -106,19 +106,12 @@ void AppendProcessMetrics(std::string* text) {
   }
   namespace m = stemedb::metrics;
   std::vector<prometheus::MetricFamily> families = {
-      Gauge(m::kProcessCpuSecondsTotal,
-            "Total user and system CPU time spent in seconds.", s.cpu_seconds,
-            true),
-      Gauge(m::kProcessMaxFds, "Maximum number of open file descriptors.",
-            s.max_fds),
-      Gauge(m::kProcessOpenFds, "Number of open file descriptors.", s.open_fds),
-      Gauge(m::kProcessResidentMemoryBytes, "Resident memory size in bytes.",
-            s.resident_bytes),
-      Gauge(m::kProcessStartTimeSeconds,
-            "Start time of the process since unix epoch in seconds.",
-            s.start_time_seconds),
-      Gauge(m::kProcessVirtualMemoryBytes, "Virtual memory size in bytes.",
-            s.virtual_bytes),
+      OneValue(m::Get(m::kProcessCpuSecondsTotal), s.cpu_seconds),
+      OneValue(m::Get(m::kProcessMaxFds), s.max_fds),
+      OneValue(m::Get(m::kProcessOpenFds), s.open_fds),
+      OneValue(m::Get(m::kProcessResidentMemoryBytes), s.resident_bytes),
+      OneValue(m::Get(m::kProcessStartTimeSeconds), s.start_time_seconds),
+      OneValue(m::Get(m::kProcessVirtualMemoryBytes), s.virtual_bytes),
   };
   *text += prometheus::TextSerializer().Serialize(families);
 }

@@ -5,9 +5,12 @@
 
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "stemedb/base/valid_utf8.h"
+#include "stemedb/collector/process_metrics.h"
 #include "stemedb/config/metric_names.h"
+#include "stemedb/config/metrics.h"
 #include "stemedb/engine/exporter.h"
 #include "test_support.h"
 
@@ -210,6 +213,93 @@ TEST(CollectorTest, LabelValuesAreEscaped) {
   std::string out;
   int rc = testing::RunCommand("promtool check metrics", RenderText(s), &out);
   EXPECT_EQ(rc, 0) << out;
+}
+
+// The metrics table (stemedb/config/metrics.h) against what the exporter
+// serves: every family emitted is in the table with the same type, HELP and
+// label names, and every family in the table is emitted, so a new metric
+// cannot skip the table (nor its docs).
+// One of everything: TwoComponents with wal watched and a cleanup rule with
+// a reading.
+Snapshot Full() {
+  Snapshot s = TwoComponents();
+  s.components[0].watched = true;
+  CleanupRuleState rule;
+  rule.name = "wal_beyond_retention";
+  rule.path = "/data/wal";
+  rule.mountpoint = "/data";
+  rule.device = "/dev/vdb";
+  rule.have_reading = true;
+  rule.reading.oldest_mtime = 1600000000;
+  s.cleanup_rules.push_back(rule);
+  return s;
+}
+
+std::string_view TypeName(prometheus::MetricType type) {
+  return type == prometheus::MetricType::Counter ? "counter" : "gauge";
+}
+
+// Name -> "TYPE\nHELP" of the process families, read back from their text.
+std::map<std::string, std::string> ProcessFamilies() {
+  std::string text;
+  AppendProcessMetrics(&text);
+  std::map<std::string, std::string> help, type;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream words(line);
+    std::string hash, kind, name, rest;
+    words >> hash >> kind >> name;
+    std::getline(words, rest);
+    if (hash != "#") continue;
+    (kind == "HELP" ? help : type)[name] = rest.empty() ? "" : rest.substr(1);
+  }
+  std::map<std::string, std::string> out;
+  for (const auto& [name, t] : type) out[name] = t + "\n" + help[name];
+  return out;
+}
+
+TEST(MetricsTableTest, EveryServedFamilyIsInTheTableAsServed) {
+  std::set<std::string> served;
+  for (const prometheus::MetricFamily& f : BuildMetricFamilies(Full())) {
+    served.insert(f.name);
+    const m::Family* def = m::Find(f.name);
+    ASSERT_NE(def, nullptr) << f.name << " is not in metrics.h";
+    EXPECT_EQ(TypeName(f.type), m::TypeName(def->type)) << f.name;
+    EXPECT_EQ(f.help, m::FullHelp(*def)) << f.name;
+    const auto labels = m::Labels(*def);
+    const std::set<std::string> want(labels.begin(), labels.end());
+    for (const prometheus::ClientMetric& cm : f.metric) {
+      std::set<std::string> got;
+      for (const auto& l : cm.label) got.insert(l.name);
+      EXPECT_EQ(got, want) << f.name;
+    }
+  }
+  for (const auto& [name, type_help] : ProcessFamilies()) {
+    served.insert(name);
+    const m::Family* def = m::Find(name);
+    ASSERT_NE(def, nullptr) << name << " is not in metrics.h";
+    EXPECT_EQ(type_help,
+              std::string(m::TypeName(def->type)) + "\n" + m::FullHelp(*def));
+    EXPECT_TRUE(m::Labels(*def).empty()) << name;
+  }
+  std::set<std::string> table;
+  for (const m::Family& f : m::kFamilies) {
+    EXPECT_TRUE(table.insert(std::string(f.name)).second)
+        << f.name << " is twice in metrics.h";
+  }
+  EXPECT_EQ(served, table);
+}
+
+TEST(MetricsTableTest, NamesFollowTheConventions) {
+  for (const m::Family& f : m::kFamilies) {
+    const std::string_view name = f.name;
+    const bool process = f.group == m::Group::kProcess;
+    EXPECT_EQ(name.starts_with(process ? "process_" : m::kPrefix), true)
+        << name;
+    EXPECT_EQ(name.ends_with("_total"), f.type == m::Type::kCounter) << name;
+    EXPECT_FALSE(f.help.empty()) << name;
+  }
 }
 
 }  // namespace

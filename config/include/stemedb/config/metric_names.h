@@ -1,5 +1,6 @@
 // The exporter's metric contract: every metric and label name, once. The
-// exporter emits them; the rule generator and dashboard query them.
+// exporter emits them; the rule generator and dashboard query them. Each
+// family's type, labels and HELP text are in metrics.h.
 #pragma once
 
 #include <string_view>
@@ -69,26 +70,25 @@ inline constexpr std::string_view kScanDurationSeconds =
 inline constexpr std::string_view kLastScanSuccessTimestamp =
     "stemedb_disk_last_scan_success_timestamp_seconds";
 inline constexpr std::string_view kScanErrorsTotal =
-    "stemedb_disk_scan_errors_total";  // labels kComponent, kReason
+    "stemedb_disk_scan_errors_total";
 // Watch mode (scan.mode: watch).
-inline constexpr std::string_view kScanMode =
-    "stemedb_disk_scan_mode";  // labels kComponent, kMode
+inline constexpr std::string_view kScanMode = "stemedb_disk_scan_mode";
 inline constexpr std::string_view kWatchReconcilesTotal =
-    "stemedb_disk_watch_reconciles_total";  // label kComponent
+    "stemedb_disk_watch_reconciles_total";
 inline constexpr std::string_view kWatchReconcileDifferenceBytes =
-    "stemedb_disk_watch_reconcile_difference_bytes";  // label kComponent
+    "stemedb_disk_watch_reconcile_difference_bytes";
 inline constexpr std::string_view kWatchReconcileDifferenceEntries =
-    "stemedb_disk_watch_reconcile_difference_entries";  // label kComponent
+    "stemedb_disk_watch_reconcile_difference_entries";
 inline constexpr std::string_view kWatchRewalksTotal =
-    "stemedb_disk_watch_rewalks_total";  // labels kComponent, kReason
+    "stemedb_disk_watch_rewalks_total";
 inline constexpr std::string_view kWatchDirectoryReadsTotal =
-    "stemedb_disk_watch_directory_reads_total";  // labels kComponent, kKind
+    "stemedb_disk_watch_directory_reads_total";
 inline constexpr std::string_view kWatchEventsTotal =
     "stemedb_disk_watch_events_total";
 inline constexpr std::string_view kWatchDirectories =
     "stemedb_disk_watch_directories";
 inline constexpr std::string_view kBuildInfo =
-    "stemedb_disk_exporter_build_info";  // labels version, revision
+    "stemedb_disk_exporter_build_info";
 inline constexpr std::string_view kConfigReloadSuccess =
     "stemedb_disk_config_last_reload_successful";
 inline constexpr std::string_view kConfigReloadFailuresTotal =

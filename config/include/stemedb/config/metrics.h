@@ -1,0 +1,453 @@
+// Every metric family the exporter serves, defined once: name, type, labels,
+// HELP text and the group it is documented under. The collector takes name,
+// HELP and type from here (Get fails to compile for a name missing here),
+// docs/metrics.md is generated from it (metrics_doc), and the collector's
+// tests hold the exporter's output to it, family by family and label by
+// label. The names themselves stay in metric_names.h, which the rule
+// generator queries.
+//
+// Thread safety: constant data and pure functions.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "stemedb/config/metric_names.h"
+
+namespace stemedb::metrics {
+
+enum class Type { kGauge, kCounter };
+
+// How old a value may be at scrape time; the HELP text says so.
+enum class Freshness {
+  kLive,          // as of the rendering (or the scrape)
+  kCachedWalk,    // as of the last complete background walk
+  kCachedStatfs,  // as of the last background statfs
+};
+
+// The sections of docs/metrics.md, in this order.
+enum class Group {
+  kComponents,
+  kComponentSegments,
+  kFilesystems,
+  kCleanup,
+  kWalks,
+  kWatch,
+  kExporter,
+  kProcess,
+};
+
+inline constexpr size_t kMaxLabels = 5;
+
+struct Family {
+  std::string_view name;
+  Type type;
+  Group group;
+  // Label names in the order the docs list them; unused slots are empty.
+  std::array<std::string_view, kMaxLabels> labels;
+  Freshness freshness;
+  // The HELP text without the freshness sentence (FullHelp adds it).
+  std::string_view help;
+  // Docs only: what a reader needs beyond the HELP text (label values,
+  // which one alerts use). Markdown; may be empty.
+  std::string_view notes = {};
+};
+
+inline constexpr Family kFamilies[] = {
+    // Components.
+    {kComponentAllocatedBytes,
+     Type::kGauge,
+     Group::kComponents,
+     {kComponent},
+     Freshness::kCachedWalk,
+     "Bytes allocated on disk by the component's tree (st_blocks*512, hard "
+     "links once; what du reports).",
+     "Equals `du -s --block-size=1`. **Alerts use this.**"},
+    {kComponentApparentBytes,
+     Type::kGauge,
+     Group::kComponents,
+     {kComponent},
+     Freshness::kCachedWalk,
+     "Apparent size in bytes of the component's tree (st_size; what du -b "
+     "reports).",
+     "Equals `du -s -b`."},
+    {kComponentFiles,
+     Type::kGauge,
+     Group::kComponents,
+     {kComponent},
+     Freshness::kCachedWalk,
+     "Non-directory entries in the component's tree.",
+     "Regular files, symlinks, FIFOs and sockets; each hard link counts."},
+    {kComponentDirectories,
+     Type::kGauge,
+     Group::kComponents,
+     {kComponent},
+     Freshness::kCachedWalk,
+     "Directories in the component's tree, itself included."},
+    {kComponentPresent,
+     Type::kGauge,
+     Group::kComponents,
+     {kComponent},
+     Freshness::kCachedWalk,
+     "1 if the component directory exists, 0 if not."},
+    // Segments.
+    {kSegments,
+     Type::kGauge,
+     Group::kComponentSegments,
+     {kComponent},
+     Freshness::kCachedWalk,
+     "Entries directly in the component directory matching its segment "
+     "pattern (WAL segments, backup sets).",
+     "Only for components with a `segment_pattern` (`*.log`, "
+     "`stemedb-backup-*`)."},
+    {kSegmentAllocatedBytes,
+     Type::kGauge,
+     Group::kComponentSegments,
+     {kComponent},
+     Freshness::kCachedWalk,
+     "Bytes allocated by the component's segments.",
+     "A segment that is a directory (a backup set) counts with everything "
+     "below it."},
+    {kOldestSegmentTimestamp,
+     Type::kGauge,
+     Group::kComponentSegments,
+     {kComponent},
+     Freshness::kCachedWalk,
+     "Modification time of the oldest segment, unix seconds; absent while "
+     "there is no segment.",
+     "Its age in PromQL: `time() - x`."},
+    {kNewestSegmentTimestamp,
+     Type::kGauge,
+     Group::kComponentSegments,
+     {kComponent},
+     Freshness::kCachedWalk,
+     "Modification time of the newest segment, unix seconds; absent while "
+     "there is no segment."},
+    // Filesystems.
+    {kFilesystemSizeBytes,
+     Type::kGauge,
+     Group::kFilesystems,
+     {kMountpoint, kDevice, kFstype},
+     Freshness::kCachedStatfs,
+     "Filesystem size in bytes."},
+    {kFilesystemFreeBytes,
+     Type::kGauge,
+     Group::kFilesystems,
+     {kMountpoint, kDevice, kFstype},
+     Freshness::kCachedStatfs,
+     "Filesystem free space in bytes, including the space reserved for "
+     "root."},
+    {kFilesystemAvailBytes,
+     Type::kGauge,
+     Group::kFilesystems,
+     {kMountpoint, kDevice, kFstype},
+     Freshness::kCachedStatfs,
+     "Filesystem space available to non-root users in bytes (what alerts "
+     "use)."},
+    {kFilesystemFiles,
+     Type::kGauge,
+     Group::kFilesystems,
+     {kMountpoint, kDevice, kFstype},
+     Freshness::kCachedStatfs,
+     "Filesystem total inodes; 0 where the filesystem has no fixed inode "
+     "table.",
+     "0 does not mean \"0 % free\": inode alerts skip such filesystems."},
+    {kFilesystemFilesFree,
+     Type::kGauge,
+     Group::kFilesystems,
+     {kMountpoint, kDevice, kFstype},
+     Freshness::kCachedStatfs,
+     "Filesystem free inodes."},
+    {kFilesystemReadonly,
+     Type::kGauge,
+     Group::kFilesystems,
+     {kMountpoint, kDevice, kFstype},
+     Freshness::kCachedStatfs,
+     "1 if the filesystem itself is read-only (not merely the exporter's "
+     "view of it).",
+     "The superblock's `ro`. A read-only view of a writable disk (a ro bind "
+     "mount, systemd's `ProtectSystem=strict`, a Kubernetes `readOnly` "
+     "volume) is 0, so its alerts stay on."},
+    {kFilesystemStatSuccess,
+     Type::kGauge,
+     Group::kFilesystems,
+     {kMountpoint, kDevice, kFstype},
+     Freshness::kLive,
+     "1 if the last statfs of the filesystem answered within the timeout; 0 "
+     "if it failed or hung (values are older).",
+     "The timeout is `scan.statfs_timeout`."},
+    {kComponentFilesystemInfo,
+     Type::kGauge,
+     Group::kFilesystems,
+     {kComponent, kMountpoint, kDevice},
+     Freshness::kLive,
+     "Joins a component to the filesystem holding it; always 1."},
+    // Cleanup rules.
+    {kReclaimableBytes,
+     Type::kGauge,
+     Group::kCleanup,
+     {kRule},
+     Freshness::kCachedWalk,
+     "Bytes allocated (as du counts, hard links once) by the entries the "
+     "cleanup rule would delete now.",
+     "A matched directory counts with everything below it."},
+    {kReclaimableEntries,
+     Type::kGauge,
+     Group::kCleanup,
+     {kRule},
+     Freshness::kCachedWalk,
+     "Entries (as find lists them) the cleanup rule would delete now."},
+    {kReclaimableOldestTimestampSeconds,
+     Type::kGauge,
+     Group::kCleanup,
+     {kRule},
+     Freshness::kCachedWalk,
+     "Modification time of the oldest entry the cleanup rule would delete, "
+     "unix seconds; absent while none."},
+    {kCleanupRuleInfo,
+     Type::kGauge,
+     Group::kCleanup,
+     {kRule, kSection, kPath, kMountpoint, kDevice},
+     Freshness::kLive,
+     "A cleanup rule: its runbook section, directory and the filesystem "
+     "holding it; always 1.",
+     "The filesystem is the one holding the directory, or the mount above "
+     "its path while it is absent, labelled as the filesystem series are, "
+     "so alerts join reclaimable bytes to a filesystem."},
+    // Walks.
+    {kScanSuccess,
+     Type::kGauge,
+     Group::kWalks,
+     {kComponent},
+     Freshness::kLive,
+     "1 if the last walk of the component completed (directory readable, "
+     "within the timeout)."},
+    {kScanDurationSeconds,
+     Type::kGauge,
+     Group::kWalks,
+     {kComponent},
+     Freshness::kLive,
+     "Wall time of the last walk of the component."},
+    {kLastScanSuccessTimestamp,
+     Type::kGauge,
+     Group::kWalks,
+     {kComponent},
+     Freshness::kLive,
+     "Unix time the last successful walk of the component ended."},
+    {kScanErrorsTotal,
+     Type::kCounter,
+     Group::kWalks,
+     {kComponent, kReason},
+     Freshness::kLive,
+     "Entries that could not be accounted for during walks, by reason; the "
+     "walk goes on past them.",
+     "Reasons: `permission`, `vanished`, `loop` (a symlink loop, or deeper "
+     "than `scan.max_depth`), `timeout`, `other`."},
+    // Watch mode.
+    {kScanMode,
+     Type::kGauge,
+     Group::kWatch,
+     {kComponent, kMode},
+     Freshness::kLive,
+     "1 for how the component's numbers are kept now: watch (inotify, fresh "
+     "within seconds) or walk (a full walk every scan.interval); 0 for the "
+     "other.",
+     "In watch mode a component on nfs, cifs, smb3, fuse, 9p and the like, "
+     "or one that ran out of inotify watches, is walked."},
+    {kWatchReconcilesTotal,
+     Type::kCounter,
+     Group::kWatch,
+     {kComponent},
+     Freshness::kLive,
+     "Reconcile walks in watch mode whose totals were compared with the "
+     "watched ones.",
+     "One every `scan.reconcile_interval`; one that an event overlapped is "
+     "not counted."},
+    {kWatchReconcileDifferenceBytes,
+     Type::kGauge,
+     Group::kWatch,
+     {kComponent},
+     Freshness::kLive,
+     "Absolute difference in allocated bytes found by the last reconcile "
+     "walk (0 before one).",
+     "Anything but 0 is a bug; the component is walked again."},
+    {kWatchReconcileDifferenceEntries,
+     Type::kGauge,
+     Group::kWatch,
+     {kComponent},
+     Freshness::kLive,
+     "Absolute difference in files plus directories found by the last "
+     "reconcile walk."},
+    {kWatchRewalksTotal,
+     Type::kCounter,
+     Group::kWatch,
+     {kComponent, kReason},
+     Freshness::kLive,
+     "Full walks in watch mode forced by a kernel queue overflow, the "
+     "inotify watch limit (the component then falls back to walks), a "
+     "reconcile difference (error) or the component path naming another "
+     "directory (replaced).",
+     "Reasons: `overflow`, `watch_limit`, `error`, `replaced`."},
+    {kWatchDirectoryReadsTotal,
+     Type::kCounter,
+     Group::kWatch,
+     {kComponent, kKind},
+     Freshness::kLive,
+     "Directories read again in watch mode after events: whole (every entry "
+     "stat'ed) or named (only the entries the events named).",
+     "Kinds: `whole`, `named` (directories of 256 entries and more)."},
+    {kWatchEventsTotal,
+     Type::kCounter,
+     Group::kWatch,
+     {},
+     Freshness::kLive,
+     "inotify events read in watch mode."},
+    {kWatchDirectories,
+     Type::kGauge,
+     Group::kWatch,
+     {},
+     Freshness::kLive,
+     "Directories watched (inotify watches held)."},
+    // The exporter itself.
+    {kConfigReloadSuccess,
+     Type::kGauge,
+     Group::kExporter,
+     {},
+     Freshness::kLive,
+     "1 if the last configuration reload (the config and the web config) "
+     "succeeded.",
+     "A reload is SIGHUP; a bad file is logged and the running one kept."},
+    {kConfigReloadFailuresTotal,
+     Type::kCounter,
+     Group::kExporter,
+     {},
+     Freshness::kLive,
+     "Configuration reloads (SIGHUP) that failed and kept the previous "
+     "config or web config."},
+    {kBuildInfo,
+     Type::kGauge,
+     Group::kExporter,
+     {kVersion, kRevision},
+     Freshness::kLive,
+     "A metric with a constant 1 value labeled by the exporter's version and "
+     "revision."},
+    {kInvalidUtf8Total,
+     Type::kCounter,
+     Group::kExporter,
+     {},
+     Freshness::kLive,
+     "Label values and log fields whose bytes were not valid UTF-8 (a "
+     "mountpoint, device or path name); each invalid byte was written as a "
+     "visible hex escape.",
+     "The escape is `\\xNN` (`/tmp/x/mnt\\xffz`), so the scrape stays valid "
+     "and two such names stay two series. Counted per rendering (after each "
+     "walk and capacity pass) and per log line."},
+    // Process.
+    {kProcessCpuSecondsTotal,
+     Type::kCounter,
+     Group::kProcess,
+     {},
+     Freshness::kLive,
+     "Total user and system CPU time spent in seconds."},
+    {kProcessMaxFds,
+     Type::kGauge,
+     Group::kProcess,
+     {},
+     Freshness::kLive,
+     "Maximum number of open file descriptors."},
+    {kProcessOpenFds,
+     Type::kGauge,
+     Group::kProcess,
+     {},
+     Freshness::kLive,
+     "Number of open file descriptors."},
+    {kProcessResidentMemoryBytes,
+     Type::kGauge,
+     Group::kProcess,
+     {},
+     Freshness::kLive,
+     "Resident memory size in bytes."},
+    {kProcessStartTimeSeconds,
+     Type::kGauge,
+     Group::kProcess,
+     {},
+     Freshness::kLive,
+     "Start time of the process since unix epoch in seconds."},
+    {kProcessVirtualMemoryBytes,
+     Type::kGauge,
+     Group::kProcess,
+     {},
+     Freshness::kLive,
+     "Virtual memory size in bytes."},
+};
+
+// The docs' sections: a title and what the families have in common.
+struct GroupDoc {
+  Group group;
+  std::string_view title;
+  std::string_view intro;  // Markdown
+};
+
+inline constexpr GroupDoc kGroups[] = {
+    {Group::kComponents, "Components",
+     "Per component of the config (label `component`), as of the last "
+     "complete walk; a component never walked yet has no series, a removed "
+     "one none at all."},
+    {Group::kComponentSegments, "Segments",
+     "Per component with a `segment_pattern` (label `component`): the "
+     "entries directly in its directory that match it (WAL segments "
+     "`*.log`, backup sets `stemedb-backup-*`)."},
+    {Group::kFilesystems, "Filesystems",
+     "Per filesystem holding a component (labels `mountpoint`, `device`, "
+     "`fstype`), as node_exporter reports "
+     "them. Filesystems are deduplicated by device: components sharing a "
+     "filesystem, and bind mounts of one device, give one series (named by "
+     "the smallest mountpoint). With `scan.one_filesystem: false`, mounts "
+     "below a component are walked and reported too. Capacity is read "
+     "(statfs) every `min(scan.interval, 10s)`."},
+    {Group::kCleanup, "Cleanup rules",
+     "Per rule of `cleanup.rules` (label `rule`): what the runbook's cleanup "
+     "step would free now. Measured by the walks that measure the "
+     "components, never deleted; a rule whose directories have not been "
+     "walked completely yet has only its info series."},
+    {Group::kWalks, "Walks",
+     "Per component (label `component`), on every scrape, also when a walk "
+     "failed."},
+    {Group::kWatch, "Watch mode",
+     "How watch mode (`scan.mode: watch`: one walk, then inotify keeps the "
+     "numbers current within seconds) keeps each component; served in walk "
+     "mode too."},
+    {Group::kExporter, "The exporter",
+     "Its build, its configuration reloads and the label values it had to "
+     "repair."},
+    {Group::kProcess, "Process",
+     "Named as every Go exporter's (client_golang's process collector), so "
+     "dashboards and alerts written for those work unchanged; read from "
+     "`/proc/self` at most once a second, served on `/metrics` (not by "
+     "`--once`)."},
+};
+
+// The family named `name`; a name missing from kFamilies does not compile.
+consteval const Family& Get(std::string_view name) {
+  for (const Family& f : kFamilies) {
+    if (f.name == name) return f;
+  }
+  throw "metric family missing from kFamilies";
+}
+
+// The family named `name`, or nullptr.
+const Family* Find(std::string_view name);
+
+// f.labels without the empty slots.
+std::span<const std::string_view> Labels(const Family& f);
+
+// The HELP text as served: f.help plus the freshness sentence.
+std::string FullHelp(const Family& f);
+
+// "gauge" or "counter", as in a # TYPE line.
+std::string_view TypeName(Type type);
+
+}  // namespace stemedb::metrics
