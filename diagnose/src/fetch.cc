@@ -94,13 +94,15 @@ stemedb::Status ParseUrl(std::string_view text, Url* out) {
   std::string_view port;
   if (!authority.empty() && authority.front() == '[') {
     const size_t close = authority.find(']');
-    if (close == std::string_view::npos)
+    if (close == std::string_view::npos) {
       return Error::Message("unclosed [ in the URL's host");
+    }
     u.host = std::string(authority.substr(1, close - 1));
     std::string_view after = authority.substr(close + 1);
     if (!after.empty()) {
-      if (after.front() != ':')
+      if (after.front() != ':') {
         return Error::Message("junk after ] in the URL's host");
+      }
       port = after.substr(1);
     }
   } else {
@@ -108,14 +110,16 @@ stemedb::Status ParseUrl(std::string_view text, Url* out) {
     u.host = std::string(authority.substr(0, colon));
     if (colon != std::string_view::npos) port = authority.substr(colon + 1);
   }
-  if (u.host.empty())
+  if (u.host.empty()) {
     return Error::Message("\"" + std::string(text) + "\" has no host");
+  }
   if (port.empty()) {
     u.port = u.https ? "443" : "80";
   } else {
     for (char c : port) {
-      if (c < '0' || c > '9')
+      if (c < '0' || c > '9') {
         return Error::Message("bad port \"" + std::string(port) + "\"");
+      }
     }
     if (port.size() > 5 || std::stoi(std::string(port)) > 65535 ||
         std::stoi(std::string(port)) == 0) {
