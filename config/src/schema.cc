@@ -369,6 +369,81 @@ class ConfigParser {
     return std::nullopt;
   }
 
+  // The keys of one cleanup rule. `names` holds the names read so far, with
+  // where, so a duplicate says where the first one is.
+  std::vector<Field> CleanupRuleFields(
+      CleanupRule* rule, bool* has_name,
+      std::map<std::string, YAML::Mark>* names) {
+    // By value: the pointers outlive this call, the parameters do not.
+    return {
+        {"name",
+         [=, this](const YAML::Node& n, const Where& w) -> Status {
+           *has_name = true;
+           if (Status s = reader_.ReadString(n, w, &rule->name)) return s;
+           if (!IsValidRuleName(rule->name)) {
+             return reader_.Error(w, "\"" + rule->name +
+                                         "\" is not a valid rule name "
+                                         "([a-z0-9_]+; it becomes the "
+                                         "label value rule=)");
+           }
+           const auto [first, added] = names->emplace(rule->name, w.mark);
+           if (!added) {
+             return reader_.Error(
+                 w, "duplicate rule name (first at " +
+                        std::to_string(first->second.line + 1) + ":" +
+                        std::to_string(first->second.column + 1) + ")");
+           }
+           return std::nullopt;
+         }},
+        {"section",
+         [=, this](const YAML::Node& n, const Where& w) -> Status {
+           std::string text;
+           if (Status s = reader_.ReadString(n, w, &text)) return s;
+           if (text.size() != 1 || text[0] < '1' || text[0] > '5') {
+             return reader_.Error(w, "\"" + text +
+                                         "\" is not a runbook section "
+                                         "(1, 2, 3, 4 or 5)");
+           }
+           rule->section = text[0] - '0';
+           return std::nullopt;
+         }},
+        StringField("component", &rule->component),
+        StringField("path", &rule->path),
+        {"match",
+         [=, this](const YAML::Node& n, const Where& w) -> Status {
+           std::string text;
+           if (Status s = reader_.ReadString(n, w, &text)) return s;
+           if (text.find('/') != std::string::npos &&
+               text.size() <= kMaxGlobBytes) {
+             return reader_.Error(w, "\"" + text +
+                                         "\" holds a '/': match is a "
+                                         "glob on an entry's name "
+                                         "(like find -name); put the "
+                                         "directory in path");
+           }
+           return ReadGlob(n, w, false, &rule->match);
+         }},
+        {"type",
+         [=, this](const YAML::Node& n, const Where& w) -> Status {
+           std::string text;
+           if (Status s = reader_.ReadString(n, w, &text)) return s;
+           for (const CleanupEntryType type :
+                {CleanupEntryType::kFile, CleanupEntryType::kDirectory,
+                 CleanupEntryType::kEmptyFile}) {
+             if (text == CleanupEntryTypeName(type)) {
+               rule->type = type;
+               return std::nullopt;
+             }
+           }
+           return reader_.Error(w, "\"" + text +
+                                       "\" is not an entry type (file, "
+                                       "directory or empty_file)");
+         }},
+        DurationField("older_than", &rule->older_than, false),
+        StringField("command", &rule->command, true),
+    };
+  }
+
   // A given rule list replaces the default one, like components: merging
   // would keep steps the user meant to drop. An empty list is allowed.
   Status ReadCleanupRules(const YAML::Node& node, const Where& where) {
@@ -379,73 +454,8 @@ class ConfigParser {
         [&](const YAML::Node& item, const Where& item_where) -> Status {
           CleanupRule rule;
           bool has_name = false;
-          const std::vector<Field> fields = {
-              {"name",
-               [&](const YAML::Node& n, const Where& w) -> Status {
-                 has_name = true;
-                 if (Status s = reader_.ReadString(n, w, &rule.name)) return s;
-                 if (!IsValidRuleName(rule.name)) {
-                   return reader_.Error(w, "\"" + rule.name +
-                                               "\" is not a valid rule name "
-                                               "([a-z0-9_]+; it becomes the "
-                                               "label value rule=)");
-                 }
-                 const auto [first, added] = names.emplace(rule.name, w.mark);
-                 if (!added) {
-                   return reader_.Error(
-                       w, "duplicate rule name (first at " +
-                              std::to_string(first->second.line + 1) + ":" +
-                              std::to_string(first->second.column + 1) + ")");
-                 }
-                 return std::nullopt;
-               }},
-              {"section",
-               [&](const YAML::Node& n, const Where& w) -> Status {
-                 std::string text;
-                 if (Status s = reader_.ReadString(n, w, &text)) return s;
-                 if (text.size() != 1 || text[0] < '1' || text[0] > '5') {
-                   return reader_.Error(w, "\"" + text +
-                                               "\" is not a runbook section "
-                                               "(1, 2, 3, 4 or 5)");
-                 }
-                 rule.section = text[0] - '0';
-                 return std::nullopt;
-               }},
-              StringField("component", &rule.component),
-              StringField("path", &rule.path),
-              {"match",
-               [&](const YAML::Node& n, const Where& w) -> Status {
-                 std::string text;
-                 if (Status s = reader_.ReadString(n, w, &text)) return s;
-                 if (text.find('/') != std::string::npos &&
-                     text.size() <= kMaxGlobBytes) {
-                   return reader_.Error(w, "\"" + text +
-                                               "\" holds a '/': match is a "
-                                               "glob on an entry's name "
-                                               "(like find -name); put the "
-                                               "directory in path");
-                 }
-                 return ReadGlob(n, w, false, &rule.match);
-               }},
-              {"type",
-               [&](const YAML::Node& n, const Where& w) -> Status {
-                 std::string text;
-                 if (Status s = reader_.ReadString(n, w, &text)) return s;
-                 for (const CleanupEntryType type :
-                      {CleanupEntryType::kFile, CleanupEntryType::kDirectory,
-                       CleanupEntryType::kEmptyFile}) {
-                   if (text == CleanupEntryTypeName(type)) {
-                     rule.type = type;
-                     return std::nullopt;
-                   }
-                 }
-                 return reader_.Error(w, "\"" + text +
-                                             "\" is not an entry type (file, "
-                                             "directory or empty_file)");
-               }},
-              DurationField("older_than", &rule.older_than, false),
-              StringField("command", &rule.command, true),
-          };
+          const std::vector<Field> fields =
+              CleanupRuleFields(&rule, &has_name, &names);
           if (Status s = reader_.ReadMap(item, item_where, fields)) return s;
           if (!has_name) {
             return reader_.Error(item_where, "missing required key \"name\"");
