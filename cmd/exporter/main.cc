@@ -410,9 +410,9 @@ int RunDiagnose(const DiagnoseFlags& flags) {
       }
     }
     std::string body;
-    if (auto err =
+    if (stemedb::Status err =
             stemedb::diagnose::FetchDiagnosis(flags.from, options, &body)) {
-      return DiagnoseFail("--from: " + *err);
+      return DiagnoseFail("--from: " + err->message);
     }
     if (stemedb::Status err =
             stemedb::diagnose::ParseJson(body, &numbers, &limits)) {

@@ -82,6 +82,223 @@ void ComponentFindings(const Numbers& n, const Limits& l,
   }
 }
 
+// What one filesystem's verdict is computed from.
+struct Measures {
+  double size = 0;
+  double avail_ratio = 0;
+  double used_ratio = 0;
+  bool has_inodes = false;
+  double inode_free_ratio = 1.0;
+  bool space_short = false;
+  const ComponentNumbers* wal = nullptr;
+  const ComponentNumbers* db = nullptr;
+  double wal_share = 0;
+  double db_share = 0;
+  bool wal_aged = false;                  // a component finding names this WAL
+  std::map<std::string, uint64_t> freed;  // by section, measured rules only
+  uint64_t freed_total = 0;
+  bool measured_rules = false;  // a cleanup rule was measured here
+};
+
+// REQUIRES: fs.have_capacity and fs.size_bytes > 0.
+Measures Measure(const Numbers& n, const Limits& l, const FilesystemNumbers& fs,
+                 const std::vector<Finding>& component_findings) {
+  Measures m;
+  const std::string& mp = fs.mountpoint;
+  m.size = static_cast<double>(fs.size_bytes);
+  m.avail_ratio = static_cast<double>(fs.avail_bytes) / m.size;
+  m.used_ratio = 1 - m.avail_ratio;
+  m.has_inodes = fs.files > 0;
+  m.inode_free_ratio =
+      m.has_inodes ? static_cast<double>(fs.files_free) / fs.files : 1.0;
+  m.space_short = m.avail_ratio < l.disk_warning_avail_ratio;
+  m.wal = FindComponent(n, l.wal_component, mp);
+  m.db = FindComponent(n, l.db_component, mp);
+  m.wal_share = m.wal ? m.wal->allocated_bytes / m.size : 0;
+  m.db_share = m.db ? m.db->allocated_bytes / m.size : 0;
+  for (const auto& f : component_findings) {
+    if (m.wal && f.subject == m.wal->name) m.wal_aged = true;
+  }
+  // What the cleanup rules free on this filesystem, per section.
+  for (const auto& r : n.rules) {
+    if (r.measured && r.mountpoint == mp) m.freed[r.section] += r.bytes;
+  }
+  for (const auto& [section, bytes] : m.freed) m.freed_total += bytes;
+  // Unmeasured rules say nothing: no "nothing to clean", no "still full".
+  for (const auto& r : n.rules) {
+    m.measured_rules = m.measured_rules || (r.measured && r.mountpoint == mp);
+  }
+  return m;
+}
+
+// The alerts that would fire on this filesystem (without their `for`).
+void CapacityFindings(const Limits& l, const std::string& mp, const Measures& m,
+                      std::vector<Finding>* findings) {
+  if (m.used_ratio > l.emergency_used_ratio) {
+    Add(findings, Status::kCritical, "StemeDBDiskSpaceEmergency", mp,
+        Percent(m.used_ratio) + " used, above " +
+            Percent(l.emergency_used_ratio),
+        "1");
+  }
+  if (m.avail_ratio < l.disk_critical_avail_ratio) {
+    Add(findings, Status::kCritical, "StemeDBDiskSpaceCritical", mp,
+        Percent(m.avail_ratio) + " available, below " +
+            Percent(l.disk_critical_avail_ratio),
+        "");
+  } else if (m.space_short) {
+    Add(findings, Status::kWarning, "StemeDBDiskSpaceWarning", mp,
+        Percent(m.avail_ratio) + " available, below " +
+            Percent(l.disk_warning_avail_ratio),
+        "");
+  }
+  if (m.has_inodes && m.inode_free_ratio < l.inode_critical_free_ratio) {
+    Add(findings, Status::kCritical, "StemeDBInodeExhaustionCritical", mp,
+        Percent(m.inode_free_ratio) + " of inodes free, below " +
+            Percent(l.inode_critical_free_ratio),
+        "4");
+  } else if (m.has_inodes && m.inode_free_ratio < l.inode_warning_free_ratio) {
+    Add(findings, Status::kWarning, "StemeDBInodeExhaustion", mp,
+        Percent(m.inode_free_ratio) + " of inodes free, below " +
+            Percent(l.inode_warning_free_ratio),
+        "4");
+  }
+  if (m.wal && m.wal_share > l.most_space_share) {
+    Add(findings, Status::kWarning, "StemeDBWALFillingFilesystem", m.wal->name,
+        Percent(m.wal_share) + " of " + mp + ", more than " +
+            Percent(l.most_space_share),
+        "2");
+  }
+}
+
+// The tree's questions, in the runbook's order, with their answers here.
+std::vector<Step> Steps(const Limits& l, const FilesystemNumbers& fs,
+                        const Measures& m) {
+  auto share_detail = [&](const ComponentNumbers* comp, double share,
+                          const std::string& what) {
+    if (!comp) return "no " + what + " component on this filesystem";
+    return HumanBytes(comp->allocated_bytes) + ", " + Percent(share) +
+           " of the filesystem (limit " + Percent(l.most_space_share) + ")";
+  };
+  std::vector<Step> steps;
+  steps.push_back({"df -h",
+                   "More than " + Percent(l.emergency_used_ratio) + " used?",
+                   m.used_ratio > l.emergency_used_ratio,
+                   Percent(m.used_ratio) + " used (1 - avail/size, as the " +
+                       "alerts count), " + HumanBytes(fs.avail_bytes) +
+                       " available; df Use% " + DfUse(fs),
+                   "1"});
+  steps.push_back({"du -sh " + (m.wal ? m.wal->path : l.wal_component),
+                   "WAL using most space?", m.wal_share > l.most_space_share,
+                   share_detail(m.wal, m.wal_share, "WAL"), "2"});
+  steps.push_back({"du -sh " + (m.db ? m.db->path : l.db_component),
+                   "Database using most space?",
+                   m.space_short && m.db_share > l.most_space_share,
+                   share_detail(m.db, m.db_share, "database") +
+                       (m.space_short ? "" : "; space is not short"),
+                   "3"});
+  steps.push_back(
+      {"df -i", "Inodes exhausted?",
+       m.has_inodes && m.inode_free_ratio < l.inode_warning_free_ratio,
+       m.has_inodes
+           ? Percent(m.inode_free_ratio) + " of " + std::to_string(fs.files) +
+                 " inodes free (" + std::to_string(fs.files_free) + ")"
+           : "no inode table (files 0)",
+       "4"});
+  steps.push_back({"cleanup rules", "Normal growth, no cleanup options?",
+                   m.space_short && m.measured_rules && m.freed_total == 0,
+                   m.measured_rules
+                       ? "the cleanup rules would free " +
+                             HumanBytes(m.freed_total) + " here"
+                       : std::string("no cleanup rule measured here"),
+                   "5"});
+  return steps;
+}
+
+// The WAL's component findings, joined: why it is not being cleaned up.
+std::string WalAgedWhy(const std::string& wal_name,
+                       const std::vector<Finding>& component_findings) {
+  std::string why;
+  for (const auto& f : component_findings) {
+    if (f.subject != wal_name) continue;
+    why += (why.empty() ? "" : "; ") + f.detail;
+  }
+  return why;
+}
+
+// The decision: the first question of the tree that says yes.
+void Decide(const Limits& l, const FilesystemNumbers& fs, const Measures& m,
+            const std::vector<Finding>& component_findings, Candidate* c) {
+  FilesystemVerdict& v = c->verdict;
+  const std::string& mp = fs.mountpoint;
+  auto freed = [&](const std::string& section) -> uint64_t {
+    auto it = m.freed.find(section);
+    return it == m.freed.end() ? 0 : it->second;
+  };
+  auto decide = [&](int rank, std::string section, std::string reason) {
+    c->tree_rank = rank;
+    v.section = std::move(section);
+    v.reason = std::move(reason);
+    v.cleanup_bytes = freed(v.section);
+  };
+  const std::string freed1 =
+      m.freed.count("1")
+          ? "; its steps would free " + HumanBytes(freed("1")) + " here"
+          : "";
+  if (m.used_ratio > l.emergency_used_ratio) {
+    decide(1, "1",
+           mp + " is " + Percent(m.used_ratio) + " used, above the " +
+               Percent(l.emergency_used_ratio) + " of §1" + freed1 + ".");
+  } else if (m.has_inodes && m.inode_free_ratio < l.inode_critical_free_ratio) {
+    decide(2, "4",
+           mp + " has " + Percent(m.inode_free_ratio) +
+               " of its inodes free (" + std::to_string(fs.files_free) +
+               " of " + std::to_string(fs.files) + "), below " +
+               Percent(l.inode_critical_free_ratio) +
+               ": no byte cleanup helps until inodes are freed.");
+  } else if (m.wal_share > l.most_space_share) {
+    decide(3, "2",
+           "the WAL (" + m.wal->path + ") holds " + Percent(m.wal_share) +
+               " of " + mp + ", more than " + Percent(l.most_space_share) +
+               ".");
+  } else if (m.space_short && m.db_share > l.most_space_share) {
+    decide(4, "3",
+           "the database (" + m.db->path + ") holds " + Percent(m.db_share) +
+               " of " + mp + ", which has " + Percent(m.avail_ratio) +
+               " available.");
+  } else if (m.has_inodes && m.inode_free_ratio < l.inode_warning_free_ratio) {
+    decide(5, "4",
+           mp + " has " + Percent(m.inode_free_ratio) +
+               " of its inodes free, below " +
+               Percent(l.inode_warning_free_ratio) + ".");
+  } else if (m.wal_aged) {
+    decide(6, "2",
+           "the WAL (" + m.wal->path + ") is not being cleaned up: " +
+               WalAgedWhy(m.wal->name, component_findings) + ".");
+  } else if (m.space_short && m.freed_total > 0) {
+    decide(7, "1",
+           mp + " has " + Percent(m.avail_ratio) +
+               " available and no component dominates; the cleanup rules "
+               "would free " +
+               HumanBytes(m.freed_total) +
+               " here (§1 lists them, and reserves deleting for a disk over " +
+               Percent(l.emergency_used_ratio) + ": review first).");
+    v.cleanup_bytes = m.freed_total;
+  } else if (m.space_short && !m.measured_rules) {
+    decide(8, "1",
+           mp + " has " + Percent(m.avail_ratio) +
+               " available and no component dominates; what the cleanup "
+               "rules would free here is not measured: see §1's steps "
+               "before §5 Volume Expansion.");
+  } else if (m.space_short) {
+    decide(8, "5",
+           mp + " has " + Percent(m.avail_ratio) +
+               " available, no component dominates and the cleanup rules "
+               "free nothing here: normal growth.");
+  } else {
+    v.reason = mp + " is within every threshold.";
+  }
+}
+
 Candidate Judge(const Numbers& n, const Limits& l, const FilesystemNumbers& fs,
                 const std::vector<Finding>& component_findings,
                 std::vector<Finding>* findings) {
@@ -95,183 +312,16 @@ Candidate Judge(const Numbers& n, const Limits& l, const FilesystemNumbers& fs,
     c.tree_rank = 50;
     return c;
   }
-  const double size = static_cast<double>(fs.size_bytes);
-  const double avail_ratio = static_cast<double>(fs.avail_bytes) / size;
-  const double used_ratio = 1 - avail_ratio;
-  const bool has_inodes = fs.files > 0;
-  const double inode_free_ratio =
-      has_inodes ? static_cast<double>(fs.files_free) / fs.files : 1.0;
-  const bool space_short = avail_ratio < l.disk_warning_avail_ratio;
-  const std::string& mp = fs.mountpoint;
-
-  // Findings: the alerts that would fire (without their `for`).
+  const Measures m = Measure(n, l, fs, component_findings);
   const size_t first = findings->size();
-  if (used_ratio > l.emergency_used_ratio) {
-    Add(findings, Status::kCritical, "StemeDBDiskSpaceEmergency", mp,
-        Percent(used_ratio) + " used, above " + Percent(l.emergency_used_ratio),
-        "1");
-  }
-  if (avail_ratio < l.disk_critical_avail_ratio) {
-    Add(findings, Status::kCritical, "StemeDBDiskSpaceCritical", mp,
-        Percent(avail_ratio) + " available, below " +
-            Percent(l.disk_critical_avail_ratio),
-        "");
-  } else if (space_short) {
-    Add(findings, Status::kWarning, "StemeDBDiskSpaceWarning", mp,
-        Percent(avail_ratio) + " available, below " +
-            Percent(l.disk_warning_avail_ratio),
-        "");
-  }
-  if (has_inodes && inode_free_ratio < l.inode_critical_free_ratio) {
-    Add(findings, Status::kCritical, "StemeDBInodeExhaustionCritical", mp,
-        Percent(inode_free_ratio) + " of inodes free, below " +
-            Percent(l.inode_critical_free_ratio),
-        "4");
-  } else if (has_inodes && inode_free_ratio < l.inode_warning_free_ratio) {
-    Add(findings, Status::kWarning, "StemeDBInodeExhaustion", mp,
-        Percent(inode_free_ratio) + " of inodes free, below " +
-            Percent(l.inode_warning_free_ratio),
-        "4");
-  }
-  const ComponentNumbers* wal = FindComponent(n, l.wal_component, mp);
-  const ComponentNumbers* db = FindComponent(n, l.db_component, mp);
-  const double wal_share = wal ? wal->allocated_bytes / size : 0;
-  const double db_share = db ? db->allocated_bytes / size : 0;
-  if (wal && wal_share > l.most_space_share) {
-    Add(findings, Status::kWarning, "StemeDBWALFillingFilesystem", wal->name,
-        Percent(wal_share) + " of " + mp + ", more than " +
-            Percent(l.most_space_share),
-        "2");
-  }
-  bool wal_aged = false;
-  for (const auto& f : component_findings) {
-    if (wal && f.subject == wal->name) wal_aged = true;
-  }
+  CapacityFindings(l, fs.mountpoint, m, findings);
   for (size_t i = first; i < findings->size(); ++i) {
     v.status = Worse(v.status, (*findings)[i].severity);
   }
-  if (wal_aged) v.status = Worse(v.status, Status::kWarning);
-
-  // What the cleanup rules free on this filesystem, per section.
-  std::map<std::string, uint64_t> freed;
-  for (const auto& r : n.rules) {
-    if (r.measured && r.mountpoint == mp) freed[r.section] += r.bytes;
-  }
-  uint64_t freed_total = 0;
-  for (const auto& [section, bytes] : freed) freed_total += bytes;
-  // Unmeasured rules say nothing: no "nothing to clean", no "still full".
-  for (const auto& r : n.rules) {
-    v.cleanup_measured =
-        v.cleanup_measured || (r.measured && r.mountpoint == mp);
-  }
-  const bool measured_rules = v.cleanup_measured;
-
-  // The tree, in the runbook's order.
-  auto share_detail = [&](const ComponentNumbers* comp, double share,
-                          const std::string& what) {
-    if (!comp) return "no " + what + " component on this filesystem";
-    return HumanBytes(comp->allocated_bytes) + ", " + Percent(share) +
-           " of the filesystem (limit " + Percent(l.most_space_share) + ")";
-  };
-  v.steps.push_back({"df -h",
-                     "More than " + Percent(l.emergency_used_ratio) + " used?",
-                     used_ratio > l.emergency_used_ratio,
-                     Percent(used_ratio) + " used (1 - avail/size, as the " +
-                         "alerts count), " + HumanBytes(fs.avail_bytes) +
-                         " available; df Use% " + DfUse(fs),
-                     "1"});
-  v.steps.push_back({"du -sh " + (wal ? wal->path : l.wal_component),
-                     "WAL using most space?", wal_share > l.most_space_share,
-                     share_detail(wal, wal_share, "WAL"), "2"});
-  v.steps.push_back({"du -sh " + (db ? db->path : l.db_component),
-                     "Database using most space?",
-                     space_short && db_share > l.most_space_share,
-                     share_detail(db, db_share, "database") +
-                         (space_short ? "" : "; space is not short"),
-                     "3"});
-  v.steps.push_back(
-      {"df -i", "Inodes exhausted?",
-       has_inodes && inode_free_ratio < l.inode_warning_free_ratio,
-       has_inodes
-           ? Percent(inode_free_ratio) + " of " + std::to_string(fs.files) +
-                 " inodes free (" + std::to_string(fs.files_free) + ")"
-           : "no inode table (files 0)",
-       "4"});
-  v.steps.push_back(
-      {"cleanup rules", "Normal growth, no cleanup options?",
-       space_short && measured_rules && freed_total == 0,
-       measured_rules
-           ? "the cleanup rules would free " + HumanBytes(freed_total) + " here"
-           : std::string("no cleanup rule measured here"),
-       "5"});
-
-  // The decision.
-  auto decide = [&](int rank, std::string section, std::string reason) {
-    c.tree_rank = rank;
-    v.section = std::move(section);
-    v.reason = std::move(reason);
-    v.cleanup_bytes = freed.count(v.section) ? freed[v.section] : 0;
-  };
-  const std::string freed1 =
-      freed.count("1")
-          ? "; its steps would free " + HumanBytes(freed["1"]) + " here"
-          : "";
-  if (used_ratio > l.emergency_used_ratio) {
-    decide(1, "1",
-           mp + " is " + Percent(used_ratio) + " used, above the " +
-               Percent(l.emergency_used_ratio) + " of §1" + freed1 + ".");
-  } else if (has_inodes && inode_free_ratio < l.inode_critical_free_ratio) {
-    decide(2, "4",
-           mp + " has " + Percent(inode_free_ratio) + " of its inodes free (" +
-               std::to_string(fs.files_free) + " of " +
-               std::to_string(fs.files) + "), below " +
-               Percent(l.inode_critical_free_ratio) +
-               ": no byte cleanup helps until inodes are freed.");
-  } else if (wal_share > l.most_space_share) {
-    decide(3, "2",
-           "the WAL (" + wal->path + ") holds " + Percent(wal_share) + " of " +
-               mp + ", more than " + Percent(l.most_space_share) + ".");
-  } else if (space_short && db_share > l.most_space_share) {
-    decide(4, "3",
-           "the database (" + db->path + ") holds " + Percent(db_share) +
-               " of " + mp + ", which has " + Percent(avail_ratio) +
-               " available.");
-  } else if (has_inodes && inode_free_ratio < l.inode_warning_free_ratio) {
-    decide(5, "4",
-           mp + " has " + Percent(inode_free_ratio) +
-               " of its inodes free, below " +
-               Percent(l.inode_warning_free_ratio) + ".");
-  } else if (wal_aged) {
-    std::string why;
-    for (const auto& f : component_findings) {
-      if (f.subject != wal->name) continue;
-      why += (why.empty() ? "" : "; ") + f.detail;
-    }
-    decide(6, "2",
-           "the WAL (" + wal->path + ") is not being cleaned up: " + why + ".");
-  } else if (space_short && freed_total > 0) {
-    decide(7, "1",
-           mp + " has " + Percent(avail_ratio) +
-               " available and no component dominates; the cleanup rules "
-               "would free " +
-               HumanBytes(freed_total) +
-               " here (§1 lists them, and reserves deleting for a disk over " +
-               Percent(l.emergency_used_ratio) + ": review first).");
-    v.cleanup_bytes = freed_total;
-  } else if (space_short && !measured_rules) {
-    decide(8, "1",
-           mp + " has " + Percent(avail_ratio) +
-               " available and no component dominates; what the cleanup "
-               "rules would free here is not measured: see §1's steps "
-               "before §5 Volume Expansion.");
-  } else if (space_short) {
-    decide(8, "5",
-           mp + " has " + Percent(avail_ratio) +
-               " available, no component dominates and the cleanup rules "
-               "free nothing here: normal growth.");
-  } else {
-    v.reason = mp + " is within every threshold.";
-  }
+  if (m.wal_aged) v.status = Worse(v.status, Status::kWarning);
+  v.cleanup_measured = m.measured_rules;
+  v.steps = Steps(l, fs, m);
+  Decide(l, fs, m, component_findings, &c);
   return c;
 }
 
@@ -314,6 +364,88 @@ Limits LimitsFrom(const Thresholds& t) {
   return l;
 }
 
+namespace {
+
+// The most severe candidate; of equally severe ones, the one decided earliest
+// in the tree. Null when there is none.
+const Candidate* Best(const std::vector<Candidate>& candidates) {
+  const Candidate* best = nullptr;
+  for (const auto& c : candidates) {
+    if (!best || Rank(c.verdict.status) > Rank(best->verdict.status) ||
+        (Rank(c.verdict.status) == Rank(best->verdict.status) &&
+         c.tree_rank < best->tree_rank)) {
+      best = &c;
+    }
+  }
+  return best;
+}
+
+// Why nothing could be judged when no filesystem answered statvfs.
+std::string NoCapacityReason(const Numbers& n) {
+  bool any_present = false;
+  for (const auto& c : n.components) any_present = any_present || c.present;
+  bool unwalked = false;
+  for (const auto& c : n.components) {
+    unwalked = unwalked || (!c.present && !c.complete);
+  }
+  if (any_present) {
+    return "No filesystem holding a component answered statvfs: the disk's "
+           "state is unknown.";
+  }
+  if (unwalked) {
+    return "No component has been walked to the end yet (an exporter just "
+           "started, or a directory that cannot be read): nothing to judge.";
+  }
+  return "No component directory exists under " + n.root +
+         " (wrong --root or --config?).";
+}
+
+// §1's "then": the filesystem would still be too full after its steps.
+std::string StillFullAfterCleanup(const Numbers& n,
+                                  const FilesystemVerdict& v) {
+  std::string then;
+  for (const auto& fs : n.filesystems) {
+    if (fs.mountpoint != v.mountpoint || fs.size_bytes == 0) continue;
+    const uint64_t used =
+        fs.size_bytes - std::min(fs.avail_bytes, fs.size_bytes);
+    const uint64_t after = used - std::min(used, v.cleanup_bytes);
+    const double after_ratio =
+        static_cast<double>(after) / static_cast<double>(fs.size_bytes);
+    if (after_ratio > kStillFullAfterCleanup) {
+      then = "After these steps " + fs.mountpoint + " would still be " +
+             Percent(after_ratio) + " used (above " +
+             Percent(kStillFullAfterCleanup) +
+             "): go on to §5 Volume Expansion.";
+    }
+  }
+  return then;
+}
+
+// The report's headline from the best candidate's verdict.
+void Conclude(const Candidate* best, Status status, Report* r) {
+  if (best && !best->verdict.section.empty()) {
+    const FilesystemVerdict& v = best->verdict;
+    r->section = v.section;
+    r->section_title = SectionTitle(v.section);
+    r->mountpoint = v.mountpoint;
+    r->reason = v.reason;
+    if (!r->reason.empty())
+      r->reason[0] = static_cast<char>(
+          std::toupper(static_cast<unsigned char>(r->reason[0])));
+    if (v.section == "1" && v.cleanup_measured) {
+      r->then = StillFullAfterCleanup(r->numbers, v);
+    }
+  } else if (best && r->reason.empty()) {
+    r->mountpoint = best->verdict.mountpoint;
+    r->reason = status == Status::kOk
+                    ? "Every filesystem holding a component is within the "
+                      "alert thresholds; nothing to do."
+                    : best->verdict.reason;
+  }
+}
+
+}  // namespace
+
 Report Diagnose(Numbers numbers, const Limits& limits) {
   Report r;
   r.limits = limits;
@@ -331,73 +463,17 @@ Report Diagnose(Numbers numbers, const Limits& limits) {
 
   Status status = Status::kOk;
   for (const auto& f : r.findings) status = Worse(status, f.severity);
+  for (const auto& c : candidates) status = Worse(status, c.verdict.status);
   bool any_capacity = false;
   for (const auto& fs : n.filesystems) {
     any_capacity = any_capacity || (fs.have_capacity && fs.size_bytes > 0);
   }
-  bool any_present = false;
-  for (const auto& c : n.components) any_present = any_present || c.present;
-  const Candidate* best = nullptr;
-  for (const auto& c : candidates) {
-    status = Worse(status, c.verdict.status);
-    if (!best || Rank(c.verdict.status) > Rank(best->verdict.status) ||
-        (Rank(c.verdict.status) == Rank(best->verdict.status) &&
-         c.tree_rank < best->tree_rank)) {
-      best = &c;
-    }
-  }
   if (!any_capacity) {
     status = Worse(status, Status::kUnknown);
-    bool unwalked = false;
-    for (const auto& c : n.components) {
-      unwalked = unwalked || (!c.present && !c.complete);
-    }
-    if (any_present) {
-      r.reason =
-          "No filesystem holding a component answered statvfs: the disk's "
-          "state is unknown.";
-    } else if (unwalked) {
-      r.reason =
-          "No component has been walked to the end yet (an exporter just "
-          "started, or a directory that cannot be read): nothing to judge.";
-    } else {
-      r.reason = "No component directory exists under " + n.root +
-                 " (wrong --root or --config?).";
-    }
+    r.reason = NoCapacityReason(n);
   }
   r.status = status;
-  if (best && !best->verdict.section.empty()) {
-    const FilesystemVerdict& v = best->verdict;
-    r.section = v.section;
-    r.section_title = SectionTitle(v.section);
-    r.mountpoint = v.mountpoint;
-    r.reason = v.reason;
-    if (!r.reason.empty())
-      r.reason[0] = static_cast<char>(
-          std::toupper(static_cast<unsigned char>(r.reason[0])));
-    if (v.section == "1" && v.cleanup_measured) {
-      for (const auto& fs : n.filesystems) {
-        if (fs.mountpoint != v.mountpoint || fs.size_bytes == 0) continue;
-        const uint64_t used =
-            fs.size_bytes - std::min(fs.avail_bytes, fs.size_bytes);
-        const uint64_t after = used - std::min(used, v.cleanup_bytes);
-        const double after_ratio =
-            static_cast<double>(after) / static_cast<double>(fs.size_bytes);
-        if (after_ratio > kStillFullAfterCleanup) {
-          r.then = "After these steps " + fs.mountpoint + " would still be " +
-                   Percent(after_ratio) + " used (above " +
-                   Percent(kStillFullAfterCleanup) +
-                   "): go on to §5 Volume Expansion.";
-        }
-      }
-    }
-  } else if (best && r.reason.empty()) {
-    r.mountpoint = best->verdict.mountpoint;
-    r.reason = status == Status::kOk
-                   ? "Every filesystem holding a component is within the "
-                     "alert thresholds; nothing to do."
-                   : best->verdict.reason;
-  }
+  Conclude(Best(candidates), status, &r);
   for (auto& c : candidates) r.filesystems.push_back(std::move(c.verdict));
   return r;
 }

@@ -144,11 +144,8 @@ Report Printable(Report r) {
   return r;
 }
 
-}  // namespace
-
-std::string RenderText(const Report& report, size_t width) {
-  const Report r = Printable(report);
-  const Numbers& n = r.numbers;
+// The verdict: status, runbook section and why.
+std::string TextVerdict(const Report& r, size_t width) {
   std::string out;
   std::string status_line = std::string(StatusName(r.status)) + ": ";
   if (!r.section.empty()) {
@@ -160,8 +157,12 @@ std::string RenderText(const Report& report, size_t width) {
   out += status_line + "\n";
   out += Wrap(r.reason, width, "  ");
   if (!r.then.empty()) out += Wrap(r.then, width, "  ");
+  return out;
+}
 
-  out += Heading("Filesystems (df -h, df -i)");
+// df -h and df -i in one table.
+std::string TextFilesystems(const Numbers& n, size_t width) {
+  std::string out = Heading("Filesystems (df -h, df -i)");
   out += "   Size  Used Avail Use% Inodes IUsed IFree IUse% Mounted on\n";
   for (const auto& fs : n.filesystems) {
     // The columns before it take 50; " (ro)" 5 more.
@@ -188,35 +189,37 @@ std::string RenderText(const Report& report, size_t width) {
                   iuse < 0 ? "-" : (std::to_string(iuse) + "%").c_str()) +
            mp + "\n";
   }
+  return out;
+}
 
-  for (size_t i = 0; i < r.filesystems.size(); ++i) {
-    const auto& v = r.filesystems[i];
-    if (v.steps.empty()) continue;
-    // The tree for the filesystem the verdict is about, and for any other
-    // that needs attention.
-    if (v.mountpoint != r.mountpoint && v.status == Status::kOk) continue;
-    out += Heading("Quick Diagnosis of " + Elide(v.mountpoint, width - 20));
-    bool decided = false;
-    for (const auto& s : v.steps) {
-      const bool here = s.answer && !decided && s.section == v.section;
-      decided = decided || here;
-      std::string line =
-          std::string("  ") + (s.answer ? "yes" : "no ") + "  " + s.question;
-      const std::string arrow = here ? "-> §" + s.section : "";
-      const std::string check = "(" + s.check + ")";
-      // Sizes from --from may make the question long: never wrap around.
-      const size_t used = Width(line) + Width(arrow) + 2;
-      line += " " + Elide(check, used < width ? width - used : 8);
-      if (!arrow.empty()) {
-        const size_t filled = Width(line) + Width(arrow);
-        line += std::string(filled < width ? width - filled : 1, ' ') + arrow;
-      }
-      out += line + "\n";
-      out += Wrap(s.detail, width, "       ");
+// One filesystem's tree: each question, its answer and the arrow to the
+// section decided.
+std::string TextTree(const FilesystemVerdict& v, size_t width) {
+  std::string out =
+      Heading("Quick Diagnosis of " + Elide(v.mountpoint, width - 20));
+  bool decided = false;
+  for (const auto& s : v.steps) {
+    const bool here = s.answer && !decided && s.section == v.section;
+    decided = decided || here;
+    std::string line =
+        std::string("  ") + (s.answer ? "yes" : "no ") + "  " + s.question;
+    const std::string arrow = here ? "-> §" + s.section : "";
+    const std::string check = "(" + s.check + ")";
+    // Sizes from --from may make the question long: never wrap around.
+    const size_t used = Width(line) + Width(arrow) + 2;
+    line += " " + Elide(check, used < width ? width - used : 8);
+    if (!arrow.empty()) {
+      const size_t filled = Width(line) + Width(arrow);
+      line += std::string(filled < width ? width - filled : 1, ' ') + arrow;
     }
+    out += line + "\n";
+    out += Wrap(s.detail, width, "       ");
   }
+  return out;
+}
 
-  out += Heading("Components (du -sh)");
+std::string TextComponents(const Numbers& n, size_t width) {
+  std::string out = Heading("Components (du -sh)");
   for (const auto& c : n.components) {
     std::string line = Printf("  %-10s ", c.name.c_str());
     if (!c.present) {
@@ -239,8 +242,11 @@ std::string RenderText(const Report& report, size_t width) {
     out += line + "\n";
     out += "             " + Elide(c.path, width - 13) + "\n";
   }
+  return out;
+}
 
-  out += Heading("Cleanup steps (what each would free now)");
+std::string TextRules(const Numbers& n) {
+  std::string out = Heading("Cleanup steps (what each would free now)");
   if (n.rules.empty()) out += "  (no cleanup rules configured)\n";
   for (const auto& rule : n.rules) {
     std::string line =
@@ -257,9 +263,13 @@ std::string RenderText(const Report& report, size_t width) {
     out += line + "\n";
     out += "      $ " + rule.command + "\n";
   }
+  return out;
+}
 
-  out += Heading("Largest directories (du -h DIR | sort -rh | head -" +
-                 std::to_string(kTopDirectories) + ")");
+std::string TextDirectories(const Numbers& n, size_t width) {
+  std::string out =
+      Heading("Largest directories (du -h DIR | sort -rh | head -" +
+              std::to_string(kTopDirectories) + ")");
   if (!n.directories_measured) out += "  (not measured)\n";
   for (const auto& d : n.largest_directories) {
     out += Printf("  %6s  ", HumanBytes(d.value).c_str()) +
@@ -274,7 +284,13 @@ std::string RenderText(const Report& report, size_t width) {
     out += Printf("  %7s  ", std::to_string(d.value).c_str()) +
            Elide(d.path, width - 11) + "\n";
   }
+  return out;
+}
 
+// The alerts that would fire, the notes, and where the numbers come from.
+std::string TextFindingsAndNotes(const Report& r, size_t width) {
+  const Numbers& n = r.numbers;
+  std::string out;
   if (!r.findings.empty()) {
     out += Heading("Alert thresholds crossed");
     for (const auto& f : r.findings) {
@@ -297,9 +313,142 @@ std::string RenderText(const Report& report, size_t width) {
   return out;
 }
 
+}  // namespace
+
+std::string RenderText(const Report& report, size_t width) {
+  const Report r = Printable(report);
+  const Numbers& n = r.numbers;
+  std::string out = TextVerdict(r, width);
+  out += TextFilesystems(n, width);
+  for (const auto& v : r.filesystems) {
+    if (v.steps.empty()) continue;
+    // The tree for the filesystem the verdict is about, and for any other
+    // that needs attention.
+    if (v.mountpoint != r.mountpoint && v.status == Status::kOk) continue;
+    out += TextTree(v, width);
+  }
+  out += TextComponents(n, width);
+  out += TextRules(n);
+  out += TextDirectories(n, width);
+  out += TextFindingsAndNotes(r, width);
+  return out;
+}
+
+namespace {
+
+Json LimitsJson(const Limits& l) {
+  return {
+      {"disk_warning_avail_ratio", l.disk_warning_avail_ratio},
+      {"disk_critical_avail_ratio", l.disk_critical_avail_ratio},
+      {"emergency_used_ratio", l.emergency_used_ratio},
+      {"inode_warning_free_ratio", l.inode_warning_free_ratio},
+      {"inode_critical_free_ratio", l.inode_critical_free_ratio},
+      {"wal_component", l.wal_component},
+      {"db_component", l.db_component},
+      {"most_space_share", l.most_space_share},
+      {"wal_retention_seconds", l.wal_retention_seconds},
+      {"wal_max_segments", l.wal_max_segments},
+  };
+}
+
+Json FindingsJson(const std::vector<Finding>& findings) {
+  Json out = Json::array();
+  for (const auto& f : findings) {
+    out.push_back({{"severity", StatusName(f.severity)},
+                   {"alert", f.alert},
+                   {"subject", f.subject},
+                   {"detail", f.detail},
+                   {"section", f.section}});
+  }
+  return out;
+}
+
+Json FilesystemJson(const FilesystemNumbers& fs) {
+  const uint64_t used = Used(fs);
+  const uint64_t iused = fs.files - std::min(fs.files_free, fs.files);
+  return {{"mountpoint", fs.mountpoint},
+          {"device", fs.device},
+          {"fstype", fs.fstype},
+          {"readonly", fs.readonly},
+          {"have_capacity", fs.have_capacity},
+          {"size_bytes", fs.size_bytes},
+          {"used_bytes", used},
+          {"free_bytes", fs.free_bytes},
+          {"avail_bytes", fs.avail_bytes},
+          {"use_percent", DfPercent(used, fs.avail_bytes)},
+          {"files", fs.files},
+          {"files_used", iused},
+          {"files_free", fs.files_free},
+          {"inode_use_percent", DfPercent(iused, fs.files_free)}};
+}
+
+// Adds the verdict's fields to a filesystem's object.
+void AddVerdict(const FilesystemVerdict& v, Json* f) {
+  (*f)["status"] = StatusName(v.status);
+  (*f)["section"] = v.section;
+  (*f)["reason"] = v.reason;
+  (*f)["cleanup_bytes"] = v.cleanup_bytes;
+  (*f)["cleanup_measured"] = v.cleanup_measured;
+  Json steps = Json::array();
+  for (const auto& s : v.steps) {
+    steps.push_back({{"check", s.check},
+                     {"question", s.question},
+                     {"answer", s.answer},
+                     {"detail", s.detail},
+                     {"section", s.section}});
+  }
+  (*f)["steps"] = std::move(steps);
+}
+
+Json ComponentsJson(const std::vector<ComponentNumbers>& components) {
+  Json out = Json::array();
+  for (const auto& c : components) {
+    out.push_back({{"name", c.name},
+                   {"path", c.path},
+                   {"mountpoint", c.mountpoint},
+                   {"present", c.present},
+                   {"complete", c.complete},
+                   {"allocated_bytes", c.allocated_bytes},
+                   {"files", c.files},
+                   {"directories", c.directories},
+                   {"has_segments", c.has_segments},
+                   {"segments", c.segments},
+                   {"oldest_segment_timestamp", c.oldest_segment_timestamp},
+                   {"newest_segment_timestamp", c.newest_segment_timestamp}});
+  }
+  return out;
+}
+
+// A top-N list: path and the value under `value_key`.
+Json DirectoriesJson(const std::vector<DirectoryNumber>& list,
+                     const char* value_key) {
+  Json out = Json::array();
+  for (const auto& d : list) {
+    out.push_back({{"path", d.path}, {value_key, d.value}});
+  }
+  return out;
+}
+
+Json RulesJson(const std::vector<RuleNumbers>& rules) {
+  Json out = Json::array();
+  for (const auto& rule : rules) {
+    out.push_back({{"name", rule.name},
+                   {"section", rule.section},
+                   {"path", rule.path},
+                   {"command", rule.command},
+                   {"mountpoint", rule.mountpoint},
+                   {"measured", rule.measured},
+                   {"bytes", rule.bytes},
+                   {"entries", rule.entries},
+                   {"oldest_timestamp", rule.oldest_timestamp}});
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string RenderJson(const Report& r) {
   const Numbers& n = r.numbers;
-  const Limits& l = r.limits;
   Json j;
   j["schema_version"] = kSchemaVersion;
   j["status"] = StatusName(r.status);
@@ -312,107 +461,21 @@ std::string RenderJson(const Report& r) {
   j["source"] = n.source;
   j["timestamp"] = n.timestamp;
   j["root"] = n.root;
-  j["limits"] = {
-      {"disk_warning_avail_ratio", l.disk_warning_avail_ratio},
-      {"disk_critical_avail_ratio", l.disk_critical_avail_ratio},
-      {"emergency_used_ratio", l.emergency_used_ratio},
-      {"inode_warning_free_ratio", l.inode_warning_free_ratio},
-      {"inode_critical_free_ratio", l.inode_critical_free_ratio},
-      {"wal_component", l.wal_component},
-      {"db_component", l.db_component},
-      {"most_space_share", l.most_space_share},
-      {"wal_retention_seconds", l.wal_retention_seconds},
-      {"wal_max_segments", l.wal_max_segments},
-  };
-  Json findings = Json::array();
-  for (const auto& f : r.findings) {
-    findings.push_back({{"severity", StatusName(f.severity)},
-                        {"alert", f.alert},
-                        {"subject", f.subject},
-                        {"detail", f.detail},
-                        {"section", f.section}});
-  }
-  j["findings"] = std::move(findings);
+  j["limits"] = LimitsJson(r.limits);
+  j["findings"] = FindingsJson(r.findings);
   Json filesystems = Json::array();
   for (size_t i = 0; i < n.filesystems.size(); ++i) {
-    const auto& fs = n.filesystems[i];
-    const uint64_t used = Used(fs);
-    const uint64_t iused = fs.files - std::min(fs.files_free, fs.files);
-    Json f = {{"mountpoint", fs.mountpoint},
-              {"device", fs.device},
-              {"fstype", fs.fstype},
-              {"readonly", fs.readonly},
-              {"have_capacity", fs.have_capacity},
-              {"size_bytes", fs.size_bytes},
-              {"used_bytes", used},
-              {"free_bytes", fs.free_bytes},
-              {"avail_bytes", fs.avail_bytes},
-              {"use_percent", DfPercent(used, fs.avail_bytes)},
-              {"files", fs.files},
-              {"files_used", iused},
-              {"files_free", fs.files_free},
-              {"inode_use_percent", DfPercent(iused, fs.files_free)}};
-    if (i < r.filesystems.size()) {
-      const auto& v = r.filesystems[i];
-      f["status"] = StatusName(v.status);
-      f["section"] = v.section;
-      f["reason"] = v.reason;
-      f["cleanup_bytes"] = v.cleanup_bytes;
-      f["cleanup_measured"] = v.cleanup_measured;
-      Json steps = Json::array();
-      for (const auto& s : v.steps) {
-        steps.push_back({{"check", s.check},
-                         {"question", s.question},
-                         {"answer", s.answer},
-                         {"detail", s.detail},
-                         {"section", s.section}});
-      }
-      f["steps"] = std::move(steps);
-    }
+    Json f = FilesystemJson(n.filesystems[i]);
+    if (i < r.filesystems.size()) AddVerdict(r.filesystems[i], &f);
     filesystems.push_back(std::move(f));
   }
   j["filesystems"] = std::move(filesystems);
-  Json components = Json::array();
-  for (const auto& c : n.components) {
-    components.push_back(
-        {{"name", c.name},
-         {"path", c.path},
-         {"mountpoint", c.mountpoint},
-         {"present", c.present},
-         {"complete", c.complete},
-         {"allocated_bytes", c.allocated_bytes},
-         {"files", c.files},
-         {"directories", c.directories},
-         {"has_segments", c.has_segments},
-         {"segments", c.segments},
-         {"oldest_segment_timestamp", c.oldest_segment_timestamp},
-         {"newest_segment_timestamp", c.newest_segment_timestamp}});
-  }
-  j["components"] = std::move(components);
+  j["components"] = ComponentsJson(n.components);
   j["directories_measured"] = n.directories_measured;
-  Json largest = Json::array();
-  for (const auto& d : n.largest_directories) {
-    largest.push_back({{"path", d.path}, {"allocated_bytes", d.value}});
-  }
-  j["largest_directories"] = std::move(largest);
-  Json most = Json::array();
-  for (const auto& d : n.most_entries) {
-    most.push_back({{"path", d.path}, {"entries", d.value}});
-  }
-  j["most_entries"] = std::move(most);
-  Json rules = Json::array();
-  for (const auto& rule : n.rules) {
-    rules.push_back({{"name", rule.name},
-                     {"section", rule.section},
-                     {"path", rule.path},
-                     {"command", rule.command},
-                     {"mountpoint", rule.mountpoint},
-                     {"measured", rule.measured},
-                     {"bytes", rule.bytes},
-                     {"entries", rule.entries},
-                     {"oldest_timestamp", rule.oldest_timestamp}});
-  }
-  j["rules"] = std::move(rules);
+  j["largest_directories"] =
+      DirectoriesJson(n.largest_directories, "allocated_bytes");
+  j["most_entries"] = DirectoriesJson(n.most_entries, "entries");
+  j["rules"] = RulesJson(n.rules);
   j["notes"] = n.notes;
   // Invalid UTF-8 in a path (a hostile name) is replaced, not thrown on.
   return j.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
@@ -583,6 +646,113 @@ const Json& Array(const Json& j, const char* key, const std::string& where) {
   return v;
 }
 
+// The readers below throw BadKey; `w` is the key path so far ("rules[2].").
+
+Limits ReadLimits(const Json& j) {
+  Limits l;
+  const Json& lj = At(j, "limits", "");
+  const std::string lw = "limits.";
+  Read(lj, "disk_warning_avail_ratio", lw, &l.disk_warning_avail_ratio);
+  Read(lj, "disk_critical_avail_ratio", lw, &l.disk_critical_avail_ratio);
+  Read(lj, "emergency_used_ratio", lw, &l.emergency_used_ratio);
+  Read(lj, "inode_warning_free_ratio", lw, &l.inode_warning_free_ratio);
+  Read(lj, "inode_critical_free_ratio", lw, &l.inode_critical_free_ratio);
+  Read(lj, "wal_component", lw, &l.wal_component);
+  Read(lj, "db_component", lw, &l.db_component);
+  Read(lj, "most_space_share", lw, &l.most_space_share);
+  Read(lj, "wal_retention_seconds", lw, &l.wal_retention_seconds);
+  Read(lj, "wal_max_segments", lw, &l.wal_max_segments);
+  return l;
+}
+
+// Calls read(element, where) for each element of the array j[key].
+template <typename F>
+void ForEach(const Json& j, const char* key, F read) {
+  size_t i = 0;
+  for (const auto& e : Array(j, key, "")) {
+    read(e, std::string(key) + "[" + std::to_string(i++) + "].");
+  }
+}
+
+FilesystemNumbers ReadFilesystem(const Json& f, const std::string& w) {
+  FilesystemNumbers fs;
+  Read(f, "mountpoint", w, &fs.mountpoint);
+  Read(f, "device", w, &fs.device);
+  Read(f, "fstype", w, &fs.fstype);
+  Read(f, "readonly", w, &fs.readonly);
+  Read(f, "have_capacity", w, &fs.have_capacity);
+  Read(f, "size_bytes", w, &fs.size_bytes);
+  Read(f, "free_bytes", w, &fs.free_bytes);
+  Read(f, "avail_bytes", w, &fs.avail_bytes);
+  Read(f, "files", w, &fs.files);
+  Read(f, "files_free", w, &fs.files_free);
+  return fs;
+}
+
+ComponentNumbers ReadComponent(const Json& c, const std::string& w) {
+  ComponentNumbers cn;
+  Read(c, "name", w, &cn.name);
+  Read(c, "path", w, &cn.path);
+  Read(c, "mountpoint", w, &cn.mountpoint);
+  Read(c, "present", w, &cn.present);
+  Read(c, "complete", w, &cn.complete);
+  Read(c, "allocated_bytes", w, &cn.allocated_bytes);
+  Read(c, "files", w, &cn.files);
+  Read(c, "directories", w, &cn.directories);
+  Read(c, "has_segments", w, &cn.has_segments);
+  Read(c, "segments", w, &cn.segments);
+  Read(c, "oldest_segment_timestamp", w, &cn.oldest_segment_timestamp);
+  Read(c, "newest_segment_timestamp", w, &cn.newest_segment_timestamp);
+  return cn;
+}
+
+RuleNumbers ReadRule(const Json& rj, const std::string& w) {
+  RuleNumbers rule;
+  Read(rj, "name", w, &rule.name);
+  Read(rj, "section", w, &rule.section);
+  Read(rj, "path", w, &rule.path);
+  Read(rj, "command", w, &rule.command);
+  Read(rj, "mountpoint", w, &rule.mountpoint);
+  Read(rj, "measured", w, &rule.measured);
+  Read(rj, "bytes", w, &rule.bytes);
+  Read(rj, "entries", w, &rule.entries);
+  Read(rj, "oldest_timestamp", w, &rule.oldest_timestamp);
+  return rule;
+}
+
+// Everything after schema_version, in the document's order.
+Numbers ReadNumbers(const Json& j, Limits* l) {
+  Numbers n;
+  Read(j, "source", "", &n.source);
+  Read(j, "timestamp", "", &n.timestamp);
+  Read(j, "root", "", &n.root);
+  *l = ReadLimits(j);
+  ForEach(j, "filesystems", [&](const Json& e, const std::string& w) {
+    n.filesystems.push_back(ReadFilesystem(e, w));
+  });
+  ForEach(j, "components", [&](const Json& e, const std::string& w) {
+    n.components.push_back(ReadComponent(e, w));
+  });
+  Read(j, "directories_measured", "", &n.directories_measured);
+  ForEach(j, "largest_directories", [&](const Json& e, const std::string& w) {
+    DirectoryNumber dn;
+    Read(e, "path", w, &dn.path);
+    Read(e, "allocated_bytes", w, &dn.value);
+    n.largest_directories.push_back(std::move(dn));
+  });
+  ForEach(j, "most_entries", [&](const Json& e, const std::string& w) {
+    DirectoryNumber dn;
+    Read(e, "path", w, &dn.path);
+    Read(e, "entries", w, &dn.value);
+    n.most_entries.push_back(std::move(dn));
+  });
+  ForEach(j, "rules", [&](const Json& e, const std::string& w) {
+    n.rules.push_back(ReadRule(e, w));
+  });
+  Read(j, "notes", "", &n.notes);
+  return n;
+}
+
 }  // namespace
 
 stemedb::Status ParseJson(std::string_view text, Numbers* numbers,
@@ -598,88 +768,7 @@ stemedb::Status ParseJson(std::string_view text, Numbers* numbers,
       return Error::Message("schema_version " + std::to_string(version) +
                             ", expected " + std::to_string(kSchemaVersion));
     }
-    Read(j, "source", "", &n.source);
-    Read(j, "timestamp", "", &n.timestamp);
-    Read(j, "root", "", &n.root);
-    const Json& lj = At(j, "limits", "");
-    const std::string lw = "limits.";
-    Read(lj, "disk_warning_avail_ratio", lw, &l.disk_warning_avail_ratio);
-    Read(lj, "disk_critical_avail_ratio", lw, &l.disk_critical_avail_ratio);
-    Read(lj, "emergency_used_ratio", lw, &l.emergency_used_ratio);
-    Read(lj, "inode_warning_free_ratio", lw, &l.inode_warning_free_ratio);
-    Read(lj, "inode_critical_free_ratio", lw, &l.inode_critical_free_ratio);
-    Read(lj, "wal_component", lw, &l.wal_component);
-    Read(lj, "db_component", lw, &l.db_component);
-    Read(lj, "most_space_share", lw, &l.most_space_share);
-    Read(lj, "wal_retention_seconds", lw, &l.wal_retention_seconds);
-    Read(lj, "wal_max_segments", lw, &l.wal_max_segments);
-    size_t i = 0;
-    for (const auto& f : Array(j, "filesystems", "")) {
-      const std::string w = "filesystems[" + std::to_string(i++) + "].";
-      FilesystemNumbers fs;
-      Read(f, "mountpoint", w, &fs.mountpoint);
-      Read(f, "device", w, &fs.device);
-      Read(f, "fstype", w, &fs.fstype);
-      Read(f, "readonly", w, &fs.readonly);
-      Read(f, "have_capacity", w, &fs.have_capacity);
-      Read(f, "size_bytes", w, &fs.size_bytes);
-      Read(f, "free_bytes", w, &fs.free_bytes);
-      Read(f, "avail_bytes", w, &fs.avail_bytes);
-      Read(f, "files", w, &fs.files);
-      Read(f, "files_free", w, &fs.files_free);
-      n.filesystems.push_back(std::move(fs));
-    }
-    i = 0;
-    for (const auto& c : Array(j, "components", "")) {
-      const std::string w = "components[" + std::to_string(i++) + "].";
-      ComponentNumbers cn;
-      Read(c, "name", w, &cn.name);
-      Read(c, "path", w, &cn.path);
-      Read(c, "mountpoint", w, &cn.mountpoint);
-      Read(c, "present", w, &cn.present);
-      Read(c, "complete", w, &cn.complete);
-      Read(c, "allocated_bytes", w, &cn.allocated_bytes);
-      Read(c, "files", w, &cn.files);
-      Read(c, "directories", w, &cn.directories);
-      Read(c, "has_segments", w, &cn.has_segments);
-      Read(c, "segments", w, &cn.segments);
-      Read(c, "oldest_segment_timestamp", w, &cn.oldest_segment_timestamp);
-      Read(c, "newest_segment_timestamp", w, &cn.newest_segment_timestamp);
-      n.components.push_back(std::move(cn));
-    }
-    Read(j, "directories_measured", "", &n.directories_measured);
-    i = 0;
-    for (const auto& d : Array(j, "largest_directories", "")) {
-      const std::string w = "largest_directories[" + std::to_string(i++) + "].";
-      DirectoryNumber dn;
-      Read(d, "path", w, &dn.path);
-      Read(d, "allocated_bytes", w, &dn.value);
-      n.largest_directories.push_back(std::move(dn));
-    }
-    i = 0;
-    for (const auto& d : Array(j, "most_entries", "")) {
-      const std::string w = "most_entries[" + std::to_string(i++) + "].";
-      DirectoryNumber dn;
-      Read(d, "path", w, &dn.path);
-      Read(d, "entries", w, &dn.value);
-      n.most_entries.push_back(std::move(dn));
-    }
-    i = 0;
-    for (const auto& rj : Array(j, "rules", "")) {
-      const std::string w = "rules[" + std::to_string(i++) + "].";
-      RuleNumbers rule;
-      Read(rj, "name", w, &rule.name);
-      Read(rj, "section", w, &rule.section);
-      Read(rj, "path", w, &rule.path);
-      Read(rj, "command", w, &rule.command);
-      Read(rj, "mountpoint", w, &rule.mountpoint);
-      Read(rj, "measured", w, &rule.measured);
-      Read(rj, "bytes", w, &rule.bytes);
-      Read(rj, "entries", w, &rule.entries);
-      Read(rj, "oldest_timestamp", w, &rule.oldest_timestamp);
-      n.rules.push_back(std::move(rule));
-    }
-    Read(j, "notes", "", &n.notes);
+    n = ReadNumbers(j, &l);
   } catch (const BadKey& e) {
     return Error::Message(e.what());
   }

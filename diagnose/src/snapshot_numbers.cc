@@ -35,14 +35,9 @@ std::string MountpointOf(const Snapshot& s, const diagnose::Numbers& n,
   return best;
 }
 
-}  // namespace
-
-diagnose::Numbers NumbersFromSnapshot(const Snapshot& s, const Config& config,
-                                      const std::string& source, double now) {
-  diagnose::Numbers n;
-  n.source = source;
-  n.timestamp = now;
-  n.root = config.root;
+// Capacity and identity of each filesystem, with a note for a statvfs that
+// did not answer in time.
+void AddFilesystems(const Snapshot& s, diagnose::Numbers* n) {
   for (const auto& fs : s.filesystems) {
     diagnose::FilesystemNumbers f;
     f.mountpoint = fs.mount.mountpoint;
@@ -58,12 +53,18 @@ diagnose::Numbers NumbersFromSnapshot(const Snapshot& s, const Config& config,
       f.files_free = fs.capacity.files_free;
     }
     if (!fs.stat_success) {
-      n.notes.push_back("statvfs of " + fs.mount.mountpoint +
-                        " did not answer in time" +
-                        (fs.have_capacity ? "; its numbers are older" : ""));
+      n->notes.push_back("statvfs of " + fs.mount.mountpoint +
+                         " did not answer in time" +
+                         (fs.have_capacity ? "; its numbers are older" : ""));
     }
-    n.filesystems.push_back(std::move(f));
+    n->filesystems.push_back(std::move(f));
   }
+}
+
+// Each configured component's last complete walk, with a note when there
+// is none yet or the last walk was incomplete.
+void AddComponents(const Snapshot& s, const Config& config,
+                   diagnose::Numbers* n) {
   for (const auto& st : s.components) {
     const Component* comp = config.FindComponent(st.name);
     if (comp == nullptr) continue;  // a reload removed it meanwhile
@@ -86,44 +87,52 @@ diagnose::Numbers NumbersFromSnapshot(const Snapshot& s, const Config& config,
       c.newest_segment_timestamp = stats.segments.newest_mtime;
     }
     if (!st.have_stats) {
-      n.notes.push_back("component " + st.name +
-                        " has not been walked to the end yet (" +
-                        comp->resolved_path + ")");
+      n->notes.push_back("component " + st.name +
+                         " has not been walked to the end yet (" +
+                         comp->resolved_path + ")");
     } else if (st.attempted && !st.last_success && st.stats.present) {
-      n.notes.push_back("the last walk of component " + st.name +
-                        " was incomplete (see the log and "
-                        "stemedb_disk_scan_errors_total); its numbers are "
-                        "from the last complete one");
+      n->notes.push_back("the last walk of component " + st.name +
+                         " was incomplete (see the log and "
+                         "stemedb_disk_scan_errors_total); its numbers are "
+                         "from the last complete one");
     }
-    n.components.push_back(std::move(c));
+    n->components.push_back(std::move(c));
   }
-  // The lists over every component: the union of each one's top 20 holds
-  // the overall top 20.
+}
+
+// The lists over every component: the union of each one's top 20 holds
+// the overall top 20.
+void AddDirectories(const Snapshot& s, diagnose::Numbers* n) {
   diagnose::TopDirectories top;
   bool all_measured = true;
   for (const auto& st : s.components) {
     if (!st.have_stats || !st.stats.present) continue;
     if (st.top_directories) {
       top.Merge(*st.top_directories);
-      n.directories_measured = true;
+      n->directories_measured = true;
     } else {
       all_measured = false;
     }
   }
-  if (n.directories_measured && !all_measured) {
-    n.notes.push_back(
+  if (n->directories_measured && !all_measured) {
+    n->notes.push_back(
         "the directory lists leave out components walked without "
         "per-directory records");
   }
-  n.largest_directories = top.Largest();
-  n.most_entries = top.MostEntries();
+  n->largest_directories = top.Largest();
+  n->most_entries = top.MostEntries();
+}
+
+// REQUIRES: n->components filled (a rule's filesystem may be its
+// component's).
+void AddRules(const Snapshot& s, const Config& config, diagnose::Numbers* n) {
   for (const auto& rule : config.cleanup.rules) {
     diagnose::RuleNumbers r;
     r.name = rule.name;
     r.section = std::to_string(rule.section);
     r.path = rule.resolved_path;
     r.command = rule.resolved_command;
-    r.mountpoint = MountpointOf(s, n, rule);
+    r.mountpoint = MountpointOf(s, *n, rule);
     for (const auto& state : s.cleanup_rules) {
       if (state.name != rule.name) continue;
       // The capacity pass knows the rule directory's filesystem; "" when
@@ -134,8 +143,22 @@ diagnose::Numbers NumbersFromSnapshot(const Snapshot& s, const Config& config,
       r.entries = state.reading.entries;
       r.oldest_timestamp = state.reading.oldest_mtime.value_or(0);
     }
-    n.rules.push_back(std::move(r));
+    n->rules.push_back(std::move(r));
   }
+}
+
+}  // namespace
+
+diagnose::Numbers NumbersFromSnapshot(const Snapshot& s, const Config& config,
+                                      const std::string& source, double now) {
+  diagnose::Numbers n;
+  n.source = source;
+  n.timestamp = now;
+  n.root = config.root;
+  AddFilesystems(s, &n);
+  AddComponents(s, config, &n);
+  AddDirectories(s, &n);
+  AddRules(s, config, &n);
   return n;
 }
 

@@ -316,26 +316,18 @@ class Flow {
   int y_;
 };
 
-}  // namespace
+constexpr char kFsLegend[] = "{{instance}} {{mountpoint}}";
+constexpr char kCompLegend[] = "{{instance}} {{component}}";
 
-std::string RenderDashboard(const RuleSet& rules,
-                            const DashboardOptions& options,
-                            const std::string& runbook_url,
-                            const std::string& header) {
-  const std::string fs_legend = "{{instance}} {{mountpoint}}";
-  const std::string comp_legend = "{{instance}} {{component}}";
-
+// The fleet overview: every selected instance side by side.
+void AddFleetPanels(const RuleSet& rules, int* next_id, Json* panels) {
+  int& id = *next_id;
   const Json used_steps = ScaleSteps(rules, "used");
-  const Json inode_steps = ScaleSteps(rules, "inodes_used");
-  const std::string avail = Sel(m::kFilesystemAvailBytes);
   const std::vector<Target> used = {
       {RecordedOr(m::kRecordFilesystemUsedRatio,
-                  "1 - " + avail + " / " + Sel(m::kFilesystemSizeBytes)),
-       fs_legend}};
-
-  // The fleet overview: every selected instance side by side.
-  Json panels = Json::array();
-  int id = 1;
+                  "1 - " + Sel(m::kFilesystemAvailBytes) + " / " +
+                      Sel(m::kFilesystemSizeBytes)),
+       kFsLegend}};
   {
     Json p =
         BasePanel(id++, "bargauge", "Filesystem used",
@@ -352,7 +344,7 @@ std::string RenderDashboard(const RuleSet& rules,
                                     {"fields", ""},
                                     {"values", false}}},
              {"showUnfilled", true}};
-    panels.push_back(p);
+    panels->push_back(p);
   }
   {
     Json p =
@@ -362,48 +354,51 @@ std::string RenderDashboard(const RuleSet& rules,
                    {8, 0, 16, 8}, "percentunit", used_steps, used, "line+area");
     p["fieldConfig"]["defaults"]["min"] = 0;
     p["fieldConfig"]["defaults"]["max"] = 1;
-    panels.push_back(p);
+    panels->push_back(p);
   }
+}
 
-  // One row per selected instance (Grafana repeats it): fifty nodes give
-  // fifty rows of their own instead of fifty lines tangled in each graph.
-  panels.push_back(Row(id++, "Node $instance", 8, "instance"));
+// One row per selected instance (Grafana repeats it): fifty nodes give
+// fifty rows of their own instead of fifty lines tangled in each graph.
+void AddNodePanels(const RuleSet& rules, int* next_id, Json* panels) {
+  int& id = *next_id;
+  panels->push_back(Row(id++, "Node $instance", 8, "instance"));
   Flow flow(9);
-  panels.push_back(
+  panels->push_back(
       TimeSeries(id++, "Available bytes",
                  "Bytes available to unprivileged writers (statvfs f_bavail).",
                  flow.Next(8), "bytes", ThresholdSteps("green", {}),
-                 {{avail, fs_legend}}));
+                 {{Sel(m::kFilesystemAvailBytes), kFsLegend}}));
   {
     Json p = TimeSeries(
         id++, "Inodes used",
         "Used inodes per filesystem; filesystems without an inode table "
         "(files = 0) are not shown." +
             std::string(kFallbackNote),
-        flow.Next(8), "percentunit", inode_steps,
+        flow.Next(8), "percentunit", ScaleSteps(rules, "inodes_used"),
         {{"1 - (" +
               RecordedOr(m::kRecordFilesystemInodesFreeRatio,
                          Sel(m::kFilesystemFilesFree) + " / (" +
                              Sel(m::kFilesystemFiles) + " > 0)") +
               ")",
-          fs_legend}},
+          kFsLegend}},
         "line+area");
     p["fieldConfig"]["defaults"]["min"] = 0;
     p["fieldConfig"]["defaults"]["max"] = 1;
-    panels.push_back(p);
+    panels->push_back(p);
   }
   for (const AlertRule* a : rules.Alerts()) {
     for (const rulegen::Panel& spec : a->panels) {
-      panels.push_back(AlertPanel(id++, spec, flow.Next(spec.width)));
+      panels->push_back(AlertPanel(id++, spec, flow.Next(spec.width)));
     }
   }
-  panels.push_back(
+  panels->push_back(
       TimeSeries(id++, "Bytes per component",
                  "Allocated bytes (what df counts) per component, stacked.",
                  flow.Next(16), "bytes", ThresholdSteps("green", {}),
-                 {{Sel(m::kComponentAllocatedBytes), comp_legend}}, "off",
+                 {{Sel(m::kComponentAllocatedBytes), kCompLegend}}, "off",
                  /*stacked=*/true));
-  panels.push_back(TimeSeries(
+  panels->push_back(TimeSeries(
       id++, "Component growth rate",
       "Growth of allocated bytes per component over the last "
       "hour." +
@@ -411,45 +406,59 @@ std::string RenderDashboard(const RuleSet& rules,
       flow.Next(8), "Bps", ThresholdSteps("green", {}),
       {{RecordedOr(m::kRecordComponentGrowthRate,
                    "deriv(" + Sel(m::kComponentAllocatedBytes) + "[1h])"),
-        comp_legend}}));
-  panels.push_back(TimeSeries(id++, "Scan duration",
-                              "Duration of the last walk per component.",
-                              flow.Next(8), "s", ThresholdSteps("green", {}),
-                              {{Sel(m::kScanDurationSeconds), comp_legend}}));
+        kCompLegend}}));
+  panels->push_back(TimeSeries(id++, "Scan duration",
+                               "Duration of the last walk per component.",
+                               flow.Next(8), "s", ThresholdSteps("green", {}),
+                               {{Sel(m::kScanDurationSeconds), kCompLegend}}));
+}
 
-  Json dashboard{
-      {"__inputs", Inputs()},
-      {"__requires", Requires()},
-      {"annotations",
-       Json{{"list",
-             Json::array({Json{{"builtIn", 1},
-                               {"datasource", Json{{"type", "grafana"},
-                                                   {"uid", "-- Grafana --"}}},
-                               {"enable", true},
-                               {"hide", true},
-                               {"iconColor", "rgba(0, 211, 255, 1)"},
-                               {"name", "Annotations & Alerts"},
-                               {"type", "dashboard"}}})}}},
-      {"description", header},
-      {"editable", true},
-      {"graphTooltip", 1},
-      {"id", nullptr},
-      {"links", Json::array({Json{{"icon", "doc"},
-                                  {"targetBlank", true},
-                                  {"title", "Disk full runbook"},
-                                  {"type", "link"},
-                                  {"url", runbook_url}}})},
-      {"panels", panels},
-      {"refresh", options.refresh.text},
-      {"schemaVersion", kSchemaVersion},
-      {"tags", Json::array({"stemedb", "disk"})},
-      {"templating", Templating()},
-      {"time", Json{{"from", "now-6h"}, {"to", "now"}}},
-      {"timepicker", Json::object()},
-      {"timezone", ""},
-      {"title", options.title},
-      {"uid", options.uid},
-      {"version", 1}};
+// Grafana's built-in "Annotations & Alerts".
+Json Annotations() {
+  return Json{
+      {"list", Json::array({Json{{"builtIn", 1},
+                                 {"datasource", Json{{"type", "grafana"},
+                                                     {"uid", "-- Grafana --"}}},
+                                 {"enable", true},
+                                 {"hide", true},
+                                 {"iconColor", "rgba(0, 211, 255, 1)"},
+                                 {"name", "Annotations & Alerts"},
+                                 {"type", "dashboard"}}})}};
+}
+
+}  // namespace
+
+std::string RenderDashboard(const RuleSet& rules,
+                            const DashboardOptions& options,
+                            const std::string& runbook_url,
+                            const std::string& header) {
+  Json panels = Json::array();
+  int id = 1;
+  AddFleetPanels(rules, &id, &panels);
+  AddNodePanels(rules, &id, &panels);
+  Json dashboard{{"__inputs", Inputs()},
+                 {"__requires", Requires()},
+                 {"annotations", Annotations()},
+                 {"description", header},
+                 {"editable", true},
+                 {"graphTooltip", 1},
+                 {"id", nullptr},
+                 {"links", Json::array({Json{{"icon", "doc"},
+                                             {"targetBlank", true},
+                                             {"title", "Disk full runbook"},
+                                             {"type", "link"},
+                                             {"url", runbook_url}}})},
+                 {"panels", panels},
+                 {"refresh", options.refresh.text},
+                 {"schemaVersion", kSchemaVersion},
+                 {"tags", Json::array({"stemedb", "disk"})},
+                 {"templating", Templating()},
+                 {"time", Json{{"from", "now-6h"}, {"to", "now"}}},
+                 {"timepicker", Json::object()},
+                 {"timezone", ""},
+                 {"title", options.title},
+                 {"uid", options.uid},
+                 {"version", 1}};
   return dashboard.dump(2) + "\n";
 }
 

@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 
 const fs::path kDataDir = fs::path(STEMEDB_SOURCE_DIR) / "tests" / "data";
 const fs::path kCorpusDir = kDataDir / "bad-configs";
-// Hostile input (issue 7): out-of-range durations, non-UTF-8 text, template
+// Hostile input: out-of-range durations, non-UTF-8 text, template
 // text, overlapping components. tests/e2e/test_hostile.py feeds the same
 // files to both binaries.
 const fs::path kHostileDir = kDataDir / "hostile-configs";

@@ -160,7 +160,7 @@ TEST(DefaultConfigTest, ComponentsAreTheDocumentedLayout) {
   EXPECT_EQ(config.source, "<embedded default>");
 }
 
-// The runbook's cleanup steps (issue 9), as the default rule list.
+// The runbook's cleanup steps, as the default rule list.
 TEST(DefaultConfigTest, CleanupRulesAreTheRunbookSteps) {
   struct Expected {
     const char* name;

@@ -43,12 +43,12 @@ TEST(RulesTest, EveryAlertTheIssueAsksFor) {
       "StemeDBBackupsBeyondRetention", "StemeDBTmpFilesAccumulating",
       "StemeDBDiskExporterDown", "StemeDBDiskExporterAbsent",
       "StemeDBDiskScanFailing", "StemeDBDiskScanStale",
-      // Issue 9: cleanup is not running (Common Cause 1).
+      // Cleanup is not running (Common Cause 1).
       "StemeDBCleanupNotRunning"};
   EXPECT_EQ(names, expected);
 }
 
-// Issue 9: the disk and inode pages say what the cleanup rules would free
+// The disk and inode pages say what the cleanup rules would free
 // on that filesystem (bytes, or entries for inodes), in exporter mode.
 TEST(RulesTest, DiskAndInodeDescriptionsQueryWhatCleanupWouldFree) {
   const RuleSet rules = Build(DefaultConfig());

@@ -6,9 +6,10 @@
 #pragma once
 
 #include <chrono>
-#include <optional>
 #include <string>
 #include <string_view>
+
+#include "stemedb/base/error.h"
 
 namespace stemedb::diagnose {
 
@@ -22,7 +23,7 @@ struct Url {
 
 // http://host[:port][/prefix] or https://... Credentials in the URL are
 // refused (they would show in `ps`): use FetchOptions.
-std::optional<std::string> ParseUrl(std::string_view text, Url* out);
+stemedb::Status ParseUrl(std::string_view text, Url* out);
 
 struct FetchOptions {
   std::string user;  // basic auth when non-empty
@@ -34,9 +35,8 @@ struct FetchOptions {
 };
 
 // GETs <url>/diagnose; on HTTP 200 fills *body and returns nullopt, else an
-// error that says what failed (connect, TLS, HTTP status).
-std::optional<std::string> FetchDiagnosis(const std::string& url,
-                                          const FetchOptions& options,
-                                          std::string* body);
+// error (a message only) that says what failed (connect, TLS, HTTP status).
+stemedb::Status FetchDiagnosis(const std::string& url,
+                               const FetchOptions& options, std::string* body);
 
 }  // namespace stemedb::diagnose
