@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "cleanup.h"
-#include "exporter_testing.h"
+#include "plan.h"
 #include "source.h"
 #include "stemedb/base/log.h"
 #include "stemedb/collector/collector.h"
@@ -42,25 +42,14 @@ constexpr std::chrono::milliseconds kMaxCapacityPeriod{10000};
 // deadline whenever it gets the CPU back.
 constexpr std::chrono::milliseconds kStuckGrace{2000};
 
-// testing::SetDeclareWalksStuck.
-std::atomic<bool> declare_walks_stuck{false};
-
-// Walk threads left behind (stuck in the kernel). They hold only the shared
-// state; kept joinable, never destroyed (a joinable std::thread must not be
-// destroyed), so a test can join them. One per stuck walk: RunOnce() runs
-// once, and the loops leave at most one behind at Stop().
-struct Abandoned {
-  std::mutex mu;
-  std::vector<std::thread> threads;  // guarded by mu
-};
-Abandoned& AbandonedWalks() {
-  static auto* abandoned = new Abandoned;  // outlives static destruction
+// Where walk threads left behind go by default: never joined, never
+// destroyed (a joinable std::thread must not be destroyed). One per stuck
+// walk: RunOnce() runs once, and the loops leave at most one behind at
+// Stop().
+std::shared_ptr<AbandonedWalks> ProcessAbandonedWalks() {
+  static auto* abandoned =  // outlives static destruction
+      new std::shared_ptr<AbandonedWalks>(std::make_shared<AbandonedWalks>());
   return *abandoned;
-}
-void Abandon(std::thread t) {
-  auto& a = AbandonedWalks();
-  std::lock_guard<std::mutex> lock(a.mu);
-  a.threads.push_back(std::move(t));
 }
 
 double WallSeconds() {
@@ -85,34 +74,36 @@ bool Flip(std::set<std::string>& set, const std::string& key, bool on) {
 }  // namespace
 
 struct Exporter::Shared {
-  explicit Shared(Config c, ConfigLoader l)
-      : config(std::move(c)),
+  Shared(Config c, ConfigLoader l, ExporterOptions o)
+      : options(std::move(o)),
+        config(std::move(c)),
         loader(std::move(l)),
-        source(MakeSource()),
         cleanup(config) {
-    // Watch mode: newer numbers are ready; collect and render now.
-    source->SetChangedCallback([this] {
-      std::lock_guard<std::mutex> lock(mu);
-      source_changed = true;
-      cv.notify_all();
-    });
+    if (!options.abandoned_walks) {
+      options.abandoned_walks = ProcessAbandonedWalks();
+    }
     for (const auto& comp : config.components) {
       components.push_back(FreshState(comp));
     }
   }
+
+  ExporterOptions options;  // immutable after construction
 
   // --- State. Everything below is GUARDED_BY(mu) unless noted.
   mutable std::mutex mu;
   mutable std::condition_variable cv;
   Config config;
   const ConfigLoader loader;  // immutable after construction
-  // Where the numbers come from; used by the one thread that walks.
-  const std::unique_ptr<ComponentSource> source;
+  // Where the numbers come from, for source_mode; made by the thread that
+  // walks when a plan asks for another mode (Collect runs on a reference
+  // of its own, without mu).
+  std::shared_ptr<ComponentSource> source;
+  ScanMode source_mode = ScanMode::kWalk;
   uint64_t config_generation = 0;
   std::vector<ComponentState> components;  // parallel to config.components
   std::vector<FilesystemState> filesystems;
   std::vector<ComponentFilesystemLink> links;
-  // What the cleanup rules would free (issue 9); rebuilt with the config.
+  // What the cleanup rules would free; rebuilt with the config.
   CleanupTracker cleanup;
   bool reload_success = true;
   uint64_t reload_failures = 0;
@@ -176,6 +167,8 @@ struct Exporter::Shared {
     WalkPlan plan;
     uint64_t generation;
     uint64_t collect_ticket;
+    std::shared_ptr<ComponentSource> source_now;
+    std::shared_ptr<ComponentSource> retired;  // of the previous mode
     {
       std::lock_guard<std::mutex> lock(mu);
       // Stop() may have come between the loop's wait and here; it then
@@ -187,16 +180,18 @@ struct Exporter::Shared {
       collect_ticket = collect_requested;
       cleanup.Extend(&plan, WallSeconds());
       plan.options.deadline =
-          SaturatingAdd(Clock::now(), config.scan.timeout.value);
+          SaturatingAdd(Clock::now(), ScheduleOf(config).timeout);
       plan.options.cancel = &cancel;
       generation = config_generation;
       walk_in_progress = true;
       walk_deadline = plan.options.deadline;
       stuck_reported = false;
+      source_now = SourceForLocked(plan.mode, &retired);
       cv.notify_all();  // RunOnce() times the walk from here
     }
-    std::vector<measure::ComponentStats> results = source->Collect(plan);
-    const ComponentSource::WatchState watching = source->Watching();
+    if (retired) retired->Stop();  // outside mu: its thread may call back
+    std::vector<measure::ComponentStats> results = source_now->Collect(plan);
+    const ComponentSource::WatchState watching = source_now->Watching();
     double now = WallSeconds();
     std::lock_guard<std::mutex> lock(mu);
     walk_in_progress = false;
@@ -209,6 +204,28 @@ struct Exporter::Shared {
     collect_done = std::max(collect_done, collect_ticket);
     RenderLocked();
     cv.notify_all();
+  }
+
+  // The source for `mode`: the current one, or a new one (the old one is
+  // handed back in *retired, for the caller to stop without mu).
+  // REQUIRES: mu held.
+  std::shared_ptr<ComponentSource> SourceForLocked(
+      ScanMode mode, std::shared_ptr<ComponentSource>* retired) {
+    if (source && source_mode == mode) return source;
+    *retired = std::move(source);
+    source = MakeSource(mode, options.watch);
+    source_mode = mode;
+    // Watch mode: newer numbers are ready; collect and render now.
+    source->SetChangedCallback([this] {
+      std::lock_guard<std::mutex> lock(mu);
+      source_changed = true;
+      cv.notify_all();
+    });
+    return source;
+  }
+
+  bool DeclaredStuck() const {
+    return options.declare_walks_stuck && options.declare_walks_stuck();
   }
 
   // REQUIRES: mu held; `w` parallel to config.components (or empty).
@@ -340,7 +357,7 @@ struct Exporter::Shared {
   bool CheckStuckLocked() {
     if (!walk_in_progress || stuck_reported ||
         (Clock::now() < SaturatingAdd(walk_deadline, kStuckGrace) &&
-         !declare_walks_stuck.load())) {
+         !DeclaredStuck())) {
       return false;
     }
     MarkStuckLocked();
@@ -375,8 +392,9 @@ struct Exporter::Shared {
                          st.have_stats ? st.stats.device : 0,
                          st.have_stats && !st.stats.present});
       }
-      statfs_timeout = config.scan.statfs_timeout.value;
-      one_filesystem = config.scan.one_filesystem;
+      const Schedule schedule = ScheduleOf(config);
+      statfs_timeout = schedule.statfs_timeout;
+      one_filesystem = schedule.one_filesystem;
     }
     std::vector<measure::MountWant> rule_wants;
     {
@@ -467,7 +485,7 @@ struct Exporter::Shared {
         // schedule of walks (of components that are walked).
         scheduled = walk_requested || Clock::now() >= next;
         if (scheduled) {
-          next = SaturatingAdd(Clock::now(), config.scan.interval.value);
+          next = SaturatingAdd(Clock::now(), ScheduleOf(config).interval);
         }
         walk_requested = false;
         source_changed = false;
@@ -481,7 +499,7 @@ struct Exporter::Shared {
       Capacity();
       std::unique_lock<std::mutex> lock(mu);
       auto period = std::min<std::chrono::milliseconds>(
-          config.scan.interval.value, kMaxCapacityPeriod);
+          ScheduleOf(config).interval, kMaxCapacityPeriod);
       // Wake early at a walk's stuck point so scan_success drops on time.
       auto wake = Clock::now() + period;
       if (walk_in_progress && !stuck_reported) {
@@ -493,8 +511,23 @@ struct Exporter::Shared {
   }
 };
 
-Exporter::Exporter(Config config, ConfigLoader loader)
-    : shared_(std::make_shared<Shared>(std::move(config), std::move(loader))) {
+void AbandonedWalks::Add(std::thread t) {
+  std::lock_guard<std::mutex> lock(mu_);
+  threads_.push_back(std::move(t));
+}
+
+void AbandonedWalks::JoinAll() {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    threads.swap(threads_);
+  }
+  for (auto& t : threads) t.join();
+}
+
+Exporter::Exporter(Config config, ConfigLoader loader, ExporterOptions options)
+    : shared_(std::make_shared<Shared>(std::move(config), std::move(loader),
+                                       std::move(options))) {
   std::lock_guard<std::mutex> lock(shared_->mu);
   shared_->RenderLocked();
 }
@@ -519,7 +552,13 @@ void Exporter::Stop() {
   }
   if (s.capacity_thread.joinable()) s.capacity_thread.join();
   // The watcher's thread is joined here; a walk in progress ends by itself.
-  s.source->Stop();
+  // No source is made after `stopping`.
+  std::shared_ptr<ComponentSource> source;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    source = s.source;
+  }
+  if (source) source->Stop();
   if (s.walk_thread.joinable()) {
     std::unique_lock<std::mutex> lock(s.mu);
     bool done = s.cv.wait_for(lock, std::chrono::seconds(5),
@@ -529,7 +568,7 @@ void Exporter::Stop() {
       s.walk_thread.join();
     } else {
       log::Warn("a walk is stuck in the kernel; leaving it behind");
-      Abandon(std::move(s.walk_thread));
+      s.options.abandoned_walks->Add(std::move(s.walk_thread));
     }
   }
 }
@@ -553,7 +592,7 @@ void Exporter::RunOnce() {
   s->cv.wait(lock, [&] {
     return s->walk_in_progress || s->walks_finished > before || s->stopping;
   });
-  const auto give_up = declare_walks_stuck.load()
+  const auto give_up = s->DeclaredStuck()
                            ? Clock::now()
                            : SaturatingAdd(s->walk_deadline, kStuckGrace);
   const bool done = s->cv.wait_until(
@@ -566,7 +605,7 @@ void Exporter::RunOnce() {
   if (done) {
     walker.join();
   } else {
-    Abandon(std::move(walker));  // holds `s`, never `this`
+    s->options.abandoned_walks->Add(std::move(walker));  // holds `s`
   }
   s->Capacity();
 }
@@ -596,20 +635,21 @@ Status Exporter::Reload(bool companion_failed) {
     // Keep what is known about a component that did not change, so a reload
     // does not reset its counters or blank its series until the next walk.
     const Component* old = s.config.FindComponent(c.name);
-    if (old && old->resolved_path == c.resolved_path &&
-        old->segment_pattern == c.segment_pattern) {
+    if (old && InputsOf(*old) == InputsOf(c)) {
       for (const auto& o : s.components) {
         if (o.name == c.name) st = o;
       }
     }
     states.push_back(std::move(st));
   }
-  const bool same_walk = SameWalkInputs(s.config, next);
+  const bool same_walk = WalkInputsOf(s.config) == WalkInputsOf(next);
   // A new timing takes effect with a walk now; otherwise the next walk is
   // due on the old schedule, which is the same one.
-  const bool same_schedule =
-      same_walk && s.config.scan.interval.value == next.scan.interval.value &&
-      s.config.scan.timeout.value == next.scan.timeout.value;
+  const Schedule old_schedule = ScheduleOf(s.config);
+  const Schedule new_schedule = ScheduleOf(next);
+  const bool same_schedule = same_walk &&
+                             old_schedule.interval == new_schedule.interval &&
+                             old_schedule.timeout == new_schedule.timeout;
   s.config = std::move(next);
   s.components = std::move(states);
   if (!same_walk) s.cleanup = CleanupTracker(s.config);
@@ -662,7 +702,12 @@ bool Exporter::WaitForSnapshot(
 
 void Exporter::SyncWatch() const {
   auto& s = *shared_;
-  s.source->Sync();
+  std::shared_ptr<ComponentSource> source;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    source = s.source;
+  }
+  if (source) source->Sync();
   std::unique_lock<std::mutex> lock(s.mu);
   const uint64_t ticket = ++s.collect_requested;
   s.source_changed = true;
@@ -680,19 +725,4 @@ Config Exporter::CurrentConfig() const {
   return shared_->config;
 }
 
-namespace testing {
-
-void SetDeclareWalksStuck(bool on) { declare_walks_stuck = on; }
-
-void JoinAbandonedWalks() {
-  std::vector<std::thread> threads;
-  {
-    auto& a = AbandonedWalks();
-    std::lock_guard<std::mutex> lock(a.mu);
-    threads.swap(a.threads);
-  }
-  for (auto& t : threads) t.join();
-}
-
-}  // namespace testing
 }  // namespace stemedb::exporter
