@@ -2,8 +2,15 @@
 
 namespace stemedb::exporter {
 
+// Each InputsOf below binds every field of its config struct, so a field
+// added there does not compile until it is sorted here: a walk input, or a
+// field that does not change what a walk measures.
+
 ComponentInputs InputsOf(const Component& c) {
-  return {c.name, c.resolved_path, c.segment_pattern};
+  const auto& [name, path, resolved_path, segment_pattern, optional] = c;
+  static_cast<void>(path);      // as written; resolved_path is walked
+  static_cast<void>(optional);  // how a missing one is reported
+  return {name, resolved_path, segment_pattern};
 }
 
 ComponentInputs InputsOf(const measure::ComponentSpec& spec) {
@@ -13,13 +20,24 @@ ComponentInputs InputsOf(const measure::ComponentSpec& spec) {
 namespace {
 
 CleanupRuleInputs InputsOf(const CleanupRule& r) {
-  return {r.name, r.section,          r.resolved_path,   r.match,
-          r.type, r.older_than.value, r.resolved_command};
+  const auto& [name, section, component, path, resolved_path, match, type,
+               older_than, command, resolved_command] = r;
+  // As written; resolved_path and resolved_command are what counts.
+  static_cast<void>(component);
+  static_cast<void>(path);
+  static_cast<void>(command);
+  return {name, section,          resolved_path,   match,
+          type, older_than.value, resolved_command};
 }
 
 ScanInputs ScanInputsOf(const ScanOptions& scan) {
-  return {scan.threads, scan.one_filesystem, scan.max_depth, scan.mode,
-          scan.reconcile_interval.value};
+  const auto& [interval, timeout, statfs_timeout, one_filesystem, threads,
+               max_depth, mode, reconcile_interval] = scan;
+  // The schedule (ScheduleOf), not what a walk measures.
+  static_cast<void>(interval);
+  static_cast<void>(timeout);
+  static_cast<void>(statfs_timeout);
+  return {threads, one_filesystem, max_depth, mode, reconcile_interval.value};
 }
 
 }  // namespace
