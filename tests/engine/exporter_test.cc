@@ -276,7 +276,7 @@ uint64_t Allocated(const std::string& path) {
   return static_cast<uint64_t>(st.st_blocks) * 512;
 }
 
-// Issue 9: a rule directory around the components is walked once as an
+// Cleanup rules: a rule directory around the components is walked once as an
 // extra root (the components in it left to their own walk, so nothing is
 // counted twice), is not a component, and its readings and filesystem
 // reach the snapshot and the exposition; a reload that changes the rules
