@@ -1,6 +1,7 @@
-// The seam between the engine (state and rendering, exporter.cc) and where
-// per-component numbers come from: a periodic walk, or a watcher that keeps
-// them current from change notifications. Private to the exporter.
+// The seam between the engine (state and rendering) and where
+// per-component numbers come from: a periodic walk (source.cc), or a watcher
+// that keeps them current from change notifications (watch_source.cc), one
+// implementation per scan mode. Private to the engine.
 //
 // Thread safety: a source's Collect is called by one thread at a time (the
 // engine's walk loop, or RunOnce's walker); NotifyChanged may be called from
@@ -13,33 +14,13 @@
 #include <string_view>
 #include <vector>
 
+#include "plan.h"
 #include "stemedb/config/config.h"
+#include "stemedb/engine/options.h"
 #include "stemedb/measure/walk.h"
 #include "stemedb/measure/watcher.h"
 
 namespace stemedb::exporter {
-
-// What to measure, translated from a config (pure). options.deadline and
-// options.cancel are the engine's to set per collection.
-struct WalkPlan {
-  std::vector<measure::ComponentSpec> specs;  // parallel to config.components
-  measure::WalkOptions options;
-  ScanMode mode = ScanMode::kWalk;
-  std::chrono::milliseconds interval{60000};  // walk mode: between walks
-  std::chrono::milliseconds timeout{300000};  // a walk is cut off
-  std::chrono::milliseconds reconcile_interval{3600 * 1000};
-  // Set by the engine per collection: the walk schedule came round, so
-  // components that are walked (not watched) are walked now. False when the
-  // engine only collects a watcher's change: they keep their last walk.
-  bool walks_due = true;
-};
-WalkPlan PlanWalk(const Config& config);
-
-// True when a walk started under `a` measures exactly what one under `b`
-// would: same directories in the same order, same patterns and walk rules.
-// A reload that keeps these keeps the running walk's results (a SIGHUP storm
-// used to throw every walk away).
-bool SameWalkInputs(const Config& a, const Config& b);
 
 class ComponentSource {
  public:
@@ -52,7 +33,8 @@ class ComponentSource {
   virtual std::vector<measure::ComponentStats> Collect(
       const WalkPlan& plan) = 0;
 
-  // Stops background work (the watcher thread). After it, Collect walks.
+  // Stops background work (the watcher thread). After it, Collect starts
+  // none.
   virtual void Stop() {}
 
   // Per component (parallel to the last plan's specs): watched or walked,
@@ -85,11 +67,18 @@ class ComponentSource {
   std::function<void()> changed_;
 };
 
-// The source for plan.mode: a full walk per Collect in walk mode; in watch
-// mode a Watcher (first walk at the first Collect, then inotify), with
-// components on filesystems whose notifications miss changes walked at
-// plan.interval instead.
-std::unique_ptr<ComponentSource> MakeSource();
+// The source for `mode`, chosen once (the engine makes a new one when a
+// reload changes the mode): a full walk per Collect for kWalk; for kWatch a
+// Watcher (first walk at the first Collect, then inotify), with components
+// on filesystems whose notifications miss changes walked at plan.interval
+// instead. `seams`: watch mode's test knobs (ExporterOptions::watch).
+std::unique_ptr<ComponentSource> MakeSource(ScanMode mode,
+                                            const WatchSeams& seams);
+
+// The walk source alone (kWalk).
+std::unique_ptr<ComponentSource> MakeWalkSource();
+// The watch source alone (kWatch); in watch_source.cc.
+std::unique_ptr<ComponentSource> MakeWatchSource(const WatchSeams& seams);
 
 // True for filesystem types whose change notifications miss changes made
 // elsewhere (network and FUSE filesystems): walked even in watch mode.

@@ -6,6 +6,8 @@ prometheus-node-exporter. CTest passes the paths of our own binaries in the
 environment (see tests/e2e/CMakeLists.txt):
 
   STEMEDB_EXPORTER    path of stemedb_disk_exporter
+  STEMEDB_EXPORTER_TESTING  path of stemedb_disk_exporter_testing (the same
+                      with the hidden --testing.* flags)
   STEMEDB_RULEGEN     path of stemedb_rulegen (only for the rulegen tests)
   STEMEDB_SOURCE_DIR  the repository (PROJECT_SOURCE_DIR)
 
@@ -55,7 +57,11 @@ def env_path(name, required=True):
     return value
 
 
-def exporter_binary():
+def exporter_binary(args=()):
+    """The exporter; the testing build of it when `args` has a hidden
+    --testing.* flag (the production binary does not know them)."""
+    if any(str(a).startswith("--testing.") for a in args):
+        return env_path("STEMEDB_EXPORTER_TESTING")
     return env_path("STEMEDB_EXPORTER")
 
 
@@ -268,7 +274,7 @@ class Exporter:
 
     def __init__(self, workdir, args, name="exporter", ready_timeout=60):
         self.process = Process(
-            [exporter_binary(), "--web.listen-address", "127.0.0.1:0"] +
+            [exporter_binary(args), "--web.listen-address", "127.0.0.1:0"] +
             list(args), os.path.join(workdir, name + ".log"))
         try:
             self.port = int(wait_until(self._port, 30,

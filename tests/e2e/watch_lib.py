@@ -196,7 +196,7 @@ def exporter_accepts(config_text, args=()):
             cfg = os.path.join(d, "c.yaml")
             with open(cfg, "w") as f:
                 f.write(config_text.replace("@ROOT@", os.path.join(d, "root")))
-            r = subprocess.run([e2e.exporter_binary(), "--config", cfg,
+            r = subprocess.run([e2e.exporter_binary(args), "--config", cfg,
                                 "--once"] + list(args),
                                capture_output=True, timeout=120)
             _accepts_cache[key] = r.returncode == 0
@@ -241,7 +241,8 @@ class Exporter(e2e.Exporter):
     def __init__(self, workdir, args, wrapper=(), name="exporter",
                  ready_timeout=60):
         self.process = e2e.Process(
-            list(wrapper) + [e2e.exporter_binary(), "--web.listen-address",
+            list(wrapper) + [e2e.exporter_binary(args),
+                             "--web.listen-address",
                              "127.0.0.1:0"] + list(args),
             os.path.join(workdir, name + ".log"))
         try:

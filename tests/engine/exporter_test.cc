@@ -9,7 +9,6 @@
 #include <memory>
 #include <mutex>
 
-#include "exporter_testing.h"
 #include "test_support.h"
 #include "walk_testing.h"
 
@@ -143,14 +142,12 @@ TEST(ExporterTest, NetworkFilesystemTypeIsWalkedInWatchMode) {
   WriteFile(dir / "db/x", "x");
   Config config = TwoComponents(dir.path());
   config.scan.mode = ScanMode::kWatch;
-  stemedb::exporter::testing::WatchSeams seams;
-  seams.fs_types = {{dir / "db", "nfs4"}};
-  stemedb::exporter::testing::SetWatchSeams(seams);
-  Exporter e(std::move(config), nullptr);
+  ExporterOptions options;
+  options.watch.fs_types = {{dir / "db", "nfs4"}};
+  Exporter e(std::move(config), nullptr, options);
   e.Start();
   e.WaitForWalks(1);
   const std::string text = *e.Exposition();
-  stemedb::exporter::testing::SetWatchSeams({});
   EXPECT_THAT(text, HasSubstr("stemedb_disk_scan_mode{component=\"db\",mode="
                               "\"walk\"} 1"));
   EXPECT_THAT(text, HasSubstr("stemedb_disk_scan_mode{component=\"wal\","
@@ -173,22 +170,23 @@ TEST(ExporterTest, FallenBackComponentIsWalkedAtTheNextScheduledWalk) {
   Config config = TwoComponents(dir.path());
   config.scan.mode = ScanMode::kWatch;
   config.scan.interval = {std::chrono::hours(1), "1h"};
-  stemedb::exporter::testing::WatchSeams seams;
-  seams.max_watches = 2;  // wal and db, nothing more
-  stemedb::exporter::testing::SetWatchSeams(seams);
+  ExporterOptions options;
+  options.watch.max_watches = 2;  // wal and db, nothing more
   Config next = config;
   next.scan.interval = {std::chrono::hours(2), "2h"};
-  Exporter e(config, [&](Config* out) {
-    *out = next;
-    return Status();
-  });
+  Exporter e(
+      config,
+      [&](Config* out) {
+        *out = next;
+        return Status();
+      },
+      options);
   e.Start();
   e.WaitForWalks(1);
   EXPECT_THAT(*e.Exposition(), HasSubstr("stemedb_disk_scan_mode{component="
                                          "\"db\",mode=\"watch\"} 1"));
   WriteFile(dir / "db/sub/y", "y");  // a third directory: no watch for it
   e.SyncWatch();                     // the fallback, and its walk
-  stemedb::exporter::testing::SetWatchSeams({});
   std::string text = *e.Exposition();
   EXPECT_THAT(text, HasSubstr("stemedb_disk_scan_mode{component=\"db\","
                               "mode=\"walk\"} 1"));
@@ -278,7 +276,7 @@ uint64_t Allocated(const std::string& path) {
   return static_cast<uint64_t>(st.st_blocks) * 512;
 }
 
-// Issue 9: a rule directory around the components is walked once as an
+// Cleanup rules: a rule directory around the components is walked once as an
 // extra root (the components in it left to their own walk, so nothing is
 // counted twice), is not a component, and its readings and filesystem
 // reach the snapshot and the exposition; a reload that changes the rules
@@ -356,10 +354,20 @@ class StuckWalkTest : public ::testing::Test {
     // Release every walker, wait until the ones the exporter left behind
     // have returned, and only then let the fixture go.
     Release();
-    testing::JoinAbandonedWalks();
+    abandoned_->JoinAll();
     measure::testing::SetAfterReadDirHook({});
-    testing::SetDeclareWalksStuck(false);
   }
+
+  // Options under which the test declares walks stuck (DeclareStuck) and
+  // joins the walks left behind.
+  ExporterOptions Options() {
+    ExporterOptions options;
+    options.declare_walks_stuck = [stuck = stuck_] { return stuck->load(); };
+    options.abandoned_walks = abandoned_;
+    return options;
+  }
+
+  void DeclareStuck(bool on) { *stuck_ = on; }
 
   void Release() {
     std::lock_guard<std::mutex> lock(gate_->mu);
@@ -388,6 +396,10 @@ class StuckWalkTest : public ::testing::Test {
   }
 
   std::shared_ptr<Gate> gate_ = std::make_shared<Gate>();
+  std::shared_ptr<std::atomic<bool>> stuck_ =
+      std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<AbandonedWalks> abandoned_ =
+      std::make_shared<AbandonedWalks>();
 };
 
 // A tree of two components scanned by one worker, so blocking the first
@@ -406,7 +418,7 @@ TEST_F(StuckWalkTest, ReportsFailureKeepsServingAndStacksNoWalks) {
   TempDir dir;
   Config c = OneWorkerTree(dir);
   c.scan.interval = {std::chrono::milliseconds(10), "10ms"};
-  Exporter e(c, nullptr);
+  Exporter e(c, nullptr, Options());
   e.RunOnce();  // a complete result to keep serving
   ASSERT_TRUE(Find(*e.CurrentSnapshot(), "wal")->last_success);
   const uint64_t walks_before = e.WalksFinished();
@@ -414,7 +426,7 @@ TEST_F(StuckWalkTest, ReportsFailureKeepsServingAndStacksNoWalks) {
   BlockWalks();
   e.Start();
   WaitBlocked();
-  testing::SetDeclareWalksStuck(true);
+  DeclareStuck(true);
   // The capacity loop marks the walk failed once it counts as stuck.
   ASSERT_TRUE(e.WaitForSnapshot([](const Snapshot& s) {
     const auto* wal = Find(s, "wal");
@@ -422,7 +434,7 @@ TEST_F(StuckWalkTest, ReportsFailureKeepsServingAndStacksNoWalks) {
            wal->errors_total[static_cast<int>(
                measure::ErrorReason::kTimeout)] == 1;
   }));
-  testing::SetDeclareWalksStuck(false);
+  DeclareStuck(false);
   std::string text = *e.Exposition();
   EXPECT_THAT(text,
               HasSubstr("stemedb_disk_scan_success{component=\"wal\"} 0"));
@@ -449,8 +461,8 @@ TEST_F(StuckWalkTest, OnceGivesUpOnAStuckWalkAndStillAnswers) {
   TempDir dir;
   Config c = OneWorkerTree(dir);
   BlockWalks();
-  testing::SetDeclareWalksStuck(true);
-  Exporter e(c, nullptr);
+  DeclareStuck(true);
+  Exporter e(c, nullptr, Options());
   e.RunOnce();  // returns although the walk never does
   std::string text = *e.Exposition();
   EXPECT_THAT(text,

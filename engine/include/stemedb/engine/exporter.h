@@ -14,6 +14,7 @@
 #include <string>
 
 #include "stemedb/config/config.h"
+#include "stemedb/engine/options.h"
 #include "stemedb/engine/snapshot.h"
 
 namespace stemedb::exporter {
@@ -25,7 +26,8 @@ using ConfigLoader = std::function<Status(Config*)>;
 class Exporter {
  public:
   // `loader` may be empty: Reload() then re-applies the current config.
-  Exporter(Config config, ConfigLoader loader);
+  // `options`: the defaults are production (see options.h).
+  Exporter(Config config, ConfigLoader loader, ExporterOptions options = {});
   ~Exporter();  // Stop()s
   Exporter(const Exporter&) = delete;
   Exporter& operator=(const Exporter&) = delete;
