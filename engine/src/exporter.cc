@@ -16,6 +16,7 @@
 #include "exporter_testing.h"
 #include "source.h"
 #include "stemedb/base/log.h"
+#include "stemedb/base/time.h"
 #include "stemedb/collector/collector.h"
 #include "stemedb/measure/filesystems.h"
 #include "stemedb/measure/walk.h"
@@ -61,12 +62,6 @@ void Abandon(std::thread t) {
   auto& a = AbandonedWalks();
   std::lock_guard<std::mutex> lock(a.mu);
   a.threads.push_back(std::move(t));
-}
-
-double WallSeconds() {
-  return std::chrono::duration<double>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 ComponentState FreshState(const Component& c) {

@@ -21,7 +21,9 @@
 #include <unordered_set>
 #include <utility>
 
+#include "stemedb/base/fd.h"
 #include "stemedb/base/paths.h"
+#include "stemedb/base/time.h"
 #include "walk_testing.h"
 
 namespace stemedb::measure {
@@ -87,33 +89,6 @@ ErrorReason Classify(int error) {
       return ErrorReason::kOther;
   }
 }
-
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { Reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-
- private:
-  void Reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-  int fd_ = -1;
-};
 
 // Opens a directory for listing. O_NOATIME keeps the walk from dirtying every
 // directory inode, but only the owner (or CAP_FOWNER) may ask for it; after
@@ -208,11 +183,6 @@ int HeldDirectoryBudget() {
   }
   const rlim_t quarter = limit.rlim_cur / 4;
   return static_cast<int>(std::clamp<rlim_t>(quarter, 16, 4096));
-}
-
-double Seconds(const struct timespec& ts) {
-  return static_cast<double>(ts.tv_sec) +
-         static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 // Adds a directory's own inode to `totals`.
@@ -730,7 +700,7 @@ void DirectoryTotals::Subtract(const DirectoryTotals& o) {
 
 bool LinkSet::FirstSighting(dev_t dev, ino_t ino) {
   std::lock_guard lock(mu_);
-  return seen_.insert(Key{dev, ino}).second;
+  return seen_.insert(InodeKey{dev, ino}).second;
 }
 
 std::optional<Pattern> SegmentGlob(const ComponentSpec& spec) {

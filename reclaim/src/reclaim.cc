@@ -5,15 +5,11 @@
 #include <iterator>
 
 #include "stemedb/base/paths.h"
+#include "stemedb/base/time.h"
 #include "stemedb/config/pattern.h"
 
 namespace stemedb::reclaim {
 namespace {
-
-double Seconds(const struct timespec& ts) {
-  return static_cast<double>(ts.tv_sec) +
-         static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 bool IsWithin(std::string_view inner, std::string_view outer) {
   return IsAtOrBelow(inner, outer);
