@@ -16,6 +16,8 @@ Fd& Fd::operator=(Fd&& other) noexcept {
   return *this;
 }
 
+int Fd::Release() { return std::exchange(fd_, -1); }
+
 void Fd::Reset() {
   if (fd_ >= 0) close(fd_);
   fd_ = -1;

@@ -206,10 +206,7 @@ void Tally::Add(std::string_view directory, std::string_view name,
     if (!Matches(rules[i], rules_->globs_[i], name, st)) continue;
     PerRule& r = For(static_cast<uint8_t>(i));
     if (rules[i].type == CleanupEntryType::kDirectory) {
-      std::string path(directory);
-      if (path.back() != '/') path += '/';
-      path += name;
-      Set& set = r.sets[path];
+      Set& set = r.sets[Join(directory, name)];
       set.mtime = mtime;
       set.bytes += bytes;
       set.entries += 1;

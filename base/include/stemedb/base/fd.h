@@ -19,6 +19,9 @@ class Fd {
   bool valid() const { return fd_ >= 0; }
   // Closes the descriptor held, if any.
   void Reset();
+  // Gives up ownership: returns the descriptor (the caller closes it) and
+  // holds none.
+  int Release();
 
  private:
   int fd_ = -1;
