@@ -21,12 +21,15 @@
 #include <unordered_set>
 #include <utility>
 
+#include "open_dir.h"
 #include "stemedb/base/fd.h"
 #include "stemedb/base/paths.h"
 #include "stemedb/base/time.h"
 #include "walk_testing.h"
 
 namespace stemedb::measure {
+
+using detail::OpenDir;
 
 std::string_view ReasonName(ErrorReason reason) {
   switch (reason) {
@@ -90,75 +93,7 @@ ErrorReason Classify(int error) {
   }
 }
 
-// Opens directory `name` (one piece of a path) below `at` for listing.
-// O_NOATIME keeps the walk from dirtying every directory inode, but only the
-// owner (or CAP_FOWNER) may ask for it; after the first EPERM this thread
-// stops asking (`noatime_ok` null: never asks). On failure errno is
-// preserved.
-Fd OpenOne(int at, const char* name, bool follow, bool* noatime_ok) {
-  int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW);
-  if (noatime_ok != nullptr && *noatime_ok) {
-    int fd = openat(at, name, flags | O_NOATIME);
-    if (fd >= 0 || errno != EPERM) return Fd(fd);
-    *noatime_ok = false;
-  }
-  return Fd(openat(at, name, flags));
-}
-
-// How OpenDir goes down a path.
-struct OpenHow {
-  bool follow = false;  // the last component may be a symlink
-  // One component at a time with O_NOFOLLOW, so no symlink anywhere on the
-  // way is followed (a directory swapped for a symlink mid-walk cannot lead
-  // outside the tree). Else in as few opens as PATH_MAX allows, the
-  // components before the last followed, as a single open(2) would.
-  bool component_wise = false;
-  bool* noatime_ok = nullptr;  // see OpenOne; null: no O_NOATIME
-};
-
-// Opens the directory at `path` relative to `at` (AT_FDCWD: the working
-// directory, or `path` is absolute). The path may be longer than PATH_MAX:
-// it is opened in pieces, each relative to the last; at most two
-// descriptors are open at once. On failure errno is that of the piece that
-// failed.
-Fd OpenDir(int at, std::string_view path, const OpenHow& how) {
-  std::string piece;
-  Fd current;
-  for (;;) {
-    size_t cut = how.component_wise ? path.find('/') : path.size();
-    if (cut == std::string_view::npos) cut = path.size();
-    if (!how.component_wise && cut >= PATH_MAX) {
-      // The longest prefix the kernel takes in one call, cut at a '/'.
-      cut = path.rfind('/', PATH_MAX - 1);
-      if (cut == std::string_view::npos || cut == 0) {
-        errno = ENAMETOOLONG;
-        return Fd();
-      }
-    }
-    piece.assign(path.substr(0, cut));
-    const bool last = cut == path.size();
-    Fd next = OpenOne(at, piece.c_str(),
-                      last ? how.follow : !how.component_wise, how.noatime_ok);
-    if (!next.valid() || last) {
-      const int error = errno;
-      current = Fd();
-      errno = error;
-      return next;
-    }
-    current = std::move(next);
-    at = current.get();
-    path.remove_prefix(cut + 1);
-    if (how.component_wise) continue;
-    while (path.starts_with('/')) path.remove_prefix(1);
-    if (path.empty()) return current;
-  }
-}
-
 }  // namespace
-
-int OpenDirectory(std::string_view path, bool follow) {
-  return OpenDir(AT_FDCWD, path, {.follow = follow}).Release();
-}
 
 namespace {
 
@@ -677,45 +612,6 @@ std::vector<ComponentStats> Walk::Run() {
 
 }  // namespace
 
-void DirectoryTotals::Segment(double mtime) {
-  ++segments;
-  if (mtime < oldest_segment_mtime) oldest_segment_mtime = mtime;
-  if (mtime > newest_segment_mtime) newest_segment_mtime = mtime;
-}
-
-void DirectoryTotals::Merge(const DirectoryTotals& o) {
-  allocated_bytes += o.allocated_bytes;
-  apparent_bytes += o.apparent_bytes;
-  files += o.files;
-  directories += o.directories;
-  subdirectories += o.subdirectories;
-  segments += o.segments;
-  segment_allocated_bytes += o.segment_allocated_bytes;
-  if (o.oldest_segment_mtime < oldest_segment_mtime) {
-    oldest_segment_mtime = o.oldest_segment_mtime;
-  }
-  if (o.newest_segment_mtime > newest_segment_mtime) {
-    newest_segment_mtime = o.newest_segment_mtime;
-  }
-  for (int i = 0; i < kErrorReasonCount; ++i) errors[i] += o.errors[i];
-}
-
-void DirectoryTotals::Subtract(const DirectoryTotals& o) {
-  allocated_bytes -= o.allocated_bytes;
-  apparent_bytes -= o.apparent_bytes;
-  files -= o.files;
-  directories -= o.directories;
-  subdirectories -= o.subdirectories;
-  segments -= o.segments;
-  segment_allocated_bytes -= o.segment_allocated_bytes;
-  for (int i = 0; i < kErrorReasonCount; ++i) errors[i] -= o.errors[i];
-}
-
-bool LinkSet::FirstSighting(dev_t dev, ino_t ino) {
-  std::lock_guard lock(mu_);
-  return seen_.insert(InodeKey{dev, ino}).second;
-}
-
 std::optional<Pattern> SegmentGlob(const ComponentSpec& spec) {
   if (spec.segment_pattern.empty()) return std::nullopt;
   PatternError error;
@@ -828,42 +724,6 @@ bool ScanDirectory(const DirectoryScan& scan, DirectoryVisitor& visitor,
     visitor.BatchDone();
   }
   return true;
-}
-
-void SetTotals(const DirectoryTotals& t, ComponentStats* stats) {
-  stats->allocated_bytes = t.allocated_bytes;
-  stats->apparent_bytes = t.apparent_bytes;
-  stats->files = t.files;
-  stats->directories = t.directories;
-  stats->segments.count = t.segments;
-  stats->segments.allocated_bytes = t.segment_allocated_bytes;
-  stats->segments.oldest_mtime = t.segments > 0 ? t.oldest_segment_mtime : 0;
-  stats->segments.newest_mtime = t.segments > 0 ? t.newest_segment_mtime : 0;
-  stats->errors = t.errors;
-}
-
-void ComputeCumulative(std::vector<DirectoryRecord>* records) {
-  std::unordered_map<std::string_view, size_t> index;
-  std::vector<size_t> deepest_first(records->size());
-  for (size_t i = 0; i < records->size(); ++i) {
-    DirectoryRecord& r = (*records)[i];
-    r.cumulative = r.direct;
-    index.emplace(r.path, i);
-    deepest_first[i] = i;
-  }
-  std::sort(deepest_first.begin(), deepest_first.end(),
-            [&](size_t a, size_t b) {
-              return (*records)[a].depth > (*records)[b].depth;
-            });
-  for (size_t i : deepest_first) {
-    const DirectoryRecord& r = (*records)[i];
-    const size_t slash = r.path.rfind('/');
-    if (r.depth == 0 || slash == std::string::npos) continue;
-    auto parent = index.find(std::string_view(r.path).substr(0, slash));
-    if (parent != index.end()) {
-      (*records)[parent->second].cumulative.Merge(r.cumulative);
-    }
-  }
 }
 
 std::vector<ComponentStats> ScanComponents(
