@@ -38,4 +38,11 @@ bool IsAtOrBelow(std::string_view path, std::string_view ancestor) {
   return path.size() == ancestor.size() || path[ancestor.size()] == '/';
 }
 
+std::string Join(std::string_view dir, std::string_view name) {
+  std::string out(dir);
+  if (out.back() != '/') out += '/';
+  out += name;
+  return out;
+}
+
 }  // namespace stemedb

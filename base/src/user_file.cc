@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "stemedb/base/fd.h"
+
 namespace stemedb {
 namespace {
 
@@ -29,21 +31,6 @@ std::string Bytes(size_t n) {
   if (n >= 1024 && n % 1024 == 0) return std::to_string(n >> 10) + " KiB";
   return std::to_string(n) + " bytes";
 }
-
-// Closes on every path out.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 }  // namespace
 

@@ -2,17 +2,12 @@
 
 #include <chrono>
 
+#include "stemedb/base/time.h"
 #include "stemedb/diagnose/render.h"
 #include "stemedb/engine/exporter.h"
 
 namespace stemedb::exporter {
 namespace {
-
-double WallSeconds() {
-  return std::chrono::duration<double>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The filesystem a cleanup rule frees: its component's, else the deepest
 // reported filesystem whose mountpoint is the rule directory or above it.

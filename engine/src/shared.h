@@ -23,6 +23,7 @@
 #include "condition_log.h"
 #include "plan.h"
 #include "source.h"
+#include "stemedb/base/time.h"
 #include "stemedb/engine/exporter.h"
 #include "stemedb/measure/walk.h"
 
@@ -39,12 +40,6 @@ inline constexpr std::chrono::milliseconds kMaxCapacityPeriod{10000};
 // kernel (hung mount): the scanner itself stops within milliseconds of the
 // deadline whenever it gets the CPU back.
 inline constexpr std::chrono::milliseconds kStuckGrace{2000};
-
-inline double WallSeconds() {
-  return std::chrono::duration<double>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 inline ComponentState FreshState(const Component& c) {
   ComponentState s;

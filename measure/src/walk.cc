@@ -21,10 +21,15 @@
 #include <unordered_set>
 #include <utility>
 
+#include "open_dir.h"
+#include "stemedb/base/fd.h"
 #include "stemedb/base/paths.h"
+#include "stemedb/base/time.h"
 #include "walk_testing.h"
 
 namespace stemedb::measure {
+
+using detail::OpenDir;
 
 std::string_view ReasonName(ErrorReason reason) {
   switch (reason) {
@@ -88,101 +93,7 @@ ErrorReason Classify(int error) {
   }
 }
 
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { Reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-
- private:
-  void Reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-  int fd_ = -1;
-};
-
-// Opens a directory for listing. O_NOATIME keeps the walk from dirtying every
-// directory inode, but only the owner (or CAP_FOWNER) may ask for it; after
-// the first EPERM this thread stops asking. On failure errno is preserved.
-Fd OpenDir(int at, const char* name, bool follow, bool* noatime_ok) {
-  int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW);
-  if (*noatime_ok) {
-    int fd = openat(at, name, flags | O_NOATIME);
-    if (fd >= 0 || errno != EPERM) return Fd(fd);
-    *noatime_ok = false;
-  }
-  return Fd(openat(at, name, flags));
-}
-
-// Opens the directory at `rel` below `anchor`, one path component at a time
-// with O_NOFOLLOW, so no symlink anywhere on the way is followed (a directory
-// swapped for a symlink mid-walk cannot lead outside the tree) and the path
-// may be longer than PATH_MAX. At most two descriptors are open at once. On
-// failure errno is that of the component that failed.
-Fd OpenBelow(int anchor, std::string_view rel, bool* noatime_ok) {
-  Fd current;
-  int at = anchor;
-  std::string name;
-  for (;;) {
-    const size_t slash = rel.find('/');
-    name.assign(rel.substr(0, slash));
-    Fd next = OpenDir(at, name.c_str(), /*follow=*/false, noatime_ok);
-    if (!next.valid() || slash == std::string_view::npos) {
-      const int error = errno;
-      current = Fd();
-      errno = error;
-      return next;
-    }
-    current = std::move(next);
-    at = current.get();
-    rel.remove_prefix(slash + 1);
-  }
-}
-
 }  // namespace
-
-int OpenDirectory(std::string_view path, bool follow) {
-  const int flags =
-      O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW);
-  std::string piece;
-  Fd at;
-  for (;;) {
-    // The longest prefix the kernel takes in one call, cut at a '/'.
-    size_t cut = path.size();
-    if (cut >= PATH_MAX) {
-      cut = path.rfind('/', PATH_MAX - 1);
-      if (cut == std::string_view::npos || cut == 0) {
-        errno = ENAMETOOLONG;
-        return -1;
-      }
-    }
-    piece.assign(path.substr(0, cut));
-    const bool last = cut == path.size();
-    // Components before the last are followed either way, as a single
-    // open(2) of the whole path would.
-    const int fd = openat(at.valid() ? at.get() : AT_FDCWD, piece.c_str(),
-                          last ? flags : O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || last) return fd;
-    at = Fd(fd);
-    path.remove_prefix(cut + 1);
-    while (path.starts_with('/')) path.remove_prefix(1);
-    if (path.empty()) return fcntl(at.get(), F_DUPFD_CLOEXEC, 0);
-  }
-}
 
 namespace {
 
@@ -208,11 +119,6 @@ int HeldDirectoryBudget() {
   }
   const rlim_t quarter = limit.rlim_cur / 4;
   return static_cast<int>(std::clamp<rlim_t>(quarter, 16, 4096));
-}
-
-double Seconds(const struct timespec& ts) {
-  return static_cast<double>(ts.tv_sec) +
-         static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 // Adds a directory's own inode to `totals`.
@@ -287,6 +193,16 @@ class Walk {
   bool List(WorkItem& item, WorkerShare& share, char* buffer,
             std::vector<WorkItem>* children, bool* noatime_ok);
   class Lister;
+  // Opens component i's directory: its presence, device and errors into
+  // *stats (and *root when it cannot be listed); true when queued in
+  // *initial to be walked.
+  bool OpenRoot(size_t i, ComponentStats* stats, DirectoryTotals* root,
+                std::vector<WorkItem>* initial, bool* noatime_ok);
+  // Component i's numbers from the workers' shares, after the walk.
+  void Collect(size_t i, const DirectoryTotals& root,
+               std::vector<std::vector<WorkerShare>>& per_worker,
+               std::chrono::steady_clock::time_point end,
+               ComponentStats* stats);
 
   // Keeps `dir` open for its queued subdirectories, counted in held_.
   std::shared_ptr<const Fd> Hold(Fd dir);
@@ -455,13 +371,10 @@ class Walk::Lister : public DirectoryVisitor {
     }
     WorkItem& child = children_->emplace_back();
     child.anchor = child_anchor_;
-    child.path.reserve(item_.path.size() + 1 + name.size());
-    child.path = item_.path;
-    if (child.path.back() != '/') child.path += '/';
+    child.path = Join(item_.path, name);
     child.rel_offset = child_rel_offset_ == std::string::npos
-                           ? child.path.size()
+                           ? child.path.size() - name.size()
                            : child_rel_offset_;
-    child.path += name;
     child.rel_depth = child_rel_depth_;
     child.component = item_.component;
     child.depth = item_.depth + 1;
@@ -479,10 +392,8 @@ class Walk::Lister : public DirectoryVisitor {
     const std::vector<std::string>& skip =
         walk_.components_[item_.component].spec->skip;
     if (skip.empty()) return false;
-    std::string path = item_.path;
-    if (path.back() != '/') path += '/';
-    path += name;
-    return std::find(skip.begin(), skip.end(), path) != skip.end();
+    return std::find(skip.begin(), skip.end(), Join(item_.path, name)) !=
+           skip.end();
   }
 
   Walk& walk_;
@@ -511,9 +422,8 @@ bool Walk::List(WorkItem& item, WorkerShare& share, char* buffer,
   if (!dir.valid()) {
     const std::string_view rel =
         std::string_view(item.path).substr(item.rel_offset);
-    dir = rel.find('/') == std::string_view::npos
-              ? OpenDir(anchor->get(), rel.data(), /*follow=*/false, noatime_ok)
-              : OpenBelow(anchor->get(), rel, noatime_ok);
+    dir = OpenDir(anchor->get(), rel,
+                  {.component_wise = true, .noatime_ok = noatime_ok});
   }
   if (!dir.valid()) {
     if (IsResourceError(errno)) {
@@ -565,6 +475,100 @@ bool Walk::List(WorkItem& item, WorkerShare& share, char* buffer,
   return finished;
 }
 
+bool Walk::OpenRoot(size_t i, ComponentStats* stats, DirectoryTotals* root,
+                    std::vector<WorkItem>* initial, bool* noatime_ok) {
+  const ComponentSpec& spec = *components_[i].spec;
+  stats->name = spec.name;
+  stats->has_segments = !spec.segment_pattern.empty();
+  std::string path = NormalizePath(spec.path);
+
+  // The component path itself may be a symlink (a WAL moved to another
+  // disk): it is resolved like any configured path; nothing below it is.
+  // Watch mode walks new subdirectories as roots, at any depth.
+  Fd dir = OpenDir(AT_FDCWD, path, {.follow = true, .noatime_ok = noatime_ok});
+  int open_error = dir.valid() ? 0 : errno;
+  struct stat st;
+  int rc = dir.valid() ? fstat(dir.get(), &st) : stat(path.c_str(), &st);
+  const int stat_error = rc == 0 ? 0 : errno;
+  if (rc != 0 || !S_ISDIR(st.st_mode)) {
+    stats->present = false;
+    if (stat_error == 0 || stat_error == ENOENT || stat_error == ENOTDIR) {
+      stats->complete = true;  // missing: nothing to walk, the result is exact
+      return false;
+    }
+    // Whether it exists is unknown: a parent is unreadable (chmod 000 on
+    // the root), a symlink loop, an I/O error. Not "missing": an
+    // incomplete walk, with its reason counted.
+    stats->complete = false;
+    ++stats->errors[static_cast<int>(Classify(stat_error))];
+    return false;
+  }
+  stats->present = true;
+  stats->device = st.st_dev;
+  components_[i].device = st.st_dev;
+  if (!dir.valid()) {
+    CountSelf(st, /*in_segment=*/false, root);
+    root->Error(Classify(open_error));
+    components_[i].unreadable = true;
+    return false;
+  }
+  WorkItem& item = initial->emplace_back();
+  item.open_dir = std::move(dir);
+  item.path = std::move(path);
+  item.component = static_cast<int>(i);
+  item.self = st;
+  return true;
+}
+
+void Walk::Collect(size_t i, const DirectoryTotals& root,
+                   std::vector<std::vector<WorkerShare>>& per_worker,
+                   std::chrono::steady_clock::time_point end,
+                   ComponentStats* stats) {
+  DirectoryTotals t = root;
+  std::vector<DirectoryRecord> records;
+  std::unique_ptr<EntryAggregate> aggregate;
+  for (std::vector<WorkerShare>& worker : per_worker) {
+    WorkerShare& share = worker[i];
+    t.Merge(share.totals);
+    std::move(share.records.begin(), share.records.end(),
+              std::back_inserter(records));
+    if (!share.aggregate) continue;
+    if (aggregate) {
+      aggregate->Merge(*share.aggregate);
+    } else {
+      aggregate = std::move(share.aggregate);
+    }
+  }
+  const ComponentState& c = components_[i];
+  const bool walked = c.pending.load(std::memory_order_acquire) == 0;
+  stats->complete =
+      walked && !c.unreadable && !c.starved.load(std::memory_order_relaxed);
+  if (!walked && timed_out_.load(std::memory_order_relaxed)) {
+    t.Error(ErrorReason::kTimeout);
+  }
+  SetTotals(t, stats);
+  if (options_.record_directories) {
+    std::sort(records.begin(), records.end(),
+              [](const DirectoryRecord& a, const DirectoryRecord& b) {
+                return a.path < b.path;
+              });
+    ComputeCumulative(&records);
+    stats->directory_list =
+        std::make_shared<const std::vector<DirectoryRecord>>(
+            std::move(records));
+  }
+  if (!aggregate && options_.make_aggregate) {
+    aggregate = options_.make_aggregate(static_cast<int>(i));
+  }
+  stats->aggregate = std::move(aggregate);
+  const auto finished =
+      stats->complete && c.finished != std::chrono::steady_clock::time_point{}
+          ? c.finished
+          : end;
+  stats->duration_seconds =
+      std::chrono::duration<double>(finished - start_).count();
+}
+
 std::vector<ComponentStats> Walk::Run() {
   start_ = std::chrono::steady_clock::now();
   const size_t n = components_.size();
@@ -575,49 +579,7 @@ std::vector<ComponentStats> Walk::Run() {
   std::vector<WorkItem> initial;
   bool noatime_ok = true;
   for (size_t i = 0; i < n; ++i) {
-    ComponentStats& stats = out[i];
-    const ComponentSpec& spec = *components_[i].spec;
-    stats.name = spec.name;
-    stats.has_segments = !spec.segment_pattern.empty();
-    std::string path = NormalizePath(spec.path);
-
-    // The component path itself may be a symlink (a WAL moved to another
-    // disk): it is resolved like any configured path; nothing below it is.
-    // Watch mode walks new subdirectories as roots, at any depth.
-    Fd dir = path.size() < PATH_MAX
-                 ? OpenDir(AT_FDCWD, path.c_str(), /*follow=*/true, &noatime_ok)
-                 : Fd(OpenDirectory(path, /*follow=*/true));
-    int open_error = dir.valid() ? 0 : errno;
-    struct stat st;
-    int rc = dir.valid() ? fstat(dir.get(), &st) : stat(path.c_str(), &st);
-    const int stat_error = rc == 0 ? 0 : errno;
-    if (rc != 0 || !S_ISDIR(st.st_mode)) {
-      stats.present = false;
-      if (stat_error == 0 || stat_error == ENOENT || stat_error == ENOTDIR) {
-        stats.complete = true;  // missing: nothing to walk, the result is exact
-        continue;
-      }
-      // Whether it exists is unknown: a parent is unreadable (chmod 000 on
-      // the root), a symlink loop, an I/O error. Not "missing": an
-      // incomplete walk, with its reason counted.
-      stats.complete = false;
-      ++stats.errors[static_cast<int>(Classify(stat_error))];
-      continue;
-    }
-    stats.present = true;
-    stats.device = st.st_dev;
-    components_[i].device = st.st_dev;
-    if (!dir.valid()) {
-      CountSelf(st, /*in_segment=*/false, &roots[i]);
-      roots[i].Error(Classify(open_error));
-      components_[i].unreadable = true;
-      continue;
-    }
-    WorkItem& item = initial.emplace_back();
-    item.open_dir = std::move(dir);
-    item.path = std::move(path);
-    item.component = static_cast<int>(i);
-    item.self = st;
+    OpenRoot(i, &out[i], &roots[i], &initial, &noatime_ok);
   }
   if (!initial.empty()) Push(&initial);
 
@@ -642,102 +604,55 @@ std::vector<ComponentStats> Walk::Run() {
     std::lock_guard lock(mu_);
     stack_.clear();
   }
-
-  const bool timed_out = timed_out_.load(std::memory_order_relaxed);
   for (size_t i = 0; i < n; ++i) {
-    ComponentStats& stats = out[i];
-    if (!stats.present) continue;
-    DirectoryTotals t = roots[i];
-    std::vector<DirectoryRecord> records;
-    std::unique_ptr<EntryAggregate> aggregate;
-    for (std::vector<WorkerShare>& worker : per_worker) {
-      WorkerShare& share = worker[i];
-      t.Merge(share.totals);
-      std::move(share.records.begin(), share.records.end(),
-                std::back_inserter(records));
-      if (!share.aggregate) continue;
-      if (aggregate) {
-        aggregate->Merge(*share.aggregate);
-      } else {
-        aggregate = std::move(share.aggregate);
-      }
-    }
-    const ComponentState& c = components_[i];
-    const bool walked = c.pending.load(std::memory_order_acquire) == 0;
-    stats.complete =
-        walked && !c.unreadable && !c.starved.load(std::memory_order_relaxed);
-    if (!walked && timed_out) t.Error(ErrorReason::kTimeout);
-    SetTotals(t, &stats);
-    if (options_.record_directories) {
-      std::sort(records.begin(), records.end(),
-                [](const DirectoryRecord& a, const DirectoryRecord& b) {
-                  return a.path < b.path;
-                });
-      ComputeCumulative(&records);
-      stats.directory_list =
-          std::make_shared<const std::vector<DirectoryRecord>>(
-              std::move(records));
-    }
-    if (!aggregate && options_.make_aggregate) {
-      aggregate = options_.make_aggregate(static_cast<int>(i));
-    }
-    stats.aggregate = std::move(aggregate);
-    const auto finished =
-        stats.complete && c.finished != std::chrono::steady_clock::time_point{}
-            ? c.finished
-            : end;
-    stats.duration_seconds =
-        std::chrono::duration<double>(finished - start_).count();
+    if (out[i].present) Collect(i, roots[i], per_worker, end, &out[i]);
   }
   return out;
 }
 
 }  // namespace
 
-void DirectoryTotals::Segment(double mtime) {
-  ++segments;
-  if (mtime < oldest_segment_mtime) oldest_segment_mtime = mtime;
-  if (mtime > newest_segment_mtime) newest_segment_mtime = mtime;
-}
-
-void DirectoryTotals::Merge(const DirectoryTotals& o) {
-  allocated_bytes += o.allocated_bytes;
-  apparent_bytes += o.apparent_bytes;
-  files += o.files;
-  directories += o.directories;
-  subdirectories += o.subdirectories;
-  segments += o.segments;
-  segment_allocated_bytes += o.segment_allocated_bytes;
-  if (o.oldest_segment_mtime < oldest_segment_mtime) {
-    oldest_segment_mtime = o.oldest_segment_mtime;
-  }
-  if (o.newest_segment_mtime > newest_segment_mtime) {
-    newest_segment_mtime = o.newest_segment_mtime;
-  }
-  for (int i = 0; i < kErrorReasonCount; ++i) errors[i] += o.errors[i];
-}
-
-void DirectoryTotals::Subtract(const DirectoryTotals& o) {
-  allocated_bytes -= o.allocated_bytes;
-  apparent_bytes -= o.apparent_bytes;
-  files -= o.files;
-  directories -= o.directories;
-  subdirectories -= o.subdirectories;
-  segments -= o.segments;
-  segment_allocated_bytes -= o.segment_allocated_bytes;
-  for (int i = 0; i < kErrorReasonCount; ++i) errors[i] -= o.errors[i];
-}
-
-bool LinkSet::FirstSighting(dev_t dev, ino_t ino) {
-  std::lock_guard lock(mu_);
-  return seen_.insert(Key{dev, ino}).second;
-}
-
 std::optional<Pattern> SegmentGlob(const ComponentSpec& spec) {
   if (spec.segment_pattern.empty()) return std::nullopt;
   PatternError error;
   return Pattern::Glob(spec.segment_pattern, &error);
 }
+
+namespace {
+
+// Counts the non-directory entry `name` (lstat `st`) into *t, or hands it to
+// the caller as a hard link; info->counted says whether an aggregate counts
+// its bytes.
+void CountFile(const DirectoryScan& scan, const struct stat& st,
+               const char* name, bool is_segment, DirectoryTotals* t,
+               EntryInfo* info) {
+  ++t->files;
+  const uint64_t allocated = static_cast<uint64_t>(st.st_blocks) * 512;
+  if (st.st_nlink > 1 && scan.linked != nullptr) {
+    // The caller counts hard-linked inodes' bytes itself; the
+    // aggregate's `counted` is decided as the caller says.
+    scan.linked->push_back({st.st_dev, st.st_ino, allocated,
+                            static_cast<uint64_t>(st.st_size),
+                            scan.in_segment || is_segment, name, st.st_nlink});
+    info->counted = scan.count_linked
+                        ? scan.count_linked(st.st_dev, st.st_ino)
+                        : scan.links != nullptr &&
+                              scan.links->FirstSighting(st.st_dev, st.st_ino);
+  } else if (st.st_nlink > 1 && scan.links == nullptr) {
+    info->counted = false;
+  } else if (st.st_nlink > 1 &&
+             !scan.links->FirstSighting(st.st_dev, st.st_ino)) {
+    info->counted = false;  // like du: several names, counted once
+  } else {
+    t->allocated_bytes += allocated;
+    t->apparent_bytes += static_cast<uint64_t>(st.st_size);
+    if (is_segment || scan.in_segment) {
+      t->segment_allocated_bytes += allocated;
+    }
+  }
+}
+
+}  // namespace
 
 bool ScanDirectory(const DirectoryScan& scan, DirectoryVisitor& visitor,
                    char* buffer, size_t buffer_size, DirectoryTotals* totals) {
@@ -803,71 +718,12 @@ bool ScanDirectory(const DirectoryScan& scan, DirectoryVisitor& visitor,
         if (scan.aggregate != nullptr) scan.aggregate->Add(info);
         continue;
       }
-      ++t.files;
-      const uint64_t allocated = static_cast<uint64_t>(st.st_blocks) * 512;
-      if (st.st_nlink > 1 && scan.linked != nullptr) {
-        // The caller counts hard-linked inodes' bytes itself; the
-        // aggregate's `counted` is decided as the caller says.
-        scan.linked->push_back(
-            {st.st_dev, st.st_ino, allocated, static_cast<uint64_t>(st.st_size),
-             scan.in_segment || is_segment, name, st.st_nlink});
-        info.counted = scan.count_linked
-                           ? scan.count_linked(st.st_dev, st.st_ino)
-                           : scan.links != nullptr && scan.links->FirstSighting(
-                                                          st.st_dev, st.st_ino);
-      } else if (st.st_nlink > 1 && scan.links == nullptr) {
-        info.counted = false;
-      } else if (st.st_nlink > 1 &&
-                 !scan.links->FirstSighting(st.st_dev, st.st_ino)) {
-        info.counted = false;  // like du: several names, counted once
-      } else {
-        t.allocated_bytes += allocated;
-        t.apparent_bytes += static_cast<uint64_t>(st.st_size);
-        if (is_segment || scan.in_segment) {
-          t.segment_allocated_bytes += allocated;
-        }
-      }
+      CountFile(scan, st, name, is_segment, &t, &info);
       if (scan.aggregate != nullptr) scan.aggregate->Add(info);
     }
     visitor.BatchDone();
   }
   return true;
-}
-
-void SetTotals(const DirectoryTotals& t, ComponentStats* stats) {
-  stats->allocated_bytes = t.allocated_bytes;
-  stats->apparent_bytes = t.apparent_bytes;
-  stats->files = t.files;
-  stats->directories = t.directories;
-  stats->segments.count = t.segments;
-  stats->segments.allocated_bytes = t.segment_allocated_bytes;
-  stats->segments.oldest_mtime = t.segments > 0 ? t.oldest_segment_mtime : 0;
-  stats->segments.newest_mtime = t.segments > 0 ? t.newest_segment_mtime : 0;
-  stats->errors = t.errors;
-}
-
-void ComputeCumulative(std::vector<DirectoryRecord>* records) {
-  std::unordered_map<std::string_view, size_t> index;
-  std::vector<size_t> deepest_first(records->size());
-  for (size_t i = 0; i < records->size(); ++i) {
-    DirectoryRecord& r = (*records)[i];
-    r.cumulative = r.direct;
-    index.emplace(r.path, i);
-    deepest_first[i] = i;
-  }
-  std::sort(deepest_first.begin(), deepest_first.end(),
-            [&](size_t a, size_t b) {
-              return (*records)[a].depth > (*records)[b].depth;
-            });
-  for (size_t i : deepest_first) {
-    const DirectoryRecord& r = (*records)[i];
-    const size_t slash = r.path.rfind('/');
-    if (r.depth == 0 || slash == std::string::npos) continue;
-    auto parent = index.find(std::string_view(r.path).substr(0, slash));
-    if (parent != index.end()) {
-      (*records)[parent->second].cumulative.Merge(r.cumulative);
-    }
-  }
 }
 
 std::vector<ComponentStats> ScanComponents(

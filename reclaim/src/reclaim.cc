@@ -5,15 +5,11 @@
 #include <iterator>
 
 #include "stemedb/base/paths.h"
+#include "stemedb/base/time.h"
 #include "stemedb/config/pattern.h"
 
 namespace stemedb::reclaim {
 namespace {
-
-double Seconds(const struct timespec& ts) {
-  return static_cast<double>(ts.tv_sec) +
-         static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 bool IsWithin(std::string_view inner, std::string_view outer) {
   return IsAtOrBelow(inner, outer);
@@ -210,10 +206,7 @@ void Tally::Add(std::string_view directory, std::string_view name,
     if (!Matches(rules[i], rules_->globs_[i], name, st)) continue;
     PerRule& r = For(static_cast<uint8_t>(i));
     if (rules[i].type == CleanupEntryType::kDirectory) {
-      std::string path(directory);
-      if (path.back() != '/') path += '/';
-      path += name;
-      Set& set = r.sets[path];
+      Set& set = r.sets[Join(directory, name)];
       set.mtime = mtime;
       set.bytes += bytes;
       set.entries += 1;

@@ -269,7 +269,7 @@ TEST(ScannerTest, UnreadableComponentDirectoryIsPresentButIncomplete) {
   EXPECT_EQ(U64(r, "timeout"), 0u);
 }
 
-// Issue 7, item 9: `chmod 000` on the root above a component, run as an
+// `chmod 000` on the root above a component, run as an
 // unprivileged user. Whether the component exists is unknown: a permission
 // error and an incomplete walk, not "missing" (present 0, complete, silent).
 TEST(ScannerTest, ComponentBelowUnreadableRootIsAPermissionError) {
@@ -339,7 +339,7 @@ uint64_t OpenFds() {
   return n;
 }
 
-// Issue 7, item 5: with one thread, max_depth 4096 and RLIMIT_NOFILE 1024,
+// With one thread, max_depth 4096 and RLIMIT_NOFILE 1024,
 // a comb 3,000 deep used to count 4,073 of 12,001 directories and call the
 // walk complete. Every directory is counted now (find(1) is the truth), with
 // descriptor use bounded by the walk's budget, not by the depth. On a tmpfs

@@ -27,6 +27,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "stemedb/base/inode_key.h"
 #include "stemedb/config/pattern.h"
 
 namespace stemedb::measure {
@@ -88,20 +89,8 @@ class LinkSet {
   bool FirstSighting(dev_t dev, ino_t ino);
 
  private:
-  struct Key {
-    dev_t dev;
-    ino_t ino;
-    bool operator==(const Key&) const = default;
-  };
-  struct KeyHash {
-    size_t operator()(const Key& k) const {
-      return std::hash<uint64_t>()(static_cast<uint64_t>(k.ino) *
-                                       0x9e3779b97f4a7c15ULL ^
-                                   static_cast<uint64_t>(k.dev));
-    }
-  };
   std::mutex mu_;
-  std::unordered_set<Key, KeyHash> seen_;  // guarded by mu_
+  std::unordered_set<InodeKey, InodeKeyHash> seen_;  // guarded by mu_
 };
 
 // A hard-linked entry that ScanDirectory left out of the totals because it

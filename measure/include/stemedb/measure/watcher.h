@@ -7,8 +7,8 @@
 //
 // A directory with at least `per_name_min_entries` entries is not read
 // again whole for events that name their entries: only the named entries
-// are stat'ed, and their old share is taken back (see Reread in
-// watcher.cc for why that is exact). A busy WAL directory of 50,000
+// are stat'ed, and their old share is taken back (see ReadNamed in
+// watch_reread.cc for why that is exact). A busy WAL directory of 50,000
 // segments costs one fstatat per write batch, not 50,000.
 //
 // Exactness rules:
@@ -62,6 +62,9 @@
 #include "stemedb/measure/walk.h"
 
 namespace stemedb::measure {
+namespace detail {
+struct WatchTree;  // watch_tree.h
+}  // namespace detail
 
 enum class RewalkReason : int { kOverflow = 0, kWatchLimit, kError, kReplaced };
 inline constexpr int kRewalkReasonCount = 4;
@@ -135,14 +138,19 @@ class Watcher {
   void Sync();
 
  private:
-  struct Tree;
   void Run();
+  // Waits (poll) until an event, a wake-up or the next timer.
+  void WaitForWork(bool any_watched);
+  // One round after waking: events read, roots checked, due and dirty
+  // directories read, a reconcile when due.
+  void Step(bool syncing, bool any_watched);
   void Publish();
 
   const std::vector<ComponentSpec> specs_;
   const WalkOptions walk_;
   const WatchOptions options_;
-  std::unique_ptr<Tree> tree_;  // the watcher thread's, after Start
+  std::unique_ptr<detail::WatchTree>
+      tree_;  // the watcher thread's, after Start
   std::function<void()> changed_;
   int inotify_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: Stop and Sync wake the thread
