@@ -28,6 +28,7 @@
 #include "stemedb/diagnose/render.h"
 #include "stemedb/diagnose/snapshot_numbers.h"
 #include "stemedb/engine/exporter.h"
+#include "stemedb/http/engine_view.h"
 #include "stemedb/http/server.h"
 #include "stemedb/http/web_config.h"
 
@@ -305,8 +306,8 @@ int Run(const Flags& flags) {
     return Fail(*err);
   }
   RaiseFileLimit();
-  auto server =
-      stemedb::exporter::Server::Start(server_options, &exporter, &error);
+  stemedb::exporter::EngineView view(&exporter);
+  auto server = stemedb::exporter::Server::Start(server_options, &view, &error);
   if (!server) return Fail(error);
   exporter.Start();
   std::string ports, addresses;

@@ -6,7 +6,6 @@
 #include <cctype>
 
 #include "stemedb/collector/process_metrics.h"
-#include "stemedb/diagnose/snapshot_numbers.h"
 
 namespace stemedb::exporter {
 namespace {
@@ -269,9 +268,9 @@ std::string Gzip(std::string_view text) {
   return rc == Z_STREAM_END ? out : std::string();
 }
 
-Router::Router(std::string telemetry_path, const Exporter* exporter)
+Router::Router(std::string telemetry_path, const ExporterView* view)
     : telemetry_path_(std::move(telemetry_path)),
-      exporter_(exporter),
+      view_(view),
       landing_(Text("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
                     "<title>StemeDB disk exporter</title></head><body>\n"
                     "<h1>StemeDB disk exporter</h1>\n"
@@ -286,7 +285,7 @@ Router::Router(std::string telemetry_path, const Exporter* exporter)
                     "scan)</li>\n</ul>\n</body></html>\n")) {}
 
 std::shared_ptr<const std::string> Router::MetricsBody(bool gzip) const {
-  auto exposition = exporter_->Exposition();
+  auto exposition = view_->Exposition();
   const auto now = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> lock(mu_);
   if (metrics_.text == nullptr || metrics_.exposition != exposition ||
@@ -335,14 +334,13 @@ HttpReply Router::Route(const HttpRequest& request, AuthResult auth) const {
     // Built per request from the last snapshot: no I/O, and asked for by
     // an on-call's `diagnose --from`, not by every scrape.
     r.content_type = "application/json";
-    r.body = Text(DiagnoseJson(*exporter_->CurrentSnapshot(),
-                               exporter_->CurrentConfig()));
+    r.body = Text(view_->DiagnoseJson());
   } else if (path == "/-/healthy") {
     static const auto kHealthy = Text("Healthy.\n");
     r = Plain(200, kHealthy);
   } else if (path == "/-/ready") {
     static const auto kReady = Text("Ready.\n");
-    r = exporter_->Ready() ? Plain(200, kReady) : Plain(503);
+    r = view_->Ready() ? Plain(200, kReady) : Plain(503);
   } else {
     r = Plain(404);
   }

@@ -148,9 +148,9 @@ struct Shared {
   mutable std::mutex settings_mu;
   std::shared_ptr<const WebSettings> settings;  // GUARDED_BY(settings_mu)
 
-  Shared(const ServerOptions& o, const Exporter* exporter)
+  Shared(const ServerOptions& o, const ExporterView* view)
       : options(o),
-        router(o.telemetry_path, exporter),
+        router(o.telemetry_path, view),
         settings(std::make_shared<WebSettings>(o.web)) {}
 
   std::shared_ptr<const WebSettings> Settings() const {
@@ -744,7 +744,7 @@ Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() = default;
 
 std::unique_ptr<Server> Server::Start(const ServerOptions& options,
-                                      const Exporter* exporter,
+                                      const ExporterView* view,
                                       std::string* error) {
   if (options.telemetry_path.empty() || options.telemetry_path[0] != '/' ||
       options.telemetry_path == "/" ||
@@ -754,7 +754,7 @@ std::unique_ptr<Server> Server::Start(const ServerOptions& options,
     return nullptr;
   }
   auto impl = std::make_unique<Impl>(std::max(1, options.io_threads));
-  impl->shared = std::make_shared<Shared>(options, exporter);
+  impl->shared = std::make_shared<Shared>(options, view);
   if (options.systemd_socket) {
     for (int fd : SystemdFds(error)) {
       if (!impl->Adopt(fd, error)) return nullptr;

@@ -32,8 +32,8 @@
 #include <utility>
 #include <vector>
 
-#include "stemedb/engine/exporter.h"
 #include "stemedb/http/basic_auth.h"
+#include "stemedb/http/exporter_view.h"
 #include "stemedb/http/tls.h"
 #include "stemedb/http/web_config.h"
 
@@ -97,11 +97,11 @@ bool HostHasIpv6();
 
 class Server {
  public:
-  // Starts serving `exporter` (which must outlive the server). Returns null
+  // Starts serving `view` (which must outlive the server). Returns null
   // and sets *error (naming the flag and address) on a bad address or a
   // port already in use.
   static std::unique_ptr<Server> Start(const ServerOptions& options,
-                                       const Exporter* exporter,
+                                       const ExporterView* view,
                                        std::string* error);
   ~Server();
   Server(const Server&) = delete;
