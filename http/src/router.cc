@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "stemedb/base/strings.h"
 #include "stemedb/collector/process_metrics.h"
 
 namespace stemedb::exporter {
@@ -106,25 +107,6 @@ HttpReply Plain(int status, std::shared_ptr<const std::string> body = nullptr) {
   r.content_type = kTextType;
   r.body = body ? std::move(body) : Body(status);
   return r;
-}
-
-constexpr std::string_view kOws = " \t";
-
-std::string_view Trim(std::string_view s) {
-  const size_t first = s.find_first_not_of(kOws);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(kOws) - first + 1);
-}
-
-bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 // Calls `each` with every non-empty element of a comma-separated list
