@@ -185,7 +185,7 @@ std::optional<std::string> LoadWebSettings(
     return "--web.config.file: " + err->ToString();
   }
   if (auto err = stemedb::exporter::MakeWebSettings(web, out)) {
-    return "--web.config.file: " + flags.web_config_file + ": " + *err;
+    return "--web.config.file: " + flags.web_config_file + ": " + err->message;
   }
   return std::nullopt;
 }
@@ -307,8 +307,11 @@ int Run(const Flags& flags) {
   }
   RaiseFileLimit();
   stemedb::exporter::EngineView view(&exporter);
-  auto server = stemedb::exporter::Server::Start(server_options, &view, &error);
-  if (!server) return Fail(error);
+  std::unique_ptr<stemedb::exporter::Server> server;
+  if (auto err =
+          stemedb::exporter::Server::Start(server_options, &view, &server)) {
+    return Fail(err->message);
+  }
   exporter.Start();
   std::string ports, addresses;
   for (int p : server->Ports())

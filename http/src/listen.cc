@@ -58,12 +58,11 @@ Status SystemdFds(std::vector<int>* out) {
 
 }  // namespace detail
 
-bool ParseListenAddress(const std::string& address, ListenSpec* out,
-                        std::string* error) {
+Status ParseListenAddress(const std::string& address, ListenSpec* out) {
   const auto colon = address.rfind(':');
   if (colon == std::string::npos) {
-    *error = "want host:port, [IPv6]:port or :port, got \"" + address + "\"";
-    return false;
+    return Error::Message("want host:port, [IPv6]:port or :port, got \"" +
+                          address + "\"");
   }
   std::string host = address.substr(0, colon);
   const std::string port = address.substr(colon + 1);
@@ -72,22 +71,19 @@ bool ParseListenAddress(const std::string& address, ListenSpec* out,
       std::from_chars(port.data(), port.data() + port.size(), port_number);
   if (port.empty() || ec != std::errc() || p != port.data() + port.size() ||
       port_number < 0 || port_number > 65535) {
-    *error = PortError(port);
-    return false;
+    return Error::Message(PortError(port));
   }
   ListenSpec spec;
   spec.port = static_cast<uint16_t>(port_number);
   if (!host.empty() && host.front() == '[') {
     if (host.back() != ']') {
-      *error = "unbalanced [ in \"" + address + "\"";
-      return false;
+      return Error::Message("unbalanced [ in \"" + address + "\"");
     }
     host = host.substr(1, host.size() - 2);
     boost::system::error_code bad;
     auto a = net::ip::make_address_v6(host, bad);
     if (bad) {
-      *error = "\"" + host + "\" is not an IPv6 address";
-      return false;
+      return Error::Message("\"" + host + "\" is not an IPv6 address");
     }
     spec.host = a.to_string();
     spec.family = 6;
@@ -98,15 +94,14 @@ bool ParseListenAddress(const std::string& address, ListenSpec* out,
     boost::system::error_code bad;
     auto a = net::ip::make_address_v4(host, bad);
     if (bad) {
-      *error =
-          "host \"" + host + "\" is not an IPv4 address (write IPv6 as [::1])";
-      return false;
+      return Error::Message("host \"" + host +
+                            "\" is not an IPv4 address (write IPv6 as [::1])");
     }
     spec.host = a.to_string();
     spec.family = 4;
   }
   *out = spec;
-  return true;
+  return std::nullopt;
 }
 
 bool HostHasIpv6() {

@@ -341,12 +341,11 @@ using TlsSession = Session<TlsStream>;
 
 }  // namespace
 
-std::optional<std::string> MakeWebSettings(const WebConfig& config,
-                                           WebSettings* out) {
+Status MakeWebSettings(const WebConfig& config, WebSettings* out) {
   WebSettings s;
   if (config.tls) {
     if (Status err = TlsContextProvider::Create(*config.tls, &s.tls)) {
-      return "tls_server_config: " + err->message;
+      return Error::Message("tls_server_config: " + err->message);
     }
   }
   if (!config.basic_auth_users.empty()) {
@@ -509,9 +508,8 @@ struct Server::Impl {
     const bool ipv6 = HostHasIpv6();
     for (const std::string& address : options.listen_addresses) {
       ListenSpec spec;
-      std::string error;
-      if (!ParseListenAddress(address, &spec, &error)) {
-        return Error::Message("--web.listen-address: " + error);
+      if (Status err = ParseListenAddress(address, &spec)) {
+        return Error::Message("--web.listen-address: " + err->message);
       }
       tcp::endpoint endpoint;
       bool dual = false;
@@ -549,27 +547,23 @@ Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Server::~Server() = default;
 
-std::unique_ptr<Server> Server::Start(const ServerOptions& options,
-                                      const ExporterView* view,
-                                      std::string* error) {
+Status Server::Start(const ServerOptions& options, const ExporterView* view,
+                     std::unique_ptr<Server>* out) {
   if (options.telemetry_path.empty() || options.telemetry_path[0] != '/' ||
       options.telemetry_path == "/" ||
       options.telemetry_path.rfind("/-/", 0) == 0) {
-    *error = "--web.telemetry-path: \"" + options.telemetry_path +
-             "\" must start with / and not be / or under /-/";
-    return nullptr;
+    return Error::Message("--web.telemetry-path: \"" + options.telemetry_path +
+                          "\" must start with / and not be / or under /-/");
   }
   auto impl = std::make_unique<Impl>(std::max(1, options.io_threads));
   impl->shared = std::make_shared<Shared>(options, view);
-  if (Status err = impl->ListenAll(options)) {
-    *error = err->message;
-    return nullptr;
-  }
+  if (Status err = impl->ListenAll(options)) return err;
   impl->bcrypt = std::make_unique<BcryptPool>(std::max(1, options.auth_threads),
                                               options.auth_queue);
   impl->shared->bcrypt = impl->bcrypt.get();
   impl->Run();
-  return std::unique_ptr<Server>(new Server(std::move(impl)));
+  out->reset(new Server(std::move(impl)));
+  return std::nullopt;
 }
 
 std::vector<int> Server::Ports() const { return impl_->ports; }

@@ -51,9 +51,8 @@ class ServerTest : public ::testing::Test {
   void SetUp() override {
     ServerOptions options;
     options.listen_addresses = {"127.0.0.1:0"};
-    std::string error;
-    server_ = Server::Start(options, &view_, &error);
-    ASSERT_NE(server_, nullptr) << error;
+    Status err = Server::Start(options, &view_, &server_);
+    ASSERT_FALSE(err) << err->message;
     ASSERT_EQ(server_->Ports().size(), 1u);
     port_ = server_->Ports()[0];
     ASSERT_GT(port_, 0);
@@ -95,13 +94,15 @@ TEST(ServerStartTest, BusyPortIsAClearError) {
   FixedView view(kOneSegment);
   ServerOptions options;
   options.listen_addresses = {"127.0.0.1:0"};
-  std::string error;
-  auto first = Server::Start(options, &view, &error);
-  ASSERT_NE(first, nullptr) << error;
+  std::unique_ptr<Server> first;
+  Status err = Server::Start(options, &view, &first);
+  ASSERT_FALSE(err) << err->message;
   options.listen_addresses = {"127.0.0.1:" + std::to_string(first->Ports()[0])};
-  auto second = Server::Start(options, &view, &error);
+  std::unique_ptr<Server> second;
+  err = Server::Start(options, &view, &second);
   EXPECT_EQ(second, nullptr);
-  EXPECT_THAT(error, HasSubstr("--web.listen-address"));
+  ASSERT_TRUE(err);
+  EXPECT_THAT(err->message, HasSubstr("--web.listen-address"));
 }
 
 TEST(ServerStartTest, CustomTelemetryPath) {
@@ -109,39 +110,42 @@ TEST(ServerStartTest, CustomTelemetryPath) {
   ServerOptions options;
   options.listen_addresses = {"127.0.0.1:0"};
   options.telemetry_path = "/stemedb/metrics";
-  std::string error;
-  auto server = Server::Start(options, &view, &error);
-  ASSERT_NE(server, nullptr) << error;
+  std::unique_ptr<Server> server;
+  Status err = Server::Start(options, &view, &server);
+  ASSERT_FALSE(err) << err->message;
   EXPECT_EQ(HttpGet(server->Ports()[0], "/stemedb/metrics").status, 200);
   EXPECT_THAT(HttpGet(server->Ports()[0], "/").body,
               HasSubstr("href=\"/stemedb/metrics\""));
   options.telemetry_path = "metrics";
-  EXPECT_EQ(Server::Start(options, &view, &error), nullptr);
-  EXPECT_THAT(error, HasSubstr("--web.telemetry-path"));
+  std::unique_ptr<Server> refused;
+  err = Server::Start(options, &view, &refused);
+  EXPECT_EQ(refused, nullptr);
+  ASSERT_TRUE(err);
+  EXPECT_THAT(err->message, HasSubstr("--web.telemetry-path"));
 }
 
 TEST(ListenAddressTest, PrometheusForms) {
   ListenSpec spec;
-  std::string error;
-  ASSERT_TRUE(ParseListenAddress(":19180", &spec, &error)) << error;
+  ASSERT_FALSE(ParseListenAddress(":19180", &spec));
   EXPECT_EQ(spec.family, 0);
   EXPECT_EQ(spec.port, 19180);
-  ASSERT_TRUE(ParseListenAddress("127.0.0.1:0", &spec, &error)) << error;
+  ASSERT_FALSE(ParseListenAddress("127.0.0.1:0", &spec));
   EXPECT_EQ(spec.host, "127.0.0.1");
   EXPECT_EQ(spec.family, 4);
-  ASSERT_TRUE(ParseListenAddress("localhost:80", &spec, &error)) << error;
+  ASSERT_FALSE(ParseListenAddress("localhost:80", &spec));
   EXPECT_EQ(spec.host, "127.0.0.1");
-  ASSERT_TRUE(ParseListenAddress("[::1]:0", &spec, &error)) << error;
+  ASSERT_FALSE(ParseListenAddress("[::1]:0", &spec));
   EXPECT_EQ(spec.host, "::1");
   EXPECT_EQ(spec.family, 6);
-  ASSERT_TRUE(ParseListenAddress("[::]:19180", &spec, &error)) << error;
+  ASSERT_FALSE(ParseListenAddress("[::]:19180", &spec));
   EXPECT_EQ(spec.host, "::");
-  EXPECT_FALSE(ParseListenAddress("19180", &spec, &error));
-  EXPECT_FALSE(ParseListenAddress(":99999", &spec, &error));
-  EXPECT_THAT(error, HasSubstr("99999"));
-  EXPECT_FALSE(ParseListenAddress("[::1:80", &spec, &error));
-  EXPECT_FALSE(ParseListenAddress("[nope]:80", &spec, &error));
-  EXPECT_FALSE(ParseListenAddress("example.com:80", &spec, &error));
+  EXPECT_TRUE(ParseListenAddress("19180", &spec));
+  const Status err = ParseListenAddress(":99999", &spec);
+  ASSERT_TRUE(err);
+  EXPECT_THAT(err->message, HasSubstr("99999"));
+  EXPECT_TRUE(ParseListenAddress("[::1:80", &spec));
+  EXPECT_TRUE(ParseListenAddress("[nope]:80", &spec));
+  EXPECT_TRUE(ParseListenAddress("example.com:80", &spec));
 }
 
 }  // namespace
@@ -370,9 +374,8 @@ class TlsServerTest : public ::testing::Test {
     options.read_header_timeout = std::chrono::minutes(10);
     Adjust(&options);
     ASSERT_EQ(MakeWebSettings(web, &options.web), std::nullopt);
-    std::string error;
-    server_ = Server::Start(options, &view_, &error);
-    ASSERT_NE(server_, nullptr) << error;
+    Status err = Server::Start(options, &view_, &server_);
+    ASSERT_FALSE(err) << err->message;
     port_ = server_->Ports()[0];
     client_ctx_ = SSL_CTX_new(TLS_client_method());
     ASSERT_NE(client_ctx_, nullptr);

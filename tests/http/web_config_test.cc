@@ -157,9 +157,9 @@ TEST(BasicAuthTest, ServerAsksForCredentialsOnEveryPath) {
   options.listen_addresses = {"127.0.0.1:0"};
   options.web.auth = std::make_shared<BasicAuth>(
       std::map<std::string, std::string>{{"prom", Bcrypt("secret")}});
-  std::string error;
-  auto server = Server::Start(options, &view, &error);
-  ASSERT_NE(server, nullptr) << error;
+  std::unique_ptr<Server> server;
+  Status err = Server::Start(options, &view, &server);
+  ASSERT_FALSE(err) << err->message;
   int port = server->Ports()[0];
   for (const char* path : {"/metrics", "/", "/-/healthy", "/-/ready"}) {
     EXPECT_EQ(stemedb::testing::HttpGet(port, path).status, 401) << path;
@@ -237,9 +237,9 @@ TEST(BasicAuthTest, WrongPasswordFloodDoesNotStarveAVerifiedScrape) {
   options.auth_queue = 32;
   options.web.auth = std::make_shared<BasicAuth>(
       std::map<std::string, std::string>{{"prom", Bcrypt("secret", 12)}});
-  std::string error;
-  auto server = Server::Start(options, &view, &error);
-  ASSERT_NE(server, nullptr) << error;
+  std::unique_ptr<Server> server;
+  Status err = Server::Start(options, &view, &server);
+  ASSERT_FALSE(err) << err->message;
   const int port = server->Ports()[0];
   const std::string good = BasicHeader("prom", "secret");
   ASSERT_EQ(GetWithAuth(port, "/-/healthy", good), 200);  // now verified
