@@ -1,7 +1,7 @@
 // libFuzzer harness for the HTTP request path: raw bytes through Beast's
 // request parser (with the server's limits) and, when a request parses,
 // through basic auth and the Router, exactly as a connection does, without
-// sockets. Needs: stemedb::http (Router, BasicAuth, Exporter),
+// sockets. Needs: stemedb::http (Router, BasicAuth, FixedView),
 // Boost.Beast headers, libcrypt (via stemedb::http).
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -12,6 +12,7 @@
 
 #include "stemedb/http/basic_auth.h"
 #include "stemedb/http/beast_request.h"
+#include "stemedb/http/exporter_view.h"
 #include "stemedb/http/router.h"
 
 namespace {
@@ -24,8 +25,8 @@ using stemedb::exporter::HttpRequest;
 using stemedb::exporter::Router;
 
 struct State {
-  stemedb::exporter::Exporter exporter{stemedb::Config{}, nullptr};
-  Router router{"/metrics", &exporter};
+  stemedb::exporter::FixedView view{"# TYPE up gauge\nup 1\n"};
+  Router router{"/metrics", &view};
   // user "prom", password "secret", bcrypt cost 4 (cheap to fuzz through).
   BasicAuth auth{
       {{"prom",

@@ -12,6 +12,7 @@
 
 #include "stemedb/base/log.h"
 #include "stemedb/engine/exporter.h"
+#include "stemedb/http/engine_view.h"
 #include "stemedb/http/server.h"
 #include "stemedb/http/web_config.h"
 
@@ -72,9 +73,9 @@ Status LoadWebSettings(const Flags& flags, exporter::WebSettings* out) {
   if (Status err = exporter::LoadWebConfig(flags.web_config_file, &web)) {
     return Error::Message("--web.config.file: " + err->ToString());
   }
-  if (auto err = exporter::MakeWebSettings(web, out)) {
+  if (Status err = exporter::MakeWebSettings(web, out)) {
     return Error::Message("--web.config.file: " + flags.web_config_file + ": " +
-                          *err);
+                          err->message);
   }
   return std::nullopt;
 }
@@ -161,9 +162,11 @@ int Serve(const Flags& flags, Config config,
     return Fail(err->message);
   }
   RaiseFileLimit();
-  std::string error;
-  auto server = exporter::Server::Start(server_options, &exporter, &error);
-  if (!server) return Fail(error);
+  exporter::EngineView view(&exporter);
+  std::unique_ptr<exporter::Server> server;
+  if (Status err = exporter::Server::Start(server_options, &view, &server)) {
+    return Fail(err->message);
+  }
   exporter.Start();
   LogListening(flags, server_options, *server);
   for (;;) {

@@ -5,19 +5,16 @@
 #include <openssl/rand.h>
 
 #include <boost/beast/core/detail/base64.hpp>
-#include <cctype>
 #include <cstring>
 #include <set>
+
+#include "stemedb/base/strings.h"
+#include "stemedb/http/web_config.h"
 
 namespace stemedb::exporter {
 namespace {
 
 constexpr size_t kMaxVerified = 1024;
-
-int CostOf(const std::string& hash) {
-  // "$2b$10$...": validated by the web config loader.
-  return (hash[4] - '0') * 10 + (hash[5] - '0');
-}
 
 std::string RandomBytes(size_t n) {
   std::string out(n, '\0');
@@ -63,7 +60,7 @@ uint64_t KeyedHash(uint64_t key, std::string_view name) {
 BasicAuth::BasicAuth(std::map<std::string, std::string> users)
     : users_(std::move(users)) {
   std::set<int> costs;
-  for (const auto& [user, hash] : users_) costs.insert(CostOf(hash));
+  for (const auto& [user, hash] : users_) costs.insert(BcryptCost(hash));
   for (int cost : costs) {
     std::string dummy = DummySetting(cost);
     if (!dummy.empty()) dummies_.push_back(std::move(dummy));
@@ -76,12 +73,9 @@ std::optional<BasicAuth::Parsed> BasicAuth::Parse(
     std::string_view authorization) {
   // The scheme name is case-insensitive (RFC 7617).
   constexpr std::string_view kBasic = "basic ";
-  if (authorization.size() < kBasic.size()) return std::nullopt;
-  for (size_t i = 0; i < kBasic.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) !=
-        kBasic[i]) {
-      return std::nullopt;
-    }
+  if (authorization.size() < kBasic.size() ||
+      !EqualsIgnoringCase(authorization.substr(0, kBasic.size()), kBasic)) {
+    return std::nullopt;
   }
   Parsed p;
   p.encoded = std::string(authorization.substr(kBasic.size()));

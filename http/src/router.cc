@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "stemedb/base/strings.h"
 #include "stemedb/collector/process_metrics.h"
-#include "stemedb/diagnose/snapshot_numbers.h"
 
 namespace stemedb::exporter {
 namespace {
@@ -107,25 +107,6 @@ HttpReply Plain(int status, std::shared_ptr<const std::string> body = nullptr) {
   r.content_type = kTextType;
   r.body = body ? std::move(body) : Body(status);
   return r;
-}
-
-constexpr std::string_view kOws = " \t";
-
-std::string_view Trim(std::string_view s) {
-  const size_t first = s.find_first_not_of(kOws);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(kOws) - first + 1);
-}
-
-bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 // Calls `each` with every non-empty element of a comma-separated list
@@ -269,9 +250,9 @@ std::string Gzip(std::string_view text) {
   return rc == Z_STREAM_END ? out : std::string();
 }
 
-Router::Router(std::string telemetry_path, const Exporter* exporter)
+Router::Router(std::string telemetry_path, const ExporterView* view)
     : telemetry_path_(std::move(telemetry_path)),
-      exporter_(exporter),
+      view_(view),
       landing_(Text("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
                     "<title>StemeDB disk exporter</title></head><body>\n"
                     "<h1>StemeDB disk exporter</h1>\n"
@@ -286,7 +267,7 @@ Router::Router(std::string telemetry_path, const Exporter* exporter)
                     "scan)</li>\n</ul>\n</body></html>\n")) {}
 
 std::shared_ptr<const std::string> Router::MetricsBody(bool gzip) const {
-  auto exposition = exporter_->Exposition();
+  auto exposition = view_->Exposition();
   const auto now = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> lock(mu_);
   if (metrics_.text == nullptr || metrics_.exposition != exposition ||
@@ -335,14 +316,13 @@ HttpReply Router::Route(const HttpRequest& request, AuthResult auth) const {
     // Built per request from the last snapshot: no I/O, and asked for by
     // an on-call's `diagnose --from`, not by every scrape.
     r.content_type = "application/json";
-    r.body = Text(DiagnoseJson(*exporter_->CurrentSnapshot(),
-                               exporter_->CurrentConfig()));
+    r.body = Text(view_->DiagnoseJson());
   } else if (path == "/-/healthy") {
     static const auto kHealthy = Text("Healthy.\n");
     r = Plain(200, kHealthy);
   } else if (path == "/-/ready") {
     static const auto kReady = Text("Ready.\n");
-    r = exporter_->Ready() ? Plain(200, kReady) : Plain(503);
+    r = view_->Ready() ? Plain(200, kReady) : Plain(503);
   } else {
     r = Plain(404);
   }

@@ -18,6 +18,8 @@
 #include <string_view>
 #include <thread>
 
+#include "listen.h"
+#include "registry.h"
 #include "stemedb/base/log.h"
 #include "stemedb/http/beast_request.h"
 #include "stemedb/http/router.h"
@@ -31,113 +33,8 @@ namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = net::ip::tcp;
-using Clock = std::chrono::steady_clock;
-
-class Connection;
-
-// Every open connection, by state, oldest first within a state (the one
-// longest without progress: a connection moves to the back of its state's
-// list on each change, and a writer on each send that made progress). The
-// victim when the limit is reached is the front of the first non-empty list
-// of kVictimOrder.
-class Registry {
- public:
-  enum class State {
-    kIdle,         // between requests, or a TLS client yet to say hello
-    kHandshaking,  // a TLS handshake in OpenSSL (its buffers taken)
-    kReading,      // a request's header or body is arriving
-    kBusy,         // waiting for bcrypt
-    kWriting,      // a reply is being sent
-    kClosing,      // chosen as a victim
-  };
-  static constexpr size_t kStates = 6;
-  // Idle connections first; a peer that has stopped reading its replies
-  // (a writer with no progress) is no better than one that never sends.
-  static constexpr std::array<State, 4> kVictimOrder = {
-      State::kIdle, State::kHandshaking, State::kReading, State::kWriting};
-
-  struct Entry {
-    std::weak_ptr<Connection> connection;
-    State state = State::kIdle;
-  };
-  using List = std::list<Entry>;
-
-  // Adds a new connection (idle); returns its handle.
-  List::iterator Add(std::weak_ptr<Connection> c) {
-    List::iterator it;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++count_;
-      it = lists_[0].insert(lists_[0].end(), Entry{std::move(c)});
-    }
-    changed_.notify_all();  // free unless a test waits
-    return it;
-  }
-  void Remove(List::iterator it) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      --count_;
-      lists_[Index(it->state)].erase(it);
-    }
-    changed_.notify_all();
-  }
-  // Waits until `done(Counts())` holds (each change wakes it); false if
-  // `timeout` passed first.
-  template <class Predicate>
-  bool WaitUntil(Predicate done, std::chrono::milliseconds timeout) const {
-    std::unique_lock<std::mutex> lock(mu_);
-    return changed_.wait_for(lock, timeout,
-                             [&] { return done(CountsLocked()); });
-  }
-  // Moves to the back of `state`'s list (the newest there), unless it is
-  // in that state already and `progress` is false.
-  void Set(List::iterator it, State state, bool progress = false) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (it->state == State::kClosing) return;  // chosen as a victim already
-      // Idle since accept stays idle since accept: its first wait for a
-      // request must not make it look newer than connections accepted after
-      // it.
-      if (it->state == state && !progress) return;
-      auto& from = lists_[Index(it->state)];
-      auto& to = lists_[Index(state)];
-      to.splice(to.end(), from, it);
-      it->state = state;
-    }
-    changed_.notify_all();
-  }
-  ConnectionCounts Counts() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return CountsLocked();
-  }
-  size_t Count() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return count_;
-  }
-  // When more than `limit` are open (`extra` counted as open too), picks the
-  // first connection in kVictimOrder, marks it closing and returns it; null
-  // when none is open beyond the limit or every one is busy.
-  std::shared_ptr<Connection> Victim(size_t limit, size_t extra);
-  // When more than `limit` TLS handshakes are in OpenSSL, the oldest of
-  // them, marked closing; else null.
-  std::shared_ptr<Connection> HandshakeVictim(size_t limit);
-
- private:
-  static size_t Index(State s) { return static_cast<size_t>(s); }
-  // Marks the first live connection of `state`'s list closing; null if none.
-  std::shared_ptr<Connection> TakeOldest(State state);  // REQUIRES: mu_
-  ConnectionCounts CountsLocked() const {
-    ConnectionCounts c;
-    c.open = count_;
-    c.handshaking = lists_[Index(State::kHandshaking)].size();
-    c.writing = lists_[Index(State::kWriting)].size();
-    return c;
-  }
-  mutable std::mutex mu_;
-  mutable std::condition_variable changed_;  // a connection went or moved
-  std::array<List, kStates> lists_;          // GUARDED_BY(mu_), by State
-  size_t count_ = 0;                         // GUARDED_BY(mu_)
-};
+using detail::Connection;
+using detail::Registry;
 
 // What every connection shares: options, router, settings, registry.
 struct Shared {
@@ -148,9 +45,9 @@ struct Shared {
   mutable std::mutex settings_mu;
   std::shared_ptr<const WebSettings> settings;  // GUARDED_BY(settings_mu)
 
-  Shared(const ServerOptions& o, const Exporter* exporter)
+  Shared(const ServerOptions& o, const ExporterView* view)
       : options(o),
-        router(o.telemetry_path, exporter),
+        router(o.telemetry_path, view),
         settings(std::make_shared<WebSettings>(o.web)) {}
 
   std::shared_ptr<const WebSettings> Settings() const {
@@ -158,46 +55,6 @@ struct Shared {
     return settings;
   }
 };
-
-// One client connection. Its handlers all run on its io_context, which one
-// thread runs, so its members need no lock; the registry entry is the only
-// state other threads touch, through Registry's mutex.
-class Connection : public std::enable_shared_from_this<Connection> {
- public:
-  virtual ~Connection() = default;
-  virtual void Register() = 0;
-  virtual void Start() = 0;
-  // Closes from any thread (posted onto its io_context).
-  virtual void Close() = 0;
-};
-
-std::shared_ptr<Connection> Registry::TakeOldest(State state) {
-  auto& list = lists_[Index(state)];
-  for (auto it = list.begin(); it != list.end(); ++it) {
-    auto c = it->connection.lock();
-    if (!c) continue;  // being destroyed; it leaves on its own
-    auto& closing = lists_[Index(State::kClosing)];
-    closing.splice(closing.end(), list, it);
-    it->state = State::kClosing;
-    return c;
-  }
-  return nullptr;
-}
-
-std::shared_ptr<Connection> Registry::Victim(size_t limit, size_t extra) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (count_ + extra <= limit) return nullptr;
-  for (State s : kVictimOrder) {
-    if (auto c = TakeOldest(s)) return c;
-  }
-  return nullptr;
-}
-
-std::shared_ptr<Connection> Registry::HandshakeVictim(size_t limit) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (lists_[Index(State::kHandshaking)].size() <= limit) return nullptr;
-  return TakeOldest(State::kHandshaking);
-}
 
 template <class Stream>
 class Session final : public Connection {
@@ -482,115 +339,14 @@ class Session final : public Connection {
 using PlainSession = Session<tcp::socket>;
 using TlsSession = Session<TlsStream>;
 
-std::string PortError(const std::string& what) {
-  return "port \"" + what + "\" is not a number from 0 to 65535";
-}
-
-// The descriptors systemd passed (LISTEN_FDS, from 3), when meant for us.
-std::vector<int> SystemdFds(std::string* error) {
-  const char* pid = std::getenv("LISTEN_PID");
-  const char* fds = std::getenv("LISTEN_FDS");
-  if (pid == nullptr || fds == nullptr) {
-    *error =
-        "--web.systemd-socket: no sockets from systemd (LISTEN_PID and "
-        "LISTEN_FDS are not set; is the .socket unit active?)";
-    return {};
-  }
-  if (std::to_string(::getpid()) != pid) {
-    *error = std::string("--web.systemd-socket: LISTEN_PID ") + pid +
-             " is not this process";
-    return {};
-  }
-  int n = 0;
-  std::string_view text(fds);
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || p != text.data() + text.size() || n <= 0) {
-    *error = std::string("--web.systemd-socket: LISTEN_FDS \"") + fds +
-             "\" is not a positive count";
-    return {};
-  }
-  ::unsetenv("LISTEN_PID");
-  ::unsetenv("LISTEN_FDS");
-  ::unsetenv("LISTEN_FDNAMES");
-  std::vector<int> out;
-  for (int fd = 3; fd < 3 + n; ++fd) {
-    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-    out.push_back(fd);
-  }
-  return out;
-}
-
 }  // namespace
 
-bool ParseListenAddress(const std::string& address, ListenSpec* out,
-                        std::string* error) {
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos) {
-    *error = "want host:port, [IPv6]:port or :port, got \"" + address + "\"";
-    return false;
-  }
-  std::string host = address.substr(0, colon);
-  const std::string port = address.substr(colon + 1);
-  int port_number = -1;
-  auto [p, ec] =
-      std::from_chars(port.data(), port.data() + port.size(), port_number);
-  if (port.empty() || ec != std::errc() || p != port.data() + port.size() ||
-      port_number < 0 || port_number > 65535) {
-    *error = PortError(port);
-    return false;
-  }
-  ListenSpec spec;
-  spec.port = static_cast<uint16_t>(port_number);
-  if (!host.empty() && host.front() == '[') {
-    if (host.back() != ']') {
-      *error = "unbalanced [ in \"" + address + "\"";
-      return false;
-    }
-    host = host.substr(1, host.size() - 2);
-    boost::system::error_code bad;
-    auto a = net::ip::make_address_v6(host, bad);
-    if (bad) {
-      *error = "\"" + host + "\" is not an IPv6 address";
-      return false;
-    }
-    spec.host = a.to_string();
-    spec.family = 6;
-  } else if (host.empty()) {
-    spec.family = 0;
-  } else {
-    if (host == "localhost") host = "127.0.0.1";
-    boost::system::error_code bad;
-    auto a = net::ip::make_address_v4(host, bad);
-    if (bad) {
-      *error =
-          "host \"" + host + "\" is not an IPv4 address (write IPv6 as [::1])";
-      return false;
-    }
-    spec.host = a.to_string();
-    spec.family = 4;
-  }
-  *out = spec;
-  return true;
-}
-
-bool HostHasIpv6() {
-  const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in6 a{};
-  a.sin6_family = AF_INET6;
-  a.sin6_addr = in6addr_loopback;
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
-}
-
-std::optional<std::string> MakeWebSettings(const WebConfig& config,
-                                           WebSettings* out) {
+Status MakeWebSettings(const WebConfig& config, WebSettings* out) {
   WebSettings s;
   if (config.tls) {
-    std::string error;
-    s.tls = TlsContextProvider::Create(*config.tls, &error);
-    if (!s.tls) return "tls_server_config: " + error;
+    if (Status err = TlsContextProvider::Create(*config.tls, &s.tls)) {
+      return Error::Message("tls_server_config: " + err->message);
+    }
   }
   if (!config.basic_auth_users.empty()) {
     s.auth = std::make_shared<BasicAuth>(config.basic_auth_users);
@@ -695,8 +451,8 @@ struct Server::Impl {
   }
 
   // Opens, binds and listens; the error names the address.
-  bool Listen(const tcp::endpoint& endpoint, bool dual_stack,
-              const std::string& address, std::string* error) {
+  Status Listen(const tcp::endpoint& endpoint, bool dual_stack,
+                const std::string& address) {
     auto acceptor = std::make_unique<tcp::acceptor>(Home());
     beast::error_code ec;
     acceptor->open(endpoint.protocol(), ec);
@@ -707,70 +463,53 @@ struct Server::Impl {
     if (!ec) acceptor->bind(endpoint, ec);
     if (!ec) acceptor->listen(net::socket_base::max_listen_connections, ec);
     if (ec) {
-      *error = "--web.listen-address: cannot listen on " + address + ": " +
-               ec.message();
-      return false;
+      return Error::Message("--web.listen-address: cannot listen on " +
+                            address + ": " + ec.message());
     }
     ports.push_back(acceptor->local_endpoint().port());
     acceptors.push_back(std::move(acceptor));
-    return true;
+    return std::nullopt;
   }
 
-  bool Adopt(int fd, std::string* error) {
+  // Serves on a socket systemd passed.
+  Status Adopt(int fd) {
     sockaddr_storage addr{};
     socklen_t len = sizeof addr;
     if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      *error = "--web.systemd-socket: descriptor " + std::to_string(fd) +
-               " is not a socket";
-      return false;
+      return Error::Message("--web.systemd-socket: descriptor " +
+                            std::to_string(fd) + " is not a socket");
     }
     auto acceptor = std::make_unique<tcp::acceptor>(Home());
     beast::error_code ec;
     acceptor->assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd,
                      ec);
     if (ec) {
-      *error = "--web.systemd-socket: descriptor " + std::to_string(fd) + ": " +
-               ec.message();
-      return false;
+      return Error::Message("--web.systemd-socket: descriptor " +
+                            std::to_string(fd) + ": " + ec.message());
     }
     ports.push_back(acceptor->local_endpoint(ec).port());
     acceptors.push_back(std::move(acceptor));
-    return true;
+    return std::nullopt;
   }
-};
 
-Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-
-Server::~Server() = default;
-
-std::unique_ptr<Server> Server::Start(const ServerOptions& options,
-                                      const Exporter* exporter,
-                                      std::string* error) {
-  if (options.telemetry_path.empty() || options.telemetry_path[0] != '/' ||
-      options.telemetry_path == "/" ||
-      options.telemetry_path.rfind("/-/", 0) == 0) {
-    *error = "--web.telemetry-path: \"" + options.telemetry_path +
-             "\" must start with / and not be / or under /-/";
-    return nullptr;
-  }
-  auto impl = std::make_unique<Impl>(std::max(1, options.io_threads));
-  impl->shared = std::make_shared<Shared>(options, exporter);
-  if (options.systemd_socket) {
-    for (int fd : SystemdFds(error)) {
-      if (!impl->Adopt(fd, error)) return nullptr;
+  // Every --web.listen-address, or the sockets systemd passed.
+  Status ListenAll(const ServerOptions& options) {
+    if (options.systemd_socket) {
+      std::vector<int> fds;
+      if (Status err = detail::SystemdFds(&fds)) return err;
+      for (int fd : fds) {
+        if (Status err = Adopt(fd)) return err;
+      }
+      return std::nullopt;
     }
-    if (impl->acceptors.empty()) return nullptr;
-  } else {
     if (options.listen_addresses.empty()) {
-      *error = "--web.listen-address: no address given";
-      return nullptr;
+      return Error::Message("--web.listen-address: no address given");
     }
     const bool ipv6 = HostHasIpv6();
     for (const std::string& address : options.listen_addresses) {
       ListenSpec spec;
-      if (!ParseListenAddress(address, &spec, error)) {
-        *error = "--web.listen-address: " + *error;
-        return nullptr;
+      if (Status err = ParseListenAddress(address, &spec)) {
+        return Error::Message("--web.listen-address: " + err->message);
       }
       tcp::endpoint endpoint;
       bool dual = false;
@@ -780,27 +519,51 @@ std::unique_ptr<Server> Server::Start(const ServerOptions& options,
       } else {
         endpoint = tcp::endpoint(net::ip::make_address(spec.host), spec.port);
       }
-      if (!impl->Listen(endpoint, dual, address, error)) return nullptr;
+      if (Status err = Listen(endpoint, dual, address)) return err;
+    }
+    return std::nullopt;
+  }
+
+  // Starts accepting, and one thread per io_context.
+  void Run() {
+    for (auto& a : acceptors) Accept(a.get());
+    for (auto& context : contexts) {
+      threads.emplace_back([io = context.get()] {
+        for (;;) {
+          try {
+            io->run();
+            return;
+          } catch (const std::exception& e) {
+            // A handler threw (out of memory, say): log and keep serving.
+            log::Error("HTTP handler failed", {{"err", e.what()}});
+          }
+        }
+      });
     }
   }
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() = default;
+
+Status Server::Start(const ServerOptions& options, const ExporterView* view,
+                     std::unique_ptr<Server>* out) {
+  if (options.telemetry_path.empty() || options.telemetry_path[0] != '/' ||
+      options.telemetry_path == "/" ||
+      options.telemetry_path.rfind("/-/", 0) == 0) {
+    return Error::Message("--web.telemetry-path: \"" + options.telemetry_path +
+                          "\" must start with / and not be / or under /-/");
+  }
+  auto impl = std::make_unique<Impl>(std::max(1, options.io_threads));
+  impl->shared = std::make_shared<Shared>(options, view);
+  if (Status err = impl->ListenAll(options)) return err;
   impl->bcrypt = std::make_unique<BcryptPool>(std::max(1, options.auth_threads),
                                               options.auth_queue);
   impl->shared->bcrypt = impl->bcrypt.get();
-  for (auto& a : impl->acceptors) impl->Accept(a.get());
-  for (auto& context : impl->contexts) {
-    impl->threads.emplace_back([io = context.get()] {
-      for (;;) {
-        try {
-          io->run();
-          return;
-        } catch (const std::exception& e) {
-          // A handler threw (out of memory, say): log and keep serving.
-          log::Error("HTTP handler failed", {{"err", e.what()}});
-        }
-      }
-    });
-  }
-  return std::unique_ptr<Server>(new Server(std::move(impl)));
+  impl->Run();
+  out->reset(new Server(std::move(impl)));
+  return std::nullopt;
 }
 
 std::vector<int> Server::Ports() const { return impl_->ports; }

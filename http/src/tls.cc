@@ -143,13 +143,18 @@ bool UseClientCas(SSL_CTX* ctx, const std::string& pem) {
   return true;
 }
 
-}  // namespace
+Status OpenSslFailure(const std::string& what) {
+  return Error::Message(what + OpenSslError());
+}
 
-std::shared_ptr<ssl::context> MakeServerContext(const TlsServerConfig& config,
-                                                std::string* error) {
-  ERR_clear_error();
-  auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
-  SSL_CTX* ctx = context->native_handle();
+std::string JoinColon(const std::vector<std::string>& names) {
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : ":") + n;
+  return list;
+}
+
+// The protocol versions, TLS 1.3 suites, ciphers and curves of `config`.
+Status SetProtocols(SSL_CTX* ctx, const TlsServerConfig& config) {
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
   if (config.prefer_server_cipher_suites) {
     SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
@@ -158,8 +163,7 @@ std::shared_ptr<ssl::context> MakeServerContext(const TlsServerConfig& config,
           1 ||
       SSL_CTX_set_max_proto_version(ctx, ProtocolVersion(config.max_version)) !=
           1) {
-    *error = "cannot set TLS versions: " + OpenSslError();
-    return nullptr;
+    return OpenSslFailure("cannot set TLS versions: ");
   }
   // TLS 1.3 suites in the order Go's crypto/tls uses on hardware with AES
   // instructions, which is what node_exporter's users get: AES-128-GCM
@@ -168,35 +172,32 @@ std::shared_ptr<ssl::context> MakeServerContext(const TlsServerConfig& config,
   if (SSL_CTX_set_ciphersuites(ctx,
                                "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
                                "TLS_CHACHA20_POLY1305_SHA256") != 1) {
-    *error = "cannot set the TLS 1.3 suites: " + OpenSslError();
-    return nullptr;
+    return OpenSslFailure("cannot set the TLS 1.3 suites: ");
   }
   if (config.min_version < 12) {
     // OpenSSL 3's default security level refuses TLS 1.0/1.1 outright.
     SSL_CTX_set_security_level(ctx, 0);
   }
   if (!config.cipher_suites.empty()) {
-    std::string list;
-    for (const auto& c : config.cipher_suites) {
-      list += (list.empty() ? "" : ":") + c;
-    }
+    const std::string list = JoinColon(config.cipher_suites);
     if (SSL_CTX_set_cipher_list(ctx, list.c_str()) != 1) {
-      *error =
-          "cipher_suites: OpenSSL has none of " + list + ": " + OpenSslError();
-      return nullptr;
+      return OpenSslFailure("cipher_suites: OpenSSL has none of " + list +
+                            ": ");
     }
   }
   if (!config.curves.empty()) {
-    std::string list;
-    for (const auto& c : config.curves) list += (list.empty() ? "" : ":") + c;
+    const std::string list = JoinColon(config.curves);
     if (SSL_CTX_set1_groups_list(ctx, list.c_str()) != 1) {
-      *error = "curve_preferences: " + OpenSslError();
-      return nullptr;
+      return OpenSslFailure("curve_preferences: ");
     }
   }
-  // The files are read by the rule for user-named files (a FIFO or device
-  // would otherwise block the accept path that re-reads them) and handed to
-  // OpenSSL from memory.
+  return std::nullopt;
+}
+
+// The certificate chain, key and client CAs of `config`. The files are read
+// by the rule for user-named files (a FIFO or device would otherwise block
+// the accept path that re-reads them) and handed to OpenSSL from memory.
+Status LoadKeys(SSL_CTX* ctx, const TlsServerConfig& config) {
   std::string cert_pem, key_pem, ca_pem;
   const std::tuple<const char*, const std::string*, const FileKind*,
                    std::string*>
@@ -208,28 +209,28 @@ std::shared_ptr<ssl::context> MakeServerContext(const TlsServerConfig& config,
   for (const auto& [key, path, kind, pem] : files) {
     if (path->empty()) continue;
     if (Status err = ReadUserFile(*path, *kind, pem)) {
-      *error = std::string(key) + ": " + err->ToString();
-      return nullptr;
+      return Error::Message(std::string(key) + ": " + err->ToString());
     }
   }
   if (!UseCertificateChain(ctx, cert_pem)) {
-    *error = "cert_file " + config.cert_file + ": " + OpenSslError();
-    return nullptr;
+    return OpenSslFailure("cert_file " + config.cert_file + ": ");
   }
   if (!UsePrivateKey(ctx, key_pem)) {
-    *error = "key_file " + config.key_file + ": " + OpenSslError();
-    return nullptr;
+    return OpenSslFailure("key_file " + config.key_file + ": ");
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
-    *error = "key_file " + config.key_file + " does not match cert_file " +
-             config.cert_file + ": " + OpenSslError();
-    return nullptr;
+    return OpenSslFailure("key_file " + config.key_file +
+                          " does not match cert_file " + config.cert_file +
+                          ": ");
   }
   if (!config.client_ca_file.empty() && !UseClientCas(ctx, ca_pem)) {
-    *error = "client_ca_file " + config.client_ca_file + ": " + OpenSslError();
-    return nullptr;
+    return OpenSslFailure("client_ca_file " + config.client_ca_file + ": ");
   }
-  switch (config.client_auth) {
+  return std::nullopt;
+}
+
+void SetClientAuth(SSL_CTX* ctx, ClientAuth client_auth) {
+  switch (client_auth) {
     case ClientAuth::kNoClientCert:
       SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
       break;
@@ -248,7 +249,20 @@ std::shared_ptr<ssl::context> MakeServerContext(const TlsServerConfig& config,
                          nullptr);
       break;
   }
-  return context;
+}
+
+}  // namespace
+
+Status MakeServerContext(const TlsServerConfig& config,
+                         std::shared_ptr<ssl::context>* out) {
+  ERR_clear_error();
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
+  SSL_CTX* ctx = context->native_handle();
+  if (Status err = SetProtocols(ctx, config)) return err;
+  if (Status err = LoadKeys(ctx, config)) return err;
+  SetClientAuth(ctx, config.client_auth);
+  *out = std::move(context);
+  return std::nullopt;
 }
 
 bool PeerSanAllowed(SSL* ssl, const std::vector<std::string>& allowed) {
@@ -289,15 +303,15 @@ std::vector<TlsContextProvider::FileId> TlsContextProvider::Identify() const {
   return ids;
 }
 
-std::shared_ptr<TlsContextProvider> TlsContextProvider::Create(
-    TlsServerConfig config, std::string* error) {
+Status TlsContextProvider::Create(TlsServerConfig config,
+                                  std::shared_ptr<TlsContextProvider>* out) {
   std::shared_ptr<TlsContextProvider> p(
       new TlsContextProvider(std::move(config)));
   p->loaded_ = p->Identify();
-  p->context_ = MakeServerContext(p->config_, error);
-  if (p->context_ == nullptr) return nullptr;
+  if (Status err = MakeServerContext(p->config_, &p->context_)) return err;
   p->checked_ = std::chrono::steady_clock::now();
-  return p;
+  *out = std::move(p);
+  return std::nullopt;
 }
 
 std::shared_ptr<ssl::context> TlsContextProvider::Current() {
@@ -307,14 +321,13 @@ std::shared_ptr<ssl::context> TlsContextProvider::Current() {
   checked_ = now;
   std::vector<FileId> ids = Identify();
   if (ids == loaded_ || ids == failed_) return context_;
-  std::string error;
-  auto fresh = MakeServerContext(config_, &error);
-  if (fresh == nullptr) {
+  std::shared_ptr<ssl::context> fresh;
+  if (Status err = MakeServerContext(config_, &fresh)) {
     failed_ = std::move(ids);
     log::Error(
         "TLS certificates changed but do not load; keeping the "
         "previous ones",
-        {{"err", error}});
+        {{"err", err->message}});
     return context_;
   }
   log::Info("TLS certificates reloaded", {{"cert_file", config_.cert_file}});

@@ -402,7 +402,7 @@ class WebConfigParser {
                 "want a bcrypt hash ($2a$, $2b$ or $2y$, 60 characters), "
                 "e.g. from htpasswd -nbB");
           }
-          const int cost = (hash[4] - '0') * 10 + (hash[5] - '0');
+          const int cost = BcryptCost(hash);
           if (cost < kMinBcryptCost || cost > kMaxBcryptCost) {
             return reader_.Error(
                 value_where,

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <string>
 
+#include "stemedb/base/strings.h"
+
 namespace stemedb::rulegen {
 namespace {
 
@@ -33,12 +35,6 @@ std::string EmitScalar(std::string_view s, YAML::EMITTER_MANIP style) {
     return EmitScalar(s, YAML::DoubleQuoted);
   }
   return emitter.c_str();
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  return s;
 }
 
 }  // namespace
@@ -168,7 +164,7 @@ std::optional<std::string> RenderAlertTemplate(
     const size_t close = tmpl.find("}}", open);
     if (close == std::string_view::npos) return std::nullopt;
     const std::string_view action =
-        Trim(tmpl.substr(open + 2, close - open - 2));
+        Trim(tmpl.substr(open + 2, close - open - 2), " ");
     pos = close + 2;
 
     if (tmpl.substr(open).starts_with(kLiteralOpen)) {  // TemplateLiteral's
@@ -186,10 +182,10 @@ std::optional<std::string> RenderAlertTemplate(
     }
     const size_t pipe = action.find('|');
     if (pipe == std::string_view::npos ||
-        Trim(action.substr(0, pipe)) != "$value") {
+        Trim(action.substr(0, pipe), " ") != "$value") {
       return std::nullopt;
     }
-    const std::string_view func = Trim(action.substr(pipe + 1));
+    const std::string_view func = Trim(action.substr(pipe + 1), " ");
     if (func == "humanizePercentage") {
       out += HumanizePercentage(value);
     } else if (func == "humanize1024") {

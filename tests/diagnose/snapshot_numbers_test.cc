@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "stemedb/diagnose/render.h"
+#include "stemedb/http/engine_view.h"
 #include "stemedb/http/router.h"
 
 namespace stemedb::exporter {
@@ -123,7 +124,8 @@ HttpRequest Request(std::string_view method, std::string_view target) {
 
 TEST(DiagnoseNumbersTest, RouterServesTheDiagnosisAsJson) {
   Exporter exporter(DefaultConfig("/nonexistent-root"), nullptr);
-  Router router("/metrics", &exporter);
+  EngineView view(&exporter);
+  Router router("/metrics", &view);
   HttpReply r = router.Route(Request("GET", "/diagnose?x=1"), AuthResult::kOk);
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.content_type, "application/json");

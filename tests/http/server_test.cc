@@ -23,35 +23,42 @@ using stemedb::testing::HttpGet;
 using stemedb::testing::TempDir;
 using ::testing::HasSubstr;
 
-Config OneComponent(const std::string& dir) {
-  Config c;
-  c.root = dir;
-  Component wal;
-  wal.name = "wal";
-  wal.path = "wal";
-  wal.resolved_path = dir + "/wal";
-  wal.segment_pattern = "*.log";
-  c.components.push_back(wal);
-  return c;
+// What the engine renders for one component with one WAL segment: the
+// server serves whatever its view holds, so the tests need no walk.
+const char kOneSegment[] =
+    "# HELP stemedb_disk_segments WAL segments (cached).\n"
+    "# TYPE stemedb_disk_segments gauge\n"
+    "stemedb_disk_segments{component=\"wal\"} 1\n";
+
+// An exposition as large as 60 components make: several TLS records of
+// 16 KiB each.
+std::string LargeExposition() {
+  std::string text;
+  for (int m = 0; m < 12; ++m) {
+    const std::string name = "stemedb_disk_metric_" + std::to_string(m);
+    text += "# HELP " + name + " A number per component (cached).\n";
+    text += "# TYPE " + name + " gauge\n";
+    for (int i = 0; i < 60; ++i) {
+      text += name + "{component=\"component_" + std::to_string(i) + "\"} " +
+              std::to_string(i * 4096 + m) + "\n";
+    }
+  }
+  return text;
 }
 
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    stemedb::testing::WriteFile(dir_ / "wal/segment-1.log", "hello");
-    exporter_ = std::make_unique<Exporter>(OneComponent(dir_.path()), nullptr);
     ServerOptions options;
     options.listen_addresses = {"127.0.0.1:0"};
-    std::string error;
-    server_ = Server::Start(options, exporter_.get(), &error);
-    ASSERT_NE(server_, nullptr) << error;
+    Status err = Server::Start(options, &view_, &server_);
+    ASSERT_FALSE(err) << err->message;
     ASSERT_EQ(server_->Ports().size(), 1u);
     port_ = server_->Ports()[0];
     ASSERT_GT(port_, 0);
   }
 
-  TempDir dir_;
-  std::unique_ptr<Exporter> exporter_;
+  FixedView view_{kOneSegment, /*ready=*/false};
   std::unique_ptr<Server> server_;
   int port_ = 0;
 };
@@ -59,16 +66,16 @@ class ServerTest : public ::testing::Test {
 TEST_F(ServerTest, ReadyOnlyAfterTheFirstWalk) {
   EXPECT_EQ(HttpGet(port_, "/-/ready").status, 503);
   EXPECT_EQ(HttpGet(port_, "/-/healthy").status, 200);
-  exporter_->RunOnce();
+  view_.SetReady(true);
   EXPECT_EQ(HttpGet(port_, "/-/ready").status, 200);
 }
 
 TEST_F(ServerTest, MetricsServeTheLastRenderedText) {
-  exporter_->RunOnce();
+  view_.SetReady(true);
   auto r = HttpGet(port_, "/metrics");
   ASSERT_EQ(r.status, 200);
   // The rendered text as is, then the process metrics read at scrape time.
-  const std::string exposition = *exporter_->Exposition();
+  const std::string exposition = *view_.Exposition();
   EXPECT_EQ(r.body.substr(0, exposition.size()), exposition);
   EXPECT_THAT(r.body.substr(exposition.size()),
               HasSubstr("\n# TYPE process_open_fds gauge\nprocess_open_fds "));
@@ -84,58 +91,61 @@ TEST_F(ServerTest, LandingPageLinksMetricsAndUnknownPathsAre404) {
 }
 
 TEST(ServerStartTest, BusyPortIsAClearError) {
-  TempDir dir;
-  Exporter exporter(OneComponent(dir.path()), nullptr);
+  FixedView view(kOneSegment);
   ServerOptions options;
   options.listen_addresses = {"127.0.0.1:0"};
-  std::string error;
-  auto first = Server::Start(options, &exporter, &error);
-  ASSERT_NE(first, nullptr) << error;
+  std::unique_ptr<Server> first;
+  Status err = Server::Start(options, &view, &first);
+  ASSERT_FALSE(err) << err->message;
   options.listen_addresses = {"127.0.0.1:" + std::to_string(first->Ports()[0])};
-  auto second = Server::Start(options, &exporter, &error);
+  std::unique_ptr<Server> second;
+  err = Server::Start(options, &view, &second);
   EXPECT_EQ(second, nullptr);
-  EXPECT_THAT(error, HasSubstr("--web.listen-address"));
+  ASSERT_TRUE(err);
+  EXPECT_THAT(err->message, HasSubstr("--web.listen-address"));
 }
 
 TEST(ServerStartTest, CustomTelemetryPath) {
-  TempDir dir;
-  Exporter exporter(OneComponent(dir.path()), nullptr);
+  FixedView view(kOneSegment);
   ServerOptions options;
   options.listen_addresses = {"127.0.0.1:0"};
   options.telemetry_path = "/stemedb/metrics";
-  std::string error;
-  auto server = Server::Start(options, &exporter, &error);
-  ASSERT_NE(server, nullptr) << error;
+  std::unique_ptr<Server> server;
+  Status err = Server::Start(options, &view, &server);
+  ASSERT_FALSE(err) << err->message;
   EXPECT_EQ(HttpGet(server->Ports()[0], "/stemedb/metrics").status, 200);
   EXPECT_THAT(HttpGet(server->Ports()[0], "/").body,
               HasSubstr("href=\"/stemedb/metrics\""));
   options.telemetry_path = "metrics";
-  EXPECT_EQ(Server::Start(options, &exporter, &error), nullptr);
-  EXPECT_THAT(error, HasSubstr("--web.telemetry-path"));
+  std::unique_ptr<Server> refused;
+  err = Server::Start(options, &view, &refused);
+  EXPECT_EQ(refused, nullptr);
+  ASSERT_TRUE(err);
+  EXPECT_THAT(err->message, HasSubstr("--web.telemetry-path"));
 }
 
 TEST(ListenAddressTest, PrometheusForms) {
   ListenSpec spec;
-  std::string error;
-  ASSERT_TRUE(ParseListenAddress(":19180", &spec, &error)) << error;
+  ASSERT_FALSE(ParseListenAddress(":19180", &spec));
   EXPECT_EQ(spec.family, 0);
   EXPECT_EQ(spec.port, 19180);
-  ASSERT_TRUE(ParseListenAddress("127.0.0.1:0", &spec, &error)) << error;
+  ASSERT_FALSE(ParseListenAddress("127.0.0.1:0", &spec));
   EXPECT_EQ(spec.host, "127.0.0.1");
   EXPECT_EQ(spec.family, 4);
-  ASSERT_TRUE(ParseListenAddress("localhost:80", &spec, &error)) << error;
+  ASSERT_FALSE(ParseListenAddress("localhost:80", &spec));
   EXPECT_EQ(spec.host, "127.0.0.1");
-  ASSERT_TRUE(ParseListenAddress("[::1]:0", &spec, &error)) << error;
+  ASSERT_FALSE(ParseListenAddress("[::1]:0", &spec));
   EXPECT_EQ(spec.host, "::1");
   EXPECT_EQ(spec.family, 6);
-  ASSERT_TRUE(ParseListenAddress("[::]:19180", &spec, &error)) << error;
+  ASSERT_FALSE(ParseListenAddress("[::]:19180", &spec));
   EXPECT_EQ(spec.host, "::");
-  EXPECT_FALSE(ParseListenAddress("19180", &spec, &error));
-  EXPECT_FALSE(ParseListenAddress(":99999", &spec, &error));
-  EXPECT_THAT(error, HasSubstr("99999"));
-  EXPECT_FALSE(ParseListenAddress("[::1:80", &spec, &error));
-  EXPECT_FALSE(ParseListenAddress("[nope]:80", &spec, &error));
-  EXPECT_FALSE(ParseListenAddress("example.com:80", &spec, &error));
+  EXPECT_TRUE(ParseListenAddress("19180", &spec));
+  const Status err = ParseListenAddress(":99999", &spec);
+  ASSERT_TRUE(err);
+  EXPECT_THAT(err->message, HasSubstr("99999"));
+  EXPECT_TRUE(ParseListenAddress("[::1:80", &spec));
+  EXPECT_TRUE(ParseListenAddress("[nope]:80", &spec));
+  EXPECT_TRUE(ParseListenAddress("example.com:80", &spec));
 }
 
 }  // namespace
@@ -145,7 +155,7 @@ namespace stemedb::exporter {
 namespace {
 
 TEST_F(ServerTest, TelemetryPathMatchesExactly) {
-  exporter_->RunOnce();
+  view_.SetReady(true);
   EXPECT_EQ(stemedb::testing::HttpGet(port_, "/metrics").status, 200);
   EXPECT_EQ(stemedb::testing::HttpGet(port_, "/metricsfoo").status, 404);
   EXPECT_EQ(stemedb::testing::HttpGet(port_, "/metrics/x").status, 404);
@@ -157,11 +167,11 @@ TEST_F(ServerTest, TelemetryPathMatchesExactly) {
 namespace stemedb::exporter {
 namespace {
 
-// The router is a pure function of request, auth decision and exporter
+// The router is a pure function of request, auth decision and the view's
 // state; these are the cases the server and the fuzz harness rely on.
 TEST(RouterTest, MethodsPathsAndAuth) {
-  Exporter exporter(Config{}, nullptr);
-  Router router("/metrics", &exporter);
+  FixedView view(kOneSegment, /*ready=*/false);
+  Router router("/metrics", &view);
   auto route = [&](std::string_view method, std::string_view target,
                    AuthResult auth = AuthResult::kOk) {
     HttpRequest r;
@@ -197,8 +207,8 @@ TEST(RouterTest, MethodsPathsAndAuth) {
 }
 
 TEST(RouterTest, GzipOnlyWhenAsked) {
-  Exporter exporter(Config{}, nullptr);
-  Router router("/metrics", &exporter);
+  FixedView view(kOneSegment, /*ready=*/false);
+  Router router("/metrics", &view);
   HttpRequest r;
   r.method = "GET";
   r.target = "/metrics";
@@ -252,8 +262,8 @@ HttpRequest Get(std::string_view target) {
 // RFC 9112 3.2.2: a server must accept the absolute form (what a client
 // sends through a proxy) and serve it by its path.
 TEST(RouterTest, AbsoluteFormTargetsAreServedByTheirPath) {
-  Exporter exporter(Config{}, nullptr);
-  Router router("/metrics", &exporter);
+  FixedView view(kOneSegment, /*ready=*/false);
+  Router router("/metrics", &view);
   auto status = [&](std::string_view target) {
     return router.Route(Get(target), AuthResult::kOk).status;
   };
@@ -280,8 +290,8 @@ TEST(RouterTest, AbsoluteFormTargetsAreServedByTheirPath) {
 
 // RFC 9112 3.2: HTTP/1.1 needs exactly one Host; HTTP/1.0 may omit it.
 TEST(RouterTest, HostIsRequiredExactlyOnceInHttpOneOne) {
-  Exporter exporter(Config{}, nullptr);
-  Router router("/metrics", &exporter);
+  FixedView view(kOneSegment, /*ready=*/false);
+  Router router("/metrics", &view);
   HttpRequest r = Get("/metrics");
   EXPECT_EQ(Router::Refusal(r), 0);
   r.host_fields = 0;
@@ -310,8 +320,8 @@ TEST(RouterTest, HostIsRequiredExactlyOnceInHttpOneOne) {
 // RFC 9112 6.1: chunked must be the final coding (else the body's end is
 // unknown: 400); a coding the server does not know is 501; both close.
 TEST(RouterTest, TransferCodingsOtherThanOneChunkedAreRefused) {
-  Exporter exporter(Config{}, nullptr);
-  Router router("/metrics", &exporter);
+  FixedView view(kOneSegment, /*ready=*/false);
+  Router router("/metrics", &view);
   HttpRequest r = Get("/metrics");
   auto refusal = [&](std::string_view te) {
     r.transfer_encoding = te;
@@ -342,17 +352,6 @@ TEST(RouterTest, TransferCodingsOtherThanOneChunkedAreRefused) {
 class TlsServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    // Enough components that /metrics is several TLS records (16 KiB each).
-    Config c;
-    c.root = dir_.path();
-    for (int i = 0; i < 60; ++i) {
-      Component comp;
-      comp.name = "component_" + std::to_string(i);
-      comp.path = comp.name;
-      comp.resolved_path = dir_.path() + "/" + comp.name;
-      stemedb::testing::WriteFile(comp.resolved_path + "/f", "x");
-      c.components.push_back(comp);
-    }
     std::string out;
     ASSERT_EQ(stemedb::testing::RunCommand(
                   "cd '" + dir_.path() +
@@ -362,8 +361,6 @@ class TlsServerTest : public ::testing::Test {
                   "", &out),
               0)
         << out;
-    exporter_ = std::make_unique<Exporter>(c, nullptr);
-    exporter_->RunOnce();
     WebConfig web;
     web.tls.emplace();
     web.tls->cert_file = dir_ / "server.pem";
@@ -377,9 +374,8 @@ class TlsServerTest : public ::testing::Test {
     options.read_header_timeout = std::chrono::minutes(10);
     Adjust(&options);
     ASSERT_EQ(MakeWebSettings(web, &options.web), std::nullopt);
-    std::string error;
-    server_ = Server::Start(options, exporter_.get(), &error);
-    ASSERT_NE(server_, nullptr) << error;
+    Status err = Server::Start(options, &view_, &server_);
+    ASSERT_FALSE(err) << err->message;
     port_ = server_->Ports()[0];
     client_ctx_ = SSL_CTX_new(TLS_client_method());
     ASSERT_NE(client_ctx_, nullptr);
@@ -479,12 +475,13 @@ class TlsServerTest : public ::testing::Test {
     SSL* ssl = Connect();
     Send(ssl, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
     std::string pending;
-    const std::string exposition = *exporter_->Exposition();
+    const std::string exposition = *view_.Exposition();
     EXPECT_EQ(ReadBody(ssl, &pending).substr(0, exposition.size()), exposition);
   }
 
   TempDir dir_;
-  std::unique_ptr<Exporter> exporter_;
+  // Several TLS records (16 KiB each) of /metrics.
+  FixedView view_{LargeExposition()};
   std::unique_ptr<Server> server_;
   int port_ = 0;
   SSL_CTX* client_ctx_ = nullptr;
@@ -504,7 +501,7 @@ TEST_F(TlsServerTest,
   for (int i = 0; i < 200; ++i) all += kGetMetrics;
   Send(ssl, all);
   std::string pending;
-  const std::string exposition = *exporter_->Exposition();
+  const std::string exposition = *view_.Exposition();
   ASSERT_GT(exposition.size(), 2 * 16384u);
   for (int i = 0; i < 200; ++i) {
     const std::string body = ReadBody(ssl, &pending);
@@ -518,7 +515,7 @@ TEST_F(TlsServerTest, RequestSplitIntoOneRecordPerByte) {
   SSL* ssl = Connect();
   for (char c : kGetMetrics) Send(ssl, std::string(1, c));
   std::string pending;
-  const std::string exposition = *exporter_->Exposition();
+  const std::string exposition = *view_.Exposition();
   EXPECT_EQ(ReadBody(ssl, &pending).substr(0, exposition.size()), exposition);
 }
 
@@ -535,7 +532,7 @@ TEST_F(TlsServerTest, ClientsLeavingMidResponseCostNothing) {
   SSL* ssl = Connect();
   Send(ssl, kGetMetrics);
   std::string pending;
-  const std::string exposition = *exporter_->Exposition();
+  const std::string exposition = *view_.Exposition();
   EXPECT_EQ(ReadBody(ssl, &pending).substr(0, exposition.size()), exposition);
   // Every connection that left is closed and freed: only this one stays.
   // (Each close wakes the wait; a minute is only ever exceeded by a leak.)

@@ -1,5 +1,6 @@
 // What the exporter answers to an HTTP request, as a pure function of the
-// parsed request, the auth decision and the Exporter's current state: no
+// parsed request, the auth decision and the engine's current state (an
+// ExporterView): no
 // sockets, so the server, the unit tests and the fuzz harness all call the
 // same code.
 //
@@ -25,8 +26,8 @@
 #include <utility>
 #include <vector>
 
-#include "stemedb/engine/exporter.h"
 #include "stemedb/http/basic_auth.h"
+#include "stemedb/http/exporter_view.h"
 
 namespace stemedb::exporter {
 
@@ -56,8 +57,8 @@ struct HttpReply {
 
 class Router {
  public:
-  // `exporter` must outlive the router.
-  Router(std::string telemetry_path, const Exporter* exporter);
+  // `view` must outlive the router.
+  Router(std::string telemetry_path, const ExporterView* view);
 
   // `auth` is the auth decision for the request (kOk when no auth is
   // configured). A request that Refusal refuses gets that refusal, whatever
@@ -96,7 +97,7 @@ class Router {
   std::shared_ptr<const std::string> MetricsBody(bool gzip) const;
 
   const std::string telemetry_path_;
-  const Exporter* const exporter_;
+  const ExporterView* const view_;
   const std::shared_ptr<const std::string> landing_;
   mutable std::mutex mu_;
   mutable Metrics metrics_;  // GUARDED_BY(mu_)

@@ -32,8 +32,8 @@
 #include <utility>
 #include <vector>
 
-#include "stemedb/engine/exporter.h"
 #include "stemedb/http/basic_auth.h"
+#include "stemedb/http/exporter_view.h"
 #include "stemedb/http/tls.h"
 #include "stemedb/http/web_config.h"
 
@@ -46,10 +46,9 @@ struct WebSettings {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
-// Loads the certificates and builds the auth of `config`; the error names
-// the file when a certificate or key cannot be used.
-std::optional<std::string> MakeWebSettings(const WebConfig& config,
-                                           WebSettings* out);
+// Loads the certificates and builds the auth of `config` into *out; the
+// error names the file when a certificate or key cannot be used.
+Status MakeWebSettings(const WebConfig& config, WebSettings* out);
 
 struct ServerOptions {
   // Prometheus' forms: "host:port", ":port" (every interface, IPv4 and IPv6
@@ -88,21 +87,19 @@ struct ListenSpec {
   int family = 0;
   uint16_t port = 0;
 };
-// Parses a --web.listen-address value; false with a reason on error.
-bool ParseListenAddress(const std::string& address, ListenSpec* out,
-                        std::string* error);
+// Parses a --web.listen-address value into *out; the reason on error.
+Status ParseListenAddress(const std::string& address, ListenSpec* out);
 
 // True when this host can open and bind an IPv6 socket on ::1.
 bool HostHasIpv6();
 
 class Server {
  public:
-  // Starts serving `exporter` (which must outlive the server). Returns null
-  // and sets *error (naming the flag and address) on a bad address or a
-  // port already in use.
-  static std::unique_ptr<Server> Start(const ServerOptions& options,
-                                       const Exporter* exporter,
-                                       std::string* error);
+  // Starts serving `view` (which must outlive the server) into *out. The
+  // error names the flag and address on a bad address or a port already in
+  // use (*out unchanged).
+  static Status Start(const ServerOptions& options, const ExporterView* view,
+                      std::unique_ptr<Server>* out);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

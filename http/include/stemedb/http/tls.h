@@ -21,9 +21,10 @@
 
 namespace stemedb::exporter {
 
-// Builds a server context; null with *error (naming the file) on failure.
-std::shared_ptr<boost::asio::ssl::context> MakeServerContext(
-    const TlsServerConfig& config, std::string* error);
+// Builds a server context into *out; an error naming the file on failure
+// (*out unchanged).
+Status MakeServerContext(const TlsServerConfig& config,
+                         std::shared_ptr<boost::asio::ssl::context>* out);
 
 // True when the peer's certificate carries one of `allowed` among its
 // subject alternative names (DNS, email, IP, URI), or `allowed` is empty.
@@ -31,9 +32,10 @@ bool PeerSanAllowed(SSL* ssl, const std::vector<std::string>& allowed);
 
 class TlsContextProvider {
  public:
-  // Loads the certificates now; null with *error when they cannot be used.
-  static std::shared_ptr<TlsContextProvider> Create(TlsServerConfig config,
-                                                    std::string* error);
+  // Loads the certificates now into a new provider (*out); an error naming
+  // the file when they cannot be used.
+  static Status Create(TlsServerConfig config,
+                       std::shared_ptr<TlsContextProvider>* out);
 
   // The context for the next handshake. At most once a second, checks the
   // files' identity (inode, size, mtime); when one changed, builds a new

@@ -16,6 +16,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -69,6 +70,13 @@ struct WebConfig {
 // too little room on a busy host. (htpasswd -B uses 5; Go's bcrypt 10.)
 inline constexpr int kMinBcryptCost = 4;
 inline constexpr int kMaxBcryptCost = 14;
+
+// The cost of a bcrypt hash of the shape basic_auth_users accepts ("$2b$",
+// two cost digits, "$", ...): "$2b$10$..." -> 10.
+// REQUIRES: hash[4] and hash[5] are digits (the loader checked the shape).
+inline int BcryptCost(std::string_view hash) {
+  return (hash[4] - '0') * 10 + (hash[5] - '0');
+}
 
 // Reads and checks `path`; on success fills *out. Certificates are not read
 // here (see tls.h), only the config's shape and values.
