@@ -19,8 +19,8 @@
 namespace stemedb::exporter {
 namespace {
 
-using stemedb::testing::HttpGet;
-using stemedb::testing::TempDir;
+using stemedb::testutil::HttpGet;
+using stemedb::testutil::TempDir;
 using ::testing::HasSubstr;
 
 Config OneComponent(const std::string& dir) {
@@ -38,7 +38,7 @@ Config OneComponent(const std::string& dir) {
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    stemedb::testing::WriteFile(dir_ / "wal/segment-1.log", "hello");
+    stemedb::testutil::WriteFile(dir_ / "wal/segment-1.log", "hello");
     exporter_ = std::make_unique<Exporter>(OneComponent(dir_.path()), nullptr);
     ServerOptions options;
     options.listen_addresses = {"127.0.0.1:0"};
@@ -146,9 +146,9 @@ namespace {
 
 TEST_F(ServerTest, TelemetryPathMatchesExactly) {
   exporter_->RunOnce();
-  EXPECT_EQ(stemedb::testing::HttpGet(port_, "/metrics").status, 200);
-  EXPECT_EQ(stemedb::testing::HttpGet(port_, "/metricsfoo").status, 404);
-  EXPECT_EQ(stemedb::testing::HttpGet(port_, "/metrics/x").status, 404);
+  EXPECT_EQ(stemedb::testutil::HttpGet(port_, "/metrics").status, 200);
+  EXPECT_EQ(stemedb::testutil::HttpGet(port_, "/metricsfoo").status, 404);
+  EXPECT_EQ(stemedb::testutil::HttpGet(port_, "/metrics/x").status, 404);
 }
 
 }  // namespace
@@ -350,11 +350,11 @@ class TlsServerTest : public ::testing::Test {
       comp.name = "component_" + std::to_string(i);
       comp.path = comp.name;
       comp.resolved_path = dir_.path() + "/" + comp.name;
-      stemedb::testing::WriteFile(comp.resolved_path + "/f", "x");
+      stemedb::testutil::WriteFile(comp.resolved_path + "/f", "x");
       c.components.push_back(comp);
     }
     std::string out;
-    ASSERT_EQ(stemedb::testing::RunCommand(
+    ASSERT_EQ(stemedb::testutil::RunCommand(
                   "cd '" + dir_.path() +
                       "' && openssl req -x509 -newkey ec -pkeyopt "
                       "ec_paramgen_curve:P-256 -nodes -keyout server.key "
