@@ -184,7 +184,7 @@ double VerifyMs(const BasicAuth& auth, const std::string& header) {
   return cpu_ms() - t0;
 }
 
-// Issue 7 item 6: a wrong password for a real user and any password for an
+// A wrong password for a real user and any password for an
 // unknown user cost the same, whatever the configured cost. Measured
 // interleaved, so machine load hits both sides alike; the bar (a factor of
 // 2) is far from the 10-25x the old fixed cost-10 dummy showed.
@@ -226,7 +226,7 @@ int GetWithAuth(int port, const std::string& path, const std::string& auth) {
       .status;
 }
 
-// Issue 7 item 6: 40 clients sending wrong passwords (cost-12 hashes, a
+// 40 clients sending wrong passwords (cost-12 hashes, a
 // quarter second of CPU each) keep the bcrypt queue full, yet a scrape with
 // verified credentials is answered on the I/O threads at once. Were it
 // queued behind them, each answer would take seconds (32 x 250 ms over 2
