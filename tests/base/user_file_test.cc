@@ -11,10 +11,9 @@
 
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <string>
 
-#include "temp_dir.h"
+#include "test_support.h"
 
 namespace stemedb {
 namespace {
@@ -26,9 +25,9 @@ constexpr FileKind kTiny{"test file", 16, "a test file is small"};
 class UserFileTest : public testing::Test {
  protected:
   std::string Write(const std::string& name, const std::string& text) {
-    const fs::path path = dir_ / name;
-    std::ofstream(path, std::ios::binary) << text;
-    return path.string();
+    const std::string path = (dir_ / name).string();
+    testutil::WriteFile(path, text);
+    return path;
   }
 
   // The refusal's text, or "" when the read succeeded.

@@ -202,8 +202,8 @@ TEST(CollectorTest, HelpSaysValuesAreCached) {
 
 TEST(CollectorTest, PromtoolAcceptsTheExposition) {
   std::string out;
-  int rc = testing::RunCommand("promtool check metrics",
-                               RenderText(TwoComponents()), &out);
+  int rc = testutil::RunCommand("promtool check metrics",
+                                RenderText(TwoComponents()), &out);
   EXPECT_EQ(rc, 0) << out;
 }
 
@@ -211,7 +211,7 @@ TEST(CollectorTest, LabelValuesAreEscaped) {
   Snapshot s = TwoComponents();
   s.filesystems[0].mount.mountpoint = "/mnt/with \"quote\"\\and\nnewline";
   std::string out;
-  int rc = testing::RunCommand("promtool check metrics", RenderText(s), &out);
+  int rc = testutil::RunCommand("promtool check metrics", RenderText(s), &out);
   EXPECT_EQ(rc, 0) << out;
 }
 

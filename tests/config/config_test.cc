@@ -8,11 +8,10 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "stemedb/config/pattern.h"
-#include "temp_dir.h"
+#include "test_support.h"
 
 namespace stemedb {
 namespace {
@@ -24,10 +23,9 @@ class ConfigFileTest : public testing::Test {
  protected:
   // Writes `text` to dir_/name (creating parents) and returns its path.
   std::string Write(const std::string& name, const std::string& text) {
-    const fs::path path = dir_ / name;
-    fs::create_directories(path.parent_path());
-    std::ofstream(path) << text;
-    return path.string();
+    const std::string path = (dir_ / name).string();
+    testutil::WriteFile(path, text);
+    return path;
   }
 
   Config Load(const std::string& path) {

@@ -5,12 +5,11 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <string>
 
 #include "stemedb/config/config.h"
+#include "test_support.h"
 
 namespace stemedb {
 namespace {
@@ -18,12 +17,7 @@ namespace {
 const std::string kDefaultYamlPath =
     std::string(STEMEDB_SOURCE_DIR) + "/config/default.yaml";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream file(path);
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
+using testutil::ReadFile;
 
 void ExpectSameDuration(const Duration& parsed, const Duration& declared,
                         const std::string& key) {

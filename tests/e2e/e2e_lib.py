@@ -272,10 +272,16 @@ class Exporter:
 
     _LISTENING = re.compile(r"msg=listening .*\bport=(\d+)")
 
-    def __init__(self, workdir, args, name="exporter", ready_timeout=60):
+    def __init__(self, workdir, args, name="exporter", ready_timeout=60,
+                 wrapper=()):
+        """Starts it with `args`, its stderr in workdir/NAME.log, and waits
+        ready_timeout seconds for /-/ready (0: no wait). `wrapper`: a command
+        that execs the exporter (e.g. `unshare -Ur sh -c '...; exec "$@"'
+        sh`)."""
         self.process = Process(
-            [exporter_binary(args), "--web.listen-address", "127.0.0.1:0"] +
-            list(args), os.path.join(workdir, name + ".log"))
+            list(wrapper) + [exporter_binary(args), "--web.listen-address",
+                             "127.0.0.1:0"] + list(args),
+            os.path.join(workdir, name + ".log"))
         try:
             self.port = int(wait_until(self._port, 30,
                                        "the exporter's listening line"))
@@ -463,6 +469,13 @@ class Alertmanager:
 # ---------------------------------------------------------------- trees
 
 
+def write_text(path, text):
+    """Writes `text` to `path` (a config, a web config...); returns path."""
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
 def write_file(path, size, mtime=None):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as f:
@@ -594,6 +607,44 @@ def umount(target):
     subprocess.run(["umount", "-l", target], check=False)
 
 
+class WorkdirTestCase(unittest.TestCase):
+    """A test with a temporary directory of its own, self.work, removed
+    after the test (prefix: WORKDIR_PREFIX)."""
+
+    WORKDIR_PREFIX = "e2e-"
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix=self.WORKDIR_PREFIX)
+        self.addCleanup(self.tmp.cleanup)
+        self.work = self.tmp.name
+
+    def start_exporter(self, args, **kwargs):
+        """An Exporter in self.work, closed after the test."""
+        exporter = Exporter(self.work, args, **kwargs)
+        self.addCleanup(exporter.close)
+        return exporter
+
+
+class TmpfsTestCase(WorkdirTestCase):
+    """A test that mounts small tmpfs filesystems (to fill them, exhaust
+    their inodes, remount them read-only). It must run in a private mount
+    namespace, through tests/e2e/in_mount_ns.sh (MOUNT_NS in CMakeLists):
+    anywhere else it fails, never skips, so CI always runs it and it never
+    touches the host's mounts."""
+
+    def setUp(self):
+        if not in_mount_namespace():
+            self.fail("run through tests/e2e/in_mount_ns.sh: this test "
+                      "mounts a tmpfs and must not touch the host's mounts")
+        super().setUp()
+
+    def mount_tmpfs(self, target, size, nr_inodes):
+        """Mounts a tmpfs of `size` (mount's syntax: "2m", "40k") and
+        nr_inodes at target (made if missing), unmounted after the test."""
+        mount_tmpfs(target, size, nr_inodes)
+        self.addCleanup(umount, target)
+
+
 # ---------------------------------------------------------------- rulegen
 
 # Grafana's variable syntaxes: $var, ${var}, ${var:format}, [[var]].
@@ -623,11 +674,9 @@ def fast_config(workdir):
         raise AssertionError("%s has a scan section now: set its interval to "
                              "1s there and drop the override in e2e_lib.py" %
                              src)
-    path = os.path.join(workdir, "fast.yaml")
-    with open(path, "w") as f:
-        f.write(text + "\n# Added by tests/e2e: rescan every second.\n"
-                "scan:\n  interval: 1s\n")
-    return path
+    return write_text(os.path.join(workdir, "fast.yaml"),
+                      text + "\n# Added by tests/e2e: rescan every second.\n"
+                      "scan:\n  interval: 1s\n")
 
 
 ARTIFACTS = {

@@ -12,8 +12,6 @@ the warning while the critical is active. Removing the fill file resolves
 both. The tmpfs, not the host's disk, so the ratios are exact.
 """
 import os
-import tempfile
-import unittest
 
 import e2e_lib as e2e
 
@@ -23,19 +21,16 @@ CRITICAL = "StemeDBDiskSpaceCritical"
 ALERT_TIMEOUT = 60
 
 
-class AlertsTest(unittest.TestCase):
+class AlertsTest(e2e.TmpfsTestCase):
+
+    WORKDIR_PREFIX = "e2e-alerts-"
 
     def setUp(self):
-        if not e2e.in_mount_namespace():
-            self.fail("run through tests/e2e/in_mount_ns.sh: this test "
-                      "mounts a tmpfs and must not touch the host's mounts")
-        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-alerts-")
-        self.addCleanup(self.tmp.cleanup)
-        work = self.tmp.name
+        super().setUp()
+        work = self.work
         self.root = os.path.join(work, "root")
         self.data = os.path.join(self.root, "data")
-        e2e.mount_tmpfs(self.data, "%dk" % (TMPFS_PAGES * 4), 4096)
-        self.addCleanup(e2e.umount, self.data)
+        self.mount_tmpfs(self.data, "%dk" % (TMPFS_PAGES * 4), 4096)
         e2e.make_demo_tree(self.root)
         self.mountpoint = e2e.mountpoint_of(self.data)
         self.assertEqual(self.mountpoint, self.data)

@@ -11,24 +11,19 @@ writable disk must not switch its alerts off. logs/ is a tmpfs mounted
 read-only itself. Truth: findmnt and the mount options the test chose.
 """
 import os
-import tempfile
-import unittest
 
 import e2e_lib as e2e
 
 
-class BindMountTest(unittest.TestCase):
+class BindMountTest(e2e.TmpfsTestCase):
+
+    WORKDIR_PREFIX = "e2e-bind-"
 
     def test_filesystem_is_named_by_its_own_mount(self):
-        if not e2e.in_mount_namespace():
-            self.fail("run through tests/e2e/in_mount_ns.sh")
-        tmp = tempfile.TemporaryDirectory(prefix="e2e-bind-")
-        self.addCleanup(tmp.cleanup)
-        root = os.path.join(tmp.name, "root")
+        root = os.path.join(self.work, "root")
         data = os.path.join(root, "data")
         backups = os.path.join(root, "backups")
-        e2e.mount_tmpfs(data, "4m", 256)
-        self.addCleanup(e2e.umount, data)
+        self.mount_tmpfs(data, "4m", 256)
         os.makedirs(os.path.join(data, "bk"))
         os.makedirs(backups)
         e2e.subprocess.run(["mount", "--bind", os.path.join(data, "bk"),
@@ -37,8 +32,7 @@ class BindMountTest(unittest.TestCase):
         e2e.subprocess.run(["mount", "-o", "remount,bind,ro", backups],
                            check=True)
         logs = os.path.join(root, "logs")
-        e2e.mount_tmpfs(logs, "1m", 64)
-        self.addCleanup(e2e.umount, logs)
+        self.mount_tmpfs(logs, "1m", 64)
         e2e.make_demo_tree(root, skip=("backups", "logs"))
         e2e.write_file(os.path.join(data, "bk",
                                     "stemedb-backup-20260101-000000", "a.kv"),
@@ -57,11 +51,9 @@ class BindMountTest(unittest.TestCase):
         self.assertEqual(e2e.mountpoint_of(os.path.join(data, "wal")), data)
         self.assertEqual(os.stat(backups).st_dev, os.stat(data).st_dev)
 
-        config = os.path.join(tmp.name, "stemedb.yaml")
-        with open(config, "w") as f:
-            f.write(e2e.config_yaml(root))
-        exporter = e2e.Exporter(tmp.name, ["--config", config])
-        self.addCleanup(exporter.close)
+        config = os.path.join(self.work, "stemedb.yaml")
+        e2e.write_text(config, e2e.config_yaml(root))
+        exporter = self.start_exporter(["--config", config])
         m = exporter.scrape()
         tmpfs = [l for l, _ in m.series("stemedb_disk_filesystem_size_bytes")
                  if l["fstype"] == "tmpfs"]

@@ -15,27 +15,22 @@ whatever filesystem the CI machine's temporary directory is on.
 import json
 import os
 import re
-import tempfile
 import time
-import unittest
 
 import e2e_lib as e2e
 
 WINDOW = 20  # seconds of data the range queries ask for
 
 
-class DashboardQueriesTest(unittest.TestCase):
+class DashboardQueriesTest(e2e.TmpfsTestCase):
+
+    WORKDIR_PREFIX = "e2e-dash-"
 
     def setUp(self):
-        if not e2e.in_mount_namespace():
-            self.fail("run through tests/e2e/in_mount_ns.sh: this test "
-                      "mounts a tmpfs and must not touch the host's mounts")
-        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-dash-")
-        self.addCleanup(self.tmp.cleanup)
-        work = self.tmp.name
+        super().setUp()
+        work = self.work
         self.root = os.path.join(work, "root")
-        e2e.mount_tmpfs(self.root, "64m", 4096)
-        self.addCleanup(e2e.umount, self.root)
+        self.mount_tmpfs(self.root, "64m", 4096)
         e2e.make_demo_tree(self.root)
         config = e2e.fast_config(work)
         artifacts = e2e.generate_artifacts(config, os.path.join(work, "gen"))
@@ -90,7 +85,7 @@ class DashboardQueriesTest(unittest.TestCase):
     def test_every_panel_target_returns_data_without_recording_rules(self):
         """A Prometheus that has not loaded the rule file (the panels fall
         back to the raw series)."""
-        bare = e2e.Prometheus(self.tmp.name, [e2e.scrape_job(self.instance)],
+        bare = e2e.Prometheus(self.work, [e2e.scrape_job(self.instance)],
                               name="bare")
         self.addCleanup(bare.close)
         self.check_every_panel_target(bare)

@@ -21,9 +21,7 @@ import errno
 import json
 import os
 import subprocess
-import tempfile
 import time
-import unittest
 
 import e2e_lib as e2e
 
@@ -88,23 +86,18 @@ def listing(root):
     return sorted(out.splitlines())
 
 
-class DiagnoseTest(unittest.TestCase):
+class DiagnoseTest(e2e.TmpfsTestCase):
+
+    WORKDIR_PREFIX = "e2e-diagnose-"
 
     def setUp(self):
-        if not e2e.in_mount_namespace():
-            self.fail("run through tests/e2e/in_mount_ns.sh: this test "
-                      "mounts a tmpfs and must not touch the host's mounts")
-        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-diagnose-")
-        self.addCleanup(self.tmp.cleanup)
-        self.work = self.tmp.name
+        super().setUp()
         self.root = os.path.join(self.work, "root")
         self.config = os.path.join(self.work, "stemedb.yaml")
-        with open(self.config, "w") as f:
-            f.write(e2e.config_yaml(self.root, interval="1s"))
+        e2e.write_text(self.config, e2e.config_yaml(self.root, interval="1s"))
 
     def mount(self, size, inodes=TMPFS_INODES):
-        e2e.mount_tmpfs(self.root, size, inodes)
-        self.addCleanup(e2e.umount, self.root)
+        self.mount_tmpfs(self.root, size, inodes)
         e2e.make_demo_tree(self.root)
         self.assertEqual(e2e.mountpoint_of(self.root), self.root)
 
@@ -279,8 +272,7 @@ class DiagnoseTest(unittest.TestCase):
             e2e.write_file(path, 5000 * (i + 1), now - 86400 * (8 + i))
             e2e.write_file(os.path.join(self.root, "data/tmp/op-%d.tmp" % i),
                            3000 * i)
-        exporter = e2e.Exporter(self.work, ["--config", self.config])
-        self.addCleanup(exporter.close)
+        exporter = self.start_exporter(["--config", self.config])
 
         def walked():
             status, body, headers = exporter.get("/diagnose")
@@ -336,15 +328,16 @@ class DiagnoseTest(unittest.TestCase):
                 self.assertEqual(out, "")
 
 
-class DiagnoseFromTlsTest(unittest.TestCase):
+class DiagnoseFromTlsTest(e2e.WorkdirTestCase):
     """--from over HTTPS with mTLS and basic auth, as a locked-down
     exporter serves it (the web config of test_tls.py)."""
 
+    WORKDIR_PREFIX = "e2e-diagnose-tls-"
+
     def setUp(self):
         import test_tls  # its CA and certificate helpers
-        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-diagnose-tls-")
-        self.addCleanup(self.tmp.cleanup)
-        w = self.work = self.tmp.name
+        super().setUp()
+        w = self.work
         root = os.path.join(w, "root")
         e2e.make_demo_tree(root)
         test_tls.openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
@@ -356,16 +349,15 @@ class DiagnoseFromTlsTest(unittest.TestCase):
         test_tls.make_cert(w, "client", "/CN=oncall",
                            "subjectAltName=DNS:oncall\n"
                            "extendedKeyUsage=clientAuth")
-        with open(os.path.join(w, "web.yml"), "w") as f:
-            f.write("tls_server_config:\n"
-                    "  cert_file: server.pem\n"
-                    "  key_file: server.key\n"
-                    "  client_ca_file: ca.pem\n"
-                    "  client_auth_type: RequireAndVerifyClientCert\n"
-                    "basic_auth_users:\n"
-                    "  oncall: %s\n" % test_tls.bcrypt("s3cret"))
-        with open(os.path.join(w, "password"), "w") as f:
-            f.write("s3cret\n")
+        e2e.write_text(os.path.join(w, "web.yml"),
+                       "tls_server_config:\n"
+                       "  cert_file: server.pem\n"
+                       "  key_file: server.key\n"
+                       "  client_ca_file: ca.pem\n"
+                       "  client_auth_type: RequireAndVerifyClientCert\n"
+                       "basic_auth_users:\n"
+                       "  oncall: %s\n" % test_tls.bcrypt("s3cret"))
+        e2e.write_text(os.path.join(w, "password"), "s3cret\n")
         self.exporter = e2e.Exporter(
             w, ["--root", root, "--web.config.file",
                 os.path.join(w, "web.yml")],

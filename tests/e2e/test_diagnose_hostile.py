@@ -34,19 +34,19 @@ def raw_controls(text):
                    if (ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) <= 0x9F})
 
 
-class TerminalEscapesTest(unittest.TestCase):
+class TerminalEscapesTest(e2e.WorkdirTestCase):
+
+    WORKDIR_PREFIX = "e2e-diag-esc-"
 
     def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-diag-esc-")
-        self.addCleanup(self.tmp.cleanup)
-        self.root = os.path.join(self.tmp.name, ROOT_NAME)
+        super().setUp()
+        self.root = os.path.join(self.work, ROOT_NAME)
         e2e.make_demo_tree(self.root)
         # The largest directory of all, so every top list names it.
         e2e.write_file(os.path.join(self.root, "data", "db", HOSTILE, "big"),
                        8 << 20)
-        self.config = os.path.join(self.tmp.name, "stemedb.yaml")
-        with open(self.config, "w") as f:
-            f.write(e2e.config_yaml("/"))
+        self.config = os.path.join(self.work, "stemedb.yaml")
+        e2e.write_text(self.config, e2e.config_yaml("/"))
 
     def diagnose(self, *args):
         r = subprocess.run([e2e.exporter_binary(), "diagnose",
@@ -66,7 +66,7 @@ class TerminalEscapesTest(unittest.TestCase):
                                  self.root))
 
     def test_from_a_running_exporter(self):
-        exporter = e2e.Exporter(self.tmp.name, [
+        exporter = e2e.Exporter(self.work, [
             "--config", self.config, "--root", self.root])
         self.addCleanup(exporter.close)
         url = "http://127.0.0.1:%d" % exporter.port

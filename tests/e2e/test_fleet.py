@@ -18,9 +18,7 @@ time and each exporter's RSS and CPU.
 import json
 import os
 import re
-import tempfile
 import time
-import unittest
 
 import e2e_lib as e2e
 
@@ -53,15 +51,13 @@ def rss_kib(pid):
     raise AssertionError("no VmRSS for %d" % pid)
 
 
-class FleetTest(unittest.TestCase):
+class FleetTest(e2e.TmpfsTestCase):
+
+    WORKDIR_PREFIX = "e2e-fleet-"
 
     def setUp(self):
-        if not e2e.in_mount_namespace():
-            self.fail("run through tests/e2e/in_mount_ns.sh: this test "
-                      "mounts tmpfs and must not touch the host's mounts")
-        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-fleet-")
-        self.addCleanup(self.tmp.cleanup)
-        work = self.tmp.name
+        super().setUp()
+        work = self.work
         config = e2e.fast_config(work)
         self.artifacts = e2e.generate_artifacts(config,
                                                 os.path.join(work, "gen"))
@@ -71,8 +67,7 @@ class FleetTest(unittest.TestCase):
         for i in range(EXPORTERS):
             root = os.path.join(work, "node%02d" % i)
             size = "%dk" % (SMALL_PAGES * 4) if i in FULL else "64m"
-            e2e.mount_tmpfs(root, size, 4096)
-            self.addCleanup(e2e.umount, root)
+            self.mount_tmpfs(root, size, 4096)
             e2e.make_demo_tree(root)
             self.roots.append(root)
         self.exporters = []

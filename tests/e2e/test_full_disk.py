@@ -10,8 +10,6 @@ keeps serving.
 """
 import os
 import sys
-import tempfile
-import unittest
 
 import e2e_lib as e2e
 
@@ -21,27 +19,22 @@ ON_TMPFS = ("wal", "db", "tmp")
 ON_DISK = ("backups", "logs")
 
 
-class FullDiskTest(unittest.TestCase):
+class FullDiskTest(e2e.TmpfsTestCase):
+
+    WORKDIR_PREFIX = "e2e-full-"
 
     def setUp(self):
-        if not e2e.in_mount_namespace():
-            self.fail("run through tests/e2e/in_mount_ns.sh: this test "
-                      "mounts a tmpfs and must not touch the host's mounts")
-        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-full-")
-        self.addCleanup(self.tmp.cleanup)
-        work = self.tmp.name
+        super().setUp()
+        work = self.work
         self.root = os.path.join(work, "root")
         self.data = os.path.join(self.root, "data")
-        e2e.mount_tmpfs(self.data, "2m", TMPFS_INODES)
-        self.addCleanup(e2e.umount, self.data)
+        self.mount_tmpfs(self.data, "2m", TMPFS_INODES)
         for rel in ("data/wal", "data/db", "data/tmp"):
             os.makedirs(os.path.join(self.root, rel))
         e2e.make_demo_tree(self.root, skip=ON_TMPFS)
         config = os.path.join(work, "stemedb.yaml")
-        with open(config, "w") as f:
-            f.write(e2e.config_yaml(self.root, interval="1s"))
-        self.exporter = e2e.Exporter(work, ["--config", config])
-        self.addCleanup(self.exporter.close)
+        e2e.write_text(config, e2e.config_yaml(self.root, interval="1s"))
+        self.exporter = self.start_exporter(["--config", config])
         self.tmpfs_mp = e2e.mountpoint_of(self.data)
         self.disk_mp = e2e.mountpoint_of(self.root)
         self.assertEqual(self.tmpfs_mp, self.data)

@@ -14,9 +14,7 @@
 import glob
 import os
 import subprocess
-import tempfile
 import time
-import unittest
 
 import e2e_lib as e2e
 
@@ -35,12 +33,9 @@ def run(argv, timeout=120):
     return subprocess.run(argv, capture_output=True, timeout=timeout)
 
 
-class HostileConfigTest(unittest.TestCase):
+class HostileConfigTest(e2e.WorkdirTestCase):
 
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-hostile-")
-        self.addCleanup(self.tmp.cleanup)
-        self.work = self.tmp.name
+    WORKDIR_PREFIX = "e2e-hostile-"
 
     def check_refused(self, path, want):
         """Both binaries refuse `path` with `path:want` on stderr."""
@@ -102,12 +97,12 @@ class HostileConfigTest(unittest.TestCase):
                  "%s/data (symlinks), which holds component \"wal\" (%s/"
                  "data/wal)" % (root, real_root, real_root))):
             config = os.path.join(self.work, name + ".yaml")
-            with open(config, "w") as f:
-                f.write("root: %s\ncomponents:\n"
-                        "  wal: {path: data/wal, segment_pattern: \"*.log\"}"
-                        "\n  %s: {path: %s}\n"
-                        "thresholds:\n  backups: {component: wal}\n"
-                        "  tmp: {component: wal}\n" % (root, name, path))
+            e2e.write_text(config,
+                           "root: %s\ncomponents:\n"
+                           "  wal: {path: data/wal, "
+                           "segment_pattern: \"*.log\"}\n  %s: {path: %s}\n"
+                           "thresholds:\n  backups: {component: wal}\n"
+                           "  tmp: {component: wal}\n" % (root, name, path))
             col = len("  %s: {path: " % name) + 1
             self.check_refused(config, "4:%d: components.%s.path: \"%s\" %s;"
                                " each component must be its own directory, "
@@ -150,15 +145,15 @@ class HostileConfigTest(unittest.TestCase):
                                    ("292y24w3d23h47m16s855ms", False)):
             # promtool itself is the truth for the boundary.
             rule = os.path.join(self.work, "probe.yml")
-            with open(rule, "w") as f:
-                f.write("groups:\n- name: g\n  rules:\n  - alert: A\n"
-                        "    expr: up == 0\n    for: %s\n" % duration)
+            e2e.write_text(rule,
+                           "groups:\n- name: g\n  rules:\n  - alert: A\n"
+                           "    expr: up == 0\n    for: %s\n" % duration)
             r = run([promtool, "check", "rules", rule])
             self.assertEqual(r.returncode == 0, accepted, r.stdout)
             config = os.path.join(self.work, "long.yaml")
-            with open(config, "w") as f:
-                f.write("thresholds:\n  disk_space:\n    warning:\n"
-                        "      for: %s\n" % duration)
+            e2e.write_text(config,
+                           "thresholds:\n  disk_space:\n    warning:\n"
+                           "      for: %s\n" % duration)
             out = os.path.join(self.work, "out-" + str(accepted))
             r = run([e2e.rulegen_binary(), "--config", config, "--out", out])
             self.assertEqual(r.returncode == 0, accepted, r.stderr)
@@ -180,10 +175,8 @@ class HostileConfigTest(unittest.TestCase):
             "  statfs_timeout: 5s\n", "")
         text = text.replace("scan:\n", "scan:\n  interval: %s\n  timeout: %s\n"
                             "  statfs_timeout: %s\n" % ((LONGEST,) * 3))
-        with open(config, "w") as f:
-            f.write(text)
-        exporter = e2e.Exporter(self.work, ["--config", config])
-        self.addCleanup(exporter.close)
+        e2e.write_text(config, text)
+        exporter = self.start_exporter(["--config", config])
         m = exporter.scrape()
         for comp, n in files.items():
             self.assertEqual(m.value("stemedb_disk_scan_success",

@@ -19,9 +19,7 @@ import os
 import signal
 import ssl
 import subprocess
-import tempfile
 import time
-import unittest
 import urllib.request
 
 import e2e_lib as e2e
@@ -38,17 +36,16 @@ def fifo_error(path, what):
         path, what)
 
 
-class HostileFilesTest(unittest.TestCase):
+class HostileFilesTest(e2e.WorkdirTestCase):
+
+    WORKDIR_PREFIX = "e2e-files-"
 
     def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-files-")
-        self.addCleanup(self.tmp.cleanup)
-        self.work = self.tmp.name
+        super().setUp()
         self.root = os.path.join(self.work, "root")
         e2e.make_demo_tree(self.root)
         self.config = self.path("stemedb.yaml")
-        with open(self.config, "w") as f:
-            f.write(e2e.config_yaml(self.root, interval="1s"))
+        e2e.write_text(self.config, e2e.config_yaml(self.root, interval="1s"))
 
     def path(self, name):
         return os.path.join(self.work, name)
@@ -65,8 +62,7 @@ class HostileFilesTest(unittest.TestCase):
         os.rename(path + ".fifo", path)
 
     def write(self, name, text):
-        with open(self.path(name) + ".new", "w") as f:
-            f.write(text)
+        e2e.write_text(self.path(name) + ".new", text)
         os.rename(self.path(name) + ".new", self.path(name))
         return self.path(name)
 

@@ -13,8 +13,6 @@ metrics, Python's json and UTF-8 decoders, and findmnt's view of the mount.
 import json
 import os
 import subprocess
-import tempfile
-import unittest
 
 import e2e_lib as e2e
 
@@ -22,15 +20,13 @@ DEVICE = b"dev\xffx"
 ESCAPED_DEVICE = "dev\\xffx"  # what the exporter writes for it
 
 
-class HostileNamesTest(unittest.TestCase):
+class HostileNamesTest(e2e.TmpfsTestCase):
+
+    WORKDIR_PREFIX = "e2e-names-"
 
     def setUp(self):
-        if not e2e.in_mount_namespace():
-            self.fail("run through tests/e2e/in_mount_ns.sh: this test "
-                      "mounts a tmpfs and must not touch the host's mounts")
-        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-names-")
-        self.addCleanup(self.tmp.cleanup)
-        work = os.fsencode(self.tmp.name)
+        super().setUp()
+        work = os.fsencode(self.work)
         self.mnt = os.path.join(work, b"mnt\xffz")
         os.makedirs(self.mnt)
         subprocess.run([b"mount", b"-t", b"tmpfs", b"-o",
@@ -55,16 +51,15 @@ class HostileNamesTest(unittest.TestCase):
                    os.path.join(self.root, b"data", b"wal"))
         # logs/ is left missing, so a warning names a non-UTF-8 path.
         e2e.make_demo_tree(os.fsdecode(self.root), skip=("wal", "logs"))
-        self.config = os.path.join(self.tmp.name, "stemedb.yaml")
-        with open(self.config, "w") as f:
-            f.write(e2e.config_yaml("/", interval="1s"))
-        self.escaped_mnt = (self.tmp.name + "/mnt\\xffz")
+        self.config = os.path.join(self.work, "stemedb.yaml")
+        e2e.write_text(self.config, e2e.config_yaml("/", interval="1s"))
+        self.escaped_mnt = (self.work + "/mnt\\xffz")
 
     def test_prometheus_keeps_scraping(self):
-        exporter = e2e.Exporter(self.tmp.name, [
+        exporter = e2e.Exporter(self.work, [
             "--config", self.config, b"--root", self.root])
         self.addCleanup(exporter.close)
-        prom = e2e.Prometheus(self.tmp.name, [e2e.scrape_job(
+        prom = e2e.Prometheus(self.work, [e2e.scrape_job(
             "127.0.0.1:%d" % exporter.port)])
         self.addCleanup(prom.close)
 
@@ -115,7 +110,7 @@ class HostileNamesTest(unittest.TestCase):
                    if rec["msg"].startswith("component directory is missing")]
         self.assertEqual(len(missing), 1, lines)
         self.assertEqual(missing[0]["path"],
-                         self.tmp.name + "/root\\xe9/logs")
+                         self.work + "/root\\xe9/logs")
         # --once prints the exposition: it is valid UTF-8 and promtool-clean.
         text = r.stdout.decode("utf-8")
         self.assertIn('mountpoint="%s"' % self.escaped_mnt.replace(

@@ -17,7 +17,6 @@ import selectors
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import unittest
 
@@ -78,12 +77,12 @@ def without_process_metrics(text):
     return "\n".join(l for l in text.splitlines() if "process_" not in l)
 
 
-class HttpFrontTest(unittest.TestCase):
+class HttpFrontTest(e2e.WorkdirTestCase):
+
+    WORKDIR_PREFIX = "e2e-front-"
 
     def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-front-")
-        self.addCleanup(self.tmp.cleanup)
-        self.work = self.tmp.name
+        super().setUp()
         self.root = os.path.join(self.work, "root")
         e2e.make_demo_tree(self.root)
 

@@ -8,8 +8,6 @@ always there, and compares the log after several walks.
 """
 import os
 import shutil
-import tempfile
-import unittest
 
 import e2e_lib as e2e
 
@@ -17,21 +15,20 @@ MISSING = "component directory is missing"
 BACK = "component directory is back"
 
 
-class LogChangesTest(unittest.TestCase):
+class LogChangesTest(e2e.WorkdirTestCase):
+
+    WORKDIR_PREFIX = "e2e-logchanges-"
 
     def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-logchanges-")
-        self.addCleanup(self.tmp.cleanup)
-        work = self.tmp.name
+        super().setUp()
+        work = self.work
         self.root = os.path.join(work, "root")
         e2e.make_demo_tree(self.root, skip=("logs",))
         self.logs = os.path.join(self.root, "logs")
         shutil.rmtree(self.logs, ignore_errors=True)
         config = os.path.join(work, "stemedb.yaml")
-        with open(config, "w") as f:
-            f.write(e2e.config_yaml(self.root, interval="1s"))
-        self.exporter = e2e.Exporter(work, ["--config", config])
-        self.addCleanup(self.exporter.close)
+        e2e.write_text(config, e2e.config_yaml(self.root, interval="1s"))
+        self.exporter = self.start_exporter(["--config", config])
 
     def walk_stamp(self):
         return self.exporter.scrape().value(

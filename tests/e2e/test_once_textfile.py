@@ -4,8 +4,6 @@ node_exporter's textfile collector, and a bad --config that writes nothing.
 """
 import os
 import subprocess
-import tempfile
-import unittest
 
 import e2e_lib as e2e
 
@@ -15,17 +13,16 @@ def run_exporter(*args):
                           capture_output=True, text=True, timeout=60)
 
 
-class OnceTextfileTest(unittest.TestCase):
+class OnceTextfileTest(e2e.WorkdirTestCase):
+
+    WORKDIR_PREFIX = "e2e-once-"
 
     def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-once-")
-        self.addCleanup(self.tmp.cleanup)
-        self.work = self.tmp.name
+        super().setUp()
         self.root = os.path.join(self.work, "root")
         self.files = e2e.make_demo_tree(self.root)
         self.config = os.path.join(self.work, "stemedb.yaml")
-        with open(self.config, "w") as f:
-            f.write(e2e.config_yaml(self.root))
+        e2e.write_text(self.config, e2e.config_yaml(self.root))
         self.textdir = os.path.join(self.work, "textfile")
         os.mkdir(self.textdir)
         self.prom_file = os.path.join(self.textdir, "stemedb_disk.prom")

@@ -47,8 +47,7 @@ class PrometheusScrapeTest(unittest.TestCase):
                              check=True, capture_output=True, text=True)
         cls.truth = json.loads(out.stdout)
         config = os.path.join(work, "stemedb.yaml")
-        with open(config, "w") as f:
-            f.write(e2e.config_yaml(cls.root, interval="1s"))
+        e2e.write_text(config, e2e.config_yaml(cls.root, interval="1s"))
         cls.exporter = e2e.Exporter(work, ["--config", config])
         cls.addClassCleanup(cls.exporter.close)
         cls.target = "127.0.0.1:%d" % cls.exporter.port

@@ -20,9 +20,7 @@ run through in_mount_ns.sh).
 import math
 import os
 import subprocess
-import tempfile
 import time
-import unittest
 
 import e2e_lib as e2e
 import watch_lib as w
@@ -74,15 +72,12 @@ def rules_yaml(root, journal, coredump, wal_older_than="7d"):
 """ % (wal_older_than, journal, coredump)
 
 
-class ReclaimTest(unittest.TestCase):
+class ReclaimTest(e2e.TmpfsTestCase):
+
+    WORKDIR_PREFIX = "e2e-reclaim-"
 
     def setUp(self):
-        if not e2e.in_mount_namespace():
-            self.fail("run through tests/e2e/in_mount_ns.sh: this test "
-                      "mounts a tmpfs and must not touch the host's mounts")
-        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-reclaim-")
-        self.addCleanup(self.tmp.cleanup)
-        self.work = self.tmp.name
+        super().setUp()
         self.root = os.path.join(self.work, "root")
         self.journal = os.path.join(self.work, "journal")
         self.coredump = os.path.join(self.work, "coredump")
@@ -97,13 +92,10 @@ class ReclaimTest(unittest.TestCase):
         t = self.now - age_days * DAY
         os.utime(os.path.join(self.root, rel), (t, t))
 
-    def start_exporter(self, config_text, name="exporter"):
-        path = os.path.join(self.work, name + ".yaml")
-        with open(path, "w") as f:
-            f.write(config_text)
-        exporter = e2e.Exporter(self.work, ["--config", path], name=name)
-        self.addCleanup(exporter.close)
-        return exporter
+    def start_with_config(self, config_text, name="exporter"):
+        path = e2e.write_text(os.path.join(self.work, name + ".yaml"),
+                              config_text)
+        return self.start_exporter(["--config", path], name=name)
 
     def test_every_rule_equals_find_and_du(self):
         for mode in w.modes():
@@ -115,8 +107,7 @@ class ReclaimTest(unittest.TestCase):
         self.root = os.path.join(self.work, "root-" + mode)
         self.journal = os.path.join(self.work, "journal-" + mode)
         self.coredump = os.path.join(self.work, "coredump-" + mode)
-        e2e.mount_tmpfs(self.root, size, inodes)
-        self.addCleanup(e2e.umount, self.root)
+        self.mount_tmpfs(self.root, size, inodes)
 
     def every_rule_equals_find_and_du(self, mode):
         self.fresh_root(mode, "64m", 4096)
@@ -148,7 +139,7 @@ class ReclaimTest(unittest.TestCase):
         self.write("core.stemedb.1", 500000, 3, base=self.coredump)
         self.write("core.stemedb.2", 9000, 0.2, base=self.coredump)
 
-        exporter = self.start_exporter(
+        exporter = self.start_with_config(
             e2e.config_yaml(self.root, interval="1s",
                             extra=w.scan_extra(mode)) +
             rules_yaml(self.root, self.journal, self.coredump),
@@ -224,7 +215,7 @@ class ReclaimTest(unittest.TestCase):
         # One walk at start, the next an hour later (watch mode: no event
         # and a reconcile walk 6h later): only the rendering can move the
         # segment into the count.
-        exporter = self.start_exporter(
+        exporter = self.start_with_config(
             e2e.config_yaml(self.root, interval="1h",
                             extra=w.scan_extra(mode, "6h")) +
             rules_yaml(self.root, self.journal, self.coredump),
@@ -257,8 +248,7 @@ class ReclaimTest(unittest.TestCase):
 
     def test_critical_alert_states_what_cleanup_would_free(self):
         data = os.path.join(self.root, "data")
-        e2e.mount_tmpfs(data, "%dk" % (TMPFS_PAGES * 4), 4096)
-        self.addCleanup(e2e.umount, data)
+        self.mount_tmpfs(data, "%dk" % (TMPFS_PAGES * 4), 4096)
         e2e.make_demo_tree(self.root, now=self.now)
         for i in range(3):
             self.write("data/wal/segment-old-%d.log" % i, 100000 + i * 50000,

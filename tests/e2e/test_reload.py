@@ -8,8 +8,6 @@ component must make that component's series disappear from /metrics.
 import os
 import re
 import signal
-import tempfile
-import unittest
 
 import e2e_lib as e2e
 
@@ -18,24 +16,23 @@ import e2e_lib as e2e
 BROKEN_LINE = "  interval: @1s"
 
 
-class ReloadTest(unittest.TestCase):
+class ReloadTest(e2e.WorkdirTestCase):
+
+    WORKDIR_PREFIX = "e2e-reload-"
 
     def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-reload-")
-        self.addCleanup(self.tmp.cleanup)
-        work = self.tmp.name
+        super().setUp()
+        work = self.work
         self.root = os.path.join(work, "root")
         self.files = e2e.make_demo_tree(self.root)
         self.config = os.path.join(work, "stemedb.yaml")
         self.write_config(e2e.config_yaml(self.root, interval="1s"))
-        self.exporter = e2e.Exporter(work, ["--config", self.config])
-        self.addCleanup(self.exporter.close)
+        self.exporter = self.start_exporter(["--config", self.config])
 
     def write_config(self, text):
         # Replaced by rename, as editors and config management do.
         tmp = self.config + ".new"
-        with open(tmp, "w") as f:
-            f.write(text)
+        e2e.write_text(tmp, text)
         os.rename(tmp, self.config)
 
     def reload_metrics(self):
@@ -144,19 +141,19 @@ class ReloadTest(unittest.TestCase):
         self.assertIn('msg="shutting down"', self.exporter.log())
 
 
-class WebConfigReloadTest(unittest.TestCase):
+class WebConfigReloadTest(e2e.WorkdirTestCase):
     """SIGHUP re-reads --web.config.file as well: a bad one is a failed
     reload in the metrics too, not only in the log."""
 
+    WORKDIR_PREFIX = "e2e-reload-web-"
+
     def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-reload-web-")
-        self.addCleanup(self.tmp.cleanup)
-        work = self.tmp.name
+        super().setUp()
+        work = self.work
         root = os.path.join(work, "root")
         e2e.make_demo_tree(root)
         config = os.path.join(work, "stemedb.yaml")
-        with open(config, "w") as f:
-            f.write(e2e.config_yaml(root, interval="1s"))
+        e2e.write_text(config, e2e.config_yaml(root, interval="1s"))
         self.web = os.path.join(work, "web.yml")
         self.write_web("X-Frame-Options: deny")
         self.exporter = e2e.Exporter(work, ["--config", config,
@@ -164,8 +161,8 @@ class WebConfigReloadTest(unittest.TestCase):
         self.addCleanup(self.exporter.close)
 
     def write_web(self, header):
-        with open(self.web + ".new", "w") as f:
-            f.write("http_server_config:\n  headers:\n    %s\n" % header)
+        e2e.write_text(self.web + ".new",
+                       "http_server_config:\n  headers:\n    %s\n" % header)
         os.rename(self.web + ".new", self.web)
 
     def reload_metrics(self):

@@ -39,8 +39,7 @@ def make_cert(cwd, name, subject, ext, ca="ca"):
                 "ec_paramgen_curve:P-256", "-out", name + ".key", cwd=cwd)
     openssl("req", "-new", "-key", name + ".key", "-subj", subject,
             "-out", name + ".csr", cwd=cwd)
-    with open(os.path.join(cwd, name + ".ext"), "w") as f:
-        f.write(ext + "\n")
+    e2e.write_text(os.path.join(cwd, name + ".ext"), ext + "\n")
     # A random serial each time: a re-issued certificate is told apart.
     openssl("x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem",
             "-CAkey", ca + ".key", "-set_serial",
@@ -76,17 +75,17 @@ class TlsTest(unittest.TestCase):
                   "subjectAltName=DNS:prometheus\n"
                   "extendedKeyUsage=clientAuth")
         cls.web = os.path.join(w, "web-tls.yml")
-        with open(cls.web, "w") as f:
-            f.write("tls_server_config:\n"
-                    "  cert_file: server.pem\n"
-                    "  key_file: server.key\n"
-                    "  client_ca_file: ca.pem\n"
-                    "  client_auth_type: RequireAndVerifyClientCert\n"
-                    "  min_version: TLS13\n"
-                    "  client_allowed_sans: [prometheus]\n"
-                    "http_server_config:\n"
-                    "  headers:\n"
-                    "    X-Content-Type-Options: nosniff\n")
+        e2e.write_text(cls.web,
+                       "tls_server_config:\n"
+                       "  cert_file: server.pem\n"
+                       "  key_file: server.key\n"
+                       "  client_ca_file: ca.pem\n"
+                       "  client_auth_type: RequireAndVerifyClientCert\n"
+                       "  min_version: TLS13\n"
+                       "  client_allowed_sans: [prometheus]\n"
+                       "http_server_config:\n"
+                       "  headers:\n"
+                       "    X-Content-Type-Options: nosniff\n")
         cls.exporter = e2e.Exporter(
             w, ["--root", cls.root, "--web.config.file", cls.web],
             name="exporter-tls", ready_timeout=0)
@@ -262,12 +261,12 @@ def bcrypt(password):
                                               rounds=2 ** 5))
 
 
-class BasicAuthTest(unittest.TestCase):
+class BasicAuthTest(e2e.WorkdirTestCase):
+
+    WORKDIR_PREFIX = "e2e-auth-"
 
     def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="e2e-auth-")
-        self.addCleanup(self.tmp.cleanup)
-        self.work = self.tmp.name
+        super().setUp()
         root = os.path.join(self.work, "root")
         e2e.make_demo_tree(root)
         self.web = os.path.join(self.work, "web.yml")
@@ -278,8 +277,8 @@ class BasicAuthTest(unittest.TestCase):
         self.addCleanup(self.exporter.close)
 
     def write_web(self, user, password):
-        with open(self.web + ".new", "w") as f:
-            f.write("basic_auth_users:\n  %s: %s\n" % (user, bcrypt(password)))
+        e2e.write_text(self.web + ".new", "basic_auth_users:\n  %s: %s\n" %
+                       (user, bcrypt(password)))
         os.rename(self.web + ".new", self.web)
 
     def status(self, user=None, password=None):
@@ -304,8 +303,7 @@ class BasicAuthTest(unittest.TestCase):
 
     def test_sighup_rereads_the_web_config_and_keeps_it_when_bad(self):
         self.assertEqual(self.status("prom", "s3cret"), 200)
-        with open(self.web, "w") as f:
-            f.write("basic_auth_users:\n  prom: not-a-hash\n")
+        e2e.write_text(self.web, "basic_auth_users:\n  prom: not-a-hash\n")
         self.exporter.process.signal(signal.SIGHUP)
         e2e.wait_until(lambda: "web config reload failed" in
                        self.exporter.log(), 30, "the failed reload logged")

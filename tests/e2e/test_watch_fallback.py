@@ -66,9 +66,9 @@ class FallbackBase(unittest.TestCase):
 
     def config(self, interval="1h", reconcile="6h"):
         path = os.path.join(self.work, "stemedb.yaml")
-        with open(path, "w") as f:
-            f.write(e2e.config_yaml(self.root, interval=interval,
-                                    extra=w.scan_extra("watch", reconcile)))
+        e2e.write_text(path,
+                       e2e.config_yaml(self.root, interval=interval,
+                                       extra=w.scan_extra("watch", reconcile)))
         return path
 
     def mutate(self, ops):
@@ -80,7 +80,7 @@ class OverflowTest(FallbackBase):
 
     def test_overflow_rewalks_and_ends_exact(self):
         self.make_tree("e2e-overflow-")
-        exporter = w.Exporter(self.work, [
+        exporter = e2e.Exporter(self.work, [
             "--config", self.config(reconcile="2s"),
             "--testing.watch-overflow-after=200"])
         self.addCleanup(exporter.close)
@@ -125,7 +125,7 @@ class WatchLimitTest(FallbackBase):
         wrapper = ["unshare", "-Ur", "sh", "-c",
                    "echo %d > /proc/sys/user/max_inotify_watches && "
                    'exec "$@"' % self.LIMIT, "sh"]
-        exporter = w.Exporter(self.work, ["--config", self.config(
+        exporter = e2e.Exporter(self.work, ["--config", self.config(
             interval="1s")], wrapper=wrapper)
         self.addCleanup(exporter.close)
         # New directories in every component: whatever was watched first,
@@ -176,7 +176,7 @@ class NetworkFilesystemTest(FallbackBase):
 
     def check_type(self, fstype):
         self.make_tree("e2e-netfs-")
-        exporter = w.Exporter(self.work, [
+        exporter = e2e.Exporter(self.work, [
             "--config", self.config(interval="1s"),
             "--testing.fs-type=%s=%s" % (self.paths["wal"], fstype)],
             name="exporter-" + fstype)

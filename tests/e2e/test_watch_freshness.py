@@ -47,11 +47,10 @@ class FreshnessTest(unittest.TestCase):
         e2e.make_demo_tree(root)
         wal = os.path.join(root, e2e.DEFAULT_LAYOUT["wal"])
         config = os.path.join(work, "stemedb.yaml")
-        with open(config, "w") as f:
-            f.write(e2e.config_yaml(
-                root, interval="500ms" if mode == "walk" else "1h",
-                extra=w.scan_extra(mode, "6h")))
-        exporter = w.Exporter(work, ["--config", config])
+        e2e.write_text(config, e2e.config_yaml(
+            root, interval="500ms" if mode == "walk" else "1h",
+            extra=w.scan_extra(mode, "6h")))
+        exporter = e2e.Exporter(work, ["--config", config])
         self.addCleanup(exporter.close)
         target = "127.0.0.1:%d" % exporter.port
         prom = e2e.Prometheus(work, [e2e.scrape_job(target)],

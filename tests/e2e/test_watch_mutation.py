@@ -48,6 +48,7 @@ class MutationBase:
         raise NotImplementedError
 
     def setUp(self):
+        super().setUp()
         self.seed = seed_from_env()
         self.ops = int(os.environ.get("STEMEDB_MUTATION_OPS", self.OPS))
         print("%s: seed %d (STEMEDB_MUTATION_SEED=%d reruns it), %d ops x %d "
@@ -79,7 +80,7 @@ class MutationBase:
         args = ["--config", config]
         if mode == "watch":
             args.append("--testing.watch-per-name-min-entries=0")
-        exporter = w.Exporter(work, args, name="exp-" + mode)
+        exporter = e2e.Exporter(work, args, name="exp-" + mode)
         self.addCleanup(exporter.close)
         try:
             self.mutate_and_check(mode, exporter, root, components, spec)
@@ -239,22 +240,19 @@ class DiskMutationTest(MutationBase, unittest.TestCase):
 
 
 @add_mode_tests
-class TmpfsMutationTest(MutationBase, unittest.TestCase):
+class TmpfsMutationTest(MutationBase, e2e.TmpfsTestCase):
     """The tree on a 24 MiB tmpfs with 1,500 inodes: it fills up."""
 
     MMAP = False  # a store into a hole of a full tmpfs is SIGBUS
     SPARSE_MAX = 4 << 20
 
+    WORKDIR_PREFIX = "e2e-mutation-tmpfs-"
+
     def make_root(self):
-        if not e2e.in_mount_namespace():
-            self.fail("run through tests/e2e/in_mount_ns.sh: this test "
-                      "mounts a tmpfs and must not touch the host's mounts")
-        tmp = tempfile.TemporaryDirectory(prefix="e2e-mutation-tmpfs-")
-        self.addCleanup(tmp.cleanup)
-        root = os.path.join(tmp.name, "root")
-        e2e.mount_tmpfs(root, "24m", 1500)
-        self.addCleanup(e2e.umount, root)
-        return tmp.name, root
+        work = tempfile.mkdtemp(prefix="mode-", dir=self.work)
+        root = os.path.join(work, "root")
+        self.mount_tmpfs(root, "24m", 1500)
+        return work, root
 
 
 if __name__ == "__main__":

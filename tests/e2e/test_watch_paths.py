@@ -44,12 +44,11 @@ class PathsBase(unittest.TestCase):
                       for c, p in e2e.DEFAULT_LAYOUT.items()}
 
     def exporter(self, mode, extra="", name="exporter"):
-        path = os.path.join(self.work, name + ".yaml")
-        with open(path, "w") as f:
-            f.write(e2e.config_yaml(
-                self.root, interval="1h",
-                extra=w.scan_extra(mode, "1h") + extra))
-        exporter = w.Exporter(self.work, ["--config", path], name=name)
+        path = e2e.write_text(os.path.join(self.work, name + ".yaml"),
+                              e2e.config_yaml(
+                                  self.root, interval="1h",
+                                  extra=w.scan_extra(mode, "1h") + extra))
+        exporter = e2e.Exporter(self.work, ["--config", path], name=name)
         self.addCleanup(exporter.close)
         return exporter
 

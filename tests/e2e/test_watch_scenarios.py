@@ -137,10 +137,10 @@ class ScenarioTest(unittest.TestCase):
         paths["outside"] = os.path.join(root, "outside")
         os.makedirs(paths["outside"])
         config = os.path.join(tmp.name, "stemedb.yaml")
-        with open(config, "w") as f:
-            f.write(e2e.config_yaml(root, interval="6h",
-                                    extra=w.scan_extra("watch", "6h")))
-        exporter = w.Exporter(tmp.name, ["--config", config])
+        e2e.write_text(config,
+                       e2e.config_yaml(root, interval="6h",
+                                       extra=w.scan_extra("watch", "6h")))
+        exporter = e2e.Exporter(tmp.name, ["--config", config])
         self.addCleanup(exporter.close)
         failed = []
         for name, change in scenarios():
@@ -167,8 +167,8 @@ class ScenarioTest(unittest.TestCase):
                 if name in failed:
                     # Later scenarios compare against a fresh baseline.
                     exporter.close()
-                    exporter = w.Exporter(tmp.name, ["--config", config],
-                                          name="exporter-%d" % len(failed))
+                    exporter = e2e.Exporter(tmp.name, ["--config", config],
+                                            name="exporter-%d" % len(failed))
                     self.addCleanup(exporter.close)
 
 

@@ -179,81 +179,17 @@ def mismatches(metrics, want):
 
 # ---------------------------------------------------------------- modes
 
-_accepts_cache = {}
-
-
-def exporter_accepts(config_text, args=()):
-    """True when the exporter starts with this config and these flags.
-
-    Runs `--once` on an empty tree: a config key or flag it does not know is
-    an error (strict loader, strict flags), so this tells whether watch mode
-    and its test seams are in this build.
-    """
-    key = (config_text, tuple(args))
-    if key not in _accepts_cache:
-        with tempfile.TemporaryDirectory(prefix="e2e-accepts-") as d:
-            os.makedirs(os.path.join(d, "root", "data", "wal"))
-            cfg = os.path.join(d, "c.yaml")
-            with open(cfg, "w") as f:
-                f.write(config_text.replace("@ROOT@", os.path.join(d, "root")))
-            r = subprocess.run([e2e.exporter_binary(args), "--config", cfg,
-                                "--once"] + list(args),
-                               capture_output=True, timeout=120)
-            _accepts_cache[key] = r.returncode == 0
-    return _accepts_cache[key]
-
-
-def has_scan_mode(mode):
-    return exporter_accepts("root: @ROOT@\nscan:\n  mode: %s\n" % mode)
-
-
-def has_flag(flag):
-    return exporter_accepts("root: @ROOT@\nscan:\n  mode: watch\n", [flag])
-
-
-def watch_in_tree():
-    """True once the watcher is in the source tree (tests/e2e/CMakeLists.txt
-    registers the watch-only tests on the same condition)."""
-    return os.path.exists(os.path.join(e2e.source_dir(), "measure", "src",
-                                       "watcher.cc"))
-
 
 def modes():
-    """The scan modes to run: walk always; watch once the exporter has it.
-    Where the watcher is in the tree, watch runs whether or not the binary
-    accepts the config (a refusal is then a failure, never a skip)."""
-    if watch_in_tree() or has_scan_mode("watch"):
-        return ["walk", "watch"]
-    return ["walk"]
+    """The scan modes every watch-mode test runs in."""
+    return ["walk", "watch"]
 
 
 def scan_extra(mode, reconcile_interval="2s"):
     """Lines appended to e2e.config_yaml's `scan:` section."""
     if mode == "watch":
         return "  mode: watch\n  reconcile_interval: %s\n" % reconcile_interval
-    return "  mode: walk\n" if has_scan_mode("walk") else ""
-
-
-class Exporter(e2e.Exporter):
-    """e2e.Exporter, optionally started through a wrapper command (e.g.
-    `unshare -Ur sh -c '...; exec "$@"' sh`)."""
-
-    def __init__(self, workdir, args, wrapper=(), name="exporter",
-                 ready_timeout=60):
-        self.process = e2e.Process(
-            list(wrapper) + [e2e.exporter_binary(args),
-                             "--web.listen-address",
-                             "127.0.0.1:0"] + list(args),
-            os.path.join(workdir, name + ".log"))
-        try:
-            self.port = int(e2e.wait_until(self._port, 30,
-                                           "the exporter's listening line"))
-            self.url = "http://127.0.0.1:%d" % self.port
-            if ready_timeout:
-                self.wait_ready(ready_timeout)
-        except BaseException:
-            self.close()
-            raise
+    return "  mode: walk\n"
 
 
 def mode_of(metrics, component):

@@ -15,8 +15,9 @@
 namespace stemedb::exporter {
 namespace {
 
-using stemedb::testing::TempDir;
-using stemedb::testing::WriteFile;
+using stemedb::testutil::AllocatedSize;
+using stemedb::testutil::TempDir;
+using stemedb::testutil::WriteFile;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -122,13 +123,8 @@ TEST(ExporterTest, WatchModeSeesChangesWithoutWalking) {
   e.SyncWatch();
   const std::string text = *e.Exposition();
   EXPECT_THAT(text, HasSubstr("stemedb_disk_segments{component=\"wal\"} 2"));
-  std::string du;
-  ASSERT_EQ(
-      stemedb::testing::RunCommand(
-          "(du -s --block-size=1 '" + dir / "wal" + "' | cut -f1)", "", &du),
-      0);
-  ASSERT_FALSE(du.empty());
-  du.pop_back();  // newline
+  const std::string du =
+      std::to_string(stemedb::testutil::Du(dir / "wal", /*apparent=*/false));
   EXPECT_THAT(text, HasSubstr("stemedb_disk_component_allocated_bytes{"
                               "component=\"wal\"} " +
                               du + "\n"));
@@ -270,12 +266,6 @@ CleanupRule Rule(const std::string& name, const std::string& dir,
   return r;
 }
 
-uint64_t Allocated(const std::string& path) {
-  struct stat st;
-  EXPECT_EQ(lstat(path.c_str(), &st), 0) << path;
-  return static_cast<uint64_t>(st.st_blocks) * 512;
-}
-
 // Cleanup rules: a rule directory around the components is walked once as an
 // extra root (the components in it left to their own walk, so nothing is
 // counted twice), is not a component, and its readings and filesystem
@@ -303,9 +293,9 @@ TEST(ExporterTest, CleanupRulesAreTalliedByTheWalk) {
   EXPECT_EQ(r.name, "tmp_files");
   ASSERT_TRUE(r.have_reading);
   EXPECT_EQ(r.reading.entries, 3u);
-  EXPECT_EQ(r.reading.bytes, Allocated(dir / "wal/a.tmp") +
-                                 Allocated(dir / "db/b.tmp") +
-                                 Allocated(dir / "stray.tmp"));
+  EXPECT_EQ(r.reading.bytes, AllocatedSize(dir / "wal/a.tmp") +
+                                 AllocatedSize(dir / "db/b.tmp") +
+                                 AllocatedSize(dir / "stray.tmp"));
   EXPECT_FALSE(r.mountpoint.empty());
   EXPECT_EQ(s->components.size(), 2u);  // the extra root is no component
   EXPECT_THAT(*e.Exposition(),
@@ -318,7 +308,7 @@ TEST(ExporterTest, CleanupRulesAreTalliedByTheWalk) {
   e.RunOnce();
   const auto after = e.CurrentSnapshot()->cleanup_rules.at(0);
   EXPECT_EQ(after.reading.entries, 1u);
-  EXPECT_EQ(after.reading.bytes, Allocated(dir / "keep.kv"));
+  EXPECT_EQ(after.reading.bytes, AllocatedSize(dir / "keep.kv"));
 }
 
 TEST(ExporterTest, StopReturnsPromptlyWhileIdle) {

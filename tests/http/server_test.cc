@@ -19,8 +19,8 @@
 namespace stemedb::exporter {
 namespace {
 
-using stemedb::testing::HttpGet;
-using stemedb::testing::TempDir;
+using stemedb::testutil::HttpGet;
+using stemedb::testutil::TempDir;
 using ::testing::HasSubstr;
 
 // What the engine renders for one component with one WAL segment: the
@@ -156,9 +156,9 @@ namespace {
 
 TEST_F(ServerTest, TelemetryPathMatchesExactly) {
   view_.SetReady(true);
-  EXPECT_EQ(stemedb::testing::HttpGet(port_, "/metrics").status, 200);
-  EXPECT_EQ(stemedb::testing::HttpGet(port_, "/metricsfoo").status, 404);
-  EXPECT_EQ(stemedb::testing::HttpGet(port_, "/metrics/x").status, 404);
+  EXPECT_EQ(stemedb::testutil::HttpGet(port_, "/metrics").status, 200);
+  EXPECT_EQ(stemedb::testutil::HttpGet(port_, "/metricsfoo").status, 404);
+  EXPECT_EQ(stemedb::testutil::HttpGet(port_, "/metrics/x").status, 404);
 }
 
 }  // namespace
@@ -353,7 +353,7 @@ class TlsServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string out;
-    ASSERT_EQ(stemedb::testing::RunCommand(
+    ASSERT_EQ(stemedb::testutil::RunCommand(
                   "cd '" + dir_.path() +
                       "' && openssl req -x509 -newkey ec -pkeyopt "
                       "ec_paramgen_curve:P-256 -nodes -keyout server.key "

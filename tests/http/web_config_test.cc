@@ -22,8 +22,8 @@
 namespace stemedb::exporter {
 namespace {
 
-using stemedb::testing::TempDir;
-using stemedb::testing::WriteFile;
+using stemedb::testutil::TempDir;
+using stemedb::testutil::WriteFile;
 using ::testing::HasSubstr;
 
 // Cost 4, the minimum, unless the test is about cost: most tests check our
@@ -162,7 +162,7 @@ TEST(BasicAuthTest, ServerAsksForCredentialsOnEveryPath) {
   ASSERT_FALSE(err) << err->message;
   int port = server->Ports()[0];
   for (const char* path : {"/metrics", "/", "/-/healthy", "/-/ready"}) {
-    EXPECT_EQ(stemedb::testing::HttpGet(port, path).status, 401) << path;
+    EXPECT_EQ(stemedb::testutil::HttpGet(port, path).status, 401) << path;
   }
 }
 
@@ -219,8 +219,8 @@ TEST(BasicAuthTest, UnknownNamesLookLikeSomeConfiguredCost) {
 }
 
 int GetWithAuth(int port, const std::string& path, const std::string& auth) {
-  return stemedb::testing::HttpGet(port, path,
-                                   "Authorization: " + auth + "\r\n")
+  return stemedb::testutil::HttpGet(port, path,
+                                    "Authorization: " + auth + "\r\n")
       .status;
 }
 

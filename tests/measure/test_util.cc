@@ -35,64 +35,6 @@ bool WriteText(const std::string& path, const std::string& text) {
 
 }  // namespace
 
-void WriteFile(const std::string& path, size_t size) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error(Errno("open " + path));
-  std::string chunk(64 * 1024, 'x');
-  size_t left = size;
-  while (left > 0) {
-    size_t n = left < chunk.size() ? left : chunk.size();
-    ssize_t w = write(fd, chunk.data(), n);
-    if (w <= 0) {
-      close(fd);
-      throw std::runtime_error(Errno("write " + path));
-    }
-    left -= static_cast<size_t>(w);
-  }
-  close(fd);
-}
-
-void MakeDir(const std::string& path) {
-  if (mkdir(path.c_str(), 0755) != 0) {
-    throw std::runtime_error(Errno("mkdir " + path));
-  }
-  chmod(path.c_str(), 0755);  // regardless of umask
-}
-
-uint64_t ApparentSize(const std::string& path) {
-  struct stat st;
-  if (lstat(path.c_str(), &st) != 0) throw std::runtime_error(Errno(path));
-  return static_cast<uint64_t>(st.st_size);
-}
-
-uint64_t AllocatedSize(const std::string& path) {
-  struct stat st;
-  if (lstat(path.c_str(), &st) != 0) throw std::runtime_error(Errno(path));
-  return static_cast<uint64_t>(st.st_blocks) * 512;
-}
-
-std::string Run(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) throw std::runtime_error(Errno("popen " + command));
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  pclose(pipe);
-  return out;
-}
-
-uint64_t Du(const std::string& path, bool apparent, bool one_filesystem) {
-  std::string cmd = std::string("du -s ") + (one_filesystem ? "-x " : "") +
-                    (apparent ? "-b " : "--block-size=1 ") + "'" + path +
-                    "' 2>/dev/null";
-  std::string out = Run(cmd);
-  char* end = nullptr;
-  unsigned long long value = std::strtoull(out.c_str(), &end, 10);
-  if (end == out.c_str()) throw std::runtime_error("no number from: " + cmd);
-  return value;
-}
-
 std::map<std::string, std::string> RunInChild(
     const std::function<std::map<std::string, std::string>()>& body) {
   int fds[2];

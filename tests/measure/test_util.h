@@ -1,6 +1,6 @@
-// Helpers shared by the scanner unit's tests: temporary trees, running du,
-// and running a piece of a test in a forked child (to drop privileges or to
-// mount in a private mount namespace) with its findings sent back over a pipe.
+// Helpers of the measure unit's tests beyond the shared test support: running
+// a piece of a test in a forked child (to drop privileges or to mount in a
+// private mount namespace) with its findings sent back over a pipe.
 #pragma once
 
 #include <sys/types.h>
@@ -10,25 +10,9 @@
 #include <map>
 #include <string>
 
-#include "temp_dir.h"
+#include "test_support.h"
 
 namespace stemedb::testutil {
-
-// Writes `size` bytes of non-zero content (so every byte is allocated).
-void WriteFile(const std::string& path, size_t size);
-void MakeDir(const std::string& path);
-// st_size of `path` (lstat), for directories whose size the filesystem picks.
-uint64_t ApparentSize(const std::string& path);
-// st_blocks * 512 of `path` (lstat).
-uint64_t AllocatedSize(const std::string& path);
-
-// Runs a shell command; returns its stdout. Aborts the test on failure to run.
-std::string Run(const std::string& command);
-
-// du's total for `path`: allocated (--block-size=1) or apparent (-b), and
-// with -x when `one_filesystem`.
-uint64_t Du(const std::string& path, bool apparent,
-            bool one_filesystem = false);
 
 // Runs `body` in a forked child and returns what it wrote as "key value"
 // lines. A child that crashes or exits non-zero yields a map with the key

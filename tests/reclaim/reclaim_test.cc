@@ -10,16 +10,15 @@
 #include <utime.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "stemedb/config/config.h"
+#include "test_support.h"
 
 namespace stemedb::reclaim {
 namespace {
@@ -29,19 +28,11 @@ constexpr double kDay = 86400;
 
 class ReclaimTest : public testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/stemedb_reclaim_test_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-    now_ = static_cast<double>(std::time(nullptr));
-  }
-  void TearDown() override { fs::remove_all(root_); }
+  void SetUp() override { now_ = static_cast<double>(std::time(nullptr)); }
 
   // A file of `size` bytes whose mtime is `age_days` ago.
   void File(const std::string& rel, size_t size, double age_days) {
-    const fs::path path = fs::path(root_) / rel;
-    fs::create_directories(path.parent_path());
-    std::ofstream(path) << std::string(size, 'x');
+    testutil::WriteFile(tmp_ / rel, std::string(size, 'x'));
     Age(rel, age_days);
   }
   void Dir(const std::string& rel, double age_days) {
@@ -118,13 +109,12 @@ class ReclaimTest : public testing::Test {
     return {Run(count_cmd), Run(du_cmd)};
   }
   static uint64_t Run(const std::string& cmd) {
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-    char buf[64] = {};
-    if (!pipe || !fgets(buf, sizeof buf, pipe.get())) return ~uint64_t{0};
-    return std::strtoull(buf, nullptr, 10);
+    const std::string out = testutil::Run(cmd);
+    return out.empty() ? ~uint64_t{0} : std::strtoull(out.c_str(), nullptr, 10);
   }
 
-  std::string root_;
+  const testutil::TempDir tmp_;
+  const std::string root_ = tmp_.path();
   double now_ = 0;
 };
 

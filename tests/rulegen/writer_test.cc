@@ -4,11 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 
-#include "temp_dir.h"
+#include "test_support.h"
 
 namespace stemedb::rulegen {
 namespace {
@@ -19,13 +18,6 @@ class WriterTest : public ::testing::Test {
  protected:
   std::string Path(const std::string& rel) const {
     return (dir_ / rel).string();
-  }
-
-  static std::string Read(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    return buf.str();
   }
 
   // Every regular file under dir_, relative.
@@ -47,8 +39,8 @@ TEST_F(WriterTest, WritesEveryFileAndNoTempFiles) {
   const std::vector<Artifact> items = {{Path("rules/a.yml"), "a: 1\n"},
                                        {Path("deploy/k/b.yaml"), "b: 2\n"}};
   ASSERT_EQ(WriteArtifacts(items), std::nullopt);
-  EXPECT_EQ(Read(Path("rules/a.yml")), "a: 1\n");
-  EXPECT_EQ(Read(Path("deploy/k/b.yaml")), "b: 2\n");
+  EXPECT_EQ(testutil::ReadFile(Path("rules/a.yml")), "a: 1\n");
+  EXPECT_EQ(testutil::ReadFile(Path("deploy/k/b.yaml")), "b: 2\n");
   EXPECT_EQ(Files(),
             (std::vector<std::string>{"deploy/k/b.yaml", "rules/a.yml"}));
   EXPECT_EQ(
@@ -59,13 +51,13 @@ TEST_F(WriterTest, WritesEveryFileAndNoTempFiles) {
 TEST_F(WriterTest, ReplacesExistingContent) {
   ASSERT_EQ(WriteArtifacts({{Path("a.yml"), "old\n"}}), std::nullopt);
   ASSERT_EQ(WriteArtifacts({{Path("a.yml"), "new\n"}}), std::nullopt);
-  EXPECT_EQ(Read(Path("a.yml")), "new\n");
+  EXPECT_EQ(testutil::ReadFile(Path("a.yml")), "new\n");
   EXPECT_EQ(Files(), std::vector<std::string>{"a.yml"});
 }
 
 TEST_F(WriterTest, OneUnwritableTargetMeansNothingIsWritten) {
   // A regular file where a directory must be: creating it fails.
-  { std::ofstream(Path("blocker")) << "x"; }
+  testutil::WriteFile(Path("blocker"), "x");
   const std::vector<Artifact> items = {
       {Path("first.yml"), "first\n"}, {Path("blocker/second.yml"), "second\n"}};
   const auto err = WriteArtifacts(items);
@@ -86,7 +78,7 @@ TEST_F(WriterTest, CheckReportsNothingWhenEqual) {
 }
 
 TEST_F(WriterTest, CheckPrintsAUnifiedDiffAndWritesNothing) {
-  { std::ofstream(Path("a.yml")) << "keep\nold\n"; }
+  testutil::WriteFile(Path("a.yml"), "keep\nold\n");
   const std::vector<Artifact> items = {{Path("a.yml"), "keep\nnew\n"},
                                        {Path("missing.yml"), "m\n"}};
   std::ostringstream out;
@@ -98,7 +90,7 @@ TEST_F(WriterTest, CheckPrintsAUnifiedDiffAndWritesNothing) {
   EXPECT_NE(text.find("\n+new\n"), std::string::npos) << text;
   EXPECT_NE(text.find(" keep\n"), std::string::npos) << text;
   EXPECT_NE(text.find("missing: " + Path("missing.yml")), std::string::npos);
-  EXPECT_EQ(Read(Path("a.yml")), "keep\nold\n");
+  EXPECT_EQ(testutil::ReadFile(Path("a.yml")), "keep\nold\n");
   EXPECT_EQ(Files(), std::vector<std::string>{"a.yml"});
 }
 
