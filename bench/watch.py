@@ -226,12 +226,12 @@ class Prober:
 
 def start_exporter(work, tree, mode, interval):
     config = os.path.join(work, "stemedb-%s.yaml" % mode)
-    extra = "  mode: %s\n" % mode if w.has_scan_mode("watch") else ""
+    extra = "  mode: %s\n" % mode
     with open(config, "w") as f:
         f.write(e2e.config_yaml(tree, interval=interval, extra=extra)
                 .replace("timeout: 30s", "timeout: 5m"))
     started = time.monotonic()
-    exp = w.Exporter(work, ["--config", config],
+    exp = e2e.Exporter(work, ["--config", config],
                      name="exporter-" + mode, ready_timeout=600)
 
     def first_walk():
@@ -260,7 +260,7 @@ def main():
         REPO, "build", "bin", "stemedb_disk_exporter"))
     a = p.parse_args()
     os.environ["STEMEDB_EXPORTER"] = os.path.abspath(a.exporter)
-    modes = ["watch", "walk"] if w.has_scan_mode("watch") else ["walk"]
+    modes = ["watch", "walk"]
     print("bench/watch: modes %s, exporter %s, load %s" % (
         modes, a.exporter, os.getloadavg()), flush=True)
 

@@ -39,8 +39,10 @@ bool IsAtOrBelow(std::string_view path, std::string_view ancestor) {
 }
 
 std::string Join(std::string_view dir, std::string_view name) {
-  std::string out(dir);
-  if (out.back() != '/') out += '/';
+  std::string out;
+  out.reserve(dir.size() + 1 + name.size());  // one allocation, per directory
+  out = dir;
+  if (!out.empty() && out.back() != '/') out += '/';
   out += name;
   return out;
 }
