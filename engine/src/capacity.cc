@@ -8,6 +8,9 @@ namespace {
 
 class MachineCapacity : public CapacitySource {
  public:
+  explicit MachineCapacity(measure::CapacityProberOptions prober)
+      : prober_(std::move(prober)) {}
+
   CapacityAnswers Probe(const CapacityWants& wants) override {
     CapacityAnswers out;
     const auto table = measure::ReadMountTable();
@@ -26,8 +29,9 @@ class MachineCapacity : public CapacitySource {
 
 }  // namespace
 
-std::unique_ptr<CapacitySource> MakeCapacitySource() {
-  return std::make_unique<MachineCapacity>();
+std::unique_ptr<CapacitySource> MakeCapacitySource(
+    measure::CapacityProberOptions prober) {
+  return std::make_unique<MachineCapacity>(std::move(prober));
 }
 
 std::vector<FilesystemState> NextFilesystems(

@@ -46,8 +46,11 @@ class CapacitySource {
   virtual CapacityAnswers Probe(const CapacityWants& wants) = 0;
 };
 
-// The mount table and statvfs of this machine (measure::CapacityProber).
-std::unique_ptr<CapacitySource> MakeCapacitySource();
+// The mount table and statvfs of this machine, through a
+// measure::CapacityProber made with `prober` (ExporterOptions'
+// capacity_prober: production unless a test changed it).
+std::unique_ptr<CapacitySource> MakeCapacitySource(
+    measure::CapacityProberOptions prober);
 
 // The filesystem states after a pass: each answer, or the last answer
 // (in `old`) of a filesystem whose statvfs failed; sorted by mountpoint.

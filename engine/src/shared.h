@@ -57,7 +57,7 @@ struct Exporter::Shared {
         config(std::move(c)),
         loader(std::move(l)),
         cleanup(config),
-        capacity_source(MakeCapacitySource()) {
+        capacity_source(MakeCapacitySource(options.capacity_prober)) {
     if (!options.abandoned_walks) {
       options.abandoned_walks = ProcessAbandonedWalks();
     }

@@ -28,6 +28,9 @@ void Exporter::Shared::Walk(bool once, bool scheduled) {
     plan.options.deadline =
         SaturatingAdd(Clock::now(), ScheduleOf(config).timeout);
     plan.options.cancel = &cancel;
+    // The test seams go to measure with the rest of the walk options (the
+    // walk source's walks, the watch source's watcher).
+    plan.options.hooks = options.walk_hooks;
     generation = config_generation;
     walk_in_progress = true;
     walk_deadline = plan.options.deadline;

@@ -3,7 +3,6 @@
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 
-#include <atomic>
 #include <charconv>
 #include <condition_variable>
 #include <fstream>
@@ -12,19 +11,13 @@
 #include <system_error>
 #include <thread>
 #include <tuple>
+#include <utility>
 
-#include "filesystems_testing.h"
 #include "stemedb/base/paths.h"
 #include "stemedb/config/config.h"
 
 namespace stemedb::measure {
 namespace {
-
-std::atomic<testing::StatvfsFunction> g_statvfs{nullptr};
-
-std::mutex g_finished_hook_mu;
-std::function<void(const std::string&)>
-    g_finished_hook;  // guarded by g_finished_hook_mu
 
 // mountinfo escapes space, tab, newline and backslash as \ooo octal.
 std::string Unescape(std::string_view field) {
@@ -210,12 +203,15 @@ struct CapacityProber::Shared {
     bool ok = false;
     Capacity capacity;
   };
+  explicit Shared(CapacityProberOptions o) : options(std::move(o)) {}
+  const CapacityProberOptions options;  // read-only, so not guarded
   mutable std::mutex mu;
   std::condition_variable cv;
   std::map<std::string, std::shared_ptr<Probe>> in_flight;  // guarded by mu
 };
 
-CapacityProber::CapacityProber() : shared_(std::make_shared<Shared>()) {}
+CapacityProber::CapacityProber(CapacityProberOptions options)
+    : shared_(std::make_shared<Shared>(std::move(options))) {}
 CapacityProber::~CapacityProber() = default;
 
 std::optional<Capacity> CapacityProber::Probe(
@@ -225,7 +221,7 @@ std::optional<Capacity> CapacityProber::Probe(
   if (shared_->in_flight.count(mountpoint) != 0) return std::nullopt;
   shared_->in_flight.emplace(mountpoint, probe);
 
-  testing::StatvfsFunction fn = g_statvfs.load();
+  StatvfsFunction fn = shared_->options.statvfs_function;
   if (fn == nullptr) fn = &::statvfs;
   try {
     std::thread([shared = shared_, probe, mountpoint, fn] {
@@ -247,12 +243,9 @@ std::optional<Capacity> CapacityProber::Probe(
         shared->in_flight.erase(mountpoint);
       }
       shared->cv.notify_all();
-      std::function<void(const std::string&)> hook;
-      {
-        std::lock_guard hook_lock(g_finished_hook_mu);
-        hook = g_finished_hook;
+      if (shared->options.probe_finished) {
+        shared->options.probe_finished(mountpoint);
       }
-      if (hook) hook(mountpoint);
     }).detach();
   } catch (const std::system_error&) {
     shared_->in_flight.erase(mountpoint);
@@ -274,16 +267,4 @@ int CapacityProber::InFlight() const {
   return static_cast<int>(shared_->in_flight.size());
 }
 
-namespace testing {
-
-StatvfsFunction SetStatvfsFunction(StatvfsFunction fn) {
-  return g_statvfs.exchange(fn);
-}
-
-void SetProbeFinishedHook(std::function<void(const std::string&)> hook) {
-  std::lock_guard lock(g_finished_hook_mu);
-  g_finished_hook = std::move(hook);
-}
-
-}  // namespace testing
 }  // namespace stemedb::measure

@@ -25,7 +25,6 @@
 #include "stemedb/base/fd.h"
 #include "stemedb/base/paths.h"
 #include "stemedb/base/time.h"
-#include "walk_testing.h"
 
 namespace stemedb::measure {
 
@@ -61,21 +60,6 @@ constexpr size_t kDirentNameOffset = 19;
 // Past the budget of held directory descriptors, a subdirectory is opened by
 // a relative path of at most this many components (see List).
 constexpr int kMaxRelativeDepth = 32;
-
-namespace hook {
-std::atomic<bool> installed{false};
-std::mutex mu;
-std::function<void(std::string_view)> fn;  // guarded by mu
-
-void Call(std::string_view dir_path) {
-  std::function<void(std::string_view)> copy;
-  {
-    std::lock_guard lock(mu);
-    copy = fn;
-  }
-  if (copy) copy(dir_path);
-}
-}  // namespace hook
 
 ErrorReason Classify(int error) {
   switch (error) {
@@ -451,6 +435,7 @@ bool Walk::List(WorkItem& item, WorkerShare& share, char* buffer,
     scan.links = &component.links;
     if (options_.collect_links) scan.linked = &linked;
     scan.aggregate = share.aggregate.get();
+    scan.hooks = &options_.hooks;
     if (options_.per_directory_aggregates && options_.make_aggregate) {
       own_aggregate = options_.make_aggregate(item.component);
       scan.aggregate = own_aggregate.get();
@@ -673,7 +658,9 @@ bool ScanDirectory(const DirectoryScan& scan, DirectoryVisitor& visitor,
       t.Error(Classify(errno));
       break;
     }
-    if (hook::installed.load(std::memory_order_relaxed)) hook::Call(scan.path);
+    if (scan.hooks != nullptr && scan.hooks->after_read_dir) {
+      scan.hooks->after_read_dir(scan.path);
+    }
 
     for (long offset = 0; offset < got;) {
       const char* entry = buffer + offset;
@@ -732,13 +719,4 @@ std::vector<ComponentStats> ScanComponents(
   return walk.Run();
 }
 
-namespace testing {
-
-void SetAfterReadDirHook(std::function<void(std::string_view dir_path)> hook) {
-  std::lock_guard lock(hook::mu);
-  hook::fn = std::move(hook);
-  hook::installed.store(static_cast<bool>(hook::fn), std::memory_order_relaxed);
-}
-
-}  // namespace testing
 }  // namespace stemedb::measure

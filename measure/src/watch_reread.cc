@@ -387,6 +387,7 @@ void WatchTree::ReadWhole(const std::string& path, Node& node, int fd,
   Remember remember(aggregate.get(), events_read_at - kRecentSlackSeconds,
                     names);
   scan.aggregate = &remember;
+  scan.hooks = &ctx.walk.hooks;
   DirectoryTotals totals;
   const bool listed =
       ScanDirectory(scan, subdirs, buffer.get(), kScanBufferBytes, &totals);

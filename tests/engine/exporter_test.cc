@@ -8,9 +8,9 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string_view>
 
 #include "test_support.h"
-#include "walk_testing.h"
 
 namespace stemedb::exporter {
 namespace {
@@ -325,17 +325,19 @@ TEST(ExporterTest, StopReturnsPromptlyWhileIdle) {
 }
 
 // A walk stuck in the kernel (a hung NFS mount) is emulated by a scanner
-// worker blocked in the after-readdir hook until the test releases it. Time
-// is not raced: walks have a generous deadline, and the exporter's seam
-// declares a walk stuck when the test says so.
+// worker blocked in the after-readdir hook (ExporterOptions::walk_hooks)
+// until the test releases it. Time is not raced: walks have a generous
+// deadline, and the exporter's seam declares a walk stuck when the test says
+// so.
 class StuckWalkTest : public ::testing::Test {
  protected:
-  // Owned jointly by the fixture and the installed hook (the scanner calls a
+  // Owned jointly by the fixture and the hook (the exporter's options hold a
   // copy of it), so a walker still inside the hook never touches freed
   // memory.
   struct Gate {
     std::mutex mu;
     std::condition_variable cv;
+    bool blocking = false;  // BlockWalks() was called
     bool released = false;
     int blocked = 0;
   };
@@ -345,15 +347,21 @@ class StuckWalkTest : public ::testing::Test {
     // have returned, and only then let the fixture go.
     Release();
     abandoned_->JoinAll();
-    measure::testing::SetAfterReadDirHook({});
   }
 
-  // Options under which the test declares walks stuck (DeclareStuck) and
-  // joins the walks left behind.
+  // Options under which the test declares walks stuck (DeclareStuck), blocks
+  // walks (BlockWalks) and joins the walks left behind.
   ExporterOptions Options() {
     ExporterOptions options;
     options.declare_walks_stuck = [stuck = stuck_] { return stuck->load(); };
     options.abandoned_walks = abandoned_;
+    options.walk_hooks.after_read_dir = [gate = gate_](std::string_view) {
+      std::unique_lock<std::mutex> lock(gate->mu);
+      if (!gate->blocking) return;
+      ++gate->blocked;
+      gate->cv.notify_all();
+      gate->cv.wait(lock, [&] { return gate->released; });
+    };
     return options;
   }
 
@@ -365,13 +373,10 @@ class StuckWalkTest : public ::testing::Test {
     gate_->cv.notify_all();
   }
 
+  // From now on, walkers block in the hook until Release().
   void BlockWalks() {
-    measure::testing::SetAfterReadDirHook([gate = gate_](std::string_view) {
-      std::unique_lock<std::mutex> lock(gate->mu);
-      ++gate->blocked;
-      gate->cv.notify_all();
-      gate->cv.wait(lock, [&] { return gate->released; });
-    });
+    std::lock_guard<std::mutex> lock(gate_->mu);
+    gate_->blocking = true;
   }
 
   // Waits until a walker is blocked in the hook.

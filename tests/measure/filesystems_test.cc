@@ -14,7 +14,6 @@
 #include <mutex>
 #include <string>
 
-#include "filesystems_testing.h"
 #include "test_util.h"
 
 namespace stemedb::measure {
@@ -342,14 +341,17 @@ class HangingProbeTest : public ::testing::Test {
       gate_.finished = 0;
       gate_.blocked_path = blocked_.path();
     }
-    previous_ = testing::SetStatvfsFunction(&HangingStatvfs);
-    testing::SetProbeFinishedHook(&CountFinished);
   }
   void TearDown() override {
     OpenGate();
     WaitFinished(started_);  // no probe of the blocked path outlives the test
-    testing::SetStatvfsFunction(previous_);
-    testing::SetProbeFinishedHook(nullptr);
+  }
+  // A prober whose probes hang on the blocked path and report finishing.
+  static CapacityProberOptions Hanging() {
+    CapacityProberOptions options;
+    options.statvfs_function = &HangingStatvfs;
+    options.probe_finished = &CountFinished;
+    return options;
   }
   void OpenGate() {
     std::lock_guard lock(gate_.mu);
@@ -368,11 +370,10 @@ class HangingProbeTest : public ::testing::Test {
   testutil::TempDir blocked_;
   Gate& gate_ = TheGate();
   int started_ = 0;  // probes of the blocked path that started a thread
-  testing::StatvfsFunction previous_ = nullptr;
 };
 
 TEST_F(HangingProbeTest, TimesOutDoesNotPileUpAndRecovers) {
-  CapacityProber prober;
+  CapacityProber prober(Hanging());
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_FALSE(prober.Probe(blocked_.path(), 200ms).has_value());
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 200ms);
@@ -408,7 +409,7 @@ TEST_F(HangingProbeTest, TimesOutDoesNotPileUpAndRecovers) {
 
 TEST_F(HangingProbeTest, DestroyingTheProberDoesNotWaitForAStuckProbe) {
   {
-    CapacityProber prober;
+    CapacityProber prober(Hanging());
     EXPECT_FALSE(prober.Probe(blocked_.path(), 50ms).has_value());
     ++started_;
     WaitEntered(1);

@@ -19,7 +19,6 @@
 
 #include "stemedb/measure/walk.h"
 #include "test_util.h"
-#include "walk_testing.h"
 
 namespace stemedb::measure {
 namespace {
@@ -507,13 +506,13 @@ TEST(ScannerTest, FileDeletedDuringTheWalkIsVanished) {
   MakeDir(dir);
   for (int i = 0; i < 10; ++i) WriteFile(dir + "/f" + std::to_string(i), 100);
   std::atomic<int> deletions{0};
-  testing::SetAfterReadDirHook([&](std::string_view path) {
+  WalkOptions options;
+  options.hooks.after_read_dir = [&](std::string_view path) {
     if (path == dir && deletions.fetch_add(1) == 0) {
       unlink((dir + "/f3").c_str());
     }
-  });
-  ComponentStats s = ScanOne(comp);
-  testing::SetAfterReadDirHook(nullptr);
+  };
+  ComponentStats s = ScanOne(comp, "", options);
   EXPECT_EQ(deletions.load(), 1);
   EXPECT_TRUE(s.complete);
   EXPECT_EQ(Errors(s, ErrorReason::kVanished), 1u);

@@ -17,6 +17,9 @@
 #include <utility>
 #include <vector>
 
+#include "stemedb/measure/filesystems.h"
+#include "stemedb/measure/walk.h"
+
 namespace stemedb::exporter {
 
 // Watch mode's knobs for tests (the hidden --testing.* flags of the testing
@@ -62,6 +65,14 @@ struct ExporterOptions {
   // Where walk threads left behind go. Default (null): a process-wide list
   // that is never joined (such a thread is waiting in the kernel).
   std::shared_ptr<AbandonedWalks> abandoned_walks;
+
+  // The measure unit's test seams, handed to every walk and watcher (e.g. a
+  // hook that blocks walkers, for the stuck-walk tests). Default: none.
+  measure::WalkHooks walk_hooks;
+
+  // The capacity prober's test seams (e.g. a statvfs that hangs). Default:
+  // the real statvfs(2).
+  measure::CapacityProberOptions capacity_prober;
 };
 
 }  // namespace stemedb::exporter

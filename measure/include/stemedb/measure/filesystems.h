@@ -6,10 +6,12 @@
 // exporter's capacity loop).
 #pragma once
 
+#include <sys/statvfs.h>
 #include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -90,13 +92,29 @@ struct Capacity {
                              // only the mount, see Mount::readonly)
 };
 
+// statvfs(2)'s signature.
+using StatvfsFunction = int (*)(const char* path, struct statvfs* out);
+
+// Test seams of a CapacityProber (leveldb's Options style). The defaults
+// are production; the exporter binary never changes them.
+struct CapacityProberOptions {
+  // What probes call instead of statvfs(2), so a test can make a probe hang
+  // on a latch it controls. Default (null): the real one.
+  StatvfsFunction statvfs_function = nullptr;
+  // Called on a probe's helper thread, with the probed mountpoint, after the
+  // probe has finished and is no longer counted by InFlight(), so a test can
+  // wait for that without polling. It may run after the prober is gone.
+  // Default (empty): nothing.
+  std::function<void(const std::string& mountpoint)> probe_finished;
+};
+
 // Runs statvfs(2) on a helper thread and waits at most `timeout`. A probe
 // still stuck in the kernel is not repeated: while one is in flight for a
 // mountpoint, Probe returns nullopt at once, so a hung NFS mount costs one
 // thread, never one per scrape or per cycle.
 class CapacityProber {
  public:
-  CapacityProber();
+  explicit CapacityProber(CapacityProberOptions options = {});
   ~CapacityProber();  // does not wait for stuck probes (they are detached)
   CapacityProber(const CapacityProber&) = delete;
   CapacityProber& operator=(const CapacityProber&) = delete;

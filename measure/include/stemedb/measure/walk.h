@@ -138,6 +138,18 @@ class EntryAggregate {
 using AggregateFactory =
     std::function<std::unique_ptr<EntryAggregate>(int component)>;
 
+// Test seams of the walk (leveldb's Options style): calls a walk makes at
+// points where a test must act deterministically. The defaults (empty) are
+// production; the exporter binary never sets them.
+struct WalkHooks {
+  // Called after a batch of entries of the directory at `dir_path` has been
+  // read and before they are stat'ed, so a test can remove an entry mid-walk
+  // or block a walker. Runs on a worker thread, possibly on several at once:
+  // it must be safe to call concurrently. While empty the walk pays one check
+  // per batch.
+  std::function<void(std::string_view dir_path)> after_read_dir;
+};
+
 // What ScanDirectory is to list and how to count it.
 struct DirectoryScan {
   int fd = -1;            // the directory, open for reading
@@ -162,6 +174,7 @@ struct DirectoryScan {
   std::vector<LinkedEntry>* linked = nullptr;
   std::function<bool(dev_t dev, ino_t ino)> count_linked;
   EntryAggregate* aggregate = nullptr;  // may be null
+  const WalkHooks* hooks = nullptr;     // test seams; null: none
 };
 
 // Opens the directory at absolute `path` for reading (O_DIRECTORY,
@@ -261,6 +274,9 @@ struct WalkOptions {
   // before it is listed (the watcher adds its watch here, so nothing that
   // changes during the listing is missed); the result is the record's tag.
   std::function<int64_t(int fd, std::string_view path)> on_directory;
+  // Test seams, given to every ScanDirectory of the walk (and of a Watcher
+  // made with these options). Default: none.
+  WalkHooks hooks;
 };
 
 struct SegmentStats {
