@@ -105,6 +105,12 @@ Status CheckRelations(const YamlReader& reader, const Config& config) {
       return status;
     }
   }
+  for (const auto& [name, bytes] : config.dashboard.growth_per_day) {
+    if (Status status = CheckComponentReference(
+            reader, config, "dashboard.growth_per_day." + name, name, false)) {
+      return status;
+    }
+  }
   if (Status status = CheckWarningLooser(
           reader, "thresholds.disk_space", "avail_ratio_below",
           t.disk_space.warning, t.disk_space.critical)) {

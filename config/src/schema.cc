@@ -324,7 +324,27 @@ class ConfigParser {
            return std::nullopt;
          }},
         DurationField("refresh", &dashboard.refresh, true),
+        {"growth_per_day",
+         [this](const YAML::Node& node, const Where& where) {
+           return ReadGrowthPerDay(node, where);
+         }},
     };
+  }
+
+  // component name -> planned bytes per day; names are checked against the
+  // components list with the other cross-field relations.
+  Status ReadGrowthPerDay(const YAML::Node& node, const Where& where) {
+    std::map<std::string, int64_t> growth;
+    Status status = reader_.ReadEntries(
+        node, where,
+        [&](const std::string& name, const Where&, const YAML::Node& value,
+            const Where& value_where) -> Status {
+          return reader_.ReadInt(value, value_where, 1, int64_t{1} << 50,
+                                 &growth[name]);
+        });
+    if (status) return status;
+    config_->dashboard.growth_per_day = std::move(growth);
+    return std::nullopt;
   }
 
   // A given component list replaces the default one: merging would keep

@@ -164,21 +164,6 @@ class Catalog {
                       fp.lookback.text + "]), 0)",
                   "{{instance}} {{mountpoint}}"}};
     a.panels.push_back(p);
-    // Each component's growth against the runbook's Capacity Planning.
-    for (const PlanFigure& plan : PlanFigures()) {
-      a.panels.push_back(LinePanel(
-          plan.title + " growth against Capacity Planning",
-          "Growth per day over the last hour, against the runbook's Capacity "
-          "Planning figure for its pilot (100K assertions, 1K a day, 7-day "
-          "retention): " +
-              plan.why +
-              ". Above the line, the volume fills sooner than "
-              "planned (runbook §5).",
-          "bytes", plan.bytes_per_day,
-          "86400 * deriv(" +
-              Dash(m::kComponentAllocatedBytes, Comp(plan.component)) +
-              "[1h])"));
-    }
     return a;
   }
 
@@ -483,32 +468,6 @@ class Catalog {
   }
 
   // --- Shapes shared by several entries. ---
-
-  struct PlanFigure {
-    std::string component;
-    std::string title;
-    double bytes_per_day;
-    std::string why;
-  };
-
-  // The runbook's Capacity Planning table for its pilot example, per day
-  // (MB = 10^6 bytes, as the runbook writes them). The database figure is
-  // for a component named "db", as in the default layout.
-  std::vector<PlanFigure> PlanFigures() const {
-    std::vector<PlanFigure> out = {
-        {t_.wal.component, "WAL", 10e6,
-         "~10MB per 1K assertions, so 10MB a day until the 7-day retention "
-         "caps it at 70MB"}};
-    if (c_.FindComponent("db") != nullptr) {
-      out.push_back({"db", "Database", 5.5e6,
-                     "~50MB per 10K assertions plus 10% for indexes, so "
-                     "5.5MB a day"});
-    }
-    out.push_back({t_.backups.component, "Backups", 570e6,
-                   "1x the data size per backup, one a day of 70MB WAL + "
-                   "500MB database, until 7 are kept (4GB)"});
-    return out;
-  }
 
   AlertRule Base(const char* name, const char* severity,
                  std::string_view section, const Duration& for_duration,

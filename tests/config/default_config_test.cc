@@ -276,6 +276,7 @@ TEST(DefaultConfigTest, FileShowsEverySchemaKey) {
       "dashboard.title",
       "dashboard.uid",
       "dashboard.refresh",
+      "dashboard.growth_per_day",
   };
   std::set<std::string> written;
   CollectLeaves(YAML::Load(std::string(DefaultConfigYaml())), "", &written);

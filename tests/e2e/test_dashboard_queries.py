@@ -20,6 +20,18 @@ import time
 import e2e_lib as e2e
 
 WINDOW = 20  # seconds of data the range queries ask for
+# What Grafana puts for its built-in variables: $__rate_interval is
+# max($__interval + scrape interval, 4 * scrape interval); the test
+# Prometheus scrapes every second.
+GRAFANA_BUILTINS = {"__rate_interval": "4s"}
+# Panels whose empty answer means "healthy": firing alerts, and the
+# time-until-full recording rules, present only for a filesystem that is
+# filling with enough history. Their queries must still run.
+EMPTY_WHEN_HEALTHY = ("ALERTS{", "time_until_full:seconds")
+
+
+def may_be_empty(expr):
+    return any(marker in expr for marker in EMPTY_WHEN_HEALTHY)
 
 
 class DashboardQueriesTest(e2e.TmpfsTestCase):
@@ -52,6 +64,8 @@ class DashboardQueriesTest(e2e.TmpfsTestCase):
 
         def value(m):
             name = m.group(1) or m.group(2) or m.group(3)
+            if name in GRAFANA_BUILTINS:
+                return GRAFANA_BUILTINS[name]
             if name not in self.variables:
                 unknown.append(name)
                 return m.group(0)
@@ -110,6 +124,8 @@ class DashboardQueriesTest(e2e.TmpfsTestCase):
             bad = []
             for title, expr, instant in targets:
                 series = prom.query_range(expr, now - WINDOW, now)
+                if may_be_empty(expr):
+                    continue  # the query ran; empty is its healthy answer
                 if not any(s["values"] for s in series):
                     bad.append("%s: range query of %s" % (title, expr))
                 if instant and not prom.query(expr):

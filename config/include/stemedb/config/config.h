@@ -197,6 +197,11 @@ struct DashboardOptions {
   std::string title = "StemeDB disk";
   std::string uid = "stemedb-disk";
   Duration refresh{std::chrono::seconds(30), "30s"};
+  // Planned growth per day, in bytes, per component name (the runbook's
+  // Capacity Planning, sized for the deployment). Each becomes a line on its
+  // component's growth panel; none by default, so no node sits above a line
+  // drawn for somebody else's workload.
+  std::map<std::string, int64_t> growth_per_day;
 };
 
 // What a cleanup rule matches.

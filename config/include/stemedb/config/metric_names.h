@@ -71,6 +71,8 @@ inline constexpr std::string_view kLastScanSuccessTimestamp =
     "stemedb_disk_last_scan_success_timestamp_seconds";
 inline constexpr std::string_view kScanErrorsTotal =
     "stemedb_disk_scan_errors_total";
+inline constexpr std::string_view kScanUnaccountedEntries =
+    "stemedb_disk_scan_unaccounted_entries";
 // Watch mode (scan.mode: watch).
 inline constexpr std::string_view kScanMode = "stemedb_disk_scan_mode";
 inline constexpr std::string_view kWatchReconcilesTotal =
@@ -119,6 +121,12 @@ inline constexpr std::string_view kRecordFilesystemInodesFreeRatio =
     "stemedb_disk:filesystem_files_free:ratio";
 inline constexpr std::string_view kRecordComponentGrowthRate =
     "stemedb_disk:component_allocated_bytes:deriv1h";
+// Seconds until a filesystem's bytes (inodes) run out at the recent rate;
+// present only where it is filling and has enough history.
+inline constexpr std::string_view kRecordFilesystemTimeUntilFull =
+    "stemedb_disk:filesystem_time_until_full:seconds";
+inline constexpr std::string_view kRecordFilesystemInodesTimeUntilFull =
+    "stemedb_disk:filesystem_inodes_time_until_full:seconds";
 
 // Label names.
 inline constexpr std::string_view kComponent = "component";
