@@ -5,9 +5,13 @@
 # Another address or port: STEMEDB_DEMO_ADDRESS=127.0.0.1:29180 scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh   # the build set only: no test tools, no services
 # Only what the demo runs, not every test (scripts/build.sh builds those).
-cmake --preset default >/dev/null
+# Without GoogleTest (scripts/setup.sh --test installs it) the tests are not
+# configured at all; scripts/build.sh turns them back on.
+testing=ON
+[ -e /usr/include/gtest/gtest.h ] || testing=OFF
+cmake --preset default -DBUILD_TESTING=$testing >/dev/null
 cmake --build --preset default --target stemedb_disk_exporter stemedb_rulegen
 
 demo=build/demo

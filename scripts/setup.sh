@@ -1,28 +1,55 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the project needs, and only those missing,
-# so running it again is quick and changes nothing.
+# so running it again is quick and changes nothing. Two sets:
+#   scripts/setup.sh          what BUILDING needs: the compilers, CMake and
+#                             Ninja, the -dev libraries, and what the .deb
+#                             build calls (scripts/demo.sh, scripts/package.sh)
+#   scripts/setup.sh --test   that plus what TESTING needs: the real
+#                             Prometheus, Alertmanager, node_exporter and
+#                             VictoriaMetrics (vmalert, vmagent) the tests run
+#                             as peers, GoogleTest, clang for the fuzzers,
+#                             the benchmark and load tools, lintian,
+#                             debootstrap and buildah (scripts/test.sh)
+# Neither leaves a service enabled or running: the Debian packages of
+# Prometheus and friends would start theirs (a Prometheus on :9090, a second
+# node_exporter on :9100); the tests start their own. See
+# scripts/lib/apt-quiet.sh.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 
-packages=(
-  # build
-  cmake ninja-build g++ pkg-config git
+build=(
+  cmake ninja-build g++ pkg-config git python3
   prometheus-cpp-dev libyaml-cpp-dev libboost-filesystem-dev libre2-dev
-  libboost1.74-dev libssl-dev zlib1g-dev libcrypt-dev
-  nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev
-  # tests: the real peers and the truth we compare against
-  python3 openssl curl prometheus prometheus-alertmanager prometheus-node-exporter
-  coreutils util-linux
-  # benchmarks
-  wrk gdu time
-  # libFuzzer (the fuzz preset) and the load for scripts/flaky.sh
-  clang-14 libclang-rt-14-dev stress-ng
-  # the Debian package (dpkg-buildpackage checks build-essential itself), its
-  # test root, the container image, manifest checks
-  build-essential debhelper dpkg-dev lintian help2man debootstrap buildah jq curl python3-yaml
+  libboost1.74-dev libssl-dev zlib1g-dev libcrypt-dev libtomlplusplus-dev
+  nlohmann-json3-dev libcli11-dev
+  # the Debian package (dpkg-buildpackage checks build-essential itself)
+  build-essential debhelper dpkg-dev help2man
+)
+test=(
+  # unit tests
+  libgtest-dev libgmock-dev
+  # the real peers and the truth the tests compare against
+  prometheus prometheus-alertmanager prometheus-node-exporter victoria-metrics
+  python3-yaml openssl curl procps util-linux mount
+  # benchmarks; libFuzzer (the fuzz preset) and the load for scripts/flaky.sh
+  wrk gdu time clang-14 libclang-rt-14-dev stress-ng
+  # the package test (lint, its Debian root), the container image and its test
+  lintian debootstrap buildah jq
 )
 
+case "${1:-}" in
+  "") wanted=("${build[@]}") ;;
+  --test) wanted=("${build[@]}" "${test[@]}") ;;
+  # The sets, one package a line (scripts/package-test.sh checks that the
+  # .deb pulls none of the test set).
+  --list-build) printf '%s\n' "${build[@]}"; exit 0 ;;
+  --list-test) printf '%s\n' "${test[@]}"; exit 0 ;;
+  *) echo "setup.sh: unknown argument '$1' (usage: setup.sh [--test])" >&2
+     exit 2 ;;
+esac
+
 missing=()
-for p in "${packages[@]}"; do
+for p in "${wanted[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
     missing+=("$p")
   fi
@@ -33,6 +60,4 @@ sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 echo "setup: installing ${missing[*]}" >&2
 $sudo apt-get update -qq
-# The Debian packages of Prometheus and friends start services where systemd
-# runs; the project never needs them running, its tests start their own.
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+$sudo "$here/lib/apt-quiet.sh" "${missing[@]}"

@@ -20,7 +20,7 @@ stage() {
   timings+=("$(printf '%-14s %5ds' "$name" $((SECONDS - start)))")
   echo "<== $name: $((SECONDS - start))s"
 }
-stage setup scripts/setup.sh
+stage setup scripts/setup.sh --test
 stage build scripts/build.sh
 stage ctest ctest --preset default -j "$jobs"
 # The .deb: built, lintian, installed into a debootstrapped Debian 12 root.

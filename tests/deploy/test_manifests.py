@@ -10,7 +10,9 @@ action replace: targetLabel), and a relabeling sets job to the rules'
 alerting.job; the PodMonitor's selector matches the pods it should scrape;
 every image (in a manifest or in a commented pod-spec fragment) is the one
 scripts/image.sh builds; the DaemonSet mounts the data read-only, runs
-non-root with a read-only root filesystem.
+non-root with a read-only root filesystem. Every monitor sets instance to the
+node's name and carries the label kube-prometheus-stack selects monitors on
+(release); the memory limit is the systemd unit's MemoryMax, one figure.
 """
 import argparse
 import glob
@@ -72,15 +74,27 @@ class ManifestTest(unittest.TestCase):
             require(self, d, "kind", where)
             require(self, d, "metadata.name", where)
 
-    def check_relabelings(self, relabelings, where):
+    def check_relabelings(self, relabelings, where, node_label):
         jobs = []
+        instances = []
         for r in relabelings or []:
             if r.get("action", "replace") == "replace":
                 require(self, r, "targetLabel", where + ": relabeling")
                 if r["targetLabel"] == "job":
                     jobs.append(r.get("replacement"))
+                if r["targetLabel"] == "instance":
+                    instances.append(r.get("sourceLabels"))
         self.assertEqual(jobs, [JOB], "%s: a relabeling must set job=%s "
                          "(the alerts select it)" % (where, JOB))
+        self.assertEqual(instances, [[node_label]],
+                         "%s: instance must be the node's name (%s), not "
+                         "the pod's address" % (where, node_label))
+
+    def check_selected_by_kube_prometheus_stack(self, d, where):
+        labels = d["metadata"].get("labels") or {}
+        self.assertTrue(labels.get("release"),
+                        "%s: no release label (kube-prometheus-stack's "
+                        "default monitor selector)" % where)
 
     def test_pod_monitors(self):
         monitors = self.of_kind("PodMonitor")
@@ -89,16 +103,20 @@ class ManifestTest(unittest.TestCase):
             where = "%s: PodMonitor %s" % (f, d["metadata"]["name"])
             self.assertEqual(d["apiVersion"], "monitoring.coreos.com/v1")
             require(self, d, "spec.selector", where)
+            self.check_selected_by_kube_prometheus_stack(d, where)
             for ep in require(self, d, "spec.podMetricsEndpoints", where):
                 require(self, ep, "port", where + ": endpoint")
-                self.check_relabelings(ep.get("relabelings"), where)
+                self.check_relabelings(ep.get("relabelings"), where,
+                                       "__meta_kubernetes_pod_node_name")
 
     def test_service_monitors(self):
         for f, d in self.of_kind("ServiceMonitor"):
             where = "%s: ServiceMonitor %s" % (f, d["metadata"]["name"])
             require(self, d, "spec.selector", where)
+            self.check_selected_by_kube_prometheus_stack(d, where)
             for ep in require(self, d, "spec.endpoints", where):
-                self.check_relabelings(ep.get("relabelings"), where)
+                self.check_relabelings(ep.get("relabelings"), where,
+                                       "__meta_kubernetes_endpoint_node_name")
 
     def test_prometheus_rule(self):
         rules = self.of_kind("PrometheusRule")
@@ -138,6 +156,22 @@ class ManifestTest(unittest.TestCase):
         ports = {p["name"] for p in container["ports"]}
         for ep in monitor["spec"]["podMetricsEndpoints"]:
             self.assertIn(ep["port"], ports)
+
+    def test_memory_limit_is_the_units_memory_max(self):
+        unit = os.path.join(ARGS.source, "deploy", "systemd",
+                            "stemedb-disk-exporter.service")
+        with open(unit, encoding="utf-8") as f:
+            (mib,) = re.findall(r"^MemoryMax=(\d+)M$", f.read(), re.M)
+        limits = []
+        for f, text in manifest_texts():
+            # Parsed manifests and the commented pod-spec fragments alike.
+            limits += [(f, m) for m in re.findall(
+                r"limits:\s*\{\s*memory:\s*(\S+?)\s*\}", text)]
+        self.assertGreaterEqual(len(limits), 2, "sidecar and DaemonSet")
+        for f, limit in limits:
+            self.assertEqual(limit, mib + "Mi",
+                             "%s: memory limit %s, the unit's MemoryMax=%sM"
+                             % (f, limit, mib))
 
     def test_every_image_is_the_one_the_project_builds(self):
         image = "stemedb-disk-exporter:%s" % ARGS.version
