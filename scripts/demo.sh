@@ -6,9 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-# Only what the demo runs, not every test (scripts/build.sh builds those).
-cmake --preset default >/dev/null
-cmake --build --preset default --target stemedb_disk_exporter stemedb_rulegen
+# Only what the demo runs: the two programs, no tests, no GoogleTest
+# (scripts/build.sh builds those).
+cmake --preset programs >/dev/null
+cmake --build --preset programs
 
 demo=build/demo
 address=${STEMEDB_DEMO_ADDRESS:-127.0.0.1:19180}
