@@ -6,13 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh   # the build set only: no test tools, no services
-# Only what the demo runs, not every test (scripts/build.sh builds those).
-# Without GoogleTest (scripts/setup.sh --test installs it) the tests are not
-# configured at all; scripts/build.sh turns them back on.
-testing=ON
-[ -e /usr/include/gtest/gtest.h ] || testing=OFF
-cmake --preset default -DBUILD_TESTING=$testing >/dev/null
-cmake --build --preset default --target stemedb_disk_exporter stemedb_rulegen
+# Only what the demo runs: the two programs, no tests, no GoogleTest
+# (scripts/setup.sh --test and scripts/build.sh add those).
+cmake --preset programs >/dev/null
+cmake --build --preset programs
 
 demo=build/demo
 address=${STEMEDB_DEMO_ADDRESS:-127.0.0.1:19180}
