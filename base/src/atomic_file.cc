@@ -17,6 +17,13 @@ Error Errno(const std::string& what, const std::string& path) {
   return Error::Message(what + " " + path + ": " + std::strerror(errno));
 }
 
+fs::path DirectoryOf(const std::string& target) {
+  const fs::path parent = fs::path(target).parent_path();
+  return parent.empty() ? fs::path(".") : parent;
+}
+
+}  // namespace
+
 bool WriteAll(int fd, const std::string& content) {
   size_t done = 0;
   while (done < content.size()) {
@@ -28,15 +35,8 @@ bool WriteAll(int fd, const std::string& content) {
   return true;
 }
 
-fs::path DirectoryOf(const std::string& target) {
-  const fs::path parent = fs::path(target).parent_path();
-  return parent.empty() ? fs::path(".") : parent;
-}
-
-}  // namespace
-
 Status WriteTempBeside(const std::string& target, const std::string& content,
-                       std::string* temp) {
+                       const TempFileMode& mode, std::string* temp) {
   temp->clear();
   const fs::path dir = DirectoryOf(target);
   std::string name =
@@ -44,9 +44,13 @@ Status WriteTempBeside(const std::string& target, const std::string& content,
           .string();
   const int fd = mkostemp(name.data(), O_CLOEXEC);
   if (fd < 0) return Errno("cannot create a temp file for", target);
-  // mkstemp makes 0600; what is written here is meant to be read by others.
-  const bool ok =
-      fchmod(fd, 0644) == 0 && WriteAll(fd, content) && fsync(fd) == 0;
+  // mkstemp makes 0600, owned by the caller; chown before chmod, since
+  // chown clears set-id bits.
+  const bool owned = (mode.uid == static_cast<uid_t>(-1) &&
+                      mode.gid == static_cast<gid_t>(-1)) ||
+                     fchown(fd, mode.uid, mode.gid) == 0;
+  const bool ok = owned && fchmod(fd, mode.mode) == 0 &&
+                  WriteAll(fd, content) && fsync(fd) == 0;
   Status err;
   if (!ok) err = Errno("cannot write", name);
   if (close(fd) != 0 && !err) err = Errno("cannot close", name);
@@ -77,7 +81,9 @@ Status CommitTemp(const std::string& temp, const std::string& target) {
 Status WriteFileAtomically(const std::string& target,
                            const std::string& content) {
   std::string temp;
-  if (Status err = WriteTempBeside(target, content, &temp)) return err;
+  if (Status err = WriteTempBeside(target, content, TempFileMode{}, &temp)) {
+    return err;
+  }
   return CommitTemp(temp, target);
 }
 

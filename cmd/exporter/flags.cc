@@ -3,8 +3,6 @@
 #include <iostream>
 #include <utility>
 
-#include "stemedb/base/utf8.h"
-
 namespace stemedb::cmd {
 namespace {
 
@@ -23,10 +21,11 @@ Signals:
   Certificates in --web.config.file are re-read when they change on disk.
   SIGTERM, SIGINT    stop cleanly
 
-Exit status:
+Exit status (diagnose has its own, see below):
   0  success
-  1  unexpected failure (or an I/O error writing --textfile)
-  2  bad flag or config (the message names the flag, or file:line:column)
+  1  runtime failure: an I/O error writing --textfile, an unexpected error
+  2  bad flag, config or web config, or a listen address that cannot be
+     bound (the message names the flag, or file:line:column); nothing ran
 
 Diagnosis (see `stemedb_disk_exporter diagnose --help`):
   stemedb_disk_exporter diagnose     walk the runbook's Quick Diagnosis
@@ -35,9 +34,11 @@ Diagnosis (see `stemedb_disk_exporter diagnose --help`):
 
 Examples:
   stemedb_disk_exporter --config /etc/stemedb/disk-exporter.yaml
-  stemedb_disk_exporter --root /var/lib/stemedb --web.listen-address 127.0.0.1:19180
+  stemedb_disk_exporter --root /var/lib/stemedb \
+      --web.listen-address 127.0.0.1:19180
   stemedb_disk_exporter --once --root /var/lib/stemedb
-  stemedb_disk_exporter --once --textfile /var/lib/prometheus/node-exporter/stemedb.prom)";
+  stemedb_disk_exporter --once \
+      --textfile /var/lib/prometheus/node-exporter/stemedb.prom)";
 
 // The end of `diagnose --help`.
 constexpr const char* kDiagnoseFooter =
@@ -82,7 +83,6 @@ CLI::App* DefineDiagnoseFlags(CLI::App& app, DiagnoseFlags* flags) {
       "diagnose",
       "Walk the runbook's Quick Diagnosis with live numbers and name the "
       "section to go to (exit 0 ok, 1 warning, 2 critical, 3 unknown)");
-  sub->get_formatter()->column_width(34);
   sub->add_option("--config", flags->config_file,
                   "YAML config file (default: the embedded default layout)")
       ->type_name("FILE")
@@ -123,7 +123,7 @@ CLI::App* DefineDiagnoseFlags(CLI::App& app, DiagnoseFlags* flags) {
 }
 
 CLI::App* DefineFlags(CLI::App& app, Flags* flags) {
-  app.get_formatter()->column_width(34);
+  cli::UseHelpLayout(app, 34);
   app.add_option("--config", flags->config_file,
                  "YAML config file (default: the embedded default layout, "
                  "see config/default.yaml); the last one given wins, so "
@@ -179,6 +179,11 @@ CLI::App* DefineFlags(CLI::App& app, Flags* flags) {
                  "Largest request (header, or body) accepted")
       ->type_name("BYTES")
       ->capture_default_str();
+  app.add_flag("--web.disable-exporter-metrics",
+               flags->disable_exporter_metrics,
+               "Leave out the exporter's own metrics: the process_* and the "
+               "watch-mode families (docs/metrics.md, sections Watch mode and "
+               "Process); also with --once");
   app.add_option("--log.level", flags->log_level,
                  "Only log messages at or above: debug, info, warn, error")
       ->type_name("LEVEL")
@@ -193,16 +198,37 @@ CLI::App* DefineFlags(CLI::App& app, Flags* flags) {
   return DefineDiagnoseFlags(app, &flags->diagnose);
 }
 
+std::string IgnoredFlags(const CLI::App& app, const Flags& flags) {
+  const bool diagnose = app.get_subcommand("diagnose")->parsed();
+  for (const CLI::Option* option : app.get_options()) {
+    if (option->count() == 0 || option->get_lnames().empty()) continue;
+    const std::string flag = "--" + option->get_lnames().front();
+    if (diagnose) {
+      return flag +
+             ": not a diagnose flag (give diagnose's flags after "
+             "`diagnose`; see diagnose --help)";
+    }
+    const bool web = flag.rfind("--web.", 0) == 0;
+    if (flags.once && web && flag != "--web.disable-exporter-metrics") {
+      return flag + ": not with --once (nothing is served)";
+    }
+    if (flags.systemd_socket && flag == "--web.listen-address") {
+      return flag +
+             ": not with --web.systemd-socket (systemd's sockets "
+             "are used)";
+    }
+  }
+  return "";
+}
+
 int Fail(const std::string& message) {
-  std::cerr << "stemedb_disk_exporter: error: " << EscapeForTerminal(message)
-            << "\n";
+  cli::PrintError("stemedb_disk_exporter", message);
   return kExitUsage;
 }
 
 int DiagnoseFail(const std::string& message) {
   // Paths, URLs and a server's reason phrase reach the terminal here.
-  std::cerr << "stemedb_disk_exporter diagnose: error: "
-            << EscapeForTerminal(message) << "\n";
+  cli::PrintError("stemedb_disk_exporter diagnose", message);
   return kDiagnoseUnknown;
 }
 
@@ -246,6 +272,7 @@ Status ExporterOptionsOf(const Flags& flags, exporter::ExporterOptions* out) {
     seams.fs_types.emplace_back(spec.substr(0, eq), spec.substr(eq + 1));
   }
   *out = {};
+  out->exporter_metrics = !flags.disable_exporter_metrics;
   out->watch = std::move(seams);
   return std::nullopt;
 }

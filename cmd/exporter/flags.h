@@ -11,12 +11,16 @@
 #include <vector>
 
 #include "stemedb/base/error.h"
+#include "stemedb/cli/command_line.h"
 #include "stemedb/config/config.h"
 #include "stemedb/engine/options.h"
 
 namespace stemedb::cmd {
 
-inline constexpr int kExitUsage = 2;
+// The exit statuses: stemedb/cli/command_line.h's table, and diagnose's
+// monitoring-plugin one (a bad flag there is UNKNOWN).
+inline constexpr int kExitFailure = cli::kExitFailure;
+inline constexpr int kExitUsage = cli::kExitUsage;
 inline constexpr int kDiagnoseUnknown = 3;
 
 struct DiagnoseFlags {
@@ -55,6 +59,7 @@ struct Flags {
   int max_connections = 4096;
   int io_threads = 1;
   size_t max_request_bytes = 64 * 1024;
+  bool disable_exporter_metrics = false;
   std::string log_level = "info";
   std::string log_format = "logfmt";
   bool version = false;
@@ -65,6 +70,11 @@ struct Flags {
 // Defines the exporter's flags on `app` (and its help footer), writing to
 // *flags; returns the `diagnose` subcommand.
 CLI::App* DefineFlags(CLI::App& app, Flags* flags);
+
+// A flag that changes nothing in the mode the command line asks for
+// (--web.* with --once, --web.listen-address with --web.systemd-socket, a
+// top-level flag before `diagnose`): the message naming it, else empty.
+std::string IgnoredFlags(const CLI::App& app, const Flags& flags);
 
 // Prints "stemedb_disk_exporter: error: MESSAGE" and returns kExitUsage.
 int Fail(const std::string& message);

@@ -11,10 +11,10 @@
 #include "diagnose.h"
 #include "flags.h"
 #include "serve.h"
-#include "stemedb/base/atomic_file.h"
 #include "stemedb/base/log.h"
+#include "stemedb/base/output_file.h"
 #include "stemedb/base/utf8.h"
-#include "stemedb/cli/suggest.h"
+#include "stemedb/cli/command_line.h"
 #include "stemedb/config/config.h"
 #include "stemedb/engine/exporter.h"
 
@@ -66,12 +66,12 @@ int RunOnce(const Flags& flags, Config config,
     return std::fflush(stdout) == 0 ? 0 : 1;
   }
   // node_exporter's textfile collector never sees half a file (nor the
-  // temp file: it reads only *.prom).
-  if (Status err = WriteFileAtomically(flags.textfile, *text)) {
-    // An I/O failure (a full disk, say), not a usage error: exit 1.
-    std::cerr << "stemedb_disk_exporter: error: --textfile: " << err->ToString()
-              << "\n";
-    return 1;
+  // temp file: it reads only *.prom); a symlink, FIFO or "-" is written as
+  // the user meant (stemedb/base/output_file.h).
+  if (Status err = WriteOutput(flags.textfile, *text)) {
+    // An I/O failure (a full disk, say), not a usage error.
+    Fail("--textfile: " + err->ToString());
+    return kExitFailure;
   }
   return 0;
 }
@@ -89,21 +89,17 @@ int Run(const Flags& flags) {
 
 // Parses the command line; returns an exit status when parsing ends the
 // program (help, or a bad flag).
-std::optional<int> Parse(CLI::App& app, CLI::App* diagnose, int argc,
+std::optional<int> Parse(CLI::App& app, const Flags& flags, int argc,
                          char** argv) {
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ExtrasError&) {
-    if (diagnose->parsed()) {
-      return DiagnoseFail(cli::UnknownArgumentsMessage(*diagnose));
-    }
-    return Fail(cli::UnknownArgumentsMessage(app));
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return diagnose->parsed() ? kDiagnoseUnknown : kExitUsage;
+  auto fail = [&app](const CLI::App& command, const std::string& message) {
+    return &command == &app ? Fail(message) : DiagnoseFail(message);
+  };
+  if (std::optional<int> status =
+          cli::ParseCommandLine(app, argc, argv, fail)) {
+    return status;
   }
+  const std::string ignored = IgnoredFlags(app, flags);
+  if (!ignored.empty()) return fail(cli::ParsedCommand(app), ignored);
   return std::nullopt;
 }
 
@@ -111,8 +107,7 @@ int Diagnose(const DiagnoseFlags& flags) {
   try {
     return RunDiagnose(flags);
   } catch (const std::exception& e) {
-    std::cerr << "stemedb_disk_exporter diagnose: fatal: "
-              << EscapeForTerminal(e.what()) << "\n";
+    cli::PrintError("stemedb_disk_exporter diagnose", e.what());
     return kDiagnoseUnknown;
   }
 }
@@ -128,7 +123,7 @@ int main(int argc, char** argv) {
       "per-component bytes, files, WAL segments, and filesystem capacity.",
       "stemedb_disk_exporter"};
   CLI::App* diagnose = DefineFlags(app, &flags);
-  if (std::optional<int> status = Parse(app, diagnose, argc, argv)) {
+  if (std::optional<int> status = Parse(app, flags, argc, argv)) {
     return *status;
   }
   if (diagnose->parsed()) return Diagnose(flags.diagnose);
@@ -141,8 +136,7 @@ int main(int argc, char** argv) {
     return Run(flags);
   } catch (const std::exception& e) {
     // Last line of defence: the units return errors as values.
-    std::cerr << "stemedb_disk_exporter: fatal: "
-              << stemedb::EscapeForTerminal(e.what()) << "\n";
-    return 1;
+    stemedb::cli::PrintError("stemedb_disk_exporter", e.what());
+    return kExitFailure;
   }
 }

@@ -85,6 +85,7 @@ Status ServerOptionsOf(const Flags& flags, exporter::ServerOptions* out) {
   out->listen_addresses = flags.listen_addresses;
   out->systemd_socket = flags.systemd_socket;
   out->telemetry_path = flags.telemetry_path;
+  out->process_metrics = !flags.disable_exporter_metrics;
   if (Status err =
           DurationFlag("--web.read-header-timeout", flags.read_header_timeout,
                        &out->read_header_timeout)) {
@@ -109,8 +110,22 @@ Status ServerOptionsOf(const Flags& flags, exporter::ServerOptions* out) {
   return LoadWebSettings(flags, &out->web);
 }
 
+// "backups:watch,data:watch,..." in config order: the mode asked for (a
+// component on a remote filesystem is walked in watch mode too; the
+// stemedb_disk_scan_mode metric says which it is).
+std::string ComponentModes(const Config& config) {
+  const char* mode = config.scan.mode == ScanMode::kWatch ? "watch" : "walk";
+  std::string out;
+  for (const Component& c : config.components) {
+    out += (out.empty() ? "" : ",") + c.name + ":" + mode;
+  }
+  return out;
+}
+
+// The start-up line: what runs, on what, from which config, where it
+// listens (as node_exporter logs its version and collectors).
 void LogListening(const Flags& flags, const exporter::ServerOptions& options,
-                  const exporter::Server& server) {
+                  const exporter::Server& server, const Config& config) {
   std::string ports, addresses;
   for (int p : server.Ports()) {
     ports += (ports.empty() ? "" : ",") + std::to_string(p);
@@ -119,11 +134,17 @@ void LogListening(const Flags& flags, const exporter::ServerOptions& options,
     addresses += (addresses.empty() ? "" : ",") + a;
   }
   log::Info("listening",
-            {{"address", flags.systemd_socket ? "systemd" : addresses},
+            {{"version", STEMEDB_VERSION},
+             {"revision", STEMEDB_REVISION},
+             {"config", config.source},
+             {"root", config.root},
+             {"components", ComponentModes(config)},
+             {"address", flags.systemd_socket ? "systemd" : addresses},
              {"port", ports},
              {"tls", options.web.tls ? "true" : "false"},
              {"telemetry_path", flags.telemetry_path},
-             {"version", STEMEDB_VERSION}});
+             {"exporter_metrics",
+              flags.disable_exporter_metrics ? "false" : "true"}});
 }
 
 // SIGHUP: the config and the web config too; a bad one is logged, the
@@ -168,7 +189,7 @@ int Serve(const Flags& flags, Config config,
     return Fail(err->message);
   }
   exporter.Start();
-  LogListening(flags, server_options, *server);
+  LogListening(flags, server_options, *server, exporter.CurrentConfig());
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;

@@ -1,41 +1,54 @@
 // stemedb_rulegen: one config in, every artifact that carries a threshold
 // out (alert rules and their unit tests, PrometheusRule, Alertmanager routes,
-// Grafana dashboard). Exit codes: 0 done (or --check found no difference),
-// 1 --check found differences, 2 invalid config or usage, 3 I/O error.
+// Grafana dashboard). Exit statuses: stemedb/cli/command_line.h's table
+// (0 done, 1 a runtime failure or --check found differences, 2 invalid
+// config or usage).
 
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "stemedb/cli/suggest.h"
+#include "stemedb/base/output_file.h"
+#include "stemedb/cli/command_line.h"
 #include "stemedb/config/config.h"
 #include "stemedb/rulegen/artifacts.h"
 #include "stemedb/rulegen/writer.h"
 
 namespace {
 
-constexpr int kExitDiffers = 1;
-constexpr int kExitConfig = 2;
-constexpr int kExitIo = 3;
+namespace cli = stemedb::cli;
+
+constexpr const char* kProgram = "stemedb_rulegen";
+constexpr int kExitDiffers = cli::kExitFailure;
+constexpr int kExitConfig = cli::kExitUsage;
+constexpr int kExitIo = cli::kExitFailure;
 
 // The end of --help, and so of the man page help2man makes from it.
-constexpr const char* kFooter = R"(Exit status:
+constexpr const char* kFooter = R"(Output paths:
+  -                  standard output
+  a symlink          its target is replaced (the link stays)
+  /dev/..., a FIFO   written in place, never replaced
+  a regular file     replaced atomically, its mode (and, as root, owner)
+                     kept
+
+Exit status:
   0  done (with --check: the files are up to date)
-  1  --check: generated files differ (a diff is printed)
-  2  invalid config or usage (the message names file:line:column or the flag)
-  3  I/O error writing a file
+  1  an I/O error writing a file, or --check: generated files differ (a
+     diff is printed)
+  2  invalid config or usage (the message names file:line:column or the
+     flag); nothing was written
 
 Examples:
   stemedb_rulegen --out DIR
   stemedb_rulegen --config /etc/stemedb/disk-exporter.yaml --out DIR
-  stemedb_rulegen --config my.yaml --rules /etc/prometheus/stemedb-disk.rules.yml
+  stemedb_rulegen --config my.yaml --rules /etc/prometheus/stemedb.rules.yml
   stemedb_rulegen --check --out .)";
 
 struct Flags {
   std::string config_path;
-  std::string root;
   std::string out_dir;
   stemedb::rulegen::OutputPaths override;  // the per-artifact paths given
   bool check = false;
@@ -43,18 +56,15 @@ struct Flags {
 };
 
 void AddFlags(CLI::App& app, Flags* f) {
+  cli::UseHelpLayout(app, 28);
   app.add_option("--config", f->config_path,
                  "Config file (default: the embedded default config)")
       ->type_name("FILE");
-  app.add_option("--root", f->root,
-                 "Data root; accepted for symmetry with the exporter, the "
-                 "generated files do not depend on it")
-      ->type_name("DIR");
   app.add_option("--out", f->out_dir,
                  "Write every artifact under DIR in the repository layout "
                  "(rules/, dashboards/, deploy/)")
       ->type_name("DIR");
-  app.add_option("--rules", f->override.rules, "Rule file path")
+  app.add_option("--rules", f->override.rules, "Rule file path (- for stdout)")
       ->type_name("FILE");
   app.add_option("--rule-tests", f->override.rule_tests,
                  "promtool unit test file path")
@@ -103,13 +113,14 @@ int Check(const std::vector<stemedb::rulegen::Artifact>& artifacts) {
   int differing = 0;
   if (auto err =
           stemedb::rulegen::CheckArtifacts(artifacts, std::cout, &differing)) {
-    std::cerr << "stemedb_rulegen: " << err->ToString() << "\n";
+    cli::PrintError(kProgram, err->ToString());
     return kExitIo;
   }
   if (differing != 0) {
-    std::cerr << "stemedb_rulegen: " << differing
-              << " generated file(s) differ; run stemedb_rulegen without "
-                 "--check to update them\n";
+    cli::PrintError(kProgram, std::to_string(differing) +
+                                  " generated file(s) differ; run "
+                                  "stemedb_rulegen without --check to update "
+                                  "them");
     return kExitDiffers;
   }
   return 0;
@@ -121,16 +132,80 @@ std::optional<int> Render(const Flags& flags,
                           std::vector<stemedb::rulegen::Artifact>* artifacts) {
   stemedb::Config config;
   if (flags.config_path.empty()) {
-    config = stemedb::DefaultConfig(flags.root);
+    config = stemedb::DefaultConfig();
   } else if (auto err = stemedb::LoadConfigFile(flags.config_path, &config)) {
-    std::cerr << err->ToString() << "\n";
+    cli::PrintError(kProgram, err->ToString());
     return kExitConfig;
   }
   if (auto err = stemedb::rulegen::RenderArtifacts(config, paths, artifacts)) {
-    std::cerr << err->ToString() << "\n";
+    cli::PrintError(kProgram, err->ToString());
     return kExitConfig;
   }
   return std::nullopt;
+}
+
+// The flag that named `path`: an artifact's own flag, else --out.
+std::string FlagOf(const Flags& flags, const std::string& path) {
+  const stemedb::rulegen::OutputPaths& o = flags.override;
+  const std::pair<const std::string*, const char*> named[] = {
+      {&o.rules, "--rules"},
+      {&o.rule_tests, "--rule-tests"},
+      {&o.dashboard, "--dashboard"},
+      {&o.prometheus_rule, "--prometheus-rule"},
+      {&o.alertmanager, "--alertmanager"}};
+  for (const auto& [given, flag] : named) {
+    if (*given == path) return flag;
+  }
+  return "--out";
+}
+
+// --check compares files: standard output, a device or a FIFO has none.
+std::optional<int> CheckableOrFail(
+    const Flags& flags,
+    const std::vector<stemedb::rulegen::Artifact>& artifacts) {
+  for (const auto& artifact : artifacts) {
+    stemedb::OutputTarget target;
+    if (auto err = stemedb::ResolveOutput(artifact.path, &target)) {
+      cli::PrintError(kProgram,
+                      FlagOf(flags, artifact.path) + ": " + err->ToString());
+      return kExitConfig;
+    }
+    if (target.kind != stemedb::OutputTarget::Kind::kReplace) {
+      cli::PrintError(kProgram, FlagOf(flags, artifact.path) + ": " +
+                                    artifact.path +
+                                    ": not a file; --check compares files");
+      return kExitConfig;
+    }
+  }
+  return std::nullopt;
+}
+
+int Run(const Flags& flags) {
+  if (flags.version) {
+    std::cout << "stemedb_rulegen, version " << STEMEDB_VERSION
+              << " (revision: " << STEMEDB_REVISION << ")\n";
+    return cli::kExitOk;
+  }
+  const stemedb::rulegen::OutputPaths paths = PathsFrom(flags);
+  if (NothingToWrite(paths)) {
+    cli::PrintError(kProgram,
+                    "nothing to write: give --out DIR or an artifact path "
+                    "(see --help)");
+    return kExitConfig;
+  }
+  std::vector<stemedb::rulegen::Artifact> artifacts;
+  if (std::optional<int> rc = Render(flags, paths, &artifacts)) return *rc;
+  if (flags.check) {
+    if (std::optional<int> rc = CheckableOrFail(flags, artifacts)) return *rc;
+    return Check(artifacts);
+  }
+  if (auto err = stemedb::rulegen::WriteArtifacts(artifacts)) {
+    const std::string flag = err->file.empty() ? "" : FlagOf(flags, err->file);
+    cli::PrintError(kProgram,
+                    (flag.empty() ? "" : flag + ": ") + err->ToString());
+    return kExitIo;
+  }
+  return cli::kExitOk;
 }
 
 }  // namespace
@@ -140,36 +215,16 @@ int main(int argc, char** argv) {
       "Generates StemeDB disk alert rules, their promtool tests, a "
       "PrometheusRule, an Alertmanager configuration and a Grafana dashboard "
       "from the exporter's config.",
-      "stemedb_rulegen"};
+      kProgram};
   Flags flags;
   AddFlags(app, &flags);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ExtrasError&) {
-    std::cerr << "stemedb_rulegen: error: "
-              << stemedb::cli::UnknownArgumentsMessage(app) << "\n";
+  auto fail = [](const CLI::App&, const std::string& message) {
+    cli::PrintError(kProgram, message);
     return kExitConfig;
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : kExitConfig;
+  };
+  if (std::optional<int> status =
+          cli::ParseCommandLine(app, argc, argv, fail)) {
+    return *status;
   }
-  if (flags.version) {
-    std::cout << "stemedb_rulegen, version " << STEMEDB_VERSION
-              << " (revision: " << STEMEDB_REVISION << ")\n";
-    return 0;
-  }
-  const stemedb::rulegen::OutputPaths paths = PathsFrom(flags);
-  if (NothingToWrite(paths)) {
-    std::cerr << "stemedb_rulegen: nothing to write: give --out DIR or an "
-                 "artifact path (see --help)\n";
-    return kExitConfig;
-  }
-  std::vector<stemedb::rulegen::Artifact> artifacts;
-  if (std::optional<int> rc = Render(flags, paths, &artifacts)) return *rc;
-  if (flags.check) return Check(artifacts);
-  if (auto err = stemedb::rulegen::WriteArtifacts(artifacts)) {
-    std::cerr << "stemedb_rulegen: " << err->ToString() << "\n";
-    return kExitIo;
-  }
-  return 0;
+  return Run(flags);
 }

@@ -2,6 +2,7 @@
 
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "prometheus/text_serializer.h"
 #include "stemedb/base/valid_utf8.h"
@@ -267,7 +268,8 @@ void AddSelfFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
 
 }  // namespace
 
-std::vector<MetricFamily> BuildMetricFamilies(const Snapshot& s) {
+std::vector<MetricFamily> BuildMetricFamilies(const Snapshot& s,
+                                              const CollectorOptions& options) {
   std::vector<MetricFamily> out;
   AddComponentFamilies(s, &out);
   AddFilesystemFamilies(s, &out);
@@ -283,11 +285,19 @@ std::vector<MetricFamily> BuildMetricFamilies(const Snapshot& s) {
   auto invalid = Family(m::Get(m::kInvalidUtf8Total));
   Add(&invalid, {}, static_cast<double>(InvalidUtf8Total()));
   out.push_back(std::move(invalid));
+  if (!options.exporter_metrics) {
+    std::erase_if(out, [](const MetricFamily& f) {
+      const m::Family* def = m::Find(f.name);
+      return def != nullptr && m::IsExporterMetric(def->group);
+    });
+  }
   return out;
 }
 
-std::string RenderText(const Snapshot& snapshot) {
-  return prometheus::TextSerializer().Serialize(BuildMetricFamilies(snapshot));
+std::string RenderText(const Snapshot& snapshot,
+                       const CollectorOptions& options) {
+  return prometheus::TextSerializer().Serialize(
+      BuildMetricFamilies(snapshot, options));
 }
 
 }  // namespace stemedb::exporter

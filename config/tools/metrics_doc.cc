@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "stemedb/base/atomic_file.h"
+#include "stemedb/base/output_file.h"
 #include "stemedb/config/metric_names.h"
 #include "stemedb/config/metrics.h"
 
@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
   }
   if (argc == 3 && flag == "--check") return Check(argv[2], text);
   if (argc == 3 && flag == "--out") {
-    if (stemedb::Status err = stemedb::WriteFileAtomically(argv[2], text)) {
+    if (stemedb::Status err = stemedb::WriteOutput(argv[2], text)) {
       std::cerr << "metrics_doc: " << err->ToString() << "\n";
       return 1;
     }

@@ -33,7 +33,8 @@ void Exporter::Shared::RenderLocked() {
   s->config_reload_failures = reload_failures;
   s->version = STEMEDB_VERSION;
   s->revision = STEMEDB_REVISION;
-  text = std::make_shared<const std::string>(RenderText(*s));
+  text = std::make_shared<const std::string>(
+      RenderText(*s, {.exporter_metrics = options.exporter_metrics}));
   snapshot = std::move(s);
 }
 

@@ -250,9 +250,11 @@ std::string Gzip(std::string_view text) {
   return rc == Z_STREAM_END ? out : std::string();
 }
 
-Router::Router(std::string telemetry_path, const ExporterView* view)
+Router::Router(std::string telemetry_path, const ExporterView* view,
+               bool process_metrics)
     : telemetry_path_(std::move(telemetry_path)),
       view_(view),
+      process_metrics_(process_metrics),
       landing_(Text("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
                     "<title>StemeDB disk exporter</title></head><body>\n"
                     "<h1>StemeDB disk exporter</h1>\n"
@@ -275,7 +277,7 @@ std::shared_ptr<const std::string> Router::MetricsBody(bool gzip) const {
     auto text = std::make_shared<std::string>();
     text->reserve(exposition->size() + 2048);
     *text = *exposition;
-    AppendProcessMetrics(text.get());
+    if (process_metrics_) AppendProcessMetrics(text.get());
     metrics_ = Metrics{std::move(exposition), now, std::move(text), nullptr};
   }
   if (!gzip) return metrics_.text;

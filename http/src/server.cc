@@ -47,7 +47,7 @@ struct Shared {
 
   Shared(const ServerOptions& o, const ExporterView* view)
       : options(o),
-        router(o.telemetry_path, view),
+        router(o.telemetry_path, view, o.process_metrics),
         settings(std::make_shared<WebSettings>(o.web)) {}
 
   std::shared_ptr<const WebSettings> Settings() const {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "stemedb/base/atomic_file.h"
+#include "stemedb/base/output_file.h"
 #include "stemedb/base/user_file.h"
 
 extern char** environ;
@@ -74,40 +75,42 @@ std::optional<std::string> RunDiff(const std::string& label,
   return output;
 }
 
+// Where an artifact goes; a missing directory on its own path is created.
+Status PrepareTarget(const Artifact& item, OutputTarget* target) {
+  if (Status err = ResolveOutput(item.path, target)) return err;
+  if (target->kind != OutputTarget::Kind::kReplace ||
+      target->file != item.path) {
+    return std::nullopt;
+  }
+  const fs::path dir = fs::path(item.path).parent_path();
+  std::error_code ec;
+  if (!dir.empty()) fs::create_directories(dir, ec);
+  if (ec) {
+    return Error::Message("cannot create directory " + dir.string() + ": " +
+                          ec.message());
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Status WriteArtifacts(const std::vector<Artifact>& items) {
-  struct Staged {
-    std::string temp;
-    std::string target;
-  };
-  std::vector<Staged> staged;
-  auto discard = [&staged](size_t from) {
-    for (size_t i = from; i < staged.size(); ++i)
-      unlink(staged[i].temp.c_str());
-  };
+  std::vector<StagedOutput> staged;
   for (const Artifact& item : items) {
-    if (ReadFile(item.path) == item.content) continue;
-    const fs::path dir = fs::path(item.path).parent_path();
-    std::error_code ec;
-    if (!dir.empty()) fs::create_directories(dir, ec);
-    if (ec) {
-      discard(0);
-      return Error::Message("cannot create directory " + dir.string() + ": " +
-                            ec.message());
+    OutputTarget target;
+    if (Status err = PrepareTarget(item, &target)) return err;
+    if (target.kind == OutputTarget::Kind::kReplace &&
+        ReadFile(target.file) == item.content) {
+      continue;  // unchanged: not rewritten
     }
-    std::string temp;
-    if (Status err = WriteTempBeside(item.path, item.content, &temp)) {
-      discard(0);
-      return err;
+    StagedOutput output;
+    if (Status err = StagedOutput::Stage(target, item.content, &output)) {
+      return err;  // the staged temp files go with `staged`
     }
-    staged.push_back({temp, item.path});
+    staged.push_back(std::move(output));
   }
-  for (size_t i = 0; i < staged.size(); ++i) {
-    if (Status err = CommitTemp(staged[i].temp, staged[i].target)) {
-      discard(i + 1);
-      return err;
-    }
+  for (StagedOutput& output : staged) {
+    if (Status err = output.Commit()) return err;
   }
   return std::nullopt;
 }

@@ -40,6 +40,14 @@ enum class Group {
   kProcess,
 };
 
+// The exporter's own metrics, left out by --web.disable-exporter-metrics
+// (as node_exporter's leaves out process_* and go_*): how watch mode does
+// its work and the process. What the disk holds, the walks' success (what
+// `up`-style alerts read), the build and the reload status stay.
+constexpr bool IsExporterMetric(Group group) {
+  return group == Group::kWatch || group == Group::kProcess;
+}
+
 inline constexpr size_t kMaxLabels = 5;
 
 struct Family {
@@ -419,7 +427,7 @@ inline constexpr GroupDoc kGroups[] = {
     {Group::kWatch, "Watch mode",
      "How watch mode (`scan.mode: watch`: one walk, then inotify keeps the "
      "numbers current within seconds) keeps each component; served in walk "
-     "mode too."},
+     "mode too. Left out by `--web.disable-exporter-metrics`."},
     {Group::kExporter, "The exporter",
      "Its build, its configuration reloads and the label values it had to "
      "repair."},
@@ -427,7 +435,7 @@ inline constexpr GroupDoc kGroups[] = {
      "Named as every Go exporter's (client_golang's process collector), so "
      "dashboards and alerts written for those work unchanged; read from "
      "`/proc/self` at most once a second, served on `/metrics` (not by "
-     "`--once`)."},
+     "`--once`). Left out by `--web.disable-exporter-metrics`."},
 };
 
 // The family named `name`; a name missing from kFamilies does not compile.

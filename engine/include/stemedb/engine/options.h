@@ -53,6 +53,10 @@ class AbandonedWalks {
 };
 
 struct ExporterOptions {
+  // False: the exposition leaves out the exporter's own metrics
+  // (--web.disable-exporter-metrics; metrics::IsExporterMetric).
+  bool exporter_metrics = true;
+
   // Default: nothing changed.
   WatchSeams watch;
 

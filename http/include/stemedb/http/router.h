@@ -57,8 +57,10 @@ struct HttpReply {
 
 class Router {
  public:
-  // `view` must outlive the router.
-  Router(std::string telemetry_path, const ExporterView* view);
+  // `view` must outlive the router. `process_metrics`: /metrics appends the
+  // process_* families.
+  Router(std::string telemetry_path, const ExporterView* view,
+         bool process_metrics = true);
 
   // `auth` is the auth decision for the request (kOk when no auth is
   // configured). A request that Refusal refuses gets that refusal, whatever
@@ -98,6 +100,7 @@ class Router {
 
   const std::string telemetry_path_;
   const ExporterView* const view_;
+  const bool process_metrics_;
   const std::shared_ptr<const std::string> landing_;
   mutable std::mutex mu_;
   mutable Metrics metrics_;  // GUARDED_BY(mu_)

@@ -57,6 +57,9 @@ struct ServerOptions {
   // Serve on the sockets systemd passed (LISTEN_FDS) instead.
   bool systemd_socket = false;
   std::string telemetry_path = "/metrics";
+  // False: /metrics leaves out the process_* families
+  // (--web.disable-exporter-metrics).
+  bool process_metrics = true;
   std::chrono::milliseconds read_header_timeout = std::chrono::seconds(10);
   std::chrono::milliseconds idle_timeout = std::chrono::minutes(2);
   int max_connections = 4096;

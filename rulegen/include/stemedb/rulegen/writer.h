@@ -15,11 +15,15 @@
 
 namespace stemedb::rulegen {
 
-// Writes every artifact atomically: first each content goes to a temp file
-// in its target's directory (created if missing) and is fsynced; only when
-// all temp files are complete are they renamed over the targets (and the
-// directories fsynced). On failure no target is touched (temp files are
-// removed) and the error names the path. Unchanged files are not rewritten.
+// Writes every artifact by the rule for user-named outputs
+// (stemedb/base/output_file.h: "-" is standard output, a device or FIFO is
+// written in place, a symlink's target is replaced, mode and owner are
+// kept, a directory is an error). First each file's content goes to a temp
+// file beside it (its directory created if missing) and is fsynced; only
+// when all are complete are they renamed over the targets (and standard
+// output, devices and FIFOs written), in order. On a failure before that
+// no target is touched (temp files are removed); the error names the path
+// as given (Error::file). Unchanged regular files are not rewritten.
 Status WriteArtifacts(const std::vector<Artifact>& items);
 
 // Compares each artifact with the file at its path. For every difference
