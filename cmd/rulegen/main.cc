@@ -120,11 +120,17 @@ std::optional<int> Render(const Flags& flags,
                           const stemedb::rulegen::OutputPaths& paths,
                           std::vector<stemedb::rulegen::Artifact>* artifacts) {
   stemedb::Config config;
-  if (flags.config_path.empty()) {
-    config = stemedb::DefaultConfig(flags.root);
-  } else if (auto err = stemedb::LoadConfigFile(flags.config_path, &config)) {
+  if (auto err = flags.config_path.empty()
+                     ? stemedb::LoadDefaultConfig(&config)
+                     : stemedb::LoadConfigFile(flags.config_path, &config)) {
     std::cerr << err->ToString() << "\n";
     return kExitConfig;
+  }
+  if (flags.config_path.empty() && !flags.root.empty()) {
+    if (auto err = stemedb::OverrideRoot(flags.root, &config)) {
+      std::cerr << err->ToString() << "\n";
+      return kExitConfig;
+    }
   }
   if (auto err = stemedb::rulegen::RenderArtifacts(config, paths, artifacts)) {
     std::cerr << err->ToString() << "\n";
