@@ -236,7 +236,7 @@ Status LoadConfig(const std::string& config_file, const std::string& root,
                   Config* out) {
   Config config;
   if (config_file.empty()) {
-    config = DefaultConfig();
+    if (Status err = LoadDefaultConfig(&config)) return err;
   } else if (Status err = LoadConfigFile(config_file, &config)) {
     return err;
   }

@@ -110,6 +110,24 @@ Status ServerOptionsOf(const Flags& flags, exporter::ServerOptions* out) {
   return LoadWebSettings(flags, &out->web);
 }
 
+// Where the thresholds' defaults come from: StemeDB's config.toml, or why
+// not.
+void LogStemedbConfig(const Config& config) {
+  switch (config.stemedb.state) {
+    case StemedbConfig::State::kLoaded:
+      log::Info("StemeDB config read; its values are threshold defaults",
+                {{"file", config.stemedb.resolved_path}});
+      break;
+    case StemedbConfig::State::kAbsent:
+      log::Info("StemeDB config absent; built-in threshold defaults apply",
+                {{"file", config.stemedb.resolved_path}});
+      break;
+    case StemedbConfig::State::kDisabled:
+      log::Info("StemeDB config not read (stemedb_config is empty)");
+      break;
+  }
+}
+
 // "backups:watch,data:watch,..." in config order: the mode asked for (a
 // component on a remote filesystem is walked in watch mode too; the
 // stemedb_disk_scan_mode metric says which it is).
@@ -172,6 +190,7 @@ int Serve(const Flags& flags, Config config,
           exporter::ExporterOptions options) {
   sigset_t signals = BlockSignals();
   RunAsBatch();
+  LogStemedbConfig(config);
   exporter::Exporter exporter(
       std::move(config),
       [&flags](Config* out) {

@@ -131,9 +131,9 @@ std::optional<int> Render(const Flags& flags,
                           const stemedb::rulegen::OutputPaths& paths,
                           std::vector<stemedb::rulegen::Artifact>* artifacts) {
   stemedb::Config config;
-  if (flags.config_path.empty()) {
-    config = stemedb::DefaultConfig();
-  } else if (auto err = stemedb::LoadConfigFile(flags.config_path, &config)) {
+  if (auto err = flags.config_path.empty()
+                     ? stemedb::LoadDefaultConfig(&config)
+                     : stemedb::LoadConfigFile(flags.config_path, &config)) {
     cli::PrintError(kProgram, err->ToString());
     return kExitConfig;
   }

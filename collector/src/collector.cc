@@ -266,6 +266,30 @@ void AddSelfFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
   out->push_back(std::move(build));
 }
 
+// The config in force: thresholds with their source, StemeDB's config.toml
+// read or not, the Prevention checks that could be made.
+void AddConfigFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
+  auto thresholds = Family(m::Get(m::kThreshold));
+  for (const ThresholdInForce& t : s.thresholds) {
+    Add(&thresholds,
+        {{std::string(m::kThresholdKey), std::string(t.key)},
+         {std::string(m::kSource), std::string(ThresholdSourceName(t.source))}},
+        t.value);
+  }
+  Push(out, std::move(thresholds));
+  auto loaded = Family(m::Get(m::kStemedbConfigLoaded));
+  if (s.stemedb_config_loaded >= 0) {
+    Add(&loaded, {}, s.stemedb_config_loaded);
+  }
+  Push(out, std::move(loaded));
+  auto checks = Family(m::Get(m::kPreventionCheck));
+  for (const PreventionCheck& c : s.prevention) {
+    Add(&checks, {{std::string(m::kCheck), std::string(c.name)}},
+        c.failing ? 1 : 0);
+  }
+  Push(out, std::move(checks));
+}
+
 }  // namespace
 
 std::vector<MetricFamily> BuildMetricFamilies(const Snapshot& s,
@@ -275,6 +299,7 @@ std::vector<MetricFamily> BuildMetricFamilies(const Snapshot& s,
   AddFilesystemFamilies(s, &out);
   AddCleanupFamilies(s, &out);
   AddSelfFamilies(s, &out);
+  AddConfigFamilies(s, &out);
   // The one place label values leave the exporter: one byte of a non-UTF-8
   // mountpoint would make Prometheus refuse the whole scrape.
   for (MetricFamily& f : out) {

@@ -30,7 +30,8 @@ constexpr char kEmbeddedSource[] = "<embedded default>";
 // Parses `yaml` onto `*config` (which holds the defaults). Every exception
 // the libraries throw stops here.
 Status ParseOnto(std::string_view yaml, const std::string& source_name,
-                 const std::string& base_dir, Config* config) {
+                 const std::string& base_dir, bool read_host_files,
+                 Config* config) {
   YamlReader reporter(source_name);
   try {
     const std::string text(yaml);
@@ -47,7 +48,8 @@ Status ParseOnto(std::string_view yaml, const std::string& source_name,
                             "thresholds, alerting, dashboard)");
     }
     return detail::ParseDocument(document, source_name,
-                                 detail::AbsoluteDir(base_dir), config);
+                                 detail::AbsoluteDir(base_dir), read_host_files,
+                                 config);
   } catch (const YAML::DeepRecursion& e) {
     // yaml-cpp gives up at a fixed depth and calls it a "bad file".
     return reporter.Error({"", e.mark},
@@ -71,8 +73,8 @@ const Embedded& EmbeddedDefault() {
   static const Embedded embedded = [] {
     Embedded result;
     result.config.source = kEmbeddedSource;
-    result.error =
-        ParseOnto(DefaultConfigYaml(), kEmbeddedSource, "/", &result.config);
+    result.error = ParseOnto(DefaultConfigYaml(), kEmbeddedSource, "/", false,
+                             &result.config);
     return result;
   }();
   return embedded;
@@ -112,7 +114,7 @@ Status ParseConfig(std::string_view yaml, const std::string& source_name,
   if (defaults.error) return defaults.error;
   Config config = defaults.config;
   config.source = source_name;
-  if (Status status = ParseOnto(yaml, source_name, base_dir, &config)) {
+  if (Status status = ParseOnto(yaml, source_name, base_dir, true, &config)) {
     return status;
   }
   *out = std::move(config);
@@ -135,6 +137,11 @@ Status LoadConfigFile(const std::string& path, Config* out) {
   std::string text;
   if (auto error = ReadConfigText(path, &text)) return error;
   return ParseConfig(text, path, base_dir, out);
+}
+
+Status LoadDefaultConfig(Config* out) {
+  // An empty mapping onto the default: only the host files are read.
+  return ParseConfig("{}", kEmbeddedSource, "/", out);
 }
 
 Status OverrideRoot(const std::string& root, Config* config) {

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "host_settings.h"
 #include "names.h"
 #include "relations.h"
 #include "resolve.h"
@@ -44,8 +45,10 @@ std::string FindAgeTest(const Duration& d) {
 // Reads one document onto a Config that already holds the defaults.
 class ConfigParser {
  public:
-  ConfigParser(std::string source, Config* config)
-      : reader_(std::move(source)), config_(config) {}
+  ConfigParser(std::string source, bool read_host_files, Config* config)
+      : reader_(std::move(source)),
+        config_(config),
+        read_host_files_(read_host_files) {}
 
   // REQUIRES: base_dir is absolute.
   Status Parse(const YAML::Node& document, const std::string& base_dir) {
@@ -69,6 +72,13 @@ class ConfigParser {
         MapField("thresholds", ThresholdFields()),
         MapField("alerting", AlertingFields()),
         MapField("dashboard", DashboardFields()),
+        {"stemedb_config",
+         [this](const YAML::Node& node, const Where& where) -> Status {
+           config_->stemedb.path.clear();  // null disables, as "" does
+           if (node.IsNull()) return std::nullopt;
+           return reader_.ReadString(node, where, &config_->stemedb.path, true);
+         }},
+        MapField("prevention", PreventionFields()),
     };
     if (Status status =
             reader_.ReadMap(document, {"", document.Mark()}, sections)) {
@@ -76,6 +86,9 @@ class ConfigParser {
     }
     if (root) config_->root = ResolvePath(base_dir, *root);
     if (Status status = ResolveComponents(reader_, config_)) return status;
+    if (read_host_files_) {
+      if (Status s = ApplyHostSettings(reader_, base_dir, config_)) return s;
+    }
     if (!rules_from_file_) FollowThresholds();
     if (Status status = CheckRelations(reader_, *config_)) return status;
     ResolveCleanupRules(config_);
@@ -252,6 +265,27 @@ class ConfigParser {
                                    &t.exporter.scan_stale_after, true),
                      ForField(&t.exporter.for_duration),
                  }),
+    };
+  }
+
+  // The runbook's advice is in whole days.
+  Field AdviceField(std::string_view key, std::chrono::milliseconds* out) {
+    return {key, [this, out](const YAML::Node& node, const Where& where) {
+              Duration d;
+              if (Status s = reader_.ReadDuration(node, where, true, &d)) {
+                return s;
+              }
+              *out = d.value;
+              return Status();
+            }};
+  }
+
+  std::vector<Field> PreventionFields() {
+    PreventionOptions& p = config_->prevention;
+    return {
+        StringField("journald_config", &p.journald_config, true),
+        AdviceField("wal_retention_advice", &p.wal_retention_advice),
+        AdviceField("backup_retention_advice", &p.backup_retention_advice),
     };
   }
 
@@ -569,14 +603,17 @@ class ConfigParser {
 
   YamlReader reader_;
   Config* config_;
+  bool read_host_files_;
   bool rules_from_file_ = false;  // the file set cleanup.rules
 };
 
 }  // namespace
 
 Status ParseDocument(const YAML::Node& document, const std::string& source,
-                     const std::string& base_dir, Config* config) {
-  return ConfigParser(source, config).Parse(document, base_dir);
+                     const std::string& base_dir, bool read_host_files,
+                     Config* config) {
+  return ConfigParser(source, read_host_files, config)
+      .Parse(document, base_dir);
 }
 
 }  // namespace stemedb::detail

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "stemedb/base/time.h"
+#include "stemedb/diagnose/prevention_notes.h"
 #include "stemedb/diagnose/render.h"
 #include "stemedb/engine/exporter.h"
 
@@ -154,6 +155,7 @@ diagnose::Numbers NumbersFromSnapshot(const Snapshot& s, const Config& config,
   AddComponents(s, config, &n);
   AddDirectories(s, &n);
   AddRules(s, config, &n);
+  diagnose::AddPreventionNotes(s.prevention, &n);
   return n;
 }
 

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "config_in_force.h"
 #include "shared.h"
 #include "stemedb/base/log.h"
 #include "stemedb/collector/collector.h"
@@ -31,6 +32,7 @@ void Exporter::Shared::RenderLocked() {
   s->cleanup_rules = cleanup.States(WallSeconds());
   s->config_reload_success = reload_success;
   s->config_reload_failures = reload_failures;
+  AddConfigInForce(config, components, s.get());
   s->version = STEMEDB_VERSION;
   s->revision = STEMEDB_REVISION;
   text = std::make_shared<const std::string>(

@@ -232,6 +232,9 @@ Snapshot Full() {
   rule.have_reading = true;
   rule.reading.oldest_mtime = 1600000000;
   s.cleanup_rules.push_back(rule);
+  s.thresholds = ThresholdsInForce(Config{});
+  s.stemedb_config_loaded = 1;
+  s.prevention.push_back({"compaction_disabled", true, "", ""});
   return s;
 }
 

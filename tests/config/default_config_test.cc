@@ -249,13 +249,10 @@ TEST(DefaultConfigTest, FileShowsEverySchemaKey) {
       "thresholds.fill_prediction.for",
       "thresholds.fill_prediction.avail_ratio_below",
       "thresholds.wal.component",
-      "thresholds.wal.retention",
-      "thresholds.wal.max_segments",
       "thresholds.wal.max_filesystem_share",
       "thresholds.wal.for",
       "thresholds.backups.component",
       "thresholds.backups.max_age",
-      "thresholds.backups.retention",
       "thresholds.backups.max_count",
       "thresholds.backups.for",
       "thresholds.tmp.component",
@@ -277,10 +274,25 @@ TEST(DefaultConfigTest, FileShowsEverySchemaKey) {
       "dashboard.uid",
       "dashboard.refresh",
       "dashboard.growth_per_day",
+      "stemedb_config",
+      "prevention.journald_config",
+      "prevention.wal_retention_advice",
+      "prevention.backup_retention_advice",
   };
   std::set<std::string> written;
   CollectLeaves(YAML::Load(std::string(DefaultConfigYaml())), "", &written);
   EXPECT_EQ(written, schema);
+}
+
+// The thresholds whose default is StemeDB's config.toml are shown commented
+// out: written in the installed file, they would hide the TOML's values.
+TEST(DefaultConfigTest, TomlFollowingThresholdsAreCommentedOut) {
+  const std::string text(DefaultConfigYaml());
+  for (const char* line :
+       {"    # retention: 7d  # Oldest segment", "    # max_segments: 100  #",
+        "    # retention: 7d  # Oldest backup"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line;
+  }
 }
 
 // "A comment per line saying what it is and why": every line with a key

@@ -16,6 +16,7 @@
 
 #include "stemedb/base/error.h"
 #include "stemedb/base/user_file.h"
+#include "stemedb/config/stemedb_config.h"
 
 namespace stemedb {
 
@@ -251,6 +252,12 @@ struct Config {
   Thresholds thresholds;
   AlertingOptions alerting;
   DashboardOptions dashboard;
+  StemedbConfig stemedb;         // key stemedb_config (stemedb_config.h)
+  PreventionOptions prevention;  // section prevention
+  // Where each threshold in force came from, by its dotted key under
+  // thresholds ("wal.retention"); a key not here is the built-in default.
+  // Set by the loader (thresholds_in_force.h reads it).
+  std::map<std::string, ThresholdSource> threshold_sources;
 
   // The component with this name, or nullptr.
   const Component* FindComponent(std::string_view name) const;
@@ -268,6 +275,8 @@ std::string_view DefaultConfigYaml();
 // Strict: unknown keys, wrong types, bad durations, ratios outside (0,1), a
 // warning tighter than its critical, invalid label names, a prediction
 // lookback shorter than its for, are all errors with position and key path.
+// Reads the files the config names (stemedb_config, prevention's
+// journald_config): their errors name them, with position.
 Status ParseConfig(std::string_view yaml, const std::string& source_name,
                    const std::string& base_dir, Config* out);
 
@@ -285,6 +294,11 @@ Status LoadConfigFile(const std::string& path, Config* out);
 
 // The embedded default, with root replaced by `root` when non-empty.
 Config DefaultConfig(const std::string& root = "");
+
+// The embedded default as a config file would load it: StemeDB's
+// config.toml and journald's config read at their default paths (what the
+// tools use without --config). Errors as LoadConfigFile's.
+Status LoadDefaultConfig(Config* out);
 
 // Replaces config->root (a relative `root` resolves against the current
 // directory, like a --root flag) and re-resolves every component. Fails,

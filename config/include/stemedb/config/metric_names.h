@@ -95,6 +95,13 @@ inline constexpr std::string_view kConfigReloadSuccess =
     "stemedb_disk_config_last_reload_successful";
 inline constexpr std::string_view kConfigReloadFailuresTotal =
     "stemedb_disk_config_reload_failures_total";
+// The thresholds in force (label kThresholdKey, kSource), StemeDB's
+// config.toml read or not, and the runbook's Prevention checks (kCheck).
+inline constexpr std::string_view kThreshold = "stemedb_disk_threshold";
+inline constexpr std::string_view kStemedbConfigLoaded =
+    "stemedb_disk_stemedb_config_loaded";
+inline constexpr std::string_view kPreventionCheck =
+    "stemedb_disk_prevention_check";
 // Label values and log fields that held invalid UTF-8, written as \xNN.
 inline constexpr std::string_view kInvalidUtf8Total =
     "stemedb_disk_invalid_utf8_total";
@@ -141,5 +148,8 @@ inline constexpr std::string_view kSection = "section";
 inline constexpr std::string_view kPath = "path";
 inline constexpr std::string_view kVersion = "version";
 inline constexpr std::string_view kRevision = "revision";
+inline constexpr std::string_view kThresholdKey = "threshold";
+inline constexpr std::string_view kSource = "source";
+inline constexpr std::string_view kCheck = "check";
 
 }  // namespace stemedb::metrics

@@ -335,6 +335,38 @@ inline constexpr Family kFamilies[] = {
      Freshness::kLive,
      "Configuration reloads (SIGHUP) that failed and kept the previous "
      "config or web config."},
+    {kThreshold,
+     Type::kGauge,
+     Group::kExporter,
+     {kThresholdKey, kSource},
+     Freshness::kLive,
+     "Every threshold in force, by its dotted key under thresholds: in the "
+     "config, in base units (seconds, bytes, counts, ratios).",
+     "`source` is `config` (set in the YAML config), `stemedb` (from "
+     "StemeDB's config.toml, key `stemedb_config`: `[wal] retention_days`, "
+     "`max_segments`, `[backup] retention_days`) or `default`. As of the "
+     "last (re)load; see docs/configuration.md."},
+    {kStemedbConfigLoaded,
+     Type::kGauge,
+     Group::kExporter,
+     {},
+     Freshness::kLive,
+     "1 if StemeDB's config.toml (config key stemedb_config) was read at the "
+     "last (re)load, 0 if it does not exist.",
+     "No series when `stemedb_config` is null or empty."},
+    {kPreventionCheck,
+     Type::kGauge,
+     Group::kExporter,
+     {kCheck},
+     Freshness::kLive,
+     "1 if a check of the runbook's Prevention section fails (its advice is "
+     "not followed), 0 if it passes.",
+     "`check`: `compaction_disabled`, `wal_retention_above_advice`, "
+     "`backup_retention_above_advice` (these three need config.toml), "
+     "`segments_over_max` (WAL segments above config.toml's `max_segments`; "
+     "as of the last walk), `journald_no_size_cap` (no `SystemMaxUse=` in "
+     "journald.conf or its drop-ins). A check that cannot be made has no "
+     "series. Files are read at start and at each reload."},
     {kBuildInfo,
      Type::kGauge,
      Group::kExporter,

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "stemedb/config/thresholds_in_force.h"
 #include "stemedb/diagnose/top.h"
 #include "stemedb/measure/filesystems.h"
 #include "stemedb/measure/walk.h"
@@ -75,6 +76,9 @@ struct Snapshot {
   std::vector<CleanupRuleState> cleanup_rules;  // config order
   bool config_reload_success = true;
   uint64_t config_reload_failures = 0;
+  std::vector<ThresholdInForce> thresholds;  // of the config in force
+  int stemedb_config_loaded = -1;  // 1 read, 0 absent, -1 not configured
+  std::vector<PreventionCheck> prevention;  // the checks that could be made
   std::string version;
   std::string revision;
 };
