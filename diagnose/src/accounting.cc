@@ -24,28 +24,18 @@ void UnaccountedFindings(const Numbers& numbers, std::vector<Finding>* out) {
   }
 }
 
-std::string TextDeletedOpen(const Numbers& numbers) {
+std::vector<std::string> DeletedOpenLines(const Numbers& numbers) {
   const DeletedOpenNumbers& d = numbers.deleted_open;
-  if (!d.scanned) return "";
-  std::string out;
-  if (!d.holders.empty()) {
-    out += "\nDeleted files still open (lsof +L1)\n";
-    for (const HolderNumbers& h : d.holders) {
-      out += "  pid " + std::to_string(h.pid) + " " + h.command + " (user " +
-             h.user + ") holds " + detail::HumanBytes(h.bytes) + " on " +
-             h.mountpoint + ": " + h.path + "\n";
-    }
-    out +=
-        "  Runbook Common Cause 1: restart (or signal to reopen its files) "
-        "each holder; df frees the space when the last descriptor closes.\n";
+  std::vector<std::string> out;
+  if (!d.scanned || d.holders.empty()) return out;  // unseen: in the notes
+  for (const HolderNumbers& h : d.holders) {
+    out.push_back("pid " + std::to_string(h.pid) + " " + h.command + " (user " +
+                  h.user + ") holds " + detail::HumanBytes(h.bytes) + " on " +
+                  h.mountpoint + ": " + h.path);
   }
-  if (d.unreadable_processes > 0 || d.truncated) {
-    out += "\nDeleted files still open: could not see " +
-           std::to_string(d.unreadable_processes) + " processes' open files" +
-           (d.truncated ? " (and the scan hit its limits)" : "") +
-           "; space they hold is unknown. Run diagnose as root, or give the "
-           "exporter CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH.\n";
-  }
+  out.push_back(
+      "Runbook Common Cause 1: restart (or signal to reopen its files) each "
+      "holder; df frees the space when the last descriptor closes.");
   return out;
 }
 

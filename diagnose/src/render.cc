@@ -336,7 +336,9 @@ std::string RenderText(const Report& report, size_t width) {
   out += TextComponents(n, width);
   out += TextRules(n);
   out += TextDirectories(n, width);
-  out += TextDeletedOpen(n);
+  const std::vector<std::string> held = DeletedOpenLines(n);
+  if (!held.empty()) out += Heading("Deleted files still open (lsof +L1)");
+  for (const std::string& line : held) out += Wrap(line, width, "  ");
   out += TextFindingsAndNotes(r, width);
   return out;
 }

@@ -198,9 +198,10 @@ inline constexpr std::string_view kScanIncompleteAlert =
 // directories and the fix (accounting.cc).
 void UnaccountedFindings(const Numbers& numbers, std::vector<Finding>* out);
 
-// The holders of deleted-but-open files and what to do, or what the scan
-// could not see; "" when there is nothing to say (accounting.cc).
-std::string TextDeletedOpen(const Numbers& numbers);
+// The holders of deleted-but-open files and what to do, one line each
+// (unwrapped); empty when there are none. What the scan could not see is
+// in Numbers::notes (accounting.cc).
+std::vector<std::string> DeletedOpenLines(const Numbers& numbers);
 
 // Walks the tree for every filesystem holding a component and picks the
 // most severe (ties: the earlier in the tree). The order, per filesystem:
