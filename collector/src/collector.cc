@@ -1,5 +1,6 @@
 #include "stemedb/collector/collector.h"
 
+#include <algorithm>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -227,6 +228,98 @@ void AddCleanupFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
   for (auto* f : {&bytes, &entries, &oldest, &info}) Push(out, std::move(*f));
 }
 
+// Per filesystem: the components' and the extra roots' allocated bytes, and
+// the rest of what is used; each present once every tree it sums is known.
+void AddAccountingFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
+  auto accounted = Family(m::Get(m::kFilesystemAccountedBytes));
+  auto other = Family(m::Get(m::kFilesystemOtherBytes));
+  for (const auto& fs : s.filesystems) {
+    const dev_t dev = fs.mount.device_id;
+    bool components_known = true;
+    uint64_t components = 0;
+    for (const auto& c : s.components) {
+      if (!c.have_stats) {
+        components_known = false;  // cannot tell where it is yet
+      } else if (c.stats.present && c.stats.device == dev) {
+        components += c.stats.allocated_bytes;
+      }
+    }
+    bool roots_known = true;
+    uint64_t roots = 0;
+    for (const auto& r : s.extra_roots) {
+      if (!r.known) {
+        roots_known = false;
+      } else if (r.present && r.device == dev) {
+        roots += r.allocated_bytes;
+      }
+    }
+    auto part = [&](std::string_view name) {
+      auto l = FsLabels(fs.mount);
+      l.push_back({std::string(m::kPart), std::string(name)});
+      return l;
+    };
+    if (components_known) {
+      Add(&accounted, part("components"), static_cast<double>(components));
+    }
+    if (roots_known) {
+      Add(&accounted, part("cleanup_roots"), static_cast<double>(roots));
+    }
+    if (!fs.have_capacity || !components_known || !roots_known) continue;
+    const uint64_t used =
+        fs.capacity.size_bytes -
+        std::min(fs.capacity.free_bytes, fs.capacity.size_bytes);
+    const uint64_t known = components + roots;
+    Add(&other, FsLabels(fs.mount),
+        static_cast<double>(used > known ? used - known : 0));
+  }
+  Push(out, std::move(accounted));
+  Push(out, std::move(other));
+}
+
+// Deleted files still open, per filesystem: only when the scan saw every
+// process (else unknown, and absent), plus the scan's own numbers.
+void AddDeletedOpenFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
+  if (!s.open_deleted) return;
+  const measure::OpenDeletedScan& scan = *s.open_deleted;
+  auto bytes = Family(m::Get(m::kFilesystemDeletedOpenBytes));
+  if (scan.complete()) {
+    for (const auto& fs : s.filesystems) {
+      const auto it = scan.bytes_by_device.find(fs.mount.device_id);
+      Add(&bytes, FsLabels(fs.mount),
+          it == scan.bytes_by_device.end() ? 0
+                                           : static_cast<double>(it->second));
+    }
+  }
+  Push(out, std::move(bytes));
+  auto success = Family(m::Get(m::kDeletedOpenScanSuccess));
+  Add(&success, {}, scan.complete() ? 1 : 0);
+  out->push_back(std::move(success));
+  auto unreadable = Family(m::Get(m::kDeletedOpenUnreadableProcesses));
+  Add(&unreadable, {}, static_cast<double>(scan.unreadable_processes));
+  out->push_back(std::move(unreadable));
+  auto duration = Family(m::Get(m::kDeletedOpenScanDurationSeconds));
+  Add(&duration, {}, scan.duration_seconds);
+  out->push_back(std::move(duration));
+}
+
+// What each component's current numbers leave out, every reason but
+// "vanished" (gone entries leave the numbers exact), 0 when complete.
+void AddUnaccountedFamily(const Snapshot& s, std::vector<MetricFamily>* out) {
+  auto f = Family(m::Get(m::kScanUnaccountedEntries));
+  for (const auto& c : s.components) {
+    if (!c.have_stats) continue;
+    for (int r = 0; r < measure::kErrorReasonCount; ++r) {
+      const auto reason = static_cast<measure::ErrorReason>(r);
+      if (reason == measure::ErrorReason::kVanished) continue;
+      Add(&f,
+          {{std::string(m::kComponent), c.name},
+           {std::string(m::kReason), std::string(measure::ReasonName(reason))}},
+          static_cast<double>(c.stats.unaccounted[r]));
+    }
+  }
+  Push(out, std::move(f));
+}
+
 void AddSelfFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
   auto success = Family(m::Get(m::kScanSuccess));
   auto duration = Family(m::Get(m::kScanDurationSeconds));
@@ -251,6 +344,7 @@ void AddSelfFamilies(const Snapshot& s, std::vector<MetricFamily>* out) {
   for (auto* f : {&success, &duration, &last_ok, &errors}) {
     Push(out, std::move(*f));
   }
+  AddUnaccountedFamily(s, out);
   AddWatchFamilies(s, out);
   auto reload_ok = Family(m::Get(m::kConfigReloadSuccess));
   Add(&reload_ok, {}, s.config_reload_success ? 1 : 0);
@@ -297,6 +391,8 @@ std::vector<MetricFamily> BuildMetricFamilies(const Snapshot& s,
   std::vector<MetricFamily> out;
   AddComponentFamilies(s, &out);
   AddFilesystemFamilies(s, &out);
+  AddAccountingFamilies(s, &out);
+  AddDeletedOpenFamilies(s, &out);
   AddCleanupFamilies(s, &out);
   AddSelfFamilies(s, &out);
   AddConfigFamilies(s, &out);

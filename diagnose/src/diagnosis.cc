@@ -454,6 +454,7 @@ Report Diagnose(Numbers numbers, const Limits& limits) {
 
   std::vector<Finding> component_findings;
   ComponentFindings(n, limits, &component_findings);
+  UnaccountedFindings(n, &component_findings);
   std::vector<Candidate> candidates;
   for (const auto& fs : n.filesystems) {
     candidates.push_back(Judge(n, limits, fs, component_findings, &r.findings));

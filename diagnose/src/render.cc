@@ -116,6 +116,12 @@ Report Printable(Report r) {
   }
   for (auto& c : n.components) {
     for (std::string* s : {&c.name, &c.path, &c.mountpoint}) fix(*s);
+    for (std::string& s : c.unaccounted_paths) fix(s);
+  }
+  for (auto& h : n.deleted_open.holders) {
+    for (std::string* s : {&h.user, &h.command, &h.path, &h.mountpoint}) {
+      fix(*s);
+    }
   }
   for (auto* list : {&n.largest_directories, &n.most_entries}) {
     for (auto& d : *list) fix(d.path);
@@ -330,6 +336,9 @@ std::string RenderText(const Report& report, size_t width) {
   out += TextComponents(n, width);
   out += TextRules(n);
   out += TextDirectories(n, width);
+  const std::vector<std::string> held = DeletedOpenLines(n);
+  if (!held.empty()) out += Heading("Deleted files still open (lsof +L1)");
+  for (const std::string& line : held) out += Wrap(line, width, "  ");
   out += TextFindingsAndNotes(r, width);
   return out;
 }
@@ -408,6 +417,8 @@ Json ComponentsJson(const std::vector<ComponentNumbers>& components) {
                    {"mountpoint", c.mountpoint},
                    {"present", c.present},
                    {"complete", c.complete},
+                   {"unaccounted_entries", c.unaccounted_entries},
+                   {"unaccounted_paths", c.unaccounted_paths},
                    {"allocated_bytes", c.allocated_bytes},
                    {"files", c.files},
                    {"directories", c.directories},
@@ -445,6 +456,22 @@ Json RulesJson(const std::vector<RuleNumbers>& rules) {
   return out;
 }
 
+Json DeletedOpenJson(const DeletedOpenNumbers& d) {
+  Json holders = Json::array();
+  for (const auto& h : d.holders) {
+    holders.push_back({{"pid", h.pid},
+                       {"user", h.user},
+                       {"command", h.command},
+                       {"path", h.path},
+                       {"mountpoint", h.mountpoint},
+                       {"bytes", h.bytes}});
+  }
+  return {{"scanned", d.scanned},
+          {"unreadable_processes", d.unreadable_processes},
+          {"truncated", d.truncated},
+          {"holders", std::move(holders)}};
+}
+
 }  // namespace
 
 std::string RenderJson(const Report& r) {
@@ -476,6 +503,7 @@ std::string RenderJson(const Report& r) {
       DirectoriesJson(n.largest_directories, "allocated_bytes");
   j["most_entries"] = DirectoriesJson(n.most_entries, "entries");
   j["rules"] = RulesJson(n.rules);
+  j["deleted_open"] = DeletedOpenJson(n.deleted_open);
   j["notes"] = n.notes;
   // Invalid UTF-8 in a path (a hostile name) is replaced, not thrown on.
   return j.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
@@ -696,6 +724,8 @@ ComponentNumbers ReadComponent(const Json& c, const std::string& w) {
   Read(c, "mountpoint", w, &cn.mountpoint);
   Read(c, "present", w, &cn.present);
   Read(c, "complete", w, &cn.complete);
+  Read(c, "unaccounted_entries", w, &cn.unaccounted_entries);
+  Read(c, "unaccounted_paths", w, &cn.unaccounted_paths);
   Read(c, "allocated_bytes", w, &cn.allocated_bytes);
   Read(c, "files", w, &cn.files);
   Read(c, "directories", w, &cn.directories);
@@ -718,6 +748,23 @@ RuleNumbers ReadRule(const Json& rj, const std::string& w) {
   Read(rj, "entries", w, &rule.entries);
   Read(rj, "oldest_timestamp", w, &rule.oldest_timestamp);
   return rule;
+}
+
+void ReadDeletedOpen(const Json& j, DeletedOpenNumbers* d) {
+  const std::string w = "deleted_open.";
+  Read(j, "scanned", w, &d->scanned);
+  Read(j, "unreadable_processes", w, &d->unreadable_processes);
+  Read(j, "truncated", w, &d->truncated);
+  ForEach(j, "holders", [&](const Json& e, const std::string& where) {
+    HolderNumbers h;
+    Read(e, "pid", where, &h.pid);
+    Read(e, "user", where, &h.user);
+    Read(e, "command", where, &h.command);
+    Read(e, "path", where, &h.path);
+    Read(e, "mountpoint", where, &h.mountpoint);
+    Read(e, "bytes", where, &h.bytes);
+    d->holders.push_back(std::move(h));
+  });
 }
 
 // Everything after schema_version, in the document's order.
@@ -749,6 +796,7 @@ Numbers ReadNumbers(const Json& j, Limits* l) {
   ForEach(j, "rules", [&](const Json& e, const std::string& w) {
     n.rules.push_back(ReadRule(e, w));
   });
+  ReadDeletedOpen(At(j, "deleted_open", ""), &n.deleted_open);
   Read(j, "notes", "", &n.notes);
   return n;
 }

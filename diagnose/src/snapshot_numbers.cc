@@ -1,5 +1,7 @@
 #include "stemedb/diagnose/snapshot_numbers.h"
 
+#include "deleted_open_numbers.h"
+
 #include <chrono>
 
 #include "stemedb/base/time.h"
@@ -74,7 +76,10 @@ void AddComponents(const Snapshot& s, const Config& config,
     if (st.have_stats) {
       const auto& stats = st.stats;
       c.present = stats.present;
-      c.complete = st.last_success && stats.complete;
+      for (uint64_t k : stats.unaccounted) c.unaccounted_entries += k;
+      c.unaccounted_paths = stats.unaccounted_paths;
+      c.complete =
+          st.last_success && stats.complete && c.unaccounted_entries == 0;
       c.allocated_bytes = stats.allocated_bytes;
       c.files = stats.files;
       c.directories = stats.directories;
@@ -156,6 +161,7 @@ diagnose::Numbers NumbersFromSnapshot(const Snapshot& s, const Config& config,
   AddDirectories(s, &n);
   AddRules(s, config, &n);
   diagnose::AddPreventionNotes(s.prevention, &n);
+  AddDeletedOpen(s, &n);
   return n;
 }
 

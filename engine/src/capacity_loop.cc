@@ -13,11 +13,15 @@ namespace stemedb::exporter {
 void Exporter::Shared::Capacity() {
   const CapacityWants wants = CapacityWantsNow();
   const CapacityAnswers answers = capacity_source->Probe(wants);
+  // Bounded by its options (processes, descriptors, wall time).
+  auto deleted = std::make_shared<const measure::OpenDeletedScan>(
+      measure::ScanOpenDeleted(options.open_deleted));
   for (const auto& [dev, mount] : answers.components.by_device) {
     conditions.Statfs(mount.mountpoint, answers.capacity.at(dev).has_value());
   }
   std::lock_guard<std::mutex> lock(mu);
   filesystems = NextFilesystems(answers, filesystems);
+  open_deleted = std::move(deleted);
   LinkComponentsLocked(answers);
   LinkRulesLocked(answers);
   CheckStuckLocked();

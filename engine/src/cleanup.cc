@@ -62,7 +62,20 @@ void CleanupTracker::Apply(
     if (!r.complete) continue;  // keep the last complete tally
     roots_[i].known = true;
     roots_[i].tally = r.present ? r.aggregate : nullptr;
+    roots_[i].present = r.present;
+    roots_[i].device = r.device;
+    roots_[i].allocated_bytes = r.allocated_bytes;
   }
+}
+
+std::vector<ExtraRootState> CleanupTracker::ExtraRoots() const {
+  std::vector<ExtraRootState> out;
+  for (size_t i = components_; i < roots_.size(); ++i) {
+    const Root& root = roots_[i];
+    out.push_back({root.path, root.known, root.present, root.device,
+                   root.allocated_bytes});
+  }
+  return out;
 }
 
 void CleanupTracker::SetFilesystem(size_t index, std::string mountpoint,

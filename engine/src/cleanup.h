@@ -40,6 +40,10 @@ class CleanupTracker {
   // Rule directories, config order (for the capacity pass).
   std::vector<std::string> RulePaths() const;
 
+  // The extra roots (rule directories outside the components) as last
+  // walked completely.
+  std::vector<ExtraRootState> ExtraRoots() const;
+
   // The rules as of `now` (wall seconds), config order.
   std::vector<CleanupRuleState> States(double now) const;
 
@@ -48,6 +52,9 @@ class CleanupTracker {
     std::string path;
     bool known = false;  // a complete walk of it has been applied
     std::shared_ptr<const measure::EntryAggregate> tally;  // null: absent
+    bool present = false;
+    dev_t device = 0;
+    uint64_t allocated_bytes = 0;
   };
   std::shared_ptr<const reclaim::Rules> rules_;
   size_t components_ = 0;  // roots_[0, components_) are the components

@@ -29,6 +29,32 @@ const char* RewalkMessage(measure::RewalkReason why) {
   }
 }
 
+// Logs the directories whose entries the numbers leave out when that list
+// changes (at most kMaxUnaccountedPaths of them), not at every walk.
+void LogUnaccounted(const measure::ComponentStats& r, std::string* last) {
+  std::string paths;
+  for (const std::string& p : r.unaccounted_paths) {
+    if (!paths.empty()) paths += ' ';
+    paths += p;
+  }
+  if (paths == *last) return;
+  *last = paths;
+  if (paths.empty()) {
+    log::Info("the numbers account for every entry again",
+              {{"component", r.name}});
+    return;
+  }
+  uint64_t entries = 0;
+  for (uint64_t n : r.unaccounted) entries += n;
+  log::Warn(
+      "the numbers leave out entries that could not be read: they are a "
+      "lower bound (add the service user to the directories' group, or fix "
+      "their permissions; see stemedb_disk_scan_unaccounted_entries)",
+      {{"component", r.name},
+       {"entries", std::to_string(entries)},
+       {"directories", paths}});
+}
+
 }  // namespace
 
 void ConditionLog::Walked(const Component& component,
@@ -66,6 +92,7 @@ void ConditionLog::Walked(const Component& component,
       log::Info("walk accounts for every entry again", where);
     }
   }
+  LogUnaccounted(r, &unaccounted_[r.name]);
   log::Debug("walk finished", {{"component", r.name},
                                {"complete", r.complete ? "true" : "false"},
                                {"seconds", std::to_string(r.duration_seconds)},

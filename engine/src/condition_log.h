@@ -9,6 +9,7 @@
 // touch separate members.
 #pragma once
 
+#include <map>
 #include <set>
 #include <string>
 
@@ -36,6 +37,8 @@ class ConditionLog {
   std::set<std::string> component_conditions_;  // component/condition
   std::set<std::string> rewalks_logged_;        // component/reason
   std::set<std::string> statfs_failing_;        // mountpoints
+  // component -> the unaccounted directories last logged, joined.
+  std::map<std::string, std::string> unaccounted_;
 };
 
 }  // namespace stemedb::exporter

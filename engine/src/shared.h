@@ -82,6 +82,7 @@ struct Exporter::Shared {
   std::vector<ComponentState> components;  // parallel to config.components
   std::vector<FilesystemState> filesystems;
   std::vector<ComponentFilesystemLink> links;
+  std::shared_ptr<const measure::OpenDeletedScan> open_deleted;
   // What the cleanup rules would free; rebuilt with the config.
   CleanupTracker cleanup;
   bool reload_success = true;

@@ -30,6 +30,8 @@ void Exporter::Shared::RenderLocked() {
   // counted at the next rendering (the capacity pass renders every 10 s
   // at most), with no walk and no file event.
   s->cleanup_rules = cleanup.States(WallSeconds());
+  s->extra_roots = cleanup.ExtraRoots();
+  s->open_deleted = open_deleted;
   s->config_reload_success = reload_success;
   s->config_reload_failures = reload_failures;
   AddConfigInForce(config, components, s.get());

@@ -54,6 +54,26 @@ void SetTotals(const DirectoryTotals& t, ComponentStats* stats) {
   stats->segments.oldest_mtime = t.segments > 0 ? t.oldest_segment_mtime : 0;
   stats->segments.newest_mtime = t.segments > 0 ? t.newest_segment_mtime : 0;
   stats->errors = t.errors;
+  stats->unaccounted = UnaccountedOf(t.errors);
+}
+
+std::array<uint64_t, kErrorReasonCount> UnaccountedOf(
+    const std::array<uint64_t, kErrorReasonCount>& errors) {
+  std::array<uint64_t, kErrorReasonCount> out = errors;
+  out[static_cast<int>(ErrorReason::kVanished)] = 0;
+  return out;
+}
+
+bool LeavesOut(const std::array<uint64_t, kErrorReasonCount>& errors) {
+  for (uint64_t n : UnaccountedOf(errors)) {
+    if (n > 0) return true;
+  }
+  return false;
+}
+
+void AddUnaccountedPath(std::string_view path,
+                        std::vector<std::string>* paths) {
+  if (paths->size() < kMaxUnaccountedPaths) paths->emplace_back(path);
 }
 
 void ComputeCumulative(std::vector<DirectoryRecord>* records) {

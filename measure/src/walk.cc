@@ -136,8 +136,9 @@ struct ComponentState {
 // the hot path touches no shared counters.
 struct WorkerShare {
   DirectoryTotals totals;
-  std::vector<DirectoryRecord> records;       // with record_directories
-  std::unique_ptr<EntryAggregate> aggregate;  // with make_aggregate
+  std::vector<DirectoryRecord> records;        // with record_directories
+  std::unique_ptr<EntryAggregate> aggregate;   // with make_aggregate
+  std::vector<std::string> unaccounted_paths;  // bounded
 };
 
 struct WorkItem {
@@ -448,6 +449,9 @@ bool Walk::List(WorkItem& item, WorkerShare& share, char* buffer,
     children->clear();  // abandoned: not queued
   }
   share.totals.Merge(direct);
+  if (LeavesOut(direct.errors)) {
+    AddUnaccountedPath(item.path, &share.unaccounted_paths);
+  }
   if (options_.record_directories) {
     DirectoryRecord& record = share.records.emplace_back();
     record.path = std::move(item.path);
@@ -517,6 +521,9 @@ void Walk::Collect(size_t i, const DirectoryTotals& root,
     t.Merge(share.totals);
     std::move(share.records.begin(), share.records.end(),
               std::back_inserter(records));
+    for (const std::string& p : share.unaccounted_paths) {
+      AddUnaccountedPath(p, &stats->unaccounted_paths);
+    }
     if (!share.aggregate) continue;
     if (aggregate) {
       aggregate->Merge(*share.aggregate);
@@ -532,6 +539,8 @@ void Walk::Collect(size_t i, const DirectoryTotals& root,
     t.Error(ErrorReason::kTimeout);
   }
   SetTotals(t, stats);
+  if (c.unreadable) AddUnaccountedPath(c.spec->path, &stats->unaccounted_paths);
+  std::sort(stats->unaccounted_paths.begin(), stats->unaccounted_paths.end());
   if (options_.record_directories) {
     std::sort(records.begin(), records.end(),
               [](const DirectoryRecord& a, const DirectoryRecord& b) {

@@ -233,6 +233,9 @@ ComponentStats WatchTree::Totals(int c, bool with_directories) const {
   for (auto it = first; it != last; ++it) {
     if (it->second.component != c) continue;
     sum.Merge(it->second.direct);
+    if (LeavesOut(it->second.direct.errors)) {
+      AddUnaccountedPath(it->first, &stats.unaccounted_paths);
+    }
     if (aggregate && it->second.aggregate) {
       aggregate->Merge(*it->second.aggregate);
     }
@@ -248,8 +251,8 @@ ComponentStats WatchTree::Totals(int c, bool with_directories) const {
     sum.apparent_bytes += ref.apparent;
     if (ref.segment_names > 0) sum.segment_allocated_bytes += ref.allocated;
   }
-  sum.errors = {};  // reported as they are met (TakeStats)
-  SetTotals(sum, &stats);
+  SetTotals(sum, &stats);  // unaccounted: as each directory was last read
+  stats.errors = {};       // reported as they are met (TakeStats)
   stats.aggregate = std::move(aggregate);
   if (with_directories) {
     ComputeCumulative(&records);

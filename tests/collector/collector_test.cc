@@ -125,13 +125,14 @@ TEST(CollectorTest, InvalidUtf8LabelValuesAreRepairedAndCounted) {
   const uint64_t before = InvalidUtf8Total();
   auto v = Flatten(BuildMetricFamilies(s));
   // 7 filesystem families (5 capacity, readonly, stat_success) x 2 values,
-  // plus the link's 2.
-  EXPECT_EQ(InvalidUtf8Total(), before + 16);
+  // plus the link's 2, plus the accounting's 3 series (components,
+  // cleanup_roots, other) x 2.
+  EXPECT_EQ(InvalidUtf8Total(), before + 22);
   EXPECT_EQ(v[std::string(m::kFilesystemSizeBytes) +
               "{device=dev\\xffx,fstype=ext4,mountpoint=/tmp/x/mnt\\xffz,}"],
             1000);
   EXPECT_EQ(v[std::string(m::kInvalidUtf8Total) + "{}"],
-            static_cast<double>(before + 16));
+            static_cast<double>(before + 22));
   const std::string text = RenderText(s);
   EXPECT_THAT(text, HasSubstr("mountpoint=\"/tmp/x/mnt\\\\xffz\""));
   EXPECT_EQ(text.find('\xff'), std::string::npos);
@@ -235,6 +236,8 @@ Snapshot Full() {
   s.thresholds = ThresholdsInForce(Config{});
   s.stemedb_config_loaded = 1;
   s.prevention.push_back({"compaction_disabled", true, "", ""});
+  // A complete /proc scan: every deleted-open family is served.
+  s.open_deleted = std::make_shared<const measure::OpenDeletedScan>();
   return s;
 }
 

@@ -47,6 +47,21 @@ inline constexpr std::string_view kFilesystemReadonly =
 // labels).
 inline constexpr std::string_view kFilesystemStatSuccess =
     "stemedb_disk_filesystem_stat_success";
+// Every byte of a filesystem: what the components and the cleanup rules'
+// extra roots hold (label kPart), the rest, and deleted files still open.
+inline constexpr std::string_view kFilesystemAccountedBytes =
+    "stemedb_disk_filesystem_accounted_bytes";
+inline constexpr std::string_view kFilesystemOtherBytes =
+    "stemedb_disk_filesystem_other_bytes";
+inline constexpr std::string_view kFilesystemDeletedOpenBytes =
+    "stemedb_disk_filesystem_deleted_open_bytes";
+// The /proc scan behind kFilesystemDeletedOpenBytes (no labels).
+inline constexpr std::string_view kDeletedOpenScanSuccess =
+    "stemedb_disk_deleted_open_scan_success";
+inline constexpr std::string_view kDeletedOpenUnreadableProcesses =
+    "stemedb_disk_deleted_open_unreadable_processes";
+inline constexpr std::string_view kDeletedOpenScanDurationSeconds =
+    "stemedb_disk_deleted_open_scan_duration_seconds";
 // Join: labels kComponent, kMountpoint, kDevice; value 1.
 inline constexpr std::string_view kComponentFilesystemInfo =
     "stemedb_disk_component_filesystem_info";
@@ -143,6 +158,7 @@ inline constexpr std::string_view kFstype = "fstype";
 inline constexpr std::string_view kReason = "reason";
 inline constexpr std::string_view kMode = "mode";
 inline constexpr std::string_view kKind = "kind";
+inline constexpr std::string_view kPart = "part";
 inline constexpr std::string_view kRule = "rule";
 inline constexpr std::string_view kSection = "section";
 inline constexpr std::string_view kPath = "path";

@@ -187,6 +187,66 @@ inline constexpr Family kFamilies[] = {
      "1 if the last statfs of the filesystem answered within the timeout; 0 "
      "if it failed or hung (values are older).",
      "The timeout is `scan.statfs_timeout`."},
+    {kFilesystemAccountedBytes,
+     Type::kGauge,
+     Group::kFilesystems,
+     {kMountpoint, kDevice, kFstype, kPart},
+     Freshness::kCachedWalk,
+     "Allocated bytes on the filesystem that the exporter accounts for: "
+     "part=components (the component trees) or part=cleanup_roots (the "
+     "cleanup rules' directories outside the components).",
+     "Sums of `stemedb_disk_component_allocated_bytes` (and of the extra "
+     "roots' walks) per filesystem, so no join is needed. Present once every "
+     "tree of that part on the filesystem has been walked completely; 0 for "
+     "a part with no tree there."},
+    {kFilesystemOtherBytes,
+     Type::kGauge,
+     Group::kFilesystems,
+     {kMountpoint, kDevice, kFstype},
+     Freshness::kCachedWalk,
+     "Used bytes of the filesystem (size - free) that neither a component "
+     "nor a cleanup rule's directory holds: other data, filesystem metadata, "
+     "and deleted files still open.",
+     "`size - free - accounted{part=\"components\"} - "
+     "accounted{part=\"cleanup_roots\"}`, clamped at 0 (hard links between "
+     "trees, or trees walked at another moment than the statfs, can make the "
+     "difference negative). Absent until both parts are known. Deleted files "
+     "still open are part of it: see "
+     "`stemedb_disk_filesystem_deleted_open_bytes`."},
+    {kFilesystemDeletedOpenBytes,
+     Type::kGauge,
+     Group::kFilesystems,
+     {kMountpoint, kDevice, kFstype},
+     Freshness::kCachedStatfs,
+     "Bytes allocated on the filesystem by deleted files that a process still "
+     "holds open (what df counts and du cannot see; lsof +L1), from "
+     "/proc/*/fd.",
+     "Each inode counted once, st_blocks*512. **Absent when unknown**: when "
+     "the exporter could not read some process's descriptors (see "
+     "`stemedb_disk_deleted_open_unreadable_processes`; the service needs "
+     "CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH to read other users' processes) "
+     "or the scan hit its limits; never a 0 that means \"could not look\"."},
+    {kDeletedOpenScanSuccess,
+     Type::kGauge,
+     Group::kFilesystems,
+     {},
+     Freshness::kCachedStatfs,
+     "1 if the last /proc scan for deleted-but-open files read every "
+     "process's descriptors within its limits; 0 if not (the bytes are then "
+     "unknown and not exported)."},
+    {kDeletedOpenUnreadableProcesses,
+     Type::kGauge,
+     Group::kFilesystems,
+     {},
+     Freshness::kCachedStatfs,
+     "Processes whose open files the last /proc scan could not read "
+     "(permission): deleted-but-open bytes they hold are unknown."},
+    {kDeletedOpenScanDurationSeconds,
+     Type::kGauge,
+     Group::kFilesystems,
+     {},
+     Freshness::kCachedStatfs,
+     "Wall time of the last /proc scan for deleted-but-open files."},
     {kComponentFilesystemInfo,
      Type::kGauge,
      Group::kFilesystems,
@@ -254,6 +314,21 @@ inline constexpr Family kFamilies[] = {
      "walk goes on past them.",
      "Reasons: `permission`, `vanished`, `loop` (a symlink loop, or deeper "
      "than `scan.max_depth`), `timeout`, `other`."},
+    {kScanUnaccountedEntries,
+     Type::kGauge,
+     Group::kWalks,
+     {kComponent, kReason},
+     Freshness::kCachedWalk,
+     "Entries the component's current numbers leave out, by reason (a "
+     "directory that could not be opened counts 1, its contents unknown): "
+     "the numbers are a lower bound while any is above 0.",
+     "The state of the current numbers, not a count of events: in watch mode "
+     "an unreadable directory stays here until a walk or an event reads it. "
+     "Every reason but `vanished` (a vanished entry is gone, so the numbers "
+     "are exact) is exported, 0 when the numbers are complete: alert on "
+     "`> 0`. The directories are in the log and in `diagnose`; the usual fix "
+     "is the service user's group membership or the directories' "
+     "permissions."},
     // Watch mode.
     {kScanMode,
      Type::kGauge,

@@ -47,7 +47,13 @@ struct ComponentNumbers {
   std::string path;        // absolute
   std::string mountpoint;  // its filesystem; empty when unknown (missing)
   bool present = false;
-  bool complete = false;  // walked to the end (numbers are not a lower bound)
+  // Walked to the end, every entry accounted for (numbers are not a lower
+  // bound).
+  bool complete = false;
+  // Entries the numbers leave out (unreadable directories and entries), and
+  // the directories holding them (at most 20).
+  uint64_t unaccounted_entries = 0;
+  std::vector<std::string> unaccounted_paths;
   uint64_t allocated_bytes = 0;  // like du
   uint64_t files = 0;
   uint64_t directories = 0;
@@ -78,6 +84,27 @@ struct RuleNumbers {
   double oldest_timestamp = 0;  // unix seconds; when entries > 0
 };
 
+// A process holding a deleted file open on a filesystem holding a
+// component (`lsof +L1`): the space df counts and du cannot see.
+struct HolderNumbers {
+  int64_t pid = 0;
+  std::string user;  // name, or the uid when it has none
+  std::string command;
+  std::string path;  // the deleted file's last name
+  std::string mountpoint;
+  uint64_t bytes = 0;  // allocated
+};
+
+// Deleted-but-open files, from the exporter's /proc scan.
+struct DeletedOpenNumbers {
+  bool scanned = false;  // a scan ran; else nothing below is known
+  // Processes whose descriptors could not be read (not root, no
+  // CAP_SYS_PTRACE): what they hold is unknown.
+  uint64_t unreadable_processes = 0;
+  bool truncated = false;  // the scan hit its limits
+  std::vector<HolderNumbers> holders;  // largest first
+};
+
 // Everything the tree looks at, as of one moment.
 struct Numbers {
   std::string source;    // "walk" (this process walked) or "exporter"
@@ -91,6 +118,7 @@ struct Numbers {
   std::vector<DirectoryNumber> largest_directories;  // allocated bytes
   std::vector<DirectoryNumber> most_entries;         // direct entries
   std::vector<RuleNumbers> rules;                    // config order
+  DeletedOpenNumbers deleted_open;
   std::vector<std::string> notes;  // what the source could not measure
 };
 
@@ -161,6 +189,19 @@ struct Report {
 
 // "Emergency Cleanup", "WAL Cleanup", ... for "1".."5"; "" otherwise.
 std::string_view SectionTitle(std::string_view section);
+
+// The alert for numbers that leave entries out (a lower bound).
+inline constexpr std::string_view kScanIncompleteAlert =
+    "StemeDBDiskScanIncomplete";
+
+// A warning per component whose numbers leave entries out, naming the
+// directories and the fix (accounting.cc).
+void UnaccountedFindings(const Numbers& numbers, std::vector<Finding>* out);
+
+// The holders of deleted-but-open files and what to do, one line each
+// (unwrapped); empty when there are none. What the scan could not see is
+// in Numbers::notes (accounting.cc).
+std::vector<std::string> DeletedOpenLines(const Numbers& numbers);
 
 // Walks the tree for every filesystem holding a component and picks the
 // most severe (ties: the earlier in the tree). The order, per filesystem:

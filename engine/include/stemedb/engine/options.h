@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "stemedb/measure/filesystems.h"
+#include "stemedb/measure/open_deleted.h"
 #include "stemedb/measure/walk.h"
 
 namespace stemedb::exporter {
@@ -77,6 +78,10 @@ struct ExporterOptions {
   // The capacity prober's test seams (e.g. a statvfs that hangs). Default:
   // the real statvfs(2).
   measure::CapacityProberOptions capacity_prober;
+
+  // The /proc scan for deleted-but-open files, run at every capacity pass:
+  // its limits (and /proc's place, for tests).
+  measure::OpenDeletedOptions open_deleted;
 };
 
 }  // namespace stemedb::exporter

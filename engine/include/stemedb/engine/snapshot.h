@@ -14,6 +14,7 @@
 #include "stemedb/config/thresholds_in_force.h"
 #include "stemedb/diagnose/top.h"
 #include "stemedb/measure/filesystems.h"
+#include "stemedb/measure/open_deleted.h"
 #include "stemedb/measure/walk.h"
 #include "stemedb/measure/watcher.h"
 #include "stemedb/reclaim/reclaim.h"
@@ -66,6 +67,16 @@ struct CleanupRuleState {
   reclaim::Reading reading;
 };
 
+// A cleanup rule's directory outside the components (walked as an extra
+// root): what it holds, for the per-filesystem accounting.
+struct ExtraRootState {
+  std::string path;
+  bool known = false;    // a complete walk of it has been applied
+  bool present = false;  // it exists
+  dev_t device = 0;      // st_dev, when present
+  uint64_t allocated_bytes = 0;  // like du, components below it left out
+};
+
 // Everything a scrape shows, as of one moment.
 struct Snapshot {
   std::vector<ComponentState> components;    // config order
@@ -74,6 +85,9 @@ struct Snapshot {
   uint64_t watch_events_total = 0;              // inotify events read
   uint64_t watch_directories = 0;               // watches held
   std::vector<CleanupRuleState> cleanup_rules;  // config order
+  std::vector<ExtraRootState> extra_roots;      // the rules' extra roots
+  // The last /proc scan for deleted-but-open files; null before the first.
+  std::shared_ptr<const measure::OpenDeletedScan> open_deleted;
   bool config_reload_success = true;
   uint64_t config_reload_failures = 0;
   std::vector<ThresholdInForce> thresholds;  // of the config in force

@@ -304,6 +304,13 @@ struct ComponentStats {
   bool has_segments = false;    // segment_pattern was set
   SegmentStats segments;
   std::array<uint64_t, kErrorReasonCount> errors{};  // by ErrorReason
+  // The state of these numbers, not a count of events: entries they leave
+  // out, by ErrorReason, in the directories as last read (vanished entries
+  // are gone, so never unaccounted). All zero: every entry is counted.
+  std::array<uint64_t, kErrorReasonCount> unaccounted{};
+  // Directories holding them (one that could not be opened, or whose
+  // entries could not be stat'ed): at most kMaxUnaccountedPaths, sorted.
+  std::vector<std::string> unaccounted_paths;
   double duration_seconds = 0;  // wall time from start to this one's end
   // With WalkOptions::record_directories: every directory walked, sorted by
   // path, cumulative totals filled. Shared, as snapshots copy stats.
@@ -312,7 +319,19 @@ struct ComponentStats {
   std::shared_ptr<const EntryAggregate> aggregate;
 };
 
-// Fills a component's numbers from the sum of its directories' totals.
+// How many directories ComponentStats::unaccounted_paths names at most.
+inline constexpr size_t kMaxUnaccountedPaths = 20;
+
+// The entries `errors` leave out of the numbers: all but the vanished.
+std::array<uint64_t, kErrorReasonCount> UnaccountedOf(
+    const std::array<uint64_t, kErrorReasonCount>& errors);
+// Whether a directory whose totals met `errors` leaves entries out.
+bool LeavesOut(const std::array<uint64_t, kErrorReasonCount>& errors);
+// Appends `path` to *paths while it holds fewer than kMaxUnaccountedPaths.
+void AddUnaccountedPath(std::string_view path, std::vector<std::string>* paths);
+
+// Fills a component's numbers from the sum of its directories' totals
+// (unaccounted from its errors; the paths are the caller's).
 void SetTotals(const DirectoryTotals& totals, ComponentStats* stats);
 
 // Fills each record's cumulative totals from the direct ones (a record's
