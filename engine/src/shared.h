@@ -25,6 +25,7 @@
 #include "source.h"
 #include "stemedb/base/time.h"
 #include "stemedb/engine/exporter.h"
+#include "stemedb/engine/growth_history.h"
 #include "stemedb/measure/walk.h"
 
 namespace stemedb::exporter {
@@ -84,6 +85,9 @@ struct Exporter::Shared {
   std::vector<ComponentFilesystemLink> links;
   // What the cleanup rules would free; rebuilt with the config.
   CleanupTracker cleanup;
+  // What is growing: per-directory history fed by every complete
+  // collection (GET /diagnose/growth).
+  GrowthHistory growth;
   bool reload_success = true;
   uint64_t reload_failures = 0;
   bool stopping = false;
