@@ -13,6 +13,7 @@ constexpr const char* kFooter = R"(Endpoints:
   /                  landing page
   /metrics           metrics (--web.telemetry-path)
   /diagnose          the runbook's Quick Diagnosis of the last scan (JSON)
+  /diagnose/growth   directories growing fastest, last hour and day (JSON)
   /-/healthy         200 while the process serves
   /-/ready           200 after the first walk finished within scan.timeout
 

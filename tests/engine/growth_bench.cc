@@ -1,10 +1,11 @@
 // Memory and CPU of GrowthHistory on a real tree, with a driven clock:
-//   growth_bench ROOT [MINUTES]
-// walks ROOT once (per-directory records, as the exporter keeps them), then
-// feeds one collection a minute for MINUTES (default 1500: both rings
-// full) while 200 directories chosen at random grow each minute, and prints
-// the RSS before the history existed and once it is full, and the CPU time
-// per collection. Not a test: run by hand (docs/diagnose.md gives figures).
+//   growth_bench ROOT|synthetic:N [MINUTES]
+// walks ROOT once (or makes N directory records in memory) (per-directory
+// records, as the exporter keeps them), then feeds one collection a minute for
+// MINUTES (default 1500: both rings full) while 200 directories chosen at
+// random grow each minute, and prints the RSS before the history existed and
+// once it is full, and the CPU time per collection. Not a test: run by hand
+// (docs/diagnose.md gives figures).
 #include <time.h>
 
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "stemedb/engine/growth_history.h"
 
@@ -36,16 +38,27 @@ double CpuSeconds() {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: growth_bench ROOT [MINUTES]\n");
+    std::fprintf(stderr, "usage: growth_bench ROOT|synthetic:N [MINUTES]\n");
     return 2;
   }
   const int minutes = argc > 2 ? std::atoi(argv[2]) : 1500;
-  stemedb::measure::WalkOptions options;
-  options.record_directories = true;
-  auto stats =
-      stemedb::measure::ScanComponents({{"db", argv[1], "", {}}}, options);
-  auto records = *stats[0].directory_list;
-  stats.clear();
+  std::vector<stemedb::measure::DirectoryRecord> records;
+  if (std::string(argv[1]).rfind("synthetic:", 0) == 0) {
+    // synthetic:N: N directories in memory, no walk (the tracked cap).
+    const long n = std::atol(argv[1] + 10);
+    for (long i = 0; i < n; ++i) {
+      auto& r = records.emplace_back();
+      r.path = "/var/lib/stemedb/data/db/shard-" + std::to_string(i % 1000) +
+               "/part-" + std::to_string(i);
+      r.cumulative.allocated_bytes = 4096 * static_cast<uint64_t>(i % 977);
+    }
+  } else {
+    stemedb::measure::WalkOptions options;
+    options.record_directories = true;
+    auto stats =
+        stemedb::measure::ScanComponents({{"db", argv[1], "", {}}}, options);
+    records = *stats[0].directory_list;
+  }
   const long before = RssKiB();
   stemedb::exporter::GrowthHistory history;
   std::mt19937_64 random(1);
