@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "diagnose_sections.h"
 #include "stemedb/base/log.h"
 #include "stemedb/base/user_file.h"
 #include "stemedb/diagnose/fetch.h"
@@ -48,18 +49,18 @@ Status FetchOptionsOf(const DiagnoseFlags& flags,
   return std::nullopt;
 }
 
-// The numbers and limits of a running exporter (--from).
+// The numbers and limits of a running exporter (--from); *options: how it
+// was reached.
 Status FetchNumbers(const DiagnoseFlags& flags, diagnose::Numbers* numbers,
-                    diagnose::Limits* limits) {
+                    diagnose::Limits* limits, diagnose::FetchOptions* options) {
   if (!flags.config_file.empty() || !flags.root.empty()) {
     return Error::Message(
         "--from reads the exporter's own config and root: drop --config "
         "and --root");
   }
-  diagnose::FetchOptions options;
-  if (Status err = FetchOptionsOf(flags, &options)) return err;
+  if (Status err = FetchOptionsOf(flags, options)) return err;
   std::string body;
-  if (Status err = diagnose::FetchDiagnosis(flags.from, options, &body)) {
+  if (Status err = diagnose::FetchDiagnosis(flags.from, *options, &body)) {
     return Error::Message("--from: " + err->message);
   }
   if (Status err = diagnose::ParseJson(body, numbers, limits)) {
@@ -99,14 +100,23 @@ int RunDiagnose(const DiagnoseFlags& flags) {
   }
   diagnose::Numbers numbers;
   diagnose::Limits limits;
+  diagnose::FetchOptions from;
+  diagnose::Sections sections;
   if (Status err = flags.from.empty()
                        ? WalkConfigNumbers(flags, &numbers, &limits)
-                       : FetchNumbers(flags, &numbers, &limits)) {
+                       : FetchNumbers(flags, &numbers, &limits, &from)) {
+    return DiagnoseFail(err->message);
+  }
+  if (Status err = GatherSections(flags, flags.from.empty() ? nullptr : &from,
+                                  &sections)) {
     return DiagnoseFail(err->message);
   }
   const auto report = diagnose::Diagnose(std::move(numbers), limits);
-  const std::string out = flags.format == "json" ? diagnose::RenderJson(report)
-                                                 : diagnose::RenderText(report);
+  const std::string out =
+      flags.format == "json"
+          ? diagnose::AddSectionsJson(diagnose::RenderJson(report), sections)
+          : diagnose::AppendSectionsText(diagnose::RenderText(report),
+                                         sections);
   std::fwrite(out.data(), 1, out.size(), stdout);
   if (std::fflush(stdout) != 0) return kDiagnoseUnknown;
   return static_cast<int>(report.status);

@@ -11,6 +11,7 @@ constexpr const char* kFooter = R"(Endpoints:
   /                  landing page
   /metrics           metrics (--web.telemetry-path)
   /diagnose          the runbook's Quick Diagnosis of the last scan (JSON)
+  /diagnose/growth   directories growing fastest, last hour and day (JSON)
   /-/healthy         200 while the process serves
   /-/ready           200 after the first walk finished within scan.timeout
 
@@ -47,7 +48,9 @@ Diagnosis tree (df -h, du -sh data/wal/, du -sh data/db/, df -i) with live
 numbers, lists what each cleanup rule would free with the command that frees
 it, the largest directories and those with the most entries, and names the
 runbook section to go to and why. Writes nothing (works on a full or
-read-only disk) and needs no running exporter.
+read-only disk) and needs no running exporter. With --from it also shows
+the directories growing fastest over the last hour and day (the exporter's
+history); with --prometheus, time until full per filesystem.
 
 Exit status (monitoring-plugin convention, the alerts' thresholds):
   0  OK        every filesystem within the thresholds
@@ -58,6 +61,8 @@ Exit status (monitoring-plugin convention, the alerts' thresholds):
 Examples:
   stemedb_disk_exporter diagnose --config /etc/stemedb/disk-exporter.yaml
   stemedb_disk_exporter diagnose --from http://127.0.0.1:19180
+  stemedb_disk_exporter diagnose --from http://127.0.0.1:19180 \
+      --prometheus http://prometheus:9090
   stemedb_disk_exporter diagnose --root /var/lib/stemedb --format json)";
 
 // The hidden --testing.* flags (not in --help: an empty group hides an
@@ -112,6 +117,18 @@ CLI::App* DefineDiagnoseFlags(CLI::App& app, DiagnoseFlags* flags) {
       ->type_name("FILE");
   sub->add_option("--from.timeout", flags->from_timeout,
                   "With --from: time for the whole request")
+      ->type_name("DURATION")
+      ->capture_default_str();
+  sub->add_option("--prometheus", flags->prometheus,
+                  "Also show time until full per filesystem from this "
+                  "Prometheus' recording rules (never changes the exit code)")
+      ->type_name("URL");
+  sub->add_option("--prometheus.instance", flags->prometheus_instance,
+                  "With --prometheus: this node's instance label (default: "
+                  "--from's host:port, else HOSTNAME:19180)")
+      ->type_name("HOST:PORT");
+  sub->add_option("--prometheus.timeout", flags->prometheus_timeout,
+                  "With --prometheus: time for each request")
       ->type_name("DURATION")
       ->capture_default_str();
   sub->add_option("--format", flags->format,

@@ -33,6 +33,9 @@ struct DiagnoseFlags {
   std::string from_cert_file;
   std::string from_key_file;
   std::string from_timeout = "10s";
+  std::string prometheus;  // time until full from this Prometheus
+  std::string prometheus_instance;  // default: see diagnose_sections.cc
+  std::string prometheus_timeout = "10s";
   std::string format = "text";
 };
 

@@ -272,12 +272,15 @@ stemedb::Status Get(const Call& call) {
 }
 
 // The error for an answer other than 200, with a hint for 401 and 404.
-Error HttpError(const std::string& url, const FetchOptions& options,
+Error HttpError(const std::string& url, const std::string& what,
+                const FetchOptions& options,
                 const http::response<http::string_body>& res) {
-  std::string err = "GET " + url + "/diagnose: HTTP " +
+  std::string err = "GET " + url + what + ": HTTP " +
                     std::to_string(res.result_int()) + " " +
                     std::string(res.reason());
-  if (res.result_int() == 401) {
+  if (what.rfind("/diagnose", 0) != 0) {
+    // Not an exporter: no hints about the exporter's flags.
+  } else if (res.result_int() == 401) {
     err += options.user.empty()
                ? " (the exporter wants basic auth: --from.user and "
                  "--from.password-file)"
@@ -292,9 +295,14 @@ Error HttpError(const std::string& url, const FetchOptions& options,
 
 stemedb::Status FetchDiagnosis(const std::string& url,
                                const FetchOptions& options, std::string* body) {
+  return FetchPath(url, "/diagnose", options, body);
+}
+
+stemedb::Status FetchPath(const std::string& url, const std::string& what,
+                          const FetchOptions& options, std::string* body) {
   Url u;
   if (stemedb::Status err = ParseUrl(url, &u)) return err;
-  const std::string target = u.path + "/diagnose";
+  const std::string target = u.path + what;
   const bool v6 = u.host.find(':') != std::string::npos;
   const std::string host_header =
       (v6 ? "[" + u.host + "]" : u.host) + ":" + u.port;
@@ -308,7 +316,7 @@ stemedb::Status FetchDiagnosis(const std::string& url,
     return err;
   }
   auto& res = parser.get();
-  if (res.result_int() != 200) return HttpError(url, options, res);
+  if (res.result_int() != 200) return HttpError(url, what, options, res);
   *body = std::move(res.body());
   return std::nullopt;
 }

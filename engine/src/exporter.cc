@@ -175,4 +175,9 @@ Config Exporter::CurrentConfig() const {
   return shared_->config;
 }
 
+diagnose::GrowthReport Exporter::Growth() const {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return shared_->growth.Report();
+}
+
 }  // namespace stemedb::exporter

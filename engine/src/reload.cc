@@ -29,12 +29,14 @@ Status Exporter::Reload(bool companion_failed) {
     return err;
   }
   std::vector<ComponentState> states;
+  std::vector<std::string> unchanged;  // their growth history stays
   for (const auto& c : next.components) {
     ComponentState st = FreshState(c);
     // Keep what is known about a component that did not change, so a reload
     // does not reset its counters or blank its series until the next walk.
     const Component* old = s.config.FindComponent(c.name);
     if (old && InputsOf(*old) == InputsOf(c)) {
+      unchanged.push_back(c.name);
       for (const auto& o : s.components) {
         if (o.name == c.name) st = o;
       }
@@ -51,6 +53,7 @@ Status Exporter::Reload(bool companion_failed) {
                              old_schedule.timeout == new_schedule.timeout;
   s.config = std::move(next);
   s.components = std::move(states);
+  s.growth.Retain(unchanged);
   if (!same_walk) s.cleanup = CleanupTracker(s.config);
   // A removed component's series disappear now, not at the next capacity
   // pass.

@@ -25,6 +25,7 @@
 #include "source.h"
 #include "stemedb/base/time.h"
 #include "stemedb/engine/exporter.h"
+#include "stemedb/engine/growth_history.h"
 #include "stemedb/measure/walk.h"
 
 namespace stemedb::exporter {
@@ -85,6 +86,9 @@ struct Exporter::Shared {
   std::shared_ptr<const measure::OpenDeletedScan> open_deleted;
   // What the cleanup rules would free; rebuilt with the config.
   CleanupTracker cleanup;
+  // What is growing: per-directory history fed by every complete
+  // collection (GET /diagnose/growth).
+  GrowthHistory growth;
   bool reload_success = true;
   uint64_t reload_failures = 0;
   bool stopping = false;

@@ -74,6 +74,8 @@ void Exporter::Shared::ApplyWalkLocked(
       st.have_stats = true;
       // Only the top-20 lists stay: memory does not follow directories.
       st.top_directories = TopDirectoriesOf(r);
+      if (r.directory_list)
+        growth.Observe(config.components[i].name, *r.directory_list, now);
       st.stats.directory_list.reset();
     }
     if (st.last_success) st.last_success_timestamp = now;

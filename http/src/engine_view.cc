@@ -15,4 +15,8 @@ std::string EngineView::DiagnoseJson() const {
                                 exporter_->CurrentConfig());
 }
 
+std::string EngineView::GrowthJson() const {
+  return diagnose::GrowthJson(exporter_->Growth());
+}
+
 }  // namespace stemedb::exporter

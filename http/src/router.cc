@@ -319,6 +319,15 @@ HttpReply Router::Route(const HttpRequest& request, AuthResult auth) const {
     // an on-call's `diagnose --from`, not by every scrape.
     r.content_type = "application/json";
     r.body = Text(view_->DiagnoseJson());
+  } else if (path == "/diagnose/growth") {
+    // Likewise: what is growing, for `diagnose --from`.
+    std::string growth = view_->GrowthJson();
+    if (growth.empty()) {
+      r = Plain(404);
+    } else {
+      r.content_type = "application/json";
+      r.body = Text(std::move(growth));
+    }
   } else if (path == "/-/healthy") {
     static const auto kHealthy = Text("Healthy.\n");
     r = Plain(200, kHealthy);

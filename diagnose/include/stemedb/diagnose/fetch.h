@@ -39,4 +39,9 @@ struct FetchOptions {
 stemedb::Status FetchDiagnosis(const std::string& url,
                                const FetchOptions& options, std::string* body);
 
+// Likewise for <url><what>, `what` a path (and query) starting with '/',
+// e.g. "/diagnose/growth" or "/api/v1/query?query=up".
+stemedb::Status FetchPath(const std::string& url, const std::string& what,
+                          const FetchOptions& options, std::string* body);
+
 }  // namespace stemedb::diagnose

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "stemedb/config/config.h"
+#include "stemedb/diagnose/growth.h"
 #include "stemedb/engine/options.h"
 #include "stemedb/engine/snapshot.h"
 
@@ -79,6 +80,9 @@ class Exporter {
   std::shared_ptr<const Snapshot> CurrentSnapshot() const;
   // A copy of the config in force (for GET /diagnose: paths and thresholds).
   Config CurrentConfig() const;
+  // The top growing directories over the last hour and day (see
+  // growth_history.h); built per call, no I/O.
+  diagnose::GrowthReport Growth() const;
 
  private:
   struct Shared;

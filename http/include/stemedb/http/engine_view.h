@@ -22,6 +22,7 @@ class EngineView final : public ExporterView {
   bool Ready() const override;
   // Built per call from the last snapshot: no I/O.
   std::string DiagnoseJson() const override;
+  std::string GrowthJson() const override;
 
  private:
   const Exporter* const exporter_;

@@ -26,6 +26,9 @@ class ExporterView {
   virtual bool Ready() const = 0;
   // The JSON document GET /diagnose serves, built from the current state.
   virtual std::string DiagnoseJson() const = 0;
+  // The JSON document GET /diagnose/growth serves (diagnose/growth.h);
+  // empty: the view keeps no growth history (404).
+  virtual std::string GrowthJson() const { return ""; }
 };
 
 // A view with a fixed exposition and diagnosis, for tests and the fuzz
