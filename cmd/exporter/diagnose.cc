@@ -85,7 +85,7 @@ Status WalkConfigNumbers(const DiagnoseFlags& flags, diagnose::Numbers* numbers,
     return Error::Message(err->ToString());
   }
   *numbers = exporter::WalkNumbers(config);
-  *limits = diagnose::LimitsFrom(config.thresholds);
+  *limits = diagnose::LimitsFrom(config.thresholds, config.alerts);
   return std::nullopt;
 }
 

@@ -70,6 +70,7 @@ class ConfigParser {
                      return ReadCleanupRules(node, where);
                    }}}),
         MapField("thresholds", ThresholdFields()),
+        MapField("alerts", AlertFamilyFields()),
         MapField("alerting", AlertingFields()),
         MapField("dashboard", DashboardFields()),
         {"stemedb_config",
@@ -192,7 +193,63 @@ class ConfigParser {
     };
   }
 
+  // Every threshold family refuses null (see RefuseNull).
   std::vector<Field> ThresholdFields() {
+    std::vector<Field> fields = ThresholdFamilyFields();
+    for (Field& field : fields) field = RefuseNull(std::move(field));
+    return fields;
+  }
+
+  // `backups: null` reads to a human as "no backups", yet would keep every
+  // default threshold and alert: refused, with the way to say it.
+  Field RefuseNull(Field field) {
+    const std::string_view family =
+        field.key == "reclaimable" ? "cleanup" : field.key;
+    return {field.key,
+            [this, family, read = std::move(field.read)](
+                const YAML::Node& node, const Where& where) -> Status {
+              if (node.IsNull()) {
+                return reader_.Error(
+                    where,
+                    "null keeps every default threshold; to switch "
+                    "these alerts off, write alerts." +
+                        std::string(family) + ".enabled: false");
+              }
+              return read(node, where);
+            }};
+  }
+
+  // alerts.<family>.enabled: an unknown family is an unknown key.
+  std::vector<Field> AlertFamilyFields() {
+    AlertFamilies& a = config_->alerts;
+    auto family = [this](std::string_view key, bool* enabled) {
+      return MapField(key, {BoolField("enabled", enabled)});
+    };
+    return {
+        family("disk_space", &a.disk_space),
+        family("inodes", &a.inodes),
+        family("fill_prediction", &a.fill_prediction),
+        family("filesystem_health", &a.filesystem_health),
+        family("wal", &a.wal),
+        family("backups", &a.backups),
+        family("tmp", &a.tmp),
+        family("cleanup", &a.cleanup),
+        family("exporter", &a.exporter),
+        family("scan", &a.scan),
+    };
+  }
+
+  std::vector<Field> FillCriticalFields() {
+    FillPrediction::Critical& c = config_->thresholds.fill_prediction.critical;
+    return {
+        DurationField("horizon", &c.horizon, true),
+        DurationField("lookback", &c.lookback, true),
+        ForField(&c.for_duration),
+        RatioField("avail_ratio_below", &c.avail_ratio_below),
+    };
+  }
+
+  std::vector<Field> ThresholdFamilyFields() {
     Thresholds& t = config_->thresholds;
     auto ratio_for = [this](std::string_view ratio_key, RatioThreshold* out) {
       return std::vector<Field>{RatioField(ratio_key, &out->ratio),
@@ -224,6 +281,7 @@ class ConfigParser {
                 ForField(&t.fill_prediction.for_duration),
                 RatioField("avail_ratio_below",
                            &t.fill_prediction.avail_ratio_below),
+                MapField("critical", FillCriticalFields()),
             }),
         MapField(
             "wal",
@@ -265,6 +323,14 @@ class ConfigParser {
                                    &t.exporter.scan_stale_after, true),
                      ForField(&t.exporter.for_duration),
                  }),
+        MapField(
+            "filesystem_health",
+            {
+                DurationField("readonly_for", &t.filesystem_health.readonly_for,
+                              false),
+                DurationField("stat_failing_for",
+                              &t.filesystem_health.stat_failing_for, false),
+            }),
     };
   }
 

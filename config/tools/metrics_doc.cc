@@ -87,10 +87,15 @@ std::string Markdown() {
   }
   out << "\n## Recording rules\n\n"
       << "Written by `stemedb_rulegen` for the dashboard (the alerts compute "
-         "their ratios inline, so they never wait on another rule group):\n\n";
+         "their ratios inline; the fill predictions and the dashboard read "
+         "the time-until-full records, which are absent while a filesystem "
+         "is not filling or has less history than the prediction's "
+         "lookback):\n\n";
   for (std::string_view r :
        {m::kRecordFilesystemUsedRatio, m::kRecordFilesystemAvailRatio,
-        m::kRecordFilesystemInodesFreeRatio, m::kRecordComponentGrowthRate}) {
+        m::kRecordFilesystemInodesFreeRatio, m::kRecordComponentGrowthRate,
+        m::kRecordFilesystemTimeUntilFull,
+        m::kRecordFilesystemInodesTimeUntilFull}) {
     out << "- `" << r << "`\n";
   }
   return out.str();

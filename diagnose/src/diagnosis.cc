@@ -59,26 +59,81 @@ void Add(std::vector<Finding>* findings, Status s, std::string alert,
                        std::move(detail), std::move(section)});
 }
 
-// The component findings (WAL age and count), which belong to no one
-// filesystem's capacity.
+// The component findings (WAL age and count, backups, temporary files),
+// which belong to no one filesystem's capacity. Each is its alert's
+// expression on the same numbers, without `for` (and BackupsMissing without
+// its guard on the exporter's age).
+void WalFindings(const Numbers& n, const Limits& l, const ComponentNumbers& c,
+                 std::vector<Finding>* out) {
+  if (c.segments > 0 &&
+      n.timestamp - c.oldest_segment_timestamp > l.wal_retention_seconds) {
+    Add(out, Status::kWarning, "StemeDBWALRetentionExceeded", c.name,
+        "oldest segment " +
+            detail::Age(n.timestamp - c.oldest_segment_timestamp) +
+            " old, retention " + detail::Age(l.wal_retention_seconds),
+        "2");
+  }
+  if (static_cast<int64_t>(c.segments) > l.wal_max_segments) {
+    Add(out, Status::kWarning, "StemeDBWALTooManySegments", c.name,
+        std::to_string(c.segments) + " segments, more than " +
+            std::to_string(l.wal_max_segments),
+        "2");
+  }
+}
+
+void BackupFindings(const Numbers& n, const Limits& l,
+                    const ComponentNumbers& c, std::vector<Finding>* out) {
+  if (c.segments == 0) {
+    Add(out, Status::kWarning, "StemeDBBackupsMissing", c.name, "no backup",
+        "1");
+    return;
+  }
+  const double newest_age = n.timestamp - c.newest_segment_timestamp;
+  const double oldest_age = n.timestamp - c.oldest_segment_timestamp;
+  if (newest_age > l.backup_max_age_seconds) {
+    Add(out, Status::kWarning, "StemeDBBackupTooOld", c.name,
+        "newest backup " + detail::Age(newest_age) + " old, more than " +
+            detail::Age(l.backup_max_age_seconds),
+        "1");
+  }
+  if (static_cast<int64_t>(c.segments) > l.backup_max_count) {
+    Add(out, Status::kOk, "StemeDBBackupsBeyondRetention", c.name,
+        std::to_string(c.segments) + " backups, more than " +
+            std::to_string(l.backup_max_count),
+        "");
+  }
+  if (oldest_age > l.backup_retention_seconds) {
+    Add(out, Status::kOk, "StemeDBBackupsOlderThanRetention", c.name,
+        "oldest backup " + detail::Age(oldest_age) + " old, retention " +
+            detail::Age(l.backup_retention_seconds),
+        "");
+  }
+}
+
+void TmpFindings(const Limits& l, const ComponentNumbers& c,
+                 std::vector<Finding>* out) {
+  if (static_cast<int64_t>(c.allocated_bytes) > l.tmp_max_bytes ||
+      static_cast<int64_t>(c.files) > l.tmp_max_files) {
+    Add(out, Status::kOk, "StemeDBTmpFilesAccumulating", c.name,
+        HumanBytes(c.allocated_bytes) + " in " + std::to_string(c.files) +
+            " files, limits " +
+            HumanBytes(static_cast<uint64_t>(l.tmp_max_bytes)) + " or " +
+            std::to_string(l.tmp_max_files) + " files",
+        "4");
+  }
+}
+
 void ComponentFindings(const Numbers& n, const Limits& l,
                        std::vector<Finding>* out) {
   for (const auto& c : n.components) {
-    if (c.name != l.wal_component || !c.present || !c.has_segments) continue;
-    if (c.segments > 0 &&
-        n.timestamp - c.oldest_segment_timestamp > l.wal_retention_seconds) {
-      Add(out, Status::kWarning, "StemeDBWALRetentionExceeded", c.name,
-          "oldest segment " +
-              detail::Age(n.timestamp - c.oldest_segment_timestamp) +
-              " old, retention " + detail::Age(l.wal_retention_seconds),
-          "2");
+    if (!c.present) continue;
+    if (c.name == l.wal_component && c.has_segments && l.families.wal) {
+      WalFindings(n, l, c, out);
     }
-    if (static_cast<int64_t>(c.segments) > l.wal_max_segments) {
-      Add(out, Status::kWarning, "StemeDBWALTooManySegments", c.name,
-          std::to_string(c.segments) + " segments, more than " +
-              std::to_string(l.wal_max_segments),
-          "2");
+    if (c.name == l.backups_component && c.has_segments && l.families.backups) {
+      BackupFindings(n, l, c, out);
     }
+    if (c.name == l.tmp_component && l.families.tmp) TmpFindings(l, c, out);
   }
 }
 
@@ -94,6 +149,9 @@ struct Measures {
   const ComponentNumbers* db = nullptr;
   double wal_share = 0;
   double db_share = 0;
+  // Another component lives on the WAL's filesystem: on a volume of its
+  // own the WAL's share is no finding (StemeDBWALFillingFilesystem).
+  bool wal_shares = false;
   bool wal_aged = false;                  // a component finding names this WAL
   std::map<std::string, uint64_t> freed;  // by section, measured rules only
   uint64_t freed_total = 0;
@@ -115,6 +173,10 @@ Measures Measure(const Numbers& n, const Limits& l, const FilesystemNumbers& fs,
   m.wal = FindComponent(n, l.wal_component, mp);
   m.db = FindComponent(n, l.db_component, mp);
   m.wal_share = m.wal ? m.wal->allocated_bytes / m.size : 0;
+  for (const auto& c : n.components) {
+    m.wal_shares = m.wal_shares || (c.present && c.mountpoint == mp &&
+                                    c.name != l.wal_component);
+  }
   m.db_share = m.db ? m.db->allocated_bytes / m.size : 0;
   for (const auto& f : component_findings) {
     if (m.wal && f.subject == m.wal->name) m.wal_aged = true;
@@ -132,8 +194,26 @@ Measures Measure(const Numbers& n, const Limits& l, const FilesystemNumbers& fs,
 }
 
 // The alerts that would fire on this filesystem (without their `for`).
+void DiskFindings(const Limits& l, const std::string& mp, const Measures& m,
+                  std::vector<Finding>* findings);
+void InodeFindings(const Limits& l, const std::string& mp, const Measures& m,
+                   std::vector<Finding>* findings);
+
 void CapacityFindings(const Limits& l, const std::string& mp, const Measures& m,
                       std::vector<Finding>* findings) {
+  if (l.families.disk_space) DiskFindings(l, mp, m, findings);
+  if (l.families.inodes) InodeFindings(l, mp, m, findings);
+  if (l.families.wal && m.wal && m.wal_shares &&
+      m.wal_share > l.most_space_share) {
+    Add(findings, Status::kWarning, "StemeDBWALFillingFilesystem", m.wal->name,
+        Percent(m.wal_share) + " of " + mp + ", more than " +
+            Percent(l.most_space_share),
+        "2");
+  }
+}
+
+void DiskFindings(const Limits& l, const std::string& mp, const Measures& m,
+                  std::vector<Finding>* findings) {
   if (m.used_ratio > l.emergency_used_ratio) {
     Add(findings, Status::kCritical, "StemeDBDiskSpaceEmergency", mp,
         Percent(m.used_ratio) + " used, above " +
@@ -151,6 +231,10 @@ void CapacityFindings(const Limits& l, const std::string& mp, const Measures& m,
             Percent(l.disk_warning_avail_ratio),
         "");
   }
+}
+
+void InodeFindings(const Limits& l, const std::string& mp, const Measures& m,
+                   std::vector<Finding>* findings) {
   if (m.has_inodes && m.inode_free_ratio < l.inode_critical_free_ratio) {
     Add(findings, Status::kCritical, "StemeDBInodeExhaustionCritical", mp,
         Percent(m.inode_free_ratio) + " of inodes free, below " +
@@ -161,12 +245,6 @@ void CapacityFindings(const Limits& l, const std::string& mp, const Measures& m,
         Percent(m.inode_free_ratio) + " of inodes free, below " +
             Percent(l.inode_warning_free_ratio),
         "4");
-  }
-  if (m.wal && m.wal_share > l.most_space_share) {
-    Add(findings, Status::kWarning, "StemeDBWALFillingFilesystem", m.wal->name,
-        Percent(m.wal_share) + " of " + mp + ", more than " +
-            Percent(l.most_space_share),
-        "2");
   }
 }
 
@@ -306,6 +384,10 @@ Candidate Judge(const Numbers& n, const Limits& l, const FilesystemNumbers& fs,
   FilesystemVerdict& v = c.verdict;
   v.mountpoint = fs.mountpoint;
   if (!fs.have_capacity || fs.size_bytes == 0) {
+    if (!fs.have_capacity && l.families.filesystem_health) {
+      Add(findings, Status::kWarning, "StemeDBFilesystemStatFailing",
+          fs.mountpoint, "statfs did not answer; its numbers are stale", "");
+    }
     v.status = Status::kUnknown;
     v.reason = fs.mountpoint + " did not answer statvfs (hung or gone?): " +
                "its use is unknown";
@@ -314,7 +396,16 @@ Candidate Judge(const Numbers& n, const Limits& l, const FilesystemNumbers& fs,
   }
   const Measures m = Measure(n, l, fs, component_findings);
   const size_t first = findings->size();
-  CapacityFindings(l, fs.mountpoint, m, findings);
+  // A read-only filesystem is not filling up: the space alerts skip it, and
+  // the read-only alert pages instead (the database cannot write).
+  if (fs.readonly) {
+    if (l.families.filesystem_health) {
+      Add(findings, Status::kCritical, "StemeDBFilesystemReadOnly",
+          fs.mountpoint, "mounted read-only; StemeDB cannot write", "");
+    }
+  } else {
+    CapacityFindings(l, fs.mountpoint, m, findings);
+  }
   for (size_t i = first; i < findings->size(); ++i) {
     v.status = Worse(v.status, (*findings)[i].severity);
   }
@@ -350,8 +441,9 @@ std::string_view SectionTitle(std::string_view section) {
   return "";
 }
 
-Limits LimitsFrom(const Thresholds& t) {
+Limits LimitsFrom(const Thresholds& t, const AlertFamilies& families) {
   Limits l;
+  l.families = families;
   l.disk_warning_avail_ratio = t.disk_space.warning.ratio;
   l.disk_critical_avail_ratio = t.disk_space.critical.ratio;
   l.emergency_used_ratio = t.disk_space.emergency_used.ratio;
@@ -361,6 +453,13 @@ Limits LimitsFrom(const Thresholds& t) {
   l.most_space_share = t.wal.max_filesystem_share;
   l.wal_retention_seconds = t.wal.retention.seconds();
   l.wal_max_segments = t.wal.max_segments;
+  l.backups_component = t.backups.component;
+  l.backup_max_age_seconds = t.backups.max_age.seconds();
+  l.backup_retention_seconds = t.backups.retention.seconds();
+  l.backup_max_count = t.backups.max_count;
+  l.tmp_component = t.tmp.component;
+  l.tmp_max_files = t.tmp.max_files;
+  l.tmp_max_bytes = t.tmp.max_bytes;
   return l;
 }
 

@@ -175,7 +175,7 @@ diagnose::Numbers WalkNumbers(const Config& config) {
 std::string DiagnoseJson(const Snapshot& snapshot, const Config& config) {
   return diagnose::RenderJson(diagnose::Diagnose(
       NumbersFromSnapshot(snapshot, config, "exporter", WallSeconds()),
-      diagnose::LimitsFrom(config.thresholds)));
+      diagnose::LimitsFrom(config.thresholds, config.alerts)));
 }
 
 }  // namespace stemedb::exporter

@@ -38,6 +38,8 @@ constexpr const char* kInodeCritical = "StemeDBInodeExhaustionCritical";
 constexpr const char* kWillFill = "StemeDBDiskWillFillSoon";
 constexpr const char* kScanFailing = "StemeDBDiskScanFailing";
 constexpr const char* kScanStale = "StemeDBDiskScanStale";
+constexpr const char* kScanIncomplete = "StemeDBDiskScanIncomplete";
+constexpr const char* kWillFillVerySoon = "StemeDBDiskWillFillVerySoon";
 
 std::string Str(std::string_view s) { return std::string(s); }
 
@@ -50,6 +52,16 @@ std::string Dash(std::string_view metric, std::string_view extra = "") {
 
 constexpr const char* kCompLegend = "{{instance}} {{component}}";
 
+// Seconds until `metric` reaches 0 at the rate of the last `lookback`:
+// only where it is falling, and only on a series at least `lookback` old
+// (a new node's first minutes of noise predict nothing).
+std::string TimeUntilZero(std::string_view metric, const Duration& lookback,
+                          const std::vector<std::string>& matchers) {
+  const std::string sel = Selector(metric, matchers);
+  return "(\n  " + sel + "\n    / (-deriv(" + sel + "[" + lookback.text +
+         "]) > 0)\n  and " + sel + " offset " + lookback.text + "\n)";
+}
+
 class Catalog {
  public:
   explicit Catalog(const Config& config)
@@ -58,28 +70,56 @@ class Catalog {
         fs_(FilesystemMetricsFor(config)),
         job_(LabelMatch("job", config.alerting.job)) {}
 
-  // The alerts in rule-file order, one line each.
+  // The alerts of the enabled families in rule-file order, one line each.
   std::vector<AlertRule> Entries() const {
-    return {
-        DiskSpaceWarning(),        // Quick Diagnosis: df -h
-        DiskSpaceCritical(),       // Quick Diagnosis: df -h
-        DiskSpaceEmergency(),      // §1: disk above 98%
-        InodeWarning(),            // §4: df -i
-        InodeCritical(),           // §4: df -i
-        WillFillSoon(),            // Capacity Planning
-        WalRetention(),            // §2
-        WalTooManySegments(),      // §2
-        WalFillingFilesystem(),    // §2: "WAL using most space?"
-        BackupTooOld(),            // §1 step 2 needs a recent backup
-        BackupsMissing(),          // §1 step 2
-        BackupsBeyondRetention(),  // Prevention 3
-        TmpAccumulating(),         // §4
-        CleanupNotRunning(),       // Common Cause 1
-        ExporterDown(),            // Monitoring
-        ExporterAbsent(),          // Monitoring
-        ScanFailing(),             // Monitoring
-        ScanStale(),               // Monitoring
+    const AlertFamilies& on = c_.alerts;
+    std::vector<AlertRule> out;
+    auto family = [&out](bool enabled, std::vector<AlertRule> alerts) {
+      if (!enabled) return;
+      for (AlertRule& a : alerts) out.push_back(std::move(a));
     };
+    family(on.disk_space, {
+                              DiskSpaceWarning(),    // Quick Diagnosis: df -h
+                              DiskSpaceCritical(),   // Quick Diagnosis: df -h
+                              DiskSpaceEmergency(),  // §1: disk above 98%
+                          });
+    family(on.inodes, {
+                          InodeWarning(),   // §4: df -i
+                          InodeCritical(),  // §4: df -i
+                      });
+    family(on.fill_prediction, {
+                                   WillFillSoon(),        // Capacity Planning
+                                   WillFillVerySoon(),    // §1 or §5, now
+                                   InodesWillFillSoon(),  // §4
+                               });
+    family(on.filesystem_health, {
+                                     FilesystemReadOnly(),     // no writes
+                                     FilesystemStatFailing(),  // hung mount
+                                 });
+    family(on.wal, {
+                       WalRetention(),          // §2
+                       WalTooManySegments(),    // §2
+                       WalFillingFilesystem(),  // §2: "WAL using most space?"
+                   });
+    family(on.backups, {
+                           BackupTooOld(),    // §1 step 2 needs a backup
+                           BackupsMissing(),  // §1 step 2
+                           BackupsBeyondRetention(),     // Prevention 3
+                           BackupsOlderThanRetention(),  // Prevention 3
+                       });
+    family(on.tmp, {TmpAccumulating()});        // §4
+    family(on.cleanup, {CleanupNotRunning()});  // Common Cause 1
+    family(on.exporter, {
+                            ExporterDown(),        // Monitoring
+                            ExporterAbsent(),      // Monitoring
+                            ConfigReloadFailed(),  // Monitoring
+                        });
+    family(on.scan, {
+                        ScanFailing(),     // Monitoring
+                        ScanStale(),       // Monitoring
+                        ScanIncomplete(),  // Monitoring
+                    });
+    return out;
   }
 
  private:
@@ -133,20 +173,23 @@ class Catalog {
     const FillPrediction& fp = t_.fill_prediction;
     AlertRule a = Base(kWillFill, "warning", kSectionCapacity, fp.for_duration,
                        {{"ratio", fp.avail_ratio_below},
-                        {"horizon_seconds", fp.horizon.seconds()}});
-    a.expr = "(\n  " + Ratio(fs_.avail, fs_.size) + "\n) < " +
-             FormatNumber(fp.avail_ratio_below) + "\nand predict_linear(" +
-             Selector(fs_.avail, {fs_.matchers}) + "[" + fp.lookback.text +
-             "], " + FormatSeconds(fp.horizon.value.count()) + ") < 0\nand " +
-             Writable();
+                        {"horizon_seconds", fp.horizon.seconds()},
+                        {"lookback_seconds", fp.lookback.seconds()}});
+    // The record's expression inline: rule groups evaluate independently,
+    // so an alert reading the record would lag it by an evaluation.
+    a.expr = TimeUntilZero(fs_.avail, fp.lookback, {fs_.matchers}) + " < " +
+             FormatSeconds(fp.horizon.value.count()) + "\nand (\n  " +
+             Ratio(fs_.avail, fs_.size) + "\n) < " +
+             FormatNumber(fp.avail_ratio_below) + "\nand " + Writable();
     a.summary =
         "Filesystem is predicted to fill within " + fp.horizon.text + ".";
     a.description = FsWhere() +
-                    " has {{ $value | humanizePercentage }} space available "
-                    "and, at the rate of the last " +
-                    fp.lookback.text + ", will be full within " +
-                    fp.horizon.text + ".";
-    a.scenario = scenarios::FillPrediction;
+                    " will be full in {{ $value | humanizeDuration }} at the "
+                    "rate of the last " +
+                    fp.lookback.text + " (warning horizon " + fp.horizon.text +
+                    "; below " + FormatPercent(fp.avail_ratio_below) +
+                    "% available).";
+    a.scenario = scenarios::TimeUntilFull;
     const std::string avail = Dash(m::kFilesystemAvailBytes);
     Panel p;
     p.type = "stat";
@@ -154,16 +197,95 @@ class Catalog {
     p.description =
         "Available bytes divided by the rate they fell over the last " +
         fp.lookback.text +
-        " (the alert's lookback); infinite when not falling. Red below the "
-        "prediction horizon of " +
+        " (the alert's lookback); no value when not falling or with less "
+        "history than that. Red below the prediction horizon of " +
         fp.horizon.text + ".";
     p.unit = "s";
     p.base_color = "red";
     p.steps = {{"green", fp.horizon.seconds()}};
-    p.targets = {{avail + " / clamp_min(-deriv(" + avail + "[" +
-                      fp.lookback.text + "]), 0)",
+    p.targets = {{Dash(m::kRecordFilesystemTimeUntilFull),
                   "{{instance}} {{mountpoint}}"}};
     a.panels.push_back(p);
+    return a;
+  }
+
+  // The page for a disk that fills fast: its own short window, so a burst
+  // is seen within minutes, and a tighter ratio guard for nightly spikes.
+  AlertRule WillFillVerySoon() const {
+    const FillPrediction::Critical& fc = t_.fill_prediction.critical;
+    AlertRule a =
+        Base(kWillFillVerySoon, "critical", kSectionEmergency, fc.for_duration,
+             {{"ratio", fc.avail_ratio_below},
+              {"horizon_seconds", fc.horizon.seconds()},
+              {"lookback_seconds", fc.lookback.seconds()}});
+    a.expr = TimeUntilZero(fs_.avail, fc.lookback, {fs_.matchers}) + " < " +
+             FormatSeconds(fc.horizon.value.count()) + "\nand (\n  " +
+             Ratio(fs_.avail, fs_.size) + "\n) < " +
+             FormatNumber(fc.avail_ratio_below) + "\nand " + Writable();
+    a.summary = "Filesystem will be full within " + fc.horizon.text + ".";
+    a.description = FsWhere() +
+                    " will be full in {{ $value | humanizeDuration }} at the "
+                    "rate of the last " +
+                    fc.lookback.text + " (critical horizon " + fc.horizon.text +
+                    "; below " + FormatPercent(fc.avail_ratio_below) +
+                    "% available); free space now (§1) or expand (§5).";
+    a.inhibits = {kWillFill};
+    a.inhibit_equal = FsEqual();
+    a.scenario = scenarios::TimeUntilFull;
+    return a;
+  }
+
+  AlertRule InodesWillFillSoon() const {
+    const FillPrediction& fp = t_.fill_prediction;
+    AlertRule a = Base("StemeDBInodesWillFillSoon", "warning", kSectionInodes,
+                       fp.for_duration,
+                       {{"ratio", fp.avail_ratio_below},
+                        {"horizon_seconds", fp.horizon.seconds()},
+                        {"lookback_seconds", fp.lookback.seconds()}});
+    a.expr = TimeUntilZero(fs_.files_free, fp.lookback, {fs_.matchers}) +
+             " < " + FormatSeconds(fp.horizon.value.count()) + "\nand (\n  " +
+             Selector(fs_.files_free, {fs_.matchers}) + "\n    / (" +
+             Selector(fs_.files, {fs_.matchers}) + " > 0)\n) < " +
+             FormatNumber(fp.avail_ratio_below) + "\nand " + Writable();
+    a.summary = "Filesystem is predicted to run out of inodes within " +
+                fp.horizon.text + ".";
+    a.description = FsWhere() +
+                    " will run out of inodes in {{ $value | humanizeDuration "
+                    "}} at the rate of the last " +
+                    fp.lookback.text + " (horizon " + fp.horizon.text +
+                    "; below " + FormatPercent(fp.avail_ratio_below) +
+                    "% of inodes free).";
+    a.scenario = scenarios::InodesTimeUntilFull;
+    return a;
+  }
+
+  // Every other disk alert skips a read-only filesystem (it is not filling
+  // up), so this one must page: the database cannot write there.
+  AlertRule FilesystemReadOnly() const {
+    const FilesystemHealthThresholds& h = t_.filesystem_health;
+    AlertRule a = Base("StemeDBFilesystemReadOnly", "critical",
+                       kSectionQuickDiagnosis, h.readonly_for, {});
+    a.expr = Selector(fs_.readonly, {fs_.matchers}) + " == 1";
+    a.summary = "Filesystem is mounted read-only.";
+    a.description = FsWhere() +
+                    " is read-only (a remount after errors, such as ext4 "
+                    "errors=remount-ro after a full disk): StemeDB cannot "
+                    "write, and the space alerts skip it.";
+    a.scenario = scenarios::FilesystemFlag;
+    return a;
+  }
+
+  AlertRule FilesystemStatFailing() const {
+    const FilesystemHealthThresholds& h = t_.filesystem_health;
+    AlertRule a = Base("StemeDBFilesystemStatFailing", "warning",
+                       kSectionMonitoring, h.stat_failing_for, {});
+    a.expr = Selector(m::kFilesystemStatSuccess, {job_}) + " == 0";
+    a.summary = "Filesystem does not answer statfs.";
+    a.description = FsWhere() +
+                    " did not answer statfs within the exporter's timeout "
+                    "(a hung mount?); its space and inode numbers are "
+                    "stale.";
+    a.scenario = scenarios::FilesystemFlag;
     return a;
   }
 
@@ -229,13 +351,19 @@ class Catalog {
         Selector(m::kComponentFilesystemInfo, {job_, comp}) +
         "\n)\n  / on (job, instance, mountpoint, device) group_left\n    " +
         Selector(m::kFilesystemSizeBytes, {job_}) + "\n  > " +
-        FormatNumber(share);
+        FormatNumber(share) + "\nand on (job, instance, mountpoint, device)\n" +
+        "  count by (job, instance, mountpoint, device) (\n    " +
+        Selector(m::kComponentFilesystemInfo,
+                 {job_, Str(m::kComponent) + "!=" + PromQuote(wal.component)}) +
+        "\n  )";
     a.summary =
         "WAL takes more than " + FormatPercent(share) + "% of its filesystem.";
     a.description = CompWhere() +
                     " takes {{ $value | humanizePercentage }} of filesystem "
                     "{{ $labels.mountpoint }}, more than " +
-                    FormatPercent(share) + "%.";
+                    FormatPercent(share) +
+                    "%, crowding the components it shares it with (a "
+                    "volume of its own is left to the space alerts).";
     a.scenario = scenarios::FilesystemShareAbove;
     return a;
   }
@@ -271,15 +399,23 @@ class Catalog {
     return a;
   }
 
+  // A node younger than the backup age limit has not had its first
+  // backup yet: the exporter's own age guards it.
   AlertRule BackupsMissing() const {
     const BackupThresholds& bk = t_.backups;
     AlertRule a = Base("StemeDBBackupsMissing", "warning", kSectionEmergency,
-                       bk.for_duration, {});
+                       bk.for_duration, {{"seconds", bk.max_age.seconds()}});
     a.component = bk.component;
-    a.expr = Selector(m::kSegments, {job_, Comp(bk.component)}) + " == 0";
+    a.expr = Selector(m::kSegments, {job_, Comp(bk.component)}) +
+             " == 0\nand on (job, instance)\n  time() - " +
+             Selector(m::kProcessStartTimeSeconds, {job_}) + " > " +
+             FormatSeconds(bk.max_age.value.count());
     a.summary = "No backup exists.";
-    a.description = CompWhere() + " holds no backup.";
-    a.scenario = scenarios::NoSegments;
+    a.description = CompWhere() +
+                    " holds no backup, and the exporter has watched it for "
+                    "more than " +
+                    bk.max_age.text + ".";
+    a.scenario = scenarios::NoSegmentsOnOldNode;
     return a;
   }
 
@@ -288,24 +424,17 @@ class Catalog {
     const double count = static_cast<double>(bk.max_count);
     AlertRule a =
         Base("StemeDBBackupsBeyondRetention", "info", kSectionConfigChanges,
-             bk.for_duration,
-             {{"count", count}, {"retention_seconds", bk.retention.seconds()}});
+             bk.for_duration, {{"count", count}});
     a.component = bk.component;
     const std::string comp = Comp(bk.component);
-    const std::string segments = Selector(m::kSegments, {job_, comp});
-    // The `and` keeps the count as the value whichever limit is exceeded,
-    // so one description fits both.
-    a.expr = segments + " > " + std::to_string(bk.max_count) + "\nor (\n  " +
-             segments + "\n  and time() - " +
-             Selector(m::kOldestSegmentTimestamp, {job_, comp}) + "\n    > " +
-             FormatSeconds(bk.retention.value.count()) + "\n)";
-    a.summary = "Backups are kept beyond their retention.";
+    a.expr = Selector(m::kSegments, {job_, comp}) + " > " +
+             std::to_string(bk.max_count);
+    a.summary = "More backups are kept than the retention allows.";
     a.description = CompWhere() +
-                    " holds {{ $value | printf \"%.0f\" }} backups; "
-                    "retention is " +
-                    std::to_string(bk.max_count) + " backups and " +
-                    bk.retention.text + ".";
-    a.scenario = scenarios::BeyondRetention;
+                    " holds {{ $value | printf \"%.0f\" }} backups, more "
+                    "than the retention of " +
+                    std::to_string(bk.max_count) + ".";
+    a.scenario = scenarios::SegmentCountAbove;
     Panel p;
     p.type = "stat";
     p.title = "Backups";
@@ -318,6 +447,24 @@ class Catalog {
     p.steps = {{"green", 1}, {"yellow", count + 1}};
     p.targets = {{Dash(m::kSegments, comp), "{{instance}}"}};
     a.panels.push_back(p);
+    return a;
+  }
+
+  AlertRule BackupsOlderThanRetention() const {
+    const BackupThresholds& bk = t_.backups;
+    AlertRule a =
+        Base("StemeDBBackupsOlderThanRetention", "info", kSectionConfigChanges,
+             bk.for_duration, {{"seconds", bk.retention.seconds()}});
+    a.component = bk.component;
+    a.expr = "time() - " +
+             Selector(m::kOldestSegmentTimestamp, {job_, Comp(bk.component)}) +
+             "\n  > " + FormatSeconds(bk.retention.value.count());
+    a.summary = "Backups are kept longer than the retention.";
+    a.description = "The oldest backup in " + CompWhere() +
+                    " is {{ $value | humanizeDuration }} old, beyond the "
+                    "retention of " +
+                    bk.retention.text + ".";
+    a.scenario = scenarios::OldestSegmentAge;
     return a;
   }
 
@@ -423,6 +570,18 @@ class Catalog {
     return a;
   }
 
+  AlertRule ConfigReloadFailed() const {
+    AlertRule a = Base("StemeDBDiskConfigReloadFailed", "warning",
+                       kSectionMonitoring, t_.exporter.for_duration, {});
+    a.expr = Selector(m::kConfigReloadSuccess, {job_}) + " == 0";
+    a.summary = "The disk exporter's last configuration reload failed.";
+    a.description =
+        "The disk exporter {{ $labels.instance }} refused its last "
+        "configuration reload and runs the previous one; its log says why.";
+    a.scenario = scenarios::ReloadFailed;
+    return a;
+  }
+
   AlertRule ScanFailing() const {
     AlertRule a = Base(kScanFailing, "warning", kSectionMonitoring,
                        t_.exporter.for_duration, {});
@@ -464,6 +623,23 @@ class Catalog {
                       " are stale (StemeDBDiskScanStale).",
                   "s", ex.scan_stale_after.seconds(),
                   "time() - " + Dash(m::kLastScanSuccessTimestamp)));
+    return a;
+  }
+
+  // A walk that could not account for part of its tree (an unreadable
+  // directory) still succeeds; its sizes are a lower bound.
+  AlertRule ScanIncomplete() const {
+    AlertRule a = Base(kScanIncomplete, "warning", kSectionMonitoring,
+                       t_.exporter.for_duration, {});
+    a.expr = Selector(kUnaccountedMetric, {job_}) + " > 0";
+    a.summary = "A component's numbers are incomplete.";
+    a.description =
+        "The exporter could not account for {{ $value | printf "
+        "\"%.0f\" }} entries of " +
+        CompWhere() +
+        " (reason {{ $labels.reason }}); its sizes are a lower "
+        "bound.";
+    a.scenario = scenarios::Unaccounted;
     return a;
   }
 
@@ -651,6 +827,16 @@ RuleGroup BuildRecordingRules(const Config& config) {
   g.records.push_back(
       {Str(m::kRecordComponentGrowthRate),
        "deriv(" + Selector(m::kComponentAllocatedBytes, {job}) + "[1h])"});
+  // Time until full per filesystem, read by the fill alerts and the
+  // dashboard; absent while not filling or without a lookback of history.
+  const FilesystemMetrics fs = FilesystemMetricsFor(config);
+  const Duration& lookback = config.thresholds.fill_prediction.lookback;
+  g.records.push_back({Str(m::kRecordFilesystemTimeUntilFull),
+                       TimeUntilZero(fs.avail, lookback, {fs.matchers})});
+  g.records.push_back({Str(m::kRecordFilesystemInodesTimeUntilFull),
+                       TimeUntilZero(fs.files_free, lookback, {fs.matchers}) +
+                           "\nand " + Selector(fs.files, {fs.matchers}) +
+                           " > 0"});
   return g;
 }
 

@@ -132,7 +132,8 @@ class Generator {
                       std::vector<std::pair<Labels, double>> samples) {
       out += "      - expr: " + std::string(record) + "\n";
       out += "        eval_time: 5m\n";
-      out += "        exp_samples:\n";
+      out += samples.empty() ? "        exp_samples: []\n"
+                             : "        exp_samples:\n";
       for (const auto& [l, v] : samples) {
         out += "          - labels: " +
                YamlSingleQuoted(SeriesText(std::string(record), l)) + "\n";
@@ -145,6 +146,9 @@ class Generator {
            {{rw, 1 - avail / kFsSize}, {none, 1 - avail / kFsSize}});
     // No sample for the filesystem without inodes: files > 0 guards it.
     expect(m::kRecordFilesystemInodesFreeRatio, {{rw, files_free / kFsFiles}});
+    // Not filling: no time until full (the fill alerts test the values).
+    expect(m::kRecordFilesystemTimeUntilFull, {});
+    expect(m::kRecordFilesystemInodesTimeUntilFull, {});
     return out;
   }
 

@@ -21,6 +21,10 @@ std::string Series::Notation() const {
   for (const Phase& p : phases) {
     if (p.count <= 0) continue;
     if (!out.empty()) out += " ";
+    if (p.missing) {  // promtool: "_xN" is N missing samples
+      out += p.count == 1 ? "_" : "_x" + std::to_string(p.count);
+      continue;
+    }
     out += FormatNumber(p.start);
     if (p.count == 1) continue;
     if (p.step > 0) out += "+" + FormatNumber(p.step);
@@ -34,6 +38,7 @@ std::string Series::Notation() const {
 double Series::At(int index) const {
   for (const Phase& p : phases) {
     if (index < p.count) {
+      if (p.missing) return std::nan("");
       double v = p.start;
       for (int i = 0; i < index; ++i) v += p.step;
       return v;
@@ -305,34 +310,83 @@ Scenario InodesFreeBelow(const TestFixture& f, const AlertRule& a) {
   return s;
 }
 
-// Falls steadily so that from the threshold the disk is full after half the
-// horizon; crosses the ratio guard at index `start`.
-Scenario FillPrediction(const TestFixture& f, const AlertRule& a) {
-  int total = 0;
-  Scenario s = Begin(a,
-                     "fires after its for; silent while not falling and on a "
-                     "read-only filesystem",
-                     &total);
-  const double horizon_min = a.Limit("horizon_seconds") / 60;
-  const double guard = std::floor(kFsSize * a.Limit("ratio"));
-  const double drop = std::ceil(guard / std::max(1.0, horizon_min / 2)) + 2;
-  const double first = guard - 1 + drop * s.start;
+namespace {
+
+// Falls one unit a second on a filesystem of `size` units, so the time
+// until full in seconds is the value itself; crosses the ratio guard at
+// index `start`, with half the horizon left, after a lookback of history.
+// Values sit half a unit off whole seconds: humanizeDuration truncates.
+Scenario Filling(const TestFixture& f, const AlertRule& a, bool inodes) {
   const FilesystemMetrics& fs = f.fs();
-  for (const char* inst : {kRw, kRo, kNoInodes}) {
-    s.series.push_back(Constant(fs.size, f.Fs(inst), kFsSize, total));
+  const std::string& total_metric = inodes ? fs.files : fs.size;
+  const std::string& left_metric = inodes ? fs.files_free : fs.avail;
+  const double horizon = a.Limit("horizon_seconds");
+  const int lookback =
+      TestFixture::ForSteps({std::chrono::milliseconds(static_cast<int64_t>(
+                                 a.Limit("lookback_seconds") * 1000)),
+                             ""});
+  Scenario s;
+  s.title =
+      "fires after its for; silent on a read-only filesystem, while not "
+      "falling, and on a node younger than the lookback";
+  s.start = lookback + kLeadIn;
+  const int total = s.start + TestFixture::SamplesAfter(a);
+  const double guard = std::floor(horizon / 2);  // left at `start`
+  const double size = std::ceil(guard / a.Limit("ratio"));
+  const double at_start = guard - 0.5;
+  const double first = at_start + 60.0 * s.start;
+  for (const char* inst : {kRw, kRo, kNoInodes, kBare}) {
+    s.series.push_back(Constant(total_metric, f.Fs(inst), size, total));
     s.series.push_back(
         Constant(fs.readonly, f.Fs(inst), inst == kRo ? 1 : 0, total));
   }
-  Series falling{fs.avail, f.Fs(kRw), {{first, -drop, total}}};
+  const Series falling{left_metric, f.Fs(kRw), {{first, -60, total}}};
   s.series.push_back(falling);
-  s.series.push_back({fs.avail, f.Fs(kRo), {{first, -drop, total}}});
+  s.series.push_back({left_metric, f.Fs(kRo), {{first, -60, total}}});
   // Low but flat: the guard holds, the prediction does not.
   s.series.push_back(
-      Constant(fs.avail, f.Fs(kNoInodes), std::floor(guard / 2), total));
+      Constant(left_metric, f.Fs(kNoInodes), std::floor(guard / 2), total));
+  // New: first scraped less than a lookback before the alert would fire.
+  const int born =
+      s.start + TestFixture::ForSteps(a.for_duration) - lookback + 1;
+  s.series.push_back(
+      {left_metric,
+       f.Fs(kBare),
+       {{0, 0, born, true}, {first - 60.0 * born, -60, total - born}}});
   const Labels rw = f.Fs(kRw);
   s.expect = [rw, falling](int k) {
-    return std::vector<Expected>{{rw, falling.At(k) / kFsSize, ""}};
+    return std::vector<Expected>{{rw, falling.At(k), ""}};
   };
+  return s;
+}
+
+}  // namespace
+
+Scenario TimeUntilFull(const TestFixture& f, const AlertRule& a) {
+  return Filling(f, a, false);
+}
+
+Scenario InodesTimeUntilFull(const TestFixture& f, const AlertRule& a) {
+  return Filling(f, a, true);
+}
+
+// The expression says which way the flag goes: "== 1" raises it.
+Scenario FilesystemFlag(const TestFixture& f, const AlertRule& a) {
+  int total = 0;
+  Scenario s = Begin(a, "fires after its for; only on that filesystem", &total);
+  const bool exporter_metric =
+      a.expr.starts_with(std::string(m::kFilesystemStatSuccess));
+  const std::string metric = exporter_metric
+                                 ? std::string(m::kFilesystemStatSuccess)
+                                 : f.fs().readonly;
+  const bool raise = a.expr.find("== 1") != std::string::npos;
+  const double healthy = raise ? 0 : 1;
+  const double bad = raise ? 1 : 0;
+  const Labels rw = exporter_metric ? f.ExporterFs(kRw) : f.Fs(kRw);
+  const Labels other = exporter_metric ? f.ExporterFs(kRo) : f.Fs(kRo);
+  s.series.push_back(Steady(metric, rw, healthy, bad, s.start, total));
+  s.series.push_back(Constant(metric, other, healthy, total));
+  s.expect = [rw, bad](int) { return std::vector<Expected>{{rw, bad, ""}}; };
   return s;
 }
 
@@ -348,14 +402,37 @@ Scenario SegmentCountAbove(const TestFixture& f, const AlertRule& a) {
   return SegmentCount(f, a, false);
 }
 
-Scenario NoSegments(const TestFixture& f, const AlertRule& a) {
-  return SegmentCount(f, a, true);
+// db-1's exporter started long before the backups vanished; db-2's has
+// just started, before any backup was due.
+Scenario NoSegmentsOnOldNode(const TestFixture& f, const AlertRule& a) {
+  int total = 0;
+  Scenario s = Begin(a,
+                     "fires after its for on an old node; silent on a node "
+                     "that just started",
+                     &total);
+  const std::string segments(m::kSegments);
+  const std::string start(m::kProcessStartTimeSeconds);
+  const double old_start = -a.Limit("seconds") - 3600;
+  s.series.push_back(
+      Steady(segments, f.Comp(a.component, kRw), 3, 0, s.start, total));
+  s.series.push_back(Constant(segments, f.Comp(a.component, kRo), 0, total));
+  s.series.push_back(
+      Constant(start, {{"instance", kRw}, {"job", f.job()}}, old_start, total));
+  s.series.push_back(
+      Constant(start, {{"instance", kRo}, {"job", f.job()}}, 0, total));
+  // Another component with no segments is not the backups.
+  s.series.push_back(Constant(segments, f.Comp(kDecoy), 0, total));
+  const Labels comp = f.Comp(a.component, kRw);
+  s.expect = [comp](int) { return std::vector<Expected>{{comp, 0, ""}}; };
+  return s;
 }
 
 Scenario FilesystemShareAbove(const TestFixture& f, const AlertRule& a) {
   int total = 0;
-  Scenario s =
-      Begin(a, "fires after its for; ignores other components", &total);
+  Scenario s = Begin(a,
+                     "fires after its for where it shares the filesystem; "
+                     "ignores other components and a volume of its own",
+                     &total);
   const double healthy = std::floor(kFsSize * a.Limit("ratio") / 2);
   const double crossing = std::floor(kFsSize * (1 + a.Limit("ratio")) / 2);
   const Labels fs = f.ExporterFs(kRw);
@@ -373,41 +450,22 @@ Scenario FilesystemShareAbove(const TestFixture& f, const AlertRule& a) {
                             total));
   s.series.push_back(Constant(std::string(m::kComponentAllocatedBytes),
                               f.Comp(kDecoy), kFsSize, total));
+  // A volume of its own (db-2): the WAL alone on it, as full as on db-1.
+  const Labels own = f.ExporterFs(kRo);
+  s.series.push_back(
+      Constant(std::string(m::kFilesystemSizeBytes), own, kFsSize, total));
+  Labels own_info = f.Comp(a.component, kRo);
+  own_info["mountpoint"] = own.at("mountpoint");
+  own_info["device"] = own.at("device");
+  s.series.push_back(
+      Constant(std::string(m::kComponentFilesystemInfo), own_info, 1, total));
+  s.series.push_back(Constant(std::string(m::kComponentAllocatedBytes),
+                              f.Comp(a.component, kRo), crossing, total));
   Labels out = f.Comp(a.component);
   out["mountpoint"] = fs.at("mountpoint");
   out["device"] = fs.at("device");
   s.expect = [out, crossing](int) {
     return std::vector<Expected>{{out, crossing / kFsSize, ""}};
-  };
-  return s;
-}
-
-Scenario BeyondRetention(const TestFixture& f, const AlertRule& a) {
-  int total = 0;
-  Scenario s = Begin(a,
-                     "fires on too many backups (db-1) and on too old a "
-                     "backup (db-2), not within both limits (db-3)",
-                     &total);
-  const double count = a.Limit("count");
-  const double then = Time(s.start) - a.Limit("retention_seconds") - 3600;
-  const std::string segments(m::kSegments);
-  const std::string oldest(m::kOldestSegmentTimestamp);
-  const int st = s.start;
-  s.series.push_back(
-      Steady(segments, f.Comp(a.component, kRw), count, count + 1, st, total));
-  s.series.push_back({oldest, f.Comp(a.component, kRw), {{0, 60, total}}});
-  s.series.push_back(
-      Constant(segments, f.Comp(a.component, kRo), count, total));
-  s.series.push_back(
-      Timestamp(oldest, f.Comp(a.component, kRo), then, st, total));
-  s.series.push_back(
-      Constant(segments, f.Comp(a.component, kNoInodes), count, total));
-  s.series.push_back(
-      {oldest, f.Comp(a.component, kNoInodes), {{0, 60, total}}});
-  const Labels rw = f.Comp(a.component, kRw);
-  const Labels ro = f.Comp(a.component, kRo);
-  s.expect = [rw, ro, count](int) {
-    return std::vector<Expected>{{rw, count + 1, ""}, {ro, count, ""}};
   };
   return s;
 }
@@ -452,6 +510,32 @@ Scenario ExporterDown(const TestFixture& f, const AlertRule& a) {
   s.series.push_back(Steady(kUpMetric, up, 1, 0, s.start, total));
   s.series.push_back(Constant(kUpMetric, With(up, "instance", kRo), 1, total));
   s.expect = [up](int) { return std::vector<Expected>{{up, 0, ""}}; };
+  return s;
+}
+
+Scenario ReloadFailed(const TestFixture& f, const AlertRule& a) {
+  int total = 0;
+  Scenario s =
+      Begin(a, "fires after its for; not for an exporter whose reload worked",
+            &total);
+  const Labels bad = {{"instance", kRw}, {"job", f.job()}};
+  const std::string metric(m::kConfigReloadSuccess);
+  s.series.push_back(Steady(metric, bad, 1, 0, s.start, total));
+  s.series.push_back(Constant(metric, With(bad, "instance", kRo), 1, total));
+  s.expect = [bad](int) { return std::vector<Expected>{{bad, 0, ""}}; };
+  return s;
+}
+
+Scenario Unaccounted(const TestFixture& f, const AlertRule& a) {
+  int total = 0;
+  Scenario s = Begin(
+      a, "fires after its for; only for the incomplete component", &total);
+  const std::string metric(kUnaccountedMetric);
+  const Labels db = With(f.Comp("db"), "reason", "permission");
+  s.series.push_back(Steady(metric, db, 0, 17, s.start, total));
+  s.series.push_back(
+      Constant(metric, With(f.Comp("wal"), "reason", "permission"), 0, total));
+  s.expect = [db](int) { return std::vector<Expected>{{db, 17, ""}}; };
   return s;
 }
 

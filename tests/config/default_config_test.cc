@@ -7,6 +7,7 @@
 
 #include <set>
 #include <string>
+#include <utility>
 
 #include "stemedb/config/config.h"
 #include "test_support.h"
@@ -106,6 +107,38 @@ TEST(DefaultConfigTest, EqualsStructDefaults) {
                      "exporter.scan_stale_after");
   ExpectSameDuration(pt.exporter.for_duration, dt.exporter.for_duration,
                      "exporter.for");
+
+  const FillPrediction::Critical& pc = pt.fill_prediction.critical;
+  const FillPrediction::Critical& dc = dt.fill_prediction.critical;
+  ExpectSameDuration(pc.horizon, dc.horizon,
+                     "fill_prediction.critical.horizon");
+  ExpectSameDuration(pc.lookback, dc.lookback,
+                     "fill_prediction.critical.lookback");
+  ExpectSameDuration(pc.for_duration, dc.for_duration,
+                     "fill_prediction.critical.for");
+  EXPECT_EQ(pc.avail_ratio_below, dc.avail_ratio_below);
+  ExpectSameDuration(pt.filesystem_health.readonly_for,
+                     dt.filesystem_health.readonly_for,
+                     "filesystem_health.readonly_for");
+  ExpectSameDuration(pt.filesystem_health.stat_failing_for,
+                     dt.filesystem_health.stat_failing_for,
+                     "filesystem_health.stat_failing_for");
+  const AlertFamilies& pf = parsed.alerts;
+  const AlertFamilies& df = declared.alerts;
+  for (const auto& [p, d] : std::initializer_list<std::pair<bool, bool>>{
+           {pf.disk_space, df.disk_space},
+           {pf.inodes, df.inodes},
+           {pf.fill_prediction, df.fill_prediction},
+           {pf.filesystem_health, df.filesystem_health},
+           {pf.wal, df.wal},
+           {pf.backups, df.backups},
+           {pf.tmp, df.tmp},
+           {pf.cleanup, df.cleanup},
+           {pf.exporter, df.exporter},
+           {pf.scan, df.scan}}) {
+    EXPECT_TRUE(p);
+    EXPECT_EQ(p, d);
+  }
 
   const AlertingOptions& pa = parsed.alerting;
   const AlertingOptions& da = declared.alerting;
@@ -264,6 +297,22 @@ TEST(DefaultConfigTest, FileShowsEverySchemaKey) {
       "thresholds.reclaimable.for",
       "thresholds.exporter.scan_stale_after",
       "thresholds.exporter.for",
+      "thresholds.fill_prediction.critical.horizon",
+      "thresholds.fill_prediction.critical.lookback",
+      "thresholds.fill_prediction.critical.for",
+      "thresholds.fill_prediction.critical.avail_ratio_below",
+      "thresholds.filesystem_health.readonly_for",
+      "thresholds.filesystem_health.stat_failing_for",
+      "alerts.disk_space.enabled",
+      "alerts.inodes.enabled",
+      "alerts.fill_prediction.enabled",
+      "alerts.filesystem_health.enabled",
+      "alerts.wal.enabled",
+      "alerts.backups.enabled",
+      "alerts.tmp.enabled",
+      "alerts.cleanup.enabled",
+      "alerts.exporter.enabled",
+      "alerts.scan.enabled",
       "alerting.source",
       "alerting.node_exporter_selector",
       "alerting.job",

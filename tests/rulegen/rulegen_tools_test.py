@@ -3,7 +3,7 @@
 
 For the default config and each test config: generate into a temp dir, then
 promtool check rules (--lint=all, lint fatal), promtool test rules on the
-generated tests, amtool check-config, and the dashboard's JSON contract.
+generated tests, vmalert -dryRun, amtool check-config, and the dashboard's JSON contract.
 Then proves the generated tests have teeth (mutated rules must fail them),
 that --check detects drift and writes nothing, and that a bad config exits 2
 and writes nothing. Stdlib only.
@@ -69,6 +69,10 @@ def check_with_tools(out, label):
              os.path.join(rules_dir, "stemedb-disk.rules.test.yml")])
     check(r.returncode == 0 and "SUCCESS" in r.stdout,
           f"{label}: promtool test rules: {r.stdout}{r.stderr}")
+    # VictoriaMetrics' rule evaluator reads the same file.
+    r = run(["vmalert", "-dryRun",
+             "-rule=" + os.path.join(rules_dir, "stemedb-disk.rules.yml")])
+    check(r.returncode == 0, f"{label}: vmalert -dryRun: {r.stdout}{r.stderr}")
     r = run(["amtool", "check-config",
              os.path.join(out, "deploy/alertmanager/alertmanager.yml")])
     check(r.returncode == 0, f"{label}: amtool check-config: {r.stdout}{r.stderr}")
@@ -122,7 +126,8 @@ def main():
 
     configs = [("default", None)] + [
         (name, os.path.join(args.data, name))
-        for name in ("node-exporter.yaml", "fast.yaml", "largest-counts.yaml")]
+        for name in ("node-exporter.yaml", "fast.yaml", "largest-counts.yaml",
+                     "families-off.yaml")]
     with tempfile.TemporaryDirectory(prefix="rulegen_tools.") as tmp:
         for label, config in configs:
             out = os.path.join(tmp, label)
@@ -131,6 +136,13 @@ def main():
             check(files_under(out) == EXPECTED_FILES,
                   f"{label}: files written: {files_under(out)}")
             check_with_tools(out, label)
+            if label == "families-off.yaml":
+                with open(os.path.join(out, "rules/stemedb-disk.rules.yml")) as f:
+                    text = f.read()
+                check("StemeDBBackup" not in text and "StemeDBWAL" not in text,
+                      f"{label}: a disabled family's alerts are in the rules")
+                check("StemeDBDiskSpaceWarning" in text,
+                      f"{label}: an enabled family's alerts are missing")
 
             # Byte stability: a second run into another directory is equal.
             again = os.path.join(tmp, label + ".again")

@@ -40,9 +40,14 @@ TEST(RulesTest, EveryAlertTheIssueAsksFor) {
       "StemeDBWALRetentionExceeded", "StemeDBWALTooManySegments",
       "StemeDBWALFillingFilesystem", "StemeDBDiskWillFillSoon",
       "StemeDBBackupTooOld", "StemeDBBackupsMissing",
-      "StemeDBBackupsBeyondRetention", "StemeDBTmpFilesAccumulating",
-      "StemeDBDiskExporterDown", "StemeDBDiskExporterAbsent",
-      "StemeDBDiskScanFailing", "StemeDBDiskScanStale",
+      "StemeDBBackupsBeyondRetention", "StemeDBBackupsOlderThanRetention",
+      "StemeDBTmpFilesAccumulating", "StemeDBDiskExporterDown",
+      "StemeDBDiskExporterAbsent", "StemeDBDiskScanFailing",
+      "StemeDBDiskScanStale",
+      // Failure modes that silence the others, and the short-horizon page.
+      "StemeDBFilesystemReadOnly", "StemeDBFilesystemStatFailing",
+      "StemeDBDiskScanIncomplete", "StemeDBDiskConfigReloadFailed",
+      "StemeDBDiskWillFillVerySoon", "StemeDBInodesWillFillSoon",
       // Cleanup is not running (Common Cause 1).
       "StemeDBCleanupNotRunning"};
   EXPECT_EQ(names, expected);
@@ -207,11 +212,55 @@ TEST(RulesTest, RecordingRulesUseTheContractNames) {
   for (const RecordingRule& r : rules.groups.at(0).records) {
     records.insert(r.record);
   }
-  EXPECT_EQ(records, (std::set<std::string>{
-                         std::string(metrics::kRecordFilesystemUsedRatio),
-                         std::string(metrics::kRecordFilesystemAvailRatio),
-                         std::string(metrics::kRecordFilesystemInodesFreeRatio),
-                         std::string(metrics::kRecordComponentGrowthRate)}));
+  EXPECT_EQ(records,
+            (std::set<std::string>{
+                std::string(metrics::kRecordFilesystemUsedRatio),
+                std::string(metrics::kRecordFilesystemAvailRatio),
+                std::string(metrics::kRecordFilesystemInodesFreeRatio),
+                std::string(metrics::kRecordComponentGrowthRate),
+                std::string(metrics::kRecordFilesystemTimeUntilFull),
+                std::string(metrics::kRecordFilesystemInodesTimeUntilFull)}));
+}
+
+// alerts.<family>.enabled: false drops exactly that family's alerts.
+TEST(RulesTest, DisabledFamiliesDropTheirAlerts) {
+  Config config = DefaultConfig();
+  config.alerts.backups = false;
+  config.alerts.wal = false;
+  const RuleSet rules = Build(config);
+  const size_t all = Build(DefaultConfig()).Alerts().size();
+  EXPECT_EQ(rules.Alerts().size(), all - 7);
+  for (const AlertRule* a : rules.Alerts()) {
+    EXPECT_EQ(a->name.find("Backup"), std::string::npos) << a->name;
+    EXPECT_EQ(a->name.find("WAL"), std::string::npos) << a->name;
+  }
+}
+
+// The read-only alert pages, and every other filesystem alert still skips a
+// read-only filesystem: together no read-only node is silent.
+TEST(RulesTest, ReadOnlyPagesWhereTheOthersAreSilent) {
+  const RuleSet rules = Build(DefaultConfig());
+  const AlertRule* ro = rules.FindAlert("StemeDBFilesystemReadOnly");
+  ASSERT_NE(ro, nullptr);
+  EXPECT_EQ(ro->severity, "critical");
+  EXPECT_EQ(ro->expr, std::string(metrics::kFilesystemReadonly) +
+                          "{job=\"stemedb_disk\"} == 1");
+}
+
+// Each backup retention alert names the limit that fired it, and only it.
+TEST(RulesTest, BackupRetentionDescriptionsStateTheirOwnFact) {
+  const RuleSet rules = Build(DefaultConfig());
+  const AlertRule* count = rules.FindAlert("StemeDBBackupsBeyondRetention");
+  const AlertRule* age = rules.FindAlert("StemeDBBackupsOlderThanRetention");
+  ASSERT_NE(count, nullptr);
+  ASSERT_NE(age, nullptr);
+  EXPECT_EQ(count->expr.find(" or "), std::string::npos);
+  EXPECT_EQ(count->description.find("7d"), std::string::npos);
+  EXPECT_NE(count->description.find("backups, more than the retention of 7"),
+            std::string::npos);
+  EXPECT_NE(age->description.find("humanizeDuration }} old, beyond the "
+                                  "retention of 7d"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -117,6 +117,21 @@ struct FillPrediction {  // predict_linear(avail[lookback], horizon) < 0
   // Only predict on filesystems already below this avail ratio, so a freshly
   // written large file on an empty disk does not page anybody.
   double avail_ratio_below = 0.40;
+  // The short-horizon page (StemeDBDiskWillFillVerySoon): full within
+  // `horizon` at the rate of the last `lookback`, below `avail_ratio_below`.
+  struct Critical {
+    Duration horizon{std::chrono::hours(4), "4h"};
+    Duration lookback{std::chrono::minutes(30), "30m"};
+    Duration for_duration{std::chrono::minutes(5), "5m"};
+    double avail_ratio_below = 0.25;
+  } critical;
+};
+
+// The filesystem's own health: read-only (the database cannot write) and
+// statfs that does not answer (the numbers are stale).
+struct FilesystemHealthThresholds {
+  Duration readonly_for{std::chrono::minutes(1), "1m"};
+  Duration stat_failing_for{std::chrono::minutes(5), "5m"};
 };
 
 struct WalThresholds {  // §2
@@ -165,6 +180,23 @@ struct Thresholds {
   TmpThresholds tmp;
   ReclaimableThresholds reclaimable;
   ExporterThresholds exporter;
+  FilesystemHealthThresholds filesystem_health;
+};
+
+// Alert families, each switched on or off as a whole (alerts.<family>.
+// enabled): a component absent by design (backups kept off-host) turns its
+// family off instead of living with an alert that never clears.
+struct AlertFamilies {
+  bool disk_space = true;       // StemeDBDiskSpace{Warning,Critical,Emergency}
+  bool inodes = true;           // StemeDBInodeExhaustion{,Critical}
+  bool fill_prediction = true;  // StemeDBDiskWillFill*, StemeDBInodesWillFill*
+  bool filesystem_health = true;  // read-only, statfs failing
+  bool wal = true;                // StemeDBWAL*
+  bool backups = true;            // StemeDBBackup*
+  bool tmp = true;                // StemeDBTmpFiles*
+  bool cleanup = true;            // StemeDBCleanupNotRunning
+  bool exporter = true;           // down, absent, config reload failed
+  bool scan = true;               // scans failing, stale or incomplete
 };
 
 enum class MetricsSource { kExporter, kNodeExporter };
@@ -250,6 +282,7 @@ struct Config {
   ScanOptions scan;
   CleanupOptions cleanup;
   Thresholds thresholds;
+  AlertFamilies alerts;
   AlertingOptions alerting;
   DashboardOptions dashboard;
   StemedbConfig stemedb;         // key stemedb_config (stemedb_config.h)

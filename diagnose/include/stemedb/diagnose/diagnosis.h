@@ -137,9 +137,20 @@ struct Limits {
   double most_space_share = 0.50;
   double wal_retention_seconds = 7 * 86400.0;  // StemeDBWALRetentionExceeded
   int64_t wal_max_segments = 100;              // StemeDBWALTooManySegments
+  std::string backups_component = "backups";
+  double backup_max_age_seconds = 36 * 3600.0;    // StemeDBBackupTooOld
+  double backup_retention_seconds = 7 * 86400.0;  // ...OlderThanRetention
+  int64_t backup_max_count = 7;  // StemeDBBackupsBeyondRetention
+  std::string tmp_component = "tmp";
+  int64_t tmp_max_files = 10000;             // StemeDBTmpFilesAccumulating
+  int64_t tmp_max_bytes = int64_t{1} << 30;  // StemeDBTmpFilesAccumulating
+  // The families switched off in the config report no finding, as their
+  // alerts do not exist.
+  AlertFamilies families;
 };
 
-Limits LimitsFrom(const Thresholds& thresholds);
+Limits LimitsFrom(const Thresholds& thresholds,
+                  const AlertFamilies& families = {});
 
 // The runbook's "If failed: Still >95% after cleanup -> §5".
 inline constexpr double kStillFullAfterCleanup = 0.95;

@@ -36,6 +36,7 @@ struct Phase {
   double start;
   double step;
   int count;
+  bool missing = false;  // `count` samples never scraped ("_xN")
 };
 
 struct Series {
@@ -117,24 +118,35 @@ Scenario DiskAvailBelow(const TestFixture& f, const AlertRule& a);
 Scenario DiskUsedAbove(const TestFixture& f, const AlertRule& a);
 // files_free/files below "ratio"; silent read-only and where files = 0.
 Scenario InodesFreeBelow(const TestFixture& f, const AlertRule& a);
-// avail/size below "ratio" and falling to 0 within "horizon_seconds".
-Scenario FillPrediction(const TestFixture& f, const AlertRule& a);
+// avail falling to 0 within "horizon_seconds" at the rate of the last
+// "lookback_seconds", below "ratio" of size; silent on a read-only twin, a
+// low but flat filesystem, and a node younger than the lookback.
+Scenario TimeUntilFull(const TestFixture& f, const AlertRule& a);
+// The same on files_free of files.
+Scenario InodesTimeUntilFull(const TestFixture& f, const AlertRule& a);
+// A per-filesystem flag raised (readonly 0 -> 1, stat_success 1 -> 0, by
+// the alert's expression); another filesystem keeps it healthy.
+Scenario FilesystemFlag(const TestFixture& f, const AlertRule& a);
 // time() - oldest segment timestamp above "seconds"; decoy component.
 Scenario OldestSegmentAge(const TestFixture& f, const AlertRule& a);
 // time() - newest segment timestamp above "seconds".
 Scenario NewestSegmentAge(const TestFixture& f, const AlertRule& a);
 // segments above "count".
 Scenario SegmentCountAbove(const TestFixture& f, const AlertRule& a);
-// segments == 0.
-Scenario NoSegments(const TestFixture& f, const AlertRule& a);
-// component bytes / its filesystem's size above "ratio".
+// segments == 0 on a node whose exporter is older than "seconds"; silent
+// on a node that just started.
+Scenario NoSegmentsOnOldNode(const TestFixture& f, const AlertRule& a);
+// component bytes / its filesystem's size above "ratio" where another
+// component shares the filesystem; silent on a volume of its own.
 Scenario FilesystemShareAbove(const TestFixture& f, const AlertRule& a);
-// segments above "count", or oldest older than "retention_seconds".
-Scenario BeyondRetention(const TestFixture& f, const AlertRule& a);
 // bytes above "max_bytes", or files above "max_files".
 Scenario TmpAccumulating(const TestFixture& f, const AlertRule& a);
 // up == 0.
 Scenario ExporterDown(const TestFixture& f, const AlertRule& a);
+// config_last_reload_successful == 0.
+Scenario ReloadFailed(const TestFixture& f, const AlertRule& a);
+// unaccounted entries > 0 for one component and reason.
+Scenario Unaccounted(const TestFixture& f, const AlertRule& a);
 // absent(up{job}).
 Scenario ExporterAbsent(const TestFixture& f, const AlertRule& a);
 // scan_success == 0.
