@@ -631,7 +631,7 @@ class Catalog {
   AlertRule ScanIncomplete() const {
     AlertRule a = Base(kScanIncomplete, "warning", kSectionMonitoring,
                        t_.exporter.for_duration, {});
-    a.expr = Selector(kUnaccountedMetric, {job_}) + " > 0";
+    a.expr = Selector(m::kScanUnaccountedEntries, {job_}) + " > 0";
     a.summary = "A component's numbers are incomplete.";
     a.description =
         "The exporter could not account for {{ $value | printf "

@@ -530,7 +530,7 @@ Scenario Unaccounted(const TestFixture& f, const AlertRule& a) {
   int total = 0;
   Scenario s = Begin(
       a, "fires after its for; only for the incomplete component", &total);
-  const std::string metric(kUnaccountedMetric);
+  const std::string metric(m::kScanUnaccountedEntries);
   const Labels db = With(f.Comp("db"), "reason", "permission");
   s.series.push_back(Steady(metric, db, 0, 17, s.start, total));
   s.series.push_back(

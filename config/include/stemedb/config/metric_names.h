@@ -141,18 +141,14 @@ inline constexpr std::string_view kRecordFilesystemAvailRatio =
     "stemedb_disk:filesystem_avail:ratio";
 inline constexpr std::string_view kRecordFilesystemInodesFreeRatio =
     "stemedb_disk:filesystem_files_free:ratio";
-inline constexpr std::string_view kRecordFilesystemTimeUntilFull =
-    "stemedb_disk:filesystem_time_until_full:seconds";
-inline constexpr std::string_view kRecordFilesystemInodesTimeUntilFull =
-    "stemedb_disk:filesystem_inodes_time_until_full:seconds";
-inline constexpr std::string_view kRecordComponentGrowthRate =
-    "stemedb_disk:component_allocated_bytes:deriv1h";
 // Seconds until a filesystem's bytes (inodes) run out at the recent rate;
 // present only where it is filling and has enough history.
 inline constexpr std::string_view kRecordFilesystemTimeUntilFull =
     "stemedb_disk:filesystem_time_until_full:seconds";
 inline constexpr std::string_view kRecordFilesystemInodesTimeUntilFull =
     "stemedb_disk:filesystem_inodes_time_until_full:seconds";
+inline constexpr std::string_view kRecordComponentGrowthRate =
+    "stemedb_disk:component_allocated_bytes:deriv1h";
 
 // Label names.
 inline constexpr std::string_view kComponent = "component";

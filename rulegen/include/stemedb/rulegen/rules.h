@@ -117,12 +117,6 @@ FilesystemMetrics FilesystemMetricsFor(const Config& config);
 // The scrape-health metric Prometheus itself writes.
 inline constexpr const char* kUpMetric = "up";
 
-// The walk's count of entries its numbers could not account for
-// (unreadable directories and the like), 0 when complete; labels
-// component, reason.
-inline constexpr std::string_view kUnaccountedMetric =
-    "stemedb_disk_scan_unaccounted_entries";
-
 struct RuleSet {
   std::vector<RuleGroup> groups;  // recording group first, then alerts
 
