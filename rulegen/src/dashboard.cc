@@ -1,6 +1,7 @@
 #include "stemedb/rulegen/dashboard.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -579,8 +580,10 @@ void AddComponentPanels(const DashboardOptions& options, int* next_id,
             " bytes a day (dashboard.growth_per_day). Above the line the "
             "volume fills sooner than planned (runbook Capacity Planning).",
         flow->Next(12), "Bps",
-        ThresholdSteps("green",
-                       {{"red", static_cast<double>(per_day) / 86400}}),
+        ThresholdSteps(
+            "green",
+            {{"red",
+              std::round(static_cast<double>(per_day) / 86400 * 1e6) / 1e6}}),
         {{Sel(m::kRecordComponentGrowthRate, comp) + " or (deriv(" +
               Sel(m::kComponentAllocatedBytes, comp) + "[1h]))",
           kCompLegend}},

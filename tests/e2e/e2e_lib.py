@@ -649,6 +649,10 @@ class TmpfsTestCase(WorkdirTestCase):
 
 # Grafana's variable syntaxes: $var, ${var}, ${var:format}, [[var]].
 GRAFANA_VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
+# What Grafana puts for its built-in variables with the test Prometheus'
+# 1 s scrape interval: $__rate_interval is max($__interval + scrape
+# interval, 4 * scrape interval).
+GRAFANA_BUILTINS = {"__rate_interval": "4s"}
 
 
 def dashboard_panels(items):

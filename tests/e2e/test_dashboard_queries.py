@@ -20,10 +20,6 @@ import time
 import e2e_lib as e2e
 
 WINDOW = 20  # seconds of data the range queries ask for
-# What Grafana puts for its built-in variables: $__rate_interval is
-# max($__interval + scrape interval, 4 * scrape interval); the test
-# Prometheus scrapes every second.
-GRAFANA_BUILTINS = {"__rate_interval": "4s"}
 # Panels whose empty answer means "healthy": firing alerts, and the
 # time-until-full recording rules, present only for a filesystem that is
 # filling with enough history. Their queries must still run.
@@ -64,8 +60,8 @@ class DashboardQueriesTest(e2e.TmpfsTestCase):
 
         def value(m):
             name = m.group(1) or m.group(2) or m.group(3)
-            if name in GRAFANA_BUILTINS:
-                return GRAFANA_BUILTINS[name]
+            if name in e2e.GRAFANA_BUILTINS:
+                return e2e.GRAFANA_BUILTINS[name]
             if name not in self.variables:
                 unknown.append(name)
                 return m.group(0)
