@@ -55,7 +55,12 @@ elif command -v systemctl >/dev/null; then
   # systemd installed but not running (a container, a chroot): offline.
   [ ${#units[@]} -eq 0 ] || systemctl disable --quiet "${units[@]}" 2>/dev/null
 else
-  for unit in "${units[@]}"; do deb-systemd-helper disable "$unit"; done
+  # No systemctl (a bare root): the helper dpkg's maintainer scripts use,
+  # which refuses to run unless it believes dpkg called it.
+  for unit in "${units[@]}"; do
+    DPKG_MAINTSCRIPT_PACKAGE=apt-quiet DPKG_MAINTSCRIPT_NAME=postinst \
+      deb-systemd-helper disable "$unit"
+  done
 fi
 for script in "${scripts[@]}"; do
   update-rc.d "$script" disable >/dev/null 2>&1 || true
