@@ -134,8 +134,8 @@ check "systemd-analyze security exposure $exposure <= 2.0"
 in_root systemctl is-enabled stemedb-disk-exporter.service | grep -qx enabled
 check "unit enabled"
 
-in_root man -P cat stemedb_disk_exporter | grep -q -- '--web.listen-address HOST:PORT'
-in_root man -P cat stemedb_rulegen | grep -q -- '--config FILE'
+in_root man -P cat stemedb_disk_exporter | grep -q -- '--web.listen-address=HOST:PORT'
+in_root man -P cat stemedb_rulegen | grep -q -- '--config=FILE'
 check "man stemedb_disk_exporter, man stemedb_rulegen"
 
 completions=$(in_root bash -c '. /usr/share/bash-completion/bash_completion
