@@ -176,7 +176,7 @@ Config Exporter::CurrentConfig() const {
 }
 
 diagnose::GrowthReport Exporter::Growth() const {
-  std::lock_guard<std::mutex> lock(shared_->mu);
+  std::lock_guard<std::mutex> lock(shared_->growth_mu);
   return shared_->growth.Report();
 }
 

@@ -53,7 +53,11 @@ Status Exporter::Reload(bool companion_failed) {
                              old_schedule.timeout == new_schedule.timeout;
   s.config = std::move(next);
   s.components = std::move(states);
-  s.growth.Retain(unchanged);
+  {
+    std::lock_guard<std::mutex> growth_lock(s.growth_mu);
+    s.growth.Retain(unchanged);
+    ++s.growth_epoch;  // collections read before now are of the old config
+  }
   if (!same_walk) s.cleanup = CleanupTracker(s.config);
   // A removed component's series disappear now, not at the next capacity
   // pass.

@@ -87,8 +87,13 @@ struct Exporter::Shared {
   // What the cleanup rules would free; rebuilt with the config.
   CleanupTracker cleanup;
   // What is growing: per-directory history fed by every complete
-  // collection (GET /diagnose/growth).
-  GrowthHistory growth;
+  // collection (GET /diagnose/growth). Fed outside mu, under its own
+  // mutex: at its cap an update takes tens of milliseconds, which scrapes
+  // (Exposition() takes mu) must not wait for. Lock order: mu, then
+  // growth_mu; never mu while holding growth_mu.
+  mutable std::mutex growth_mu;
+  GrowthHistory growth;       // GUARDED_BY(growth_mu)
+  uint64_t growth_epoch = 0;  // GUARDED_BY(growth_mu); bumped by Retain
   bool reload_success = true;
   uint64_t reload_failures = 0;
   bool stopping = false;
@@ -139,9 +144,21 @@ struct Exporter::Shared {
   // REQUIRES: mu held; `w` parallel to config.components (or empty).
   void ApplyWatchingLocked(const ComponentSource::WatchState& w);
 
-  // REQUIRES: mu held; results parallel to config.components.
+  // One complete collection of a component, for the growth history.
+  struct GrowthInput {
+    std::string component;
+    std::shared_ptr<const std::vector<measure::DirectoryRecord>> records;
+  };
+
+  // REQUIRES: mu held; results parallel to config.components. Appends the
+  // complete collections to `growth_inputs` (for FeedGrowth, outside mu).
   void ApplyWalkLocked(const std::vector<measure::ComponentStats>& results,
-                       double now);
+                       double now, std::vector<GrowthInput>* growth_inputs);
+
+  // REQUIRES: mu not held. Feeds `inputs` to the growth history unless a
+  // reload retained other components since `epoch` was read.
+  void FeedGrowth(const std::vector<GrowthInput>& inputs, uint64_t epoch,
+                  double now);
 
   // REQUIRES: mu held. Marks a walk that outlived its deadline as failed,
   // once, so a hung mount shows up as scan_success 0 while the walk thread

@@ -60,7 +60,8 @@ void Exporter::Shared::ApplyWatchingLocked(
 }
 
 void Exporter::Shared::ApplyWalkLocked(
-    const std::vector<measure::ComponentStats>& results, double now) {
+    const std::vector<measure::ComponentStats>& results, double now,
+    std::vector<GrowthInput>* growth_inputs) {
   bool in_time = true;
   for (size_t i = 0; i < results.size() && i < components.size(); ++i) {
     const auto& r = results[i];
@@ -74,8 +75,9 @@ void Exporter::Shared::ApplyWalkLocked(
       st.have_stats = true;
       // Only the top-20 lists stay: memory does not follow directories.
       st.top_directories = TopDirectoriesOf(r);
-      if (r.directory_list)
-        growth.Observe(config.components[i].name, *r.directory_list, now);
+      if (r.directory_list) {
+        growth_inputs->push_back({config.components[i].name, r.directory_list});
+      }
       st.stats.directory_list.reset();
     }
     if (st.last_success) st.last_success_timestamp = now;

@@ -42,17 +42,34 @@ void Exporter::Shared::Walk(bool once, bool scheduled) {
   std::vector<measure::ComponentStats> results = source_now->Collect(plan);
   const ComponentSource::WatchState watching = source_now->Watching();
   double now = WallSeconds();
-  std::lock_guard<std::mutex> lock(mu);
-  walk_in_progress = false;
-  if (generation == config_generation) {
-    ApplyWalkLocked(results, now);
-    ApplyWatchingLocked(watching);
-    cleanup.Apply(results);
-  }  // else a reload replaced the components mid-walk: a new walk is due.
-  ++walks_finished;
-  collect_done = std::max(collect_done, collect_ticket);
-  RenderLocked();
-  cv.notify_all();
+  std::vector<GrowthInput> growth_inputs;
+  uint64_t epoch = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    walk_in_progress = false;
+    if (generation == config_generation) {
+      ApplyWalkLocked(results, now, &growth_inputs);
+      ApplyWatchingLocked(watching);
+      cleanup.Apply(results);
+      std::lock_guard<std::mutex> growth_lock(growth_mu);
+      epoch = growth_epoch;
+    }  // else a reload replaced the components mid-walk: a new walk is due.
+    ++walks_finished;
+    collect_done = std::max(collect_done, collect_ticket);
+    RenderLocked();
+    cv.notify_all();
+  }
+  FeedGrowth(growth_inputs, epoch, now);
+}
+
+void Exporter::Shared::FeedGrowth(const std::vector<GrowthInput>& inputs,
+                                  uint64_t epoch, double now) {
+  if (inputs.empty()) return;
+  std::lock_guard<std::mutex> lock(growth_mu);
+  if (epoch != growth_epoch) return;  // a reload retained other components
+  for (const GrowthInput& in : inputs) {
+    growth.Observe(in.component, *in.records, now);
+  }
 }
 
 std::shared_ptr<ComponentSource> Exporter::Shared::SourceForLocked(

@@ -20,7 +20,8 @@
 // Time is a parameter (unix seconds), so tests and benchmarks drive a day
 // in a loop.
 //
-// Thread safety: thread-compatible; the engine calls it under its mutex.
+// Thread safety: thread-compatible; the engine calls it under a mutex of
+// its own, not the one scrapes take.
 #pragma once
 
 #include <array>
