@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# The package test (a stage of scripts/test.sh): builds the .deb with
-# scripts/package.sh (lintian included), installs it with apt-get into a bare
-# Debian 12 root made by debootstrap, and checks inside that root what an
-# SRE would do after `apt install`: --version, --once on a tree, the service
-# user reading a group-readable tree, systemd-analyze verify and security
-# (exposure <= 2.0, the number read from its output), man, bash completion,
-# an upgrade that keeps a changed conffile, and a purge that leaves none of
-# the package's files.
+# The package test (a stage of scripts/test.sh): builds the two .debs with
+# scripts/package.sh (lintian included), installs them with apt-get into a
+# bare Debian 12 root made by debootstrap, and checks inside that root what an
+# SRE would do after `apt install`: the exporter's package pulls no test tool
+# and no rule generator, --version, --once on a tree, the service user
+# reading a group-readable tree, systemd-analyze verify and security
+# (exposure <= 2.0, the number read from its output), the unit enabled, man,
+# bash completion, the rule generator's package with the generated files, an
+# upgrade that keeps a changed conffile, and a purge that leaves none of the
+# packages' files. Then scripts/lib/package-boot-check.sh boots the root
+# with systemd as PID 1 in its own namespaces: apt-get install starts the
+# hardened unit, watch mode is scraped over loopback; and the test set's
+# services installed as scripts/setup.sh --test installs them neither run
+# nor are enabled.
 #
 # The root comes from the Debian mirror in /etc/apt/sources.list[.d] and is
 # kept in build/debootstrap/ (it carries the package's dependencies, so a
@@ -27,6 +33,8 @@ skip_or_fail() {
 }
 
 [ "$(id -u)" -eq 0 ] || skip_or_fail "needs root (debootstrap, chroot, mount)"
+command -v lintian >/dev/null ||
+  { echo "package-test: FAIL: no lintian (scripts/setup.sh --test)" >&2; exit 1; }
 
 if [ -z "${STEMEDB_PACKAGE_TEST_INNER:-}" ]; then
   # STEMEDB_PACKAGE_REUSE=1: test the .deb already in build-deb/.
@@ -35,6 +43,8 @@ if [ -z "${STEMEDB_PACKAGE_TEST_INNER:-}" ]; then
   fi
   built=$(date +%s)
   deb=$(ls "$PWD"/build-deb/stemedb-disk-exporter_*.deb)
+  rulegen_deb=$(ls "$PWD"/build-deb/stemedb-disk-rulegen_*.deb)
+  scripts/setup.sh --list-test >"$PWD/build/package-test.test-set"
 
   # The mirror this machine's apt uses (deb822 .sources or one-line .list).
   mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
@@ -50,7 +60,7 @@ if [ -z "${STEMEDB_PACKAGE_TEST_INNER:-}" ]; then
   # and the tools the checks run (systemd-analyze, man).
   depends=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' |
     sed 's/^ *//; s/[ (].*//' | grep -v '^$' | sort | paste -sd, -)
-  include="systemd,man-db,bash-completion,$depends"
+  include="systemd,dbus,man-db,bash-completion,$depends"
   key=$(echo "bookworm minbase $include" | sha256sum | cut -c1-12)
   base=$PWD/build/debootstrap/bookworm-$key
   if [ ! -e "$base/.complete" ]; then
@@ -68,11 +78,11 @@ if [ -z "${STEMEDB_PACKAGE_TEST_INNER:-}" ]; then
   bootstrapped=$(date +%s)
 
   STEMEDB_PACKAGE_TEST_INNER=1 exec unshare -m --propagation private \
-    "$0" "$base" "$deb" "$start" "$built" "$bootstrapped"
+    "$0" "$base" "$deb" "$rulegen_deb" "$start" "$built" "$bootstrapped"
 fi
 
 # --- inside a private mount namespace ---------------------------------------
-base=$1 deb=$2 start=$3 built=$4 bootstrapped=$5
+base=$1 deb=$2 rulegen_deb=$3 start=$4 built=$5 bootstrapped=$6
 work=$(mktemp -d "$PWD/build/package-test.XXXXXX")
 trap 'umount -R "$work/root" 2>/dev/null || true; rm -rf --one-file-system "$work"' EXIT
 mkdir -p "$work/upper" "$work/work" "$work/root"
@@ -82,6 +92,7 @@ root=$work/root
 mount -t proc proc "$root/proc"
 mount -t devpts -o newinstance devpts "$root/dev/pts"
 cp "$deb" "$root/tmp/pkg.deb"
+cp "$rulegen_deb" "$root/tmp/rulegen.deb"
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
   DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 "$@"; }
 check() { echo "package-test: ok: $*"; }
@@ -109,9 +120,28 @@ in_root apt-get install -y -q /tmp/pkg.deb >"$work/install.log" 2>&1 ||
   { cat "$work/install.log" >&2; exit 1; }
 check "apt-get install ./$(basename "$deb")"
 
+# What it pulled: the packages apt installed now (the root has the Depends
+# already, so that a second run needs no network) and every package the
+# exporter depends on, directly or not; none may be of the test set.
+new=$(awk '/^The following NEW packages will be installed:/ { on = 1; next }
+  on && /^  / { print; next } { on = 0 }' "$work/install.log" | xargs -n1 | sort)
+closure=$(in_root apt-cache depends --recurse --installed --no-recommends \
+  --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances \
+  stemedb-disk-exporter | sed -n 's/^\([a-z0-9][^ <]*\)$/\1/p' | sort -u)
+pulled=$(sort -u <<<"$new"$'\n'"$closure" | grep -v '^$')
+test_tools=$(grep -x -F -f "$PWD/build/package-test.test-set" <<<"$pulled" || true)
+[ -z "$test_tools" ] ||
+  { echo "package-test: the exporter pulls test tools: $test_tools" >&2; exit 1; }
+if in_root sh -c 'command -v stemedb_rulegen' || [ -e "$root/usr/share/stemedb-disk-rulegen" ]; then
+  echo "package-test: the exporter's package ships the rule generator" >&2
+  exit 1
+fi
+echo "package-test: the exporter pulled $(wc -w <<<"$new") package(s) now:" \
+  "${new//$'\n'/ }; depends on $(wc -w <<<"$closure"):" "${closure//$'\n'/ }"
+check "no test tool and no rule generator on the node"
+
 in_root stemedb_disk_exporter --version | grep -q '^stemedb_disk_exporter, version '
-in_root stemedb_rulegen --version | grep -q '^stemedb_rulegen, version '
-check "--version of both binaries"
+check "stemedb_disk_exporter --version"
 
 # As the service user: the postinst put it into the existing stemedb group.
 in_root id -nG stemedb-disk-exporter | tr ' ' '\n' | grep -qx stemedb
@@ -135,8 +165,22 @@ in_root systemctl is-enabled stemedb-disk-exporter.service | grep -qx enabled
 check "unit enabled"
 
 in_root man -P cat stemedb_disk_exporter | grep -q -- '--web.listen-address=HOST:PORT'
+check "man stemedb_disk_exporter"
+
+# The central host's package: the generator and what it generates.
+in_root apt-get install -y -q /tmp/rulegen.deb >"$work/rulegen.log" 2>&1 ||
+  { cat "$work/rulegen.log" >&2; exit 1; }
+in_root stemedb_rulegen --version | grep -q '^stemedb_rulegen, version '
 in_root man -P cat stemedb_rulegen | grep -q -- '--config=FILE'
-check "man stemedb_disk_exporter, man stemedb_rulegen"
+share=/usr/share/stemedb-disk-rulegen
+for f in rules/stemedb-disk.rules.yml rules/stemedb-disk.rules.test.yml \
+    dashboards/stemedb-disk.json alertmanager/alertmanager.yml \
+    prometheus/scrape-config.yml kubernetes/exporter-daemonset.yaml; do
+  [ -s "$root$share/$f" ] || { echo "package-test: no $share/$f" >&2; exit 1; }
+done
+in_root stemedb_rulegen --out /tmp/generated >/dev/null
+cmp "$root/tmp/generated/rules/stemedb-disk.rules.yml" "$root$share/rules/stemedb-disk.rules.yml"
+check "apt-get install ./$(basename "$rulegen_deb"): --version, man, $share"
 
 completions=$(in_root bash -c '. /usr/share/bash-completion/bash_completion
   COMP_WORDS=(stemedb_disk_exporter --web.l); COMP_CWORD=1
@@ -169,7 +213,8 @@ grep -q '^# changed by the admin$' "$root/etc/stemedb/disk-exporter.yaml"
 grep -q '^ARGS="--log.level=debug"$' "$root/etc/default/stemedb-disk-exporter"
 check "upgrade keeps changed conffiles"
 
-in_root apt-get purge -y -q stemedb-disk-exporter >"$work/purge.log" 2>&1 ||
+in_root apt-get purge -y -q stemedb-disk-exporter stemedb-disk-rulegen \
+  >"$work/purge.log" 2>&1 ||
   { cat "$work/purge.log" >&2; exit 1; }
 file_list >"$work/after"
 # The system user stays, as Debian policy advises (debian/postrm says why);
@@ -181,10 +226,15 @@ if [ -n "$left$gone" ]; then
   echo "package-test: purge left: ${left:-nothing}; removed: ${gone:-nothing}" >&2
   exit 1
 fi
-check "apt-get purge leaves none of the package's files"
+check "apt-get purge leaves none of the packages' files"
+
+# The unit under the real systemd, and the test set's services.
+scripts/lib/package-boot-check.sh "$root" "$work" "$deb"
 
 size=$(dpkg-deb -f "$deb" Installed-Size)
+rulegen_size=$(dpkg-deb -f "$rulegen_deb" Installed-Size)
 now=$(date +%s)
-echo "package-test: passed; Installed-Size ${size} KiB;" \
+echo "package-test: passed; Installed-Size ${size} KiB (exporter)," \
+  "${rulegen_size} KiB (rule generator);" \
   "build $((built - start)) s, root $((bootstrapped - built)) s," \
   "checks $((now - bootstrapped)) s, total $((now - start)) s"
