@@ -84,12 +84,17 @@ class FailureAlertsTest(e2e.TmpfsTestCase):
             os.chmod(path, 0o755)
 
         config = e2e.fast_config(work)
+        with open(config) as f:
+            self.assertTrue(f.read().endswith("scan:\n  interval: 1s\n"))
         with open(config, "a") as f:
-            f.write("  mode: walk\n")  # appended to fast_config's scan:
+            f.write("  mode: walk\n")  # into fast_config's scan section
         rules = e2e.generate_artifacts(config,
                                        os.path.join(work, "gen"))["rules"]
         self.exporter = self.start_exporter(
             ["--config", config, "--root", self.root], wrapper=NOBODY)
+        # A failure while the FUSE server is stopped: let the exporter's
+        # blocked calls return before it is stopped.
+        self.addCleanup(self.fuse.resume)
         self.target = "127.0.0.1:%d" % self.exporter.port
         self.prom = e2e.Prometheus(work, [e2e.scrape_job(self.target)],
                                    rule_files=[rules])

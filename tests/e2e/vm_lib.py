@@ -12,7 +12,10 @@ Every process listens on 127.0.0.1 on a port found free by binding port 0
 (none of them reports a port-0 bind), is waited for through its /health,
 and is stopped by the test's cleanup. What the tests rely on:
 - victoria-metrics with -search.latencyOffset=0s and -search.disableCache:
-  a sample is visible to the next query (the default hides the last 30 s);
+  a sample is visible to the next query (the default hides the last 30 s).
+  A series it has just registered, though, can stay invisible for about
+  10 s to a query that found nothing before (1.79): a test's first wait
+  for data absorbs that;
 - vmagent scrapes every second and flushes every second;
 - vmalert evaluates every second, writes its recording rules back to
   victoria-metrics (it refuses recording rules without -remoteWrite.url)
