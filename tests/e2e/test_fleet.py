@@ -7,10 +7,14 @@ private mount namespace: run through in_mount_ns.sh). Two Prometheus agents
 (`--enable-feature=agent`) scrape 15 each and remote-write everything to
 one central Prometheus (`--web.enable-remote-write-receiver`) that
 evaluates the rules stemedb_rulegen made from tests/rulegen/data/fast.yaml
-(short `for`s), the way fleets grow past one server. The test fills three of
-the tmpfs mounts until the kernel says ENOSPC: exactly those three
-instances fire StemeDBDiskSpaceCritical, each with its own instance and the
-job; freeing the space resolves them. Every dashboard target returns data:
+(short `for`s), the way fleets grow past one server. The same exporters are
+scraped a second time by vmagent, which remote-writes to a single-node
+victoria-metrics that vmalert evaluates the same rule file against (the
+other way fleets run it). The test fills three of the tmpfs mounts until
+the kernel says ENOSPC: exactly those three instances fire
+StemeDBDiskSpaceCritical, each with its own instance and the job, in
+Prometheus and in vmalert, and both fire the same set of (alert, instance);
+freeing the space resolves them in both. Every dashboard target returns data:
 the fleet section's rankings at most 20 rows of the fleet's nodes, the node
 view (instance set to one node) that node only. It prints the central rule groups' evaluation
 time and each exporter's RSS and CPU.
@@ -21,6 +25,7 @@ import re
 import time
 
 import e2e_lib as e2e
+import vm_lib as vm
 
 EXPORTERS = 30
 FULL = (4, 17, 29)          # the instances whose disk the test fills
@@ -109,6 +114,10 @@ class FleetTest(e2e.TmpfsTestCase):
                 # that is going away too.
                 extra_args=["--storage.remote.flush-deadline=1s"])
             self.addCleanup(agent.close)
+        self.vm = vm.start_victoria_metrics(self)
+        vm.start_vmagent(self, self.instances, self.vm)
+        self.vmalert = vm.start_vmalert(self, [self.artifacts["rules"]],
+                                        self.vm)
 
     def terminate_exporters(self):
         for e in self.exporters:
@@ -131,6 +140,30 @@ class FleetTest(e2e.TmpfsTestCase):
         alerts = [a for a in self.central.firing_alerts()
                   if a["labels"]["alertname"] == CRITICAL]
         return {a["labels"].get("instance") for a in alerts}
+
+    def firing_pairs(self):
+        """{(alertname, instance)} firing in Prometheus and in vmalert."""
+        prom = {(a["labels"]["alertname"], a["labels"].get("instance"))
+                for a in self.central.firing_alerts()}
+        vmalert = {(a["alertname"], a.get("instance"))
+                   for a in vm.vmalert_firing(self.vmalert)}
+        return prom, vmalert
+
+    def wait_same_alerts(self, critical, what):
+        """Waits until Prometheus and vmalert fire the same (alertname,
+        instance) pairs, StemeDBDiskSpaceCritical for exactly `critical`;
+        returns the pairs."""
+        def same():
+            prom, vmalert = self.firing_pairs()
+            both = prom == vmalert and {
+                i for a, i in prom if a == CRITICAL} == critical
+            return [prom] if both else None  # truthy when none fire
+        try:
+            return e2e.wait_until(same, TIMEOUT, what)[0]
+        except e2e.Timeout:
+            prom, vmalert = self.firing_pairs()
+            self.fail("%s:\n only Prometheus: %s\n only vmalert: %s" % (
+                what, sorted(prom - vmalert), sorted(vmalert - prom)))
 
     def substitute(self, text, values, variables):
         def value(m):
@@ -227,6 +260,12 @@ class FleetTest(e2e.TmpfsTestCase):
             "all %d instances up in the central Prometheus" % EXPORTERS)
         self.assertEqual(self.critical(), set())
         step("all up centrally")
+        e2e.wait_until(
+            lambda: {s["metric"]["instance"] for s in self.vm.api(
+                "/api/v1/query", query='up{job="stemedb_disk"} == 1')[
+                    "result"]} == set(self.instances), TIMEOUT,
+            "all %d instances up in victoria-metrics" % EXPORTERS)
+        step("all up in victoria-metrics")
 
         fills = []
         for i in FULL:
@@ -237,6 +276,10 @@ class FleetTest(e2e.TmpfsTestCase):
                        "%s firing for exactly %s" % (CRITICAL,
                                                      sorted(self.full)))
         step("critical fires for exactly the full three")
+        pairs = self.wait_same_alerts(
+            self.full, "vmalert firing what Prometheus fires")
+        step("vmalert fires the same %d (alert, instance) pairs: %s" % (
+            len(pairs), ", ".join(sorted({a for a, _ in pairs}))))
         # Every alert keeps the labels that say where: nothing aggregated
         # instance or job away.
         for a in self.central.firing_alerts():
@@ -252,6 +295,8 @@ class FleetTest(e2e.TmpfsTestCase):
         e2e.wait_until(lambda: self.critical() == set(), TIMEOUT,
                        "%s resolved once space is freed" % CRITICAL)
         step("resolved")
+        self.wait_same_alerts(set(), "resolved in vmalert too")
+        step("resolved in vmalert too")
         for e in self.exporters:
             self.assertTrue(e.process.alive())
         self.report()
