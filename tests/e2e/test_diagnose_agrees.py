@@ -11,7 +11,9 @@ disk full of WAL), the test builds the numbers once: it writes the tree on a
 small tmpfs of its own (fills it, exhausts its inodes, remounts it
 read-only, ages WAL segments and backup sets, piles up temporary files,
 hides a directory from the exporter's user) and starts the real exporter on
-it with one config. Then:
+it with one config. Then (a tmpfs cannot hang: for a statvfs that timed
+out, both sides get the exporter's numbers with stat_success turned 0, as
+the exporter serves them then):
 
 a. `diagnose --from` reads the exporter's /diagnose document (its numbers
    and limits) and reports its findings;
@@ -28,12 +30,14 @@ so a scenario that failed to build cannot pass), and the healthy node none.
 What needs history (the fill predictions, a stale scan, an exporter down)
 is not a single moment and is left to the benchmark.
 """
+import http.server
 import json
 import math
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 
 import e2e_lib as e2e
@@ -64,6 +68,7 @@ cleanup:
     - {name: empty_files, section: 4, path: data, type: empty_file}
 """
 
+STAT_SUCCESS = "stemedb_disk_filesystem_stat_success"
 FIRING = 'group by (alertname) (ALERTS{alertstate="firing"})'
 TIMESTAMP = re.compile(r"_timestamp_seconds$|^process_start_time_seconds$")
 RULE_METRIC = re.compile(r"\bstemedb_disk_[a-z_]+")
@@ -159,6 +164,16 @@ class DiagnoseAgreesTest(e2e.TmpfsTestCase):
                        check=True)
         return None, set()
 
+    def scenario_stat_failure(self):
+        # No tmpfs hangs: the exporter's own numbers, then what it serves
+        # once a statvfs has timed out (stat_success 0, the older numbers
+        # kept), on /metrics and /diagnose alike (see stat_failed).
+        self.mount()
+        fill_to(self.path("data/db/fill.kv"), 0.15)
+        self.stat_failed = True
+        return "hung_statfs", {"StemeDBFilesystemStatFailing",
+                               "StemeDBDiskSpaceWarning"}
+
     def scenario_incomplete_walk(self):
         self.mount()
         private = self.path("data/db/private")
@@ -193,6 +208,7 @@ class DiagnoseAgreesTest(e2e.TmpfsTestCase):
 
     def agree(self, scenario):
         self.wrapper = ()
+        self.stat_failed = False
         kind, raises = getattr(self, "scenario_" + scenario)()
         if kind is not None:
             self.assertIn(kind, fleet.SCENARIOS)
@@ -208,11 +224,18 @@ class DiagnoseAgreesTest(e2e.TmpfsTestCase):
             read = set(RULE_METRIC.findall(f.read()))
         before = exporter.scrape()
         at = time.time()
-        report = self.diagnose(exporter)
+        if self.stat_failed:
+            report = self.diagnose(self.serve_stat_failed(exporter))
+        else:
+            report = self.diagnose(exporter.url)
         after = exporter.scrape()
         self.assertEqual(self.rule_inputs(before, read),
                          self.rule_inputs(after, read),
                          "the snapshot changed while diagnose read it")
+        if self.stat_failed:
+            before.samples = [
+                (n, l, 0.0 if n == STAT_SUCCESS else v)
+                for n, l, v in before.samples]
         named = {f["alert"] for f in report["findings"]}
         print("%s: diagnose names %s" % (scenario, sorted(named)),
               file=sys.stderr)
@@ -235,9 +258,37 @@ class DiagnoseAgreesTest(e2e.TmpfsTestCase):
                 r["measured"] and r["mountpoint"] for r in doc["rules"])
         e2e.wait_until(walked, 60, "a walked, stat'ed, measured /diagnose")
 
-    def diagnose(self, exporter):
+    def serve_stat_failed(self, exporter):
+        """A server for the exporter's /diagnose with every statvfs timed
+        out (its older numbers kept); returns its URL."""
+        status, body, _ = exporter.get("/diagnose")
+        self.assertEqual(status, 200, body)
+        doc = json.loads(body)
+        for fs in doc["filesystems"]:
+            self.assertTrue(fs["stat_success"])
+            fs["stat_success"] = False
+        body = json.dumps(doc).encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                found = self.path == "/diagnose"
+                self.send_response(200 if found else 404)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                if found:
+                    self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        return "http://127.0.0.1:%d" % server.server_port
+
+    def diagnose(self, url):
         r = subprocess.run([e2e.exporter_binary(), "diagnose", "--format",
-                            "json", "--from", exporter.url],
+                            "json", "--from", url],
                            capture_output=True, text=True, timeout=120)
         self.assertIn(r.returncode, (0, 1, 2), r.stderr)
         return json.loads(r.stdout)
