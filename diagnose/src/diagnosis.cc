@@ -126,6 +126,12 @@ void TmpFindings(const Limits& l, const ComponentNumbers& c,
 void ComponentFindings(const Numbers& n, const Limits& l,
                        std::vector<Finding>* out) {
   for (const auto& c : n.components) {
+    if (!c.scan_success && l.families.scan) {
+      Add(out, Status::kWarning, "StemeDBDiskScanFailing", c.name,
+          "the last walk of " + c.path +
+              (c.present ? " stopped before the end" : " found no directory"),
+          "");
+    }
     if (!c.present) continue;
     if (c.name == l.wal_component && c.has_segments && l.families.wal) {
       WalFindings(n, l, c, out);

@@ -444,6 +444,7 @@ Json ComponentsJson(const std::vector<ComponentNumbers>& components) {
                    {"path", c.path},
                    {"mountpoint", c.mountpoint},
                    {"present", c.present},
+                   {"scan_success", c.scan_success},
                    {"complete", c.complete},
                    {"unaccounted_entries", c.unaccounted_entries},
                    {"unaccounted_paths", c.unaccounted_paths},
@@ -764,6 +765,7 @@ ComponentNumbers ReadComponent(const Json& c, const std::string& w) {
   Read(c, "path", w, &cn.path);
   Read(c, "mountpoint", w, &cn.mountpoint);
   Read(c, "present", w, &cn.present);
+  Read(c, "scan_success", w, &cn.scan_success);
   Read(c, "complete", w, &cn.complete);
   Read(c, "unaccounted_entries", w, &cn.unaccounted_entries);
   Read(c, "unaccounted_paths", w, &cn.unaccounted_paths);

@@ -75,6 +75,8 @@ void AddComponents(const Snapshot& s, const Config& config,
       if (link.component == st.name) c.mountpoint = link.mountpoint;
     }
     c.has_segments = st.has_segments;
+    // As stemedb_disk_scan_success, exported once a walk was attempted.
+    c.scan_success = !st.attempted || st.last_success;
     if (st.have_stats) {
       const auto& stats = st.stats;
       c.present = stats.present;

@@ -85,6 +85,22 @@ TEST(AlertFindingsTest, StatFailingWithOlderNumbers) {
   EXPECT_EQ(r.status, Status::kUnknown);
 }
 
+// stemedb_disk_scan_success 0: the last walk found no directory or stopped
+// before the end.
+TEST(AlertFindingsTest, ScanFailingWhenTheLastWalkFailed) {
+  auto n = Node(50 * kGiB, kGiB, kGiB);
+  n.components[1].scan_success = false;
+  EXPECT_EQ(Alerts(Diagnose(n, kLimits)),
+            std::set<std::string>{"StemeDBDiskScanFailing"});
+  n.components[1].present = false;
+  const Report r = Diagnose(n, kLimits);
+  ASSERT_EQ(Alerts(r), std::set<std::string>{"StemeDBDiskScanFailing"});
+  EXPECT_EQ(r.findings[0].subject, "db");
+  Limits off = kLimits;
+  off.families.scan = false;
+  EXPECT_TRUE(Alerts(Diagnose(n, off)).empty());
+}
+
 // `diagnose --from` judges with the exporter's limits, every one of them.
 TEST(AlertFindingsTest, EveryLimitReachesDiagnoseFrom) {
   Thresholds t;
@@ -119,6 +135,10 @@ TEST(AlertFindingsTest, EveryLimitReachesDiagnoseFrom) {
   EXPECT_TRUE(got.families.cleanup);
   ASSERT_EQ(numbers.filesystems.size(), 1u);
   EXPECT_FALSE(numbers.filesystems[0].stat_success);
+  n.components[0].scan_success = false;
+  ASSERT_FALSE(ParseJson(RenderJson(Diagnose(n, want)), &numbers, &got));
+  EXPECT_FALSE(numbers.components[0].scan_success);
+  EXPECT_TRUE(numbers.components[1].scan_success);
 }
 
 }  // namespace

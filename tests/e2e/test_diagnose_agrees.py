@@ -35,6 +35,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -182,6 +183,12 @@ class DiagnoseAgreesTest(e2e.TmpfsTestCase):
         self.wrapper = NOBODY
         return "unreadable_dir", {"StemeDBDiskScanIncomplete"}
 
+    def scenario_component_missing(self):
+        self.mount()
+        shutil.rmtree(self.path("logs"))
+        self.missing = "logs"
+        return None, {"StemeDBDiskScanFailing"}
+
     def scenario_wal_cleanup_stopped(self):
         self.mount()
         for i in range(6):
@@ -209,6 +216,7 @@ class DiagnoseAgreesTest(e2e.TmpfsTestCase):
     def agree(self, scenario):
         self.wrapper = ()
         self.stat_failed = False
+        self.missing = None
         kind, raises = getattr(self, "scenario_" + scenario)()
         if kind is not None:
             self.assertIn(kind, fleet.SCENARIOS)
@@ -218,8 +226,7 @@ class DiagnoseAgreesTest(e2e.TmpfsTestCase):
             config, os.path.join(self.work, "gen"))["rules"]
         exporter = self.start_exporter(["--config", config],
                                        wrapper=self.wrapper)
-        self.wait_walked(exporter, incomplete="StemeDBDiskScanIncomplete"
-                         in raises)
+        self.wait_walked(exporter)
         with open(rules) as f:
             read = set(RULE_METRIC.findall(f.read()))
         before = exporter.scrape()
@@ -244,15 +251,20 @@ class DiagnoseAgreesTest(e2e.TmpfsTestCase):
             self.assertEqual(named, set(), report["findings"])
         self.promtool_fires(rules, before, at, named, scenario)
 
-    def wait_walked(self, exporter, incomplete):
+    def wait_walked(self, exporter):
+        """Until every component's walk has ended as the scenario built it
+        to (complete, short of unreadable entries, or missing)."""
+        def ended(c):
+            if c["name"] == self.missing:
+                return not c["present"] and not c["scan_success"]
+            return c["complete"] or (self.wrapper and c["present"] and
+                                     c["unaccounted_entries"] > 0)
+
         def walked():
             status, body, _ = exporter.get("/diagnose")
             self.assertEqual(status, 200, body)
             doc = json.loads(body)
-            comps = doc["components"]
-            done = all(c["present"] for c in comps) and (
-                any(c["unaccounted_entries"] for c in comps) if incomplete
-                else all(c["complete"] for c in comps))
+            done = all(ended(c) for c in doc["components"])
             return done and all(
                 fs["have_capacity"] for fs in doc["filesystems"]) and all(
                 r["measured"] and r["mountpoint"] for r in doc["rules"])

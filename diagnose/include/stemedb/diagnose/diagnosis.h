@@ -49,6 +49,9 @@ struct ComponentNumbers {
   std::string path;        // absolute
   std::string mountpoint;  // its filesystem; empty when unknown (missing)
   bool present = false;
+  // The last walk went to the end of a directory that exists (or may be
+  // absent): false when it was missing or stopped early.
+  bool scan_success = true;
   // Walked to the end, every entry accounted for (numbers are not a lower
   // bound).
   bool complete = false;
