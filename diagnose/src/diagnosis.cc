@@ -126,6 +126,12 @@ void TmpFindings(const Limits& l, const ComponentNumbers& c,
 void ComponentFindings(const Numbers& n, const Limits& l,
                        std::vector<Finding>* out) {
   for (const auto& c : n.components) {
+    if (!c.scan_success && l.families.scan) {
+      Add(out, Status::kWarning, "StemeDBDiskScanFailing", c.name,
+          "the last walk of " + c.path +
+              (c.present ? " stopped before the end" : " found no directory"),
+          "");
+    }
     if (!c.present) continue;
     if (c.name == l.wal_component && c.has_segments && l.families.wal) {
       WalFindings(n, l, c, out);
@@ -193,16 +199,10 @@ Measures Measure(const Numbers& n, const Limits& l, const FilesystemNumbers& fs,
   return m;
 }
 
-// The alerts that would fire on this filesystem (without their `for`).
-void DiskFindings(const Limits& l, const std::string& mp, const Measures& m,
-                  std::vector<Finding>* findings);
-void InodeFindings(const Limits& l, const std::string& mp, const Measures& m,
-                   std::vector<Finding>* findings);
-
-void CapacityFindings(const Limits& l, const std::string& mp, const Measures& m,
-                      std::vector<Finding>* findings) {
-  if (l.families.disk_space) DiskFindings(l, mp, m, findings);
-  if (l.families.inodes) InodeFindings(l, mp, m, findings);
+// The shares of the filesystem (the WAL's, what cleanup would free), whose
+// alerts hold on a read-only filesystem too.
+void ShareFindings(const Limits& l, const std::string& mp, const Measures& m,
+                   std::vector<Finding>* findings) {
   if (l.families.wal && m.wal && m.wal_shares &&
       m.wal_share > l.most_space_share) {
     Add(findings, Status::kWarning, "StemeDBWALFillingFilesystem", m.wal->name,
@@ -210,8 +210,17 @@ void CapacityFindings(const Limits& l, const std::string& mp, const Measures& m,
             Percent(l.most_space_share),
         "2");
   }
+  const double freed_share = static_cast<double>(m.freed_total) / m.size;
+  if (l.families.cleanup && freed_share > l.reclaimable_max_share) {
+    Add(findings, Status::kOk, "StemeDBCleanupNotRunning", mp,
+        "the cleanup rules would free " + HumanBytes(m.freed_total) + ", " +
+            Percent(freed_share) + " of " + mp + ", more than " +
+            Percent(l.reclaimable_max_share),
+        "");
+  }
 }
 
+// The alerts that would fire on this filesystem (without their `for`).
 void DiskFindings(const Limits& l, const std::string& mp, const Measures& m,
                   std::vector<Finding>* findings) {
   if (m.used_ratio > l.emergency_used_ratio) {
@@ -220,12 +229,15 @@ void DiskFindings(const Limits& l, const std::string& mp, const Measures& m,
             Percent(l.emergency_used_ratio),
         "1");
   }
+  // Each alert on its own threshold: a critical one fires with its warning
+  // twin (Alertmanager's inhibition, not the rules, silences the warning).
   if (m.avail_ratio < l.disk_critical_avail_ratio) {
     Add(findings, Status::kCritical, "StemeDBDiskSpaceCritical", mp,
         Percent(m.avail_ratio) + " available, below " +
             Percent(l.disk_critical_avail_ratio),
         "");
-  } else if (m.space_short) {
+  }
+  if (m.space_short) {
     Add(findings, Status::kWarning, "StemeDBDiskSpaceWarning", mp,
         Percent(m.avail_ratio) + " available, below " +
             Percent(l.disk_warning_avail_ratio),
@@ -240,7 +252,8 @@ void InodeFindings(const Limits& l, const std::string& mp, const Measures& m,
         Percent(m.inode_free_ratio) + " of inodes free, below " +
             Percent(l.inode_critical_free_ratio),
         "4");
-  } else if (m.has_inodes && m.inode_free_ratio < l.inode_warning_free_ratio) {
+  }
+  if (m.has_inodes && m.inode_free_ratio < l.inode_warning_free_ratio) {
     Add(findings, Status::kWarning, "StemeDBInodeExhaustion", mp,
         Percent(m.inode_free_ratio) + " of inodes free, below " +
             Percent(l.inode_warning_free_ratio),
@@ -383,11 +396,14 @@ Candidate Judge(const Numbers& n, const Limits& l, const FilesystemNumbers& fs,
   Candidate c;
   FilesystemVerdict& v = c.verdict;
   v.mountpoint = fs.mountpoint;
+  if (!fs.stat_success && l.families.filesystem_health) {
+    Add(findings, Status::kWarning, "StemeDBFilesystemStatFailing",
+        fs.mountpoint,
+        fs.have_capacity ? "statfs did not answer; its numbers are older"
+                         : "statfs did not answer; its use is unknown",
+        "");
+  }
   if (!fs.have_capacity || fs.size_bytes == 0) {
-    if (!fs.have_capacity && l.families.filesystem_health) {
-      Add(findings, Status::kWarning, "StemeDBFilesystemStatFailing",
-          fs.mountpoint, "statfs did not answer; its numbers are stale", "");
-    }
     v.status = Status::kUnknown;
     v.reason = fs.mountpoint + " did not answer statvfs (hung or gone?): " +
                "its use is unknown";
@@ -404,8 +420,10 @@ Candidate Judge(const Numbers& n, const Limits& l, const FilesystemNumbers& fs,
           fs.mountpoint, "mounted read-only; StemeDB cannot write", "");
     }
   } else {
-    CapacityFindings(l, fs.mountpoint, m, findings);
+    if (l.families.disk_space) DiskFindings(l, fs.mountpoint, m, findings);
+    if (l.families.inodes) InodeFindings(l, fs.mountpoint, m, findings);
   }
+  ShareFindings(l, fs.mountpoint, m, findings);
   for (size_t i = first; i < findings->size(); ++i) {
     v.status = Worse(v.status, (*findings)[i].severity);
   }
@@ -460,6 +478,7 @@ Limits LimitsFrom(const Thresholds& t, const AlertFamilies& families) {
   l.tmp_component = t.tmp.component;
   l.tmp_max_files = t.tmp.max_files;
   l.tmp_max_bytes = t.tmp.max_bytes;
+  l.reclaimable_max_share = t.reclaimable.max_filesystem_share;
   return l;
 }
 

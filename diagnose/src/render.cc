@@ -21,7 +21,7 @@ using detail::DfPercent;
 using detail::HumanBytes;
 using Json = nlohmann::ordered_json;
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 // Display width of UTF-8 text: code points, not bytes ("§" is one column).
 size_t Width(std::string_view s) {
@@ -345,7 +345,25 @@ std::string RenderText(const Report& report, size_t width) {
 
 namespace {
 
+// The alert families, by their config name (alerts.<family>.enabled).
+constexpr std::pair<const char*, bool AlertFamilies::*> kFamilies[] = {
+    {"disk_space", &AlertFamilies::disk_space},
+    {"inodes", &AlertFamilies::inodes},
+    {"fill_prediction", &AlertFamilies::fill_prediction},
+    {"filesystem_health", &AlertFamilies::filesystem_health},
+    {"wal", &AlertFamilies::wal},
+    {"backups", &AlertFamilies::backups},
+    {"tmp", &AlertFamilies::tmp},
+    {"cleanup", &AlertFamilies::cleanup},
+    {"exporter", &AlertFamilies::exporter},
+    {"scan", &AlertFamilies::scan},
+};
+
 Json LimitsJson(const Limits& l) {
+  Json families = Json::object();
+  for (const auto& [name, member] : kFamilies) {
+    families[name] = l.families.*member;
+  }
   return {
       {"disk_warning_avail_ratio", l.disk_warning_avail_ratio},
       {"disk_critical_avail_ratio", l.disk_critical_avail_ratio},
@@ -357,6 +375,15 @@ Json LimitsJson(const Limits& l) {
       {"most_space_share", l.most_space_share},
       {"wal_retention_seconds", l.wal_retention_seconds},
       {"wal_max_segments", l.wal_max_segments},
+      {"backups_component", l.backups_component},
+      {"backup_max_age_seconds", l.backup_max_age_seconds},
+      {"backup_retention_seconds", l.backup_retention_seconds},
+      {"backup_max_count", l.backup_max_count},
+      {"tmp_component", l.tmp_component},
+      {"tmp_max_files", l.tmp_max_files},
+      {"tmp_max_bytes", l.tmp_max_bytes},
+      {"reclaimable_max_share", l.reclaimable_max_share},
+      {"families", families},
   };
 }
 
@@ -379,6 +406,7 @@ Json FilesystemJson(const FilesystemNumbers& fs) {
           {"device", fs.device},
           {"fstype", fs.fstype},
           {"readonly", fs.readonly},
+          {"stat_success", fs.stat_success},
           {"have_capacity", fs.have_capacity},
           {"size_bytes", fs.size_bytes},
           {"used_bytes", used},
@@ -416,6 +444,7 @@ Json ComponentsJson(const std::vector<ComponentNumbers>& components) {
                    {"path", c.path},
                    {"mountpoint", c.mountpoint},
                    {"present", c.present},
+                   {"scan_success", c.scan_success},
                    {"complete", c.complete},
                    {"unaccounted_entries", c.unaccounted_entries},
                    {"unaccounted_paths", c.unaccounted_paths},
@@ -690,6 +719,18 @@ Limits ReadLimits(const Json& j) {
   Read(lj, "most_space_share", lw, &l.most_space_share);
   Read(lj, "wal_retention_seconds", lw, &l.wal_retention_seconds);
   Read(lj, "wal_max_segments", lw, &l.wal_max_segments);
+  Read(lj, "backups_component", lw, &l.backups_component);
+  Read(lj, "backup_max_age_seconds", lw, &l.backup_max_age_seconds);
+  Read(lj, "backup_retention_seconds", lw, &l.backup_retention_seconds);
+  Read(lj, "backup_max_count", lw, &l.backup_max_count);
+  Read(lj, "tmp_component", lw, &l.tmp_component);
+  Read(lj, "tmp_max_files", lw, &l.tmp_max_files);
+  Read(lj, "tmp_max_bytes", lw, &l.tmp_max_bytes);
+  Read(lj, "reclaimable_max_share", lw, &l.reclaimable_max_share);
+  const Json& fj = At(lj, "families", lw);
+  for (const auto& [name, member] : kFamilies) {
+    Read(fj, name, lw + "families.", &(l.families.*member));
+  }
   return l;
 }
 
@@ -708,6 +749,7 @@ FilesystemNumbers ReadFilesystem(const Json& f, const std::string& w) {
   Read(f, "device", w, &fs.device);
   Read(f, "fstype", w, &fs.fstype);
   Read(f, "readonly", w, &fs.readonly);
+  Read(f, "stat_success", w, &fs.stat_success);
   Read(f, "have_capacity", w, &fs.have_capacity);
   Read(f, "size_bytes", w, &fs.size_bytes);
   Read(f, "free_bytes", w, &fs.free_bytes);
@@ -723,6 +765,7 @@ ComponentNumbers ReadComponent(const Json& c, const std::string& w) {
   Read(c, "path", w, &cn.path);
   Read(c, "mountpoint", w, &cn.mountpoint);
   Read(c, "present", w, &cn.present);
+  Read(c, "scan_success", w, &cn.scan_success);
   Read(c, "complete", w, &cn.complete);
   Read(c, "unaccounted_entries", w, &cn.unaccounted_entries);
   Read(c, "unaccounted_paths", w, &cn.unaccounted_paths);

@@ -1,9 +1,8 @@
 #include "stemedb/diagnose/snapshot_numbers.h"
 
-#include "deleted_open_numbers.h"
-
 #include <chrono>
 
+#include "deleted_open_numbers.h"
 #include "stemedb/base/time.h"
 #include "stemedb/diagnose/prevention_notes.h"
 #include "stemedb/diagnose/render.h"
@@ -41,7 +40,10 @@ void AddFilesystems(const Snapshot& s, diagnose::Numbers* n) {
     f.mountpoint = fs.mount.mountpoint;
     f.device = fs.mount.device;
     f.fstype = fs.mount.fstype;
-    f.readonly = fs.mount.readonly || fs.capacity.readonly;
+    // The filesystem's own flag, as the exporter exports it and the alerts
+    // read it: a writable disk seen through a read-only view still fills.
+    f.readonly = fs.mount.readonly;
+    f.stat_success = fs.stat_success;
     f.have_capacity = fs.have_capacity;
     if (fs.have_capacity) {
       f.size_bytes = fs.capacity.size_bytes;
@@ -73,6 +75,8 @@ void AddComponents(const Snapshot& s, const Config& config,
       if (link.component == st.name) c.mountpoint = link.mountpoint;
     }
     c.has_segments = st.has_segments;
+    // As stemedb_disk_scan_success, exported once a walk was attempted.
+    c.scan_success = !st.attempted || st.last_success;
     if (st.have_stats) {
       const auto& stats = st.stats;
       c.present = stats.present;

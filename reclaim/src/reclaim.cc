@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iterator>
+#include <tuple>
 
 #include "stemedb/base/paths.h"
 #include "stemedb/base/time.h"
@@ -35,6 +36,32 @@ bool Matches(const CleanupRule& rule, const std::optional<Pattern>& glob,
       break;
   }
   return NameMatches(glob, name);
+}
+
+// Adds the hard-linked names in `names` (Tally::Linked, one rule's, from
+// every tally) that count at `before` to *reading: every name an entry, each
+// inode's bytes once, as of the name stat'ed last. Sorts `names`.
+template <typename LinkedName>
+void CountLinked(std::vector<LinkedName>* names, double before,
+                 Reading* reading, double* oldest) {
+  std::sort(names->begin(), names->end(),
+            [](const LinkedName& a, const LinkedName& b) {
+              return std::tie(a.dev, a.ino, a.ctime, a.bytes) <
+                     std::tie(b.dev, b.ino, b.ctime, b.bytes);
+            });
+  const LinkedName* inode = nullptr;  // the freshest counted name so far
+  for (const LinkedName& name : *names) {
+    if (inode != nullptr &&
+        (inode->dev != name.dev || inode->ino != name.ino)) {
+      reading->bytes += inode->bytes;
+      inode = nullptr;
+    }
+    if (!name.old && !(name.mtime < before)) continue;
+    ++reading->entries;
+    *oldest = std::min(*oldest, name.mtime);
+    inode = &name;
+  }
+  if (inode != nullptr) reading->bytes += inode->bytes;
 }
 
 }  // namespace
@@ -122,6 +149,7 @@ std::vector<Reading> Rules::Evaluate(const std::vector<const Tally*>& tallies,
   // Matched directories: their entry and their contents may sit in
   // different tallies (walker threads, directories).
   std::vector<std::map<std::string_view, Tally::Set>> sets(rules_.size());
+  std::vector<std::vector<Tally::Linked>> linked(rules_.size());
   for (const Tally* tally : tallies) {
     for (const Tally::PerRule& r : tally->per_rule_) {
       Reading& reading = out[r.rule];
@@ -135,6 +163,8 @@ std::vector<Reading> Rules::Evaluate(const std::vector<const Tally*>& tallies,
         ++reading.entries;
         oldest[r.rule] = std::min(oldest[r.rule], y.mtime);
       }
+      linked[r.rule].insert(linked[r.rule].end(), r.linked.begin(),
+                            r.linked.end());
       for (const auto& [path, set] : r.sets) {
         Tally::Set& merged = sets[r.rule][path];
         if (!std::isnan(set.mtime)) merged.mtime = set.mtime;
@@ -145,6 +175,7 @@ std::vector<Reading> Rules::Evaluate(const std::vector<const Tally*>& tallies,
   }
   for (size_t i = 0; i < out.size(); ++i) {
     const double before = now - older_than_[i];
+    CountLinked(&linked[i], before, &out[i], &oldest[i]);
     for (const auto& [path, set] : sets[i]) {
       // A set whose own entry was not listed (its parent was not walked)
       // is not known to be one.
@@ -157,6 +188,15 @@ std::vector<Reading> Rules::Evaluate(const std::vector<const Tally*>& tallies,
     if (std::isfinite(oldest[i])) out[i].oldest_mtime = oldest[i];
   }
   return out;
+}
+
+Tally::Linked Tally::LinkedOf(const struct stat& st, bool old) {
+  return {st.st_dev,
+          st.st_ino,
+          Seconds(st.st_mtim),
+          Seconds(st.st_ctim),
+          static_cast<uint64_t>(st.st_blocks) * 512,
+          old};
 }
 
 void Tally::PerRule::AddLow(double mtime) {
@@ -215,7 +255,10 @@ void Tally::Add(std::string_view directory, std::string_view name,
     // Old for good when older than the rule's age at stat time; "0s" (any
     // age) is always old, a file from the future included.
     const double older_than = rules_->older_than_[i];
-    if (older_than <= 0 || mtime < now_ - older_than) {
+    const bool old = older_than <= 0 || mtime < now_ - older_than;
+    if (st.st_nlink > 1) {
+      r.linked.push_back(LinkedOf(st, old));
+    } else if (old) {
       r.AddLow(mtime);
       r.old_bytes += bytes;
       r.old_entries += 1;
@@ -248,6 +291,19 @@ bool Tally::Remove(std::string_view directory, std::string_view name,
     if (!Matches(rules[i], rules_->globs_[i], name, st)) continue;
     if (rules[i].type == CleanupEntryType::kDirectory) return false;
     PerRule& r = For(static_cast<uint8_t>(i));
+    if (st.st_nlink > 1) {
+      const Linked want = LinkedOf(st, false);
+      auto it =
+          std::find_if(r.linked.begin(), r.linked.end(), [&](const Linked& l) {
+            return l.dev == want.dev && l.ino == want.ino &&
+                   l.mtime == want.mtime && l.ctime == want.ctime &&
+                   l.bytes == want.bytes;
+          });
+      if (it == r.linked.end()) return false;
+      *it = r.linked.back();
+      r.linked.pop_back();
+      continue;
+    }
     auto young = std::find_if(
         r.young.begin(), r.young.end(),
         [&](const Young& y) { return y.mtime == mtime && y.bytes == bytes; });
@@ -293,6 +349,7 @@ void Tally::Merge(const Tally& other) {
     if (lows.size() > kOldLows) lows.resize(kOldLows);
     r.lows = std::move(lows);
     r.young.insert(r.young.end(), o.young.begin(), o.young.end());
+    r.linked.insert(r.linked.end(), o.linked.begin(), o.linked.end());
     for (const auto& [path, set] : o.sets) {
       Set& merged = r.sets[path];
       if (!std::isnan(set.mtime)) merged.mtime = set.mtime;
@@ -307,6 +364,7 @@ size_t Tally::MemoryBytes() const {
   for (const PerRule& r : per_rule_) {
     bytes += r.lows.capacity() * sizeof(double);
     bytes += r.young.capacity() * sizeof(Young);
+    bytes += r.linked.capacity() * sizeof(Linked);
     for (const auto& [path, set] : r.sets) {
       bytes += path.capacity() + sizeof(set) + 48;  // map node
     }

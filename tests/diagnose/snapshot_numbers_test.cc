@@ -70,6 +70,25 @@ TEST(DiagnoseNumbersTest, SnapshotToNumbers) {
             "find /data/data/wal -name \"*.log\" -mtime +7 -delete");
 }
 
+// The filesystem's own flags, as the exporter exports them: a writable
+// disk seen through a read-only view is not read-only; a statvfs that did
+// not answer in time leaves its older numbers.
+TEST(DiagnoseNumbersTest, FilesystemFlagsAreTheExportedOnes) {
+  const Config config = DefaultConfig("/data");
+  Snapshot s;
+  s.filesystems = {Fs("/data", 1000, 10), Fs("/ro", 1000, 10)};
+  s.filesystems[0].capacity.readonly = true;  // ST_RDONLY of the view
+  s.filesystems[0].stat_success = false;
+  s.filesystems[1].mount.readonly = true;  // the superblock's "ro"
+  const auto n = NumbersFromSnapshot(s, config, "exporter", 1e9);
+  ASSERT_EQ(n.filesystems.size(), 2u);
+  EXPECT_FALSE(n.filesystems[0].readonly);
+  EXPECT_FALSE(n.filesystems[0].stat_success);
+  EXPECT_TRUE(n.filesystems[0].have_capacity);
+  EXPECT_TRUE(n.filesystems[1].readonly);
+  EXPECT_TRUE(n.filesystems[1].stat_success);
+}
+
 TEST(DiagnoseNumbersTest, TopListsFromRecordsAcrossComponents) {
   auto records = [](const std::string& root, uint64_t base) {
     auto list = std::make_shared<std::vector<measure::DirectoryRecord>>();

@@ -84,15 +84,16 @@ class ReclaimTest : public testing::Test {
                                double at) {
     std::vector<std::unique_ptr<Tally>> tallies;
     std::vector<const Tally*> views;
-    std::vector<ino_t> seen;
     std::vector<std::string> roots = rules.ExtraRoots();
     for (const Component& c : config.components) {
       if (fs::is_directory(c.resolved_path)) roots.push_back(c.resolved_path);
     }
     for (const std::string& root : roots) {
       if (!fs::is_directory(root)) continue;
-      // One tally per root, as walker threads have theirs.
+      // One tally per root, as walker threads have theirs, and one set of
+      // hard links seen per root, as the walk keeps them per component.
       tallies.push_back(std::make_unique<Tally>(&rules, now_));
+      std::vector<ino_t> seen;
       Walk(root, rules.ComponentRootsBelow(root), tallies.back().get(), &seen);
       views.push_back(tallies.back().get());
     }
@@ -192,6 +193,48 @@ cleanup:
   EXPECT_EQ(got[5].entries, 3u);  // empty.kv, upload.tmp, empty-marker
   ASSERT_TRUE(got[0].oldest_mtime.has_value());
   EXPECT_NEAR(*got[0].oldest_mtime, now_ - 20 * kDay, 1.0);
+}
+
+// A file hard-linked across components (or a component and data/ itself)
+// is walked once per walk root, each with its own set of links seen, so
+// each root sees its first sighting: a rule spanning the roots still counts
+// the inode once, as du does for the names find lists, whichever name (a
+// match or not) each root met first.
+TEST_F(ReclaimTest, HardLinkAcrossWalkRootsCountsOnce) {
+  File("data/wal/a.tmp", 90000, 1);
+  File("data/tmp/c.tmp", 30000, 1);
+  File("data/stray.tmp", 12000, 1);
+  File("data/db/plain.kv", 7000, 1);
+  const std::pair<const char*, const char*> links[] = {
+      {"data/wal/a.tmp", "data/db/b.tmp"},     // both names match
+      {"data/wal/a.tmp", "data/tmp/a2.tmp"},   // a third name, a third root
+      {"data/tmp/c.tmp", "data/db/0-c-link"},  // no match in db
+      {"data/stray.tmp", "data/db/stray-link.tmp"},  // extra root and db
+      {"data/db/plain.kv", "data/wal/plain.tmp"},    // matches in wal only
+  };
+  for (const auto& [from, to] : links) {
+    ASSERT_EQ(link((root_ + "/" + from).c_str(), (root_ + "/" + to).c_str()), 0)
+        << to;
+  }
+  const Config config = Load(R"(
+components:
+  wal: {path: data/wal, segment_pattern: "*.log"}
+  db: {path: data/db}
+  tmp: {path: data/tmp}
+  backups: {path: backups, segment_pattern: "stemedb-backup-*", optional: true}
+cleanup:
+  rules:
+    - {name: tmp_files, section: 4, path: data, match: "*.tmp"}
+)");
+  const Rules rules(config);
+  const Reading got = Measure(config, rules, now_)[0];
+  const auto want = FindDu(root_ + "/data -name '*.tmp' -type f");
+  EXPECT_EQ(got.entries, want.first);
+  EXPECT_EQ(got.bytes, want.second);
+  EXPECT_EQ(got.entries, 7u);  // a, b, a2, c, stray, stray-link, plain
+  // Every inode once: a (90000), c (30000), stray (12000), plain (7000).
+  const auto all = FindDu(root_ + "/data -type f -name '*'");
+  EXPECT_EQ(got.bytes, all.second);
 }
 
 // A WAL segment turning 7 days old moves into the count at the next

@@ -32,8 +32,10 @@ struct FilesystemNumbers {
   std::string mountpoint;
   std::string device;
   std::string fstype;
-  bool readonly = false;
-  bool have_capacity = false;  // statvfs answered; else the numbers are 0
+  bool readonly = false;     // the filesystem's own flag (not a read-only view)
+  bool stat_success = true;  // the last statvfs answered in time
+  bool have_capacity = false;  // statvfs answered (maybe before the last
+                               // one); else the numbers are 0
   uint64_t size_bytes = 0;
   uint64_t free_bytes = 0;
   uint64_t avail_bytes = 0;
@@ -47,6 +49,9 @@ struct ComponentNumbers {
   std::string path;        // absolute
   std::string mountpoint;  // its filesystem; empty when unknown (missing)
   bool present = false;
+  // The last walk went to the end of a directory that exists (or may be
+  // absent): false when it was missing or stopped early.
+  bool scan_success = true;
   // Walked to the end, every entry accounted for (numbers are not a lower
   // bound).
   bool complete = false;
@@ -101,7 +106,7 @@ struct DeletedOpenNumbers {
   // Processes whose descriptors could not be read (not root, no
   // CAP_SYS_PTRACE): what they hold is unknown.
   uint64_t unreadable_processes = 0;
-  bool truncated = false;  // the scan hit its limits
+  bool truncated = false;              // the scan hit its limits
   std::vector<HolderNumbers> holders;  // largest first
 };
 
@@ -144,6 +149,9 @@ struct Limits {
   std::string tmp_component = "tmp";
   int64_t tmp_max_files = 10000;             // StemeDBTmpFilesAccumulating
   int64_t tmp_max_bytes = int64_t{1} << 30;  // StemeDBTmpFilesAccumulating
+  // What the cleanup rules would free on a filesystem, above this share of
+  // its size: StemeDBCleanupNotRunning.
+  double reclaimable_max_share = 0.10;
   // The families switched off in the config report no finding, as their
   // alerts do not exist.
   AlertFamilies families;

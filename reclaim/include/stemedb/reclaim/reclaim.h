@@ -13,10 +13,15 @@
 // directory (type directory: a backup set) counts with everything below it,
 // aged by its own mtime; nothing inside it is matched again.
 //
+// A hard-linked file (st_nlink > 1) a file rule matches counts its bytes
+// once per rule however many of its names match and whichever tallies they
+// are in (walk roots and components keep hard links apart, a rule spans
+// them): as du counts the names find lists.
+//
 // Memory: nothing for entries that match no rule or are already old; 16
-// bytes per matching file younger than its rule's older_than; per matched
-// directory its path and 24 bytes; about 100 bytes per rule with a match
-// per tally.
+// bytes per matching file younger than its rule's older_than; 48 bytes per
+// matching name of a hard-linked file; per matched directory its path and
+// 24 bytes; about 100 bytes per rule with a match per tally.
 //
 // Thread safety: Rules is immutable after construction (share it
 // read-only); a Tally is used by one thread at a time.
@@ -94,7 +99,9 @@ class Tally {
   Tally(const Rules* rules, double now) : rules_(rules), now_(now) {}
 
   // One entry `name` of directory `directory` (full path); `counted`: its
-  // bytes are counted here (false for a hard link seen before). No I/O.
+  // bytes are counted here (false for a hard link seen before). A
+  // hard-linked file a file rule matches is counted by its inode instead
+  // (once per rule across tallies), whatever `counted` says. No I/O.
   void Add(std::string_view directory, std::string_view name,
            const struct stat& st, bool counted);
 
@@ -116,6 +123,17 @@ class Tally {
     double mtime;
     uint64_t bytes;
   };
+  // A matching name of a hard-linked file: its inode's bytes count once
+  // per rule, from the name stat'ed last (the greatest ctime).
+  struct Linked {
+    dev_t dev;
+    ino_t ino;
+    double mtime;
+    double ctime;
+    uint64_t bytes;
+    bool old;  // older than the rule's age when stat'ed
+  };
+  static Linked LinkedOf(const struct stat& st, bool old);
   // A matched directory: its own entry (when seen) and what lies below it.
   struct Set {
     double mtime = std::numeric_limits<double>::quiet_NaN();
@@ -137,6 +155,7 @@ class Tally {
     }
     void AddLow(double mtime);  // before old_entries counts it
     std::vector<Young> young;
+    std::vector<Linked> linked;
     std::map<std::string, Set, std::less<>> sets;  // directory rules
   };
   PerRule& For(uint8_t rule);
