@@ -148,28 +148,54 @@ def check_config(rulegen, tmp, label, config):
 
 
 # Mutations of the default rules the generated tests must catch:
-# (old, new, why).
+# (old, new, why, the generated test groups that catch it, by the start of
+# their names). Each mutation runs only those groups (the groups are
+# independent: if they fail, the whole file fails).
 MUTATIONS = (
-    (") < 0.2\n", ") < 0.05\n", "warning threshold changed"),
+    (") < 0.2\n", ") < 0.05\n", "warning threshold changed",
+     ("StemeDBDiskSpaceWarning ",)),
     ('\n          and stemedb_disk_filesystem_readonly{job="stemedb_disk"} == 0',
-     "", "read-only guard removed"),
-    ('for: "15m"', 'for: "10m"', "for shortened"),
-    ("humanizePercentage", "humanize", "annotation template changed"),
+     "", "read-only guard removed", ("StemeDBDiskSpaceWarning ",)),
+    ('for: "15m"', 'for: "10m"', "for shortened",
+     ("StemeDBDiskSpaceWarning ", "StemeDBInodeExhaustion ")),
+    ("humanizePercentage", "humanize", "annotation template changed",
+     ("StemeDBDiskSpaceCritical ",)),
     ('/ (stemedb_disk_filesystem_files{job="stemedb_disk"} > 0)',
      '/ stemedb_disk_filesystem_files{job="stemedb_disk"}',
-     "files > 0 guard removed (recording rule)"),
+     "files > 0 guard removed (recording rule)", ("recording rules",)),
     ('component="wal"}\n            > 604800',
-     'component=~".+"}\n            > 604800', "component selector widened"),
+     'component=~".+"}\n            > 604800', "component selector widened",
+     ("StemeDBWALRetentionExceeded ",)),
 )
+
+
+def keep_test_groups(path, prefixes):
+    """Rewrites the generated promtool test file PATH with only the test
+    groups whose name starts with one of PREFIXES; returns their names."""
+    with open(path) as f:
+        head, groups = f.read().split("\ntests:\n", 1)
+    kept = []
+    for group in re.split(r"(?m)^(?=  - name: )", groups):
+        name = re.match(r'  - name: "(.*)"', group)
+        if name and name.group(1).startswith(prefixes):
+            kept.append(group)
+    with open(path, "w") as f:
+        f.write(head + "\ntests:\n" + "".join(kept))
+    return kept
 
 
 def check_mutation(rulegen, tmp, index):
     """The generated tests fail when the rules are wrong: each mutation in
-    a default output of its own."""
-    old, new, why = MUTATIONS[index]
+    a default output of its own, against the groups that must catch it."""
+    old, new, why, caught_by = MUTATIONS[index]
     out = os.path.join(tmp, "mutation-%d" % index)
     r = generate(rulegen, out)
     check(r.returncode == 0, f"mutation {index}: rulegen exit {r.returncode}")
+    kept = keep_test_groups(
+        os.path.join(out, "rules/stemedb-disk.rules.test.yml"), caught_by)
+    check(len(kept) == len(caught_by),
+          f"{why}: the generated tests have {len(kept)} groups named "
+          f"{caught_by}")
     mutate_and_expect_failure(out, "default", old, new, why)
 
 
