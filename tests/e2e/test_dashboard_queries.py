@@ -51,6 +51,12 @@ class DashboardQueriesTest(e2e.TmpfsTestCase):
         self.prom = e2e.Prometheus(work, [e2e.scrape_job(self.instance)],
                                    rule_files=[artifacts["rules"]])
         self.addCleanup(self.prom.close)
+        # A Prometheus that has not loaded the rule file (the panels fall
+        # back to the raw series), started now so that both gather their
+        # first scrapes and evaluations at the same time.
+        self.bare = e2e.Prometheus(work, [e2e.scrape_job(self.instance)],
+                                   name="bare")
+        self.addCleanup(self.bare.close)
         self.values = {"job": "stemedb_disk", "instance": self.instance}
         self.variables = {v["name"]: v for v in
                           self.dashboard["templating"]["list"]}
@@ -72,7 +78,17 @@ class DashboardQueriesTest(e2e.TmpfsTestCase):
         self.assertEqual(unknown, [], "undefined variables in %r" % text)
         return out
 
-    def test_template_variables_find_the_exporter(self):
+    def test_dashboard_queries(self):
+        # One tree, exporter and pair of Prometheus servers for every check.
+        with self.subTest("template variables find the exporter"):
+            self.template_variables_find_the_exporter()
+        with self.subTest("every panel target returns data"):
+            self.check_every_panel_target(self.prom)
+        with self.subTest("every panel target returns data without "
+                          "recording rules"):
+            self.check_every_panel_target(self.bare)
+
+    def template_variables_find_the_exporter(self):
         self.assertEqual(self.variables["datasource"]["type"], "datasource")
         self.assertEqual(self.variables["datasource"]["query"], "prometheus")
         e2e.wait_until(lambda: self.prom.query(
@@ -88,17 +104,6 @@ class DashboardQueriesTest(e2e.TmpfsTestCase):
                 found = self.prom.api("/api/v1/label/%s/values" % m.group(2),
                                       **{"match[]": m.group(1)})
                 self.assertEqual(found, [self.values[name]])
-
-    def test_every_panel_target_returns_data(self):
-        self.check_every_panel_target(self.prom)
-
-    def test_every_panel_target_returns_data_without_recording_rules(self):
-        """A Prometheus that has not loaded the rule file (the panels fall
-        back to the raw series)."""
-        bare = e2e.Prometheus(self.work, [e2e.scrape_job(self.instance)],
-                              name="bare")
-        self.addCleanup(bare.close)
-        self.check_every_panel_target(bare)
 
     def check_every_panel_target(self, prom):
         targets = []  # (panel title, expr, instant?)

@@ -7,8 +7,9 @@
    reports for that list; the oldest timestamp is find's oldest mtime. The
    rule directories outside the components (a journal and a core dump
    directory) are walked too, and are not components.
-2. Time alone: a WAL segment 40 s short of its 7 days, no file event and
-   no walk (scan.interval 1h): it moves into the count within a minute.
+2. Time alone: a WAL segment 20 s short of its 7 days, no file event and
+   no walk (scan.interval 1h): not counted by the first scrape, it moves
+   into the count when it turns old (every scan mode at once).
 3. The page: the real Prometheus, scraping the real exporter and evaluating
    stemedb_rulegen's rules, fires StemeDBDiskSpaceCritical on a small tmpfs
    whose description (read from /api/v1/alerts) states the reclaimable
@@ -28,6 +29,9 @@ import watch_lib as w
 DAY = 86400
 CRITICAL = "StemeDBDiskSpaceCritical"
 TMPFS_PAGES = 2560  # 10 MiB of 4 KiB pages
+# How long after it is written the WAL segment turns 7 days old: longer
+# than two exporters take to start and walk their first tree.
+TURNING_MARGIN = 20
 
 
 def humanize1024(v):
@@ -200,18 +204,26 @@ class ReclaimTest(e2e.TmpfsTestCase):
         self.assertEqual(components, set(e2e.DEFAULT_LAYOUT))
 
     def test_segment_turning_old_is_counted_without_an_event(self):
-        for mode in w.modes():
+        # Every mode at once: the wait is on the clock, not on the machine,
+        # so the modes share it.
+        started = {mode: self.start_turning(mode) for mode in w.modes()}
+        firsts = {mode: self.first_count(exporter)
+                  for mode, (exporter, _, _) in started.items()}
+        for mode, (exporter, turning, turns_at) in started.items():
             with self.subTest(mode=mode):
-                self.now = int(time.time())
-                self.segment_turning_old(mode)
+                self.segment_turning_old(mode, exporter, turning, turns_at,
+                                         firsts[mode])
 
-    def segment_turning_old(self, mode):
+    def start_turning(self, mode):
+        """A tree whose WAL segment turns 7 days old TURNING_MARGIN seconds
+        after it is written, served by an exporter in MODE: (exporter,
+        segment path, the time it turns old)."""
         self.fresh_root(mode, "16m", 1024)
         e2e.make_demo_tree(self.root, now=self.now)
         self.write("data/wal/segment-old.log", 4096, 8)
-        # 40 s short of 7 days at the test's start.
-        turning = self.write("data/wal/segment-turning.log", 8192,
-                             7 - 40.0 / DAY)
+        turns_at = time.time() + TURNING_MARGIN
+        turning = os.path.join(self.root, "data/wal/segment-turning.log")
+        e2e.write_file(turning, 8192, turns_at - 7 * DAY)
         # One walk at start, the next an hour later (watch mode: no event
         # and a reconcile walk 6h later): only the rendering can move the
         # segment into the count.
@@ -220,20 +232,34 @@ class ReclaimTest(e2e.TmpfsTestCase):
                             extra=w.scan_extra(mode, "6h")) +
             rules_yaml(self.root, self.journal, self.coredump),
             name="exporter-turning-" + mode)
+        return exporter, turning, turns_at
 
-        def count():
-            return exporter.scrape().value(
-                "stemedb_disk_reclaimable_entries",
-                rule="wal_beyond_retention")
-        e2e.wait_until(lambda: count() is not None, 60, "first walk")
+    @staticmethod
+    def count(exporter):
+        return exporter.scrape().value("stemedb_disk_reclaimable_entries",
+                                       rule="wal_beyond_retention")
+
+    def first_count(self, exporter):
+        """(count, time the scrape had returned by) of the first scrape
+        that has the rule's count (the first walk is done)."""
+        def counted():
+            n = self.count(exporter)
+            return None if n is None else (n, time.time())
+        return e2e.wait_until(counted, 60, "first walk")
+
+    def segment_turning_old(self, mode, exporter, turning, turns_at, first):
+        count, scraped_by = first
+        # Rendered before the segment turned old: it was not counted then.
+        self.assertLess(scraped_by, turns_at,
+                        "the first walk took longer than the margin")
+        self.assertEqual(count, 1)
         walks = exporter.scrape().value(
             "stemedb_disk_last_scan_success_timestamp_seconds",
             component="wal")
-        if time.time() < self.now + 40 - 2:
-            self.assertEqual(count(), 1)
-        e2e.wait_until(lambda: count() == 2, 100,
+        e2e.wait_until(lambda: self.count(exporter) == 2, 100,
                        "the turning segment counted (no event, no walk)")
-        n, size, _ = find_du([self.root + "/data/wal", "-name", "*.log",
+        self.assertGreaterEqual(time.time(), turns_at)
+        n, size, _ = find_du([os.path.dirname(turning), "-name", "*.log",
                               "-mmin", "+10080"])
         self.assertEqual(n, 2)
         self.assertEqual(exporter.scrape().value(

@@ -6,9 +6,13 @@ promtool check rules (--lint=all, lint fatal), promtool test rules on the
 generated tests, vmalert -dryRun, amtool check-config, and the dashboard's JSON contract.
 Then proves the generated tests have teeth (mutated rules must fail them),
 that --check detects drift and writes nothing, and that a bad config exits 2
-and writes nothing. Stdlib only.
+and writes nothing. The tool runs of each config and of each mutation are
+independent and run concurrently, as many as the machine has cores.
+Stdlib only.
 """
 import argparse
+import concurrent.futures
+import functools
 import json
 import os
 import re
@@ -118,6 +122,103 @@ def mutate_and_expect_failure(out, label, old, new, why):
         f.write(text)
 
 
+def check_config(rulegen, tmp, label, config):
+    """Generates CONFIG into TMP/LABEL and checks it with the real tools."""
+    out = os.path.join(tmp, label)
+    r = generate(rulegen, out, config)
+    check(r.returncode == 0, f"{label}: rulegen exit {r.returncode}: {r.stderr}")
+    check(files_under(out) == EXPECTED_FILES,
+          f"{label}: files written: {files_under(out)}")
+    check_with_tools(out, label)
+    if label == "families-off.yaml":
+        with open(os.path.join(out, "rules/stemedb-disk.rules.yml")) as f:
+            text = f.read()
+        check("StemeDBBackup" not in text and "StemeDBWAL" not in text,
+              f"{label}: a disabled family's alerts are in the rules")
+        check("StemeDBDiskSpaceWarning" in text,
+              f"{label}: an enabled family's alerts are missing")
+
+    # Byte stability: a second run into another directory is equal.
+    again = os.path.join(tmp, label + ".again")
+    generate(rulegen, again, config)
+    for name in EXPECTED_FILES:
+        with open(os.path.join(out, name), "rb") as a, \
+                open(os.path.join(again, name), "rb") as b:
+            check(a.read() == b.read(), f"{label}: {name} not byte-stable")
+
+
+# Mutations of the default rules the generated tests must catch:
+# (old, new, why, the generated test groups that catch it, by the start of
+# their names). Each mutation runs only those groups (the groups are
+# independent: if they fail, the whole file fails).
+MUTATIONS = (
+    (") < 0.2\n", ") < 0.05\n", "warning threshold changed",
+     ("StemeDBDiskSpaceWarning ",)),
+    ('\n          and stemedb_disk_filesystem_readonly{job="stemedb_disk"} == 0',
+     "", "read-only guard removed", ("StemeDBDiskSpaceWarning ",)),
+    ('for: "15m"', 'for: "10m"', "for shortened",
+     ("StemeDBDiskSpaceWarning ", "StemeDBInodeExhaustion ")),
+    ("humanizePercentage", "humanize", "annotation template changed",
+     ("StemeDBDiskSpaceCritical ",)),
+    ('/ (stemedb_disk_filesystem_files{job="stemedb_disk"} > 0)',
+     '/ stemedb_disk_filesystem_files{job="stemedb_disk"}',
+     "files > 0 guard removed (recording rule)", ("recording rules",)),
+    ('component="wal"}\n            > 604800',
+     'component=~".+"}\n            > 604800', "component selector widened",
+     ("StemeDBWALRetentionExceeded ",)),
+)
+
+
+def keep_test_groups(path, prefixes):
+    """Rewrites the generated promtool test file PATH with only the test
+    groups whose name starts with one of PREFIXES; returns their names."""
+    with open(path) as f:
+        head, groups = f.read().split("\ntests:\n", 1)
+    kept = []
+    for group in re.split(r"(?m)^(?=  - name: )", groups):
+        name = re.match(r'  - name: "(.*)"', group)
+        if name and name.group(1).startswith(prefixes):
+            kept.append(group)
+    with open(path, "w") as f:
+        f.write(head + "\ntests:\n" + "".join(kept))
+    return kept
+
+
+def check_mutation(rulegen, tmp, index):
+    """The generated tests fail when the rules are wrong: each mutation in
+    a default output of its own, against the groups that must catch it."""
+    old, new, why, caught_by = MUTATIONS[index]
+    out = os.path.join(tmp, "mutation-%d" % index)
+    r = generate(rulegen, out)
+    check(r.returncode == 0, f"mutation {index}: rulegen exit {r.returncode}")
+    kept = keep_test_groups(
+        os.path.join(out, "rules/stemedb-disk.rules.test.yml"), caught_by)
+    check(len(kept) == len(caught_by),
+          f"{why}: the generated tests have {len(kept)} groups named "
+          f"{caught_by}")
+    mutate_and_expect_failure(out, "default", old, new, why)
+
+
+def check_per_artifact(rulegen, tmp):
+    """Per-artifact paths: only those are written, tests find the rules."""
+    single = os.path.join(tmp, "single")
+    r = run([rulegen, "--rules", os.path.join(single, "a/r.yml"),
+             "--rule-tests", os.path.join(single, "b/t.yml")])
+    check(r.returncode == 0, f"per-artifact: {r.stderr}")
+    check(files_under(single) == ["a/r.yml", "b/t.yml"],
+          f"per-artifact files: {files_under(single)}")
+    r = run(["promtool", "test", "rules", os.path.join(single, "b/t.yml")])
+    check(r.returncode == 0, f"per-artifact promtool: {r.stdout}{r.stderr}")
+
+
+def run_concurrently(jobs):
+    """Runs the independent JOBS (callables) on a pool as wide as the
+    machine: the tools are separate processes, so they run in parallel."""
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        for future in [pool.submit(job) for job in jobs]:
+            future.result()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rulegen", required=True)
@@ -129,49 +230,14 @@ def main():
         for name in ("node-exporter.yaml", "fast.yaml", "largest-counts.yaml",
                      "families-off.yaml")]
     with tempfile.TemporaryDirectory(prefix="rulegen_tools.") as tmp:
-        for label, config in configs:
-            out = os.path.join(tmp, label)
-            r = generate(args.rulegen, out, config)
-            check(r.returncode == 0, f"{label}: rulegen exit {r.returncode}: {r.stderr}")
-            check(files_under(out) == EXPECTED_FILES,
-                  f"{label}: files written: {files_under(out)}")
-            check_with_tools(out, label)
-            if label == "families-off.yaml":
-                with open(os.path.join(out, "rules/stemedb-disk.rules.yml")) as f:
-                    text = f.read()
-                check("StemeDBBackup" not in text and "StemeDBWAL" not in text,
-                      f"{label}: a disabled family's alerts are in the rules")
-                check("StemeDBDiskSpaceWarning" in text,
-                      f"{label}: an enabled family's alerts are missing")
-
-            # Byte stability: a second run into another directory is equal.
-            again = os.path.join(tmp, label + ".again")
-            generate(args.rulegen, again, config)
-            for name in EXPECTED_FILES:
-                with open(os.path.join(out, name), "rb") as a, \
-                        open(os.path.join(again, name), "rb") as b:
-                    check(a.read() == b.read(), f"{label}: {name} not byte-stable")
-
-        # The generated tests fail when the rules are wrong.
+        rulegen = args.rulegen
+        run_concurrently(
+            [functools.partial(check_config, rulegen, tmp, label, config)
+             for label, config in configs] +
+            [functools.partial(check_mutation, rulegen, tmp, i)
+             for i in range(len(MUTATIONS))] +
+            [functools.partial(check_per_artifact, rulegen, tmp)])
         out = os.path.join(tmp, "default")
-        mutate_and_expect_failure(out, "default", ") < 0.2\n", ") < 0.05\n",
-                                  "warning threshold changed")
-        mutate_and_expect_failure(
-            out, "default",
-            '\n          and stemedb_disk_filesystem_readonly{job="stemedb_disk"} == 0',
-            "", "read-only guard removed")
-        mutate_and_expect_failure(out, "default", 'for: "15m"', 'for: "10m"',
-                                  "for shortened")
-        mutate_and_expect_failure(out, "default", "humanizePercentage",
-                                  "humanize", "annotation template changed")
-        mutate_and_expect_failure(
-            out, "default",
-            '/ (stemedb_disk_filesystem_files{job="stemedb_disk"} > 0)',
-            '/ stemedb_disk_filesystem_files{job="stemedb_disk"}',
-            "files > 0 guard removed (recording rule)")
-        mutate_and_expect_failure(out, "default", 'component="wal"}\n            > 604800',
-                                  'component=~".+"}\n            > 604800',
-                                  "component selector widened")
 
         # --check: equal -> 0; drift -> 1 with a diff; nothing written.
         r = run([args.rulegen, "--check", "--out", out])
@@ -220,16 +286,6 @@ def main():
             check(re.search(re.escape(name) + where, r.stderr),
                   f"{name}: message: {r.stderr}")
             check(not os.path.exists(refused_out), f"{name}: output written")
-
-        # Per-artifact paths: only those are written, tests find the rules.
-        single = os.path.join(tmp, "single")
-        r = run([args.rulegen, "--rules", os.path.join(single, "a/r.yml"),
-                 "--rule-tests", os.path.join(single, "b/t.yml")])
-        check(r.returncode == 0, f"per-artifact: {r.stderr}")
-        check(files_under(single) == ["a/r.yml", "b/t.yml"],
-              f"per-artifact files: {files_under(single)}")
-        r = run(["promtool", "test", "rules", os.path.join(single, "b/t.yml")])
-        check(r.returncode == 0, f"per-artifact promtool: {r.stdout}{r.stderr}")
 
     if FAILURES:
         print(f"{len(FAILURES)} check(s) failed", file=sys.stderr)
