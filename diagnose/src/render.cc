@@ -19,7 +19,7 @@ namespace {
 
 using detail::DfPercent;
 using detail::HumanBytes;
-using Json = nlohmann::ordered_json;
+using OrderedJson = nlohmann::ordered_json;
 
 constexpr int kSchemaVersion = 2;
 
@@ -359,8 +359,8 @@ constexpr std::pair<const char*, bool AlertFamilies::*> kFamilies[] = {
     {"scan", &AlertFamilies::scan},
 };
 
-Json LimitsJson(const Limits& l) {
-  Json families = Json::object();
+OrderedJson LimitsJson(const Limits& l) {
+  OrderedJson families = OrderedJson::object();
   for (const auto& [name, member] : kFamilies) {
     families[name] = l.families.*member;
   }
@@ -387,8 +387,8 @@ Json LimitsJson(const Limits& l) {
   };
 }
 
-Json FindingsJson(const std::vector<Finding>& findings) {
-  Json out = Json::array();
+OrderedJson FindingsJson(const std::vector<Finding>& findings) {
+  OrderedJson out = OrderedJson::array();
   for (const auto& f : findings) {
     out.push_back({{"severity", StatusName(f.severity)},
                    {"alert", f.alert},
@@ -399,7 +399,7 @@ Json FindingsJson(const std::vector<Finding>& findings) {
   return out;
 }
 
-Json FilesystemJson(const FilesystemNumbers& fs) {
+OrderedJson FilesystemJson(const FilesystemNumbers& fs) {
   const uint64_t used = Used(fs);
   const uint64_t iused = fs.files - std::min(fs.files_free, fs.files);
   return {{"mountpoint", fs.mountpoint},
@@ -420,13 +420,13 @@ Json FilesystemJson(const FilesystemNumbers& fs) {
 }
 
 // Adds the verdict's fields to a filesystem's object.
-void AddVerdict(const FilesystemVerdict& v, Json* f) {
+void AddVerdict(const FilesystemVerdict& v, OrderedJson* f) {
   (*f)["status"] = StatusName(v.status);
   (*f)["section"] = v.section;
   (*f)["reason"] = v.reason;
   (*f)["cleanup_bytes"] = v.cleanup_bytes;
   (*f)["cleanup_measured"] = v.cleanup_measured;
-  Json steps = Json::array();
+  OrderedJson steps = OrderedJson::array();
   for (const auto& s : v.steps) {
     steps.push_back({{"check", s.check},
                      {"question", s.question},
@@ -437,8 +437,8 @@ void AddVerdict(const FilesystemVerdict& v, Json* f) {
   (*f)["steps"] = std::move(steps);
 }
 
-Json ComponentsJson(const std::vector<ComponentNumbers>& components) {
-  Json out = Json::array();
+OrderedJson ComponentsJson(const std::vector<ComponentNumbers>& components) {
+  OrderedJson out = OrderedJson::array();
   for (const auto& c : components) {
     out.push_back({{"name", c.name},
                    {"path", c.path},
@@ -460,17 +460,17 @@ Json ComponentsJson(const std::vector<ComponentNumbers>& components) {
 }
 
 // A top-N list: path and the value under `value_key`.
-Json DirectoriesJson(const std::vector<DirectoryNumber>& list,
-                     const char* value_key) {
-  Json out = Json::array();
+OrderedJson DirectoriesJson(const std::vector<DirectoryNumber>& list,
+                            const char* value_key) {
+  OrderedJson out = OrderedJson::array();
   for (const auto& d : list) {
     out.push_back({{"path", d.path}, {value_key, d.value}});
   }
   return out;
 }
 
-Json RulesJson(const std::vector<RuleNumbers>& rules) {
-  Json out = Json::array();
+OrderedJson RulesJson(const std::vector<RuleNumbers>& rules) {
+  OrderedJson out = OrderedJson::array();
   for (const auto& rule : rules) {
     out.push_back({{"name", rule.name},
                    {"section", rule.section},
@@ -485,8 +485,8 @@ Json RulesJson(const std::vector<RuleNumbers>& rules) {
   return out;
 }
 
-Json DeletedOpenJson(const DeletedOpenNumbers& d) {
-  Json holders = Json::array();
+OrderedJson DeletedOpenJson(const DeletedOpenNumbers& d) {
+  OrderedJson holders = OrderedJson::array();
   for (const auto& h : d.holders) {
     holders.push_back({{"pid", h.pid},
                        {"user", h.user},
@@ -505,7 +505,7 @@ Json DeletedOpenJson(const DeletedOpenNumbers& d) {
 
 std::string RenderJson(const Report& r) {
   const Numbers& n = r.numbers;
-  Json j;
+  OrderedJson j;
   j["schema_version"] = kSchemaVersion;
   j["status"] = StatusName(r.status);
   j["exit_code"] = static_cast<int>(r.status);
@@ -519,9 +519,9 @@ std::string RenderJson(const Report& r) {
   j["root"] = n.root;
   j["limits"] = LimitsJson(r.limits);
   j["findings"] = FindingsJson(r.findings);
-  Json filesystems = Json::array();
+  OrderedJson filesystems = OrderedJson::array();
   for (size_t i = 0; i < n.filesystems.size(); ++i) {
-    Json f = FilesystemJson(n.filesystems[i]);
+    OrderedJson f = FilesystemJson(n.filesystems[i]);
     if (i < r.filesystems.size()) AddVerdict(r.filesystems[i], &f);
     filesystems.push_back(std::move(f));
   }
@@ -535,7 +535,7 @@ std::string RenderJson(const Report& r) {
   j["deleted_open"] = DeletedOpenJson(n.deleted_open);
   j["notes"] = n.notes;
   // Invalid UTF-8 in a path (a hostile name) is replaced, not thrown on.
-  return j.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+  return j.dump(2, ' ', false, OrderedJson::error_handler_t::replace) + "\n";
 }
 
 namespace {
@@ -577,7 +577,7 @@ class TrackedChar {
 // Walks the document once without building it and stops at the first
 // value beyond kMaxJsonDepth or kMaxJsonValues, or at a syntax error: the
 // tree nlohmann would build from 16 MiB of "[" takes over a gigabyte.
-class Limiter : public nlohmann::json_sax<Json> {
+class Limiter : public nlohmann::json_sax<OrderedJson> {
  public:
   // The message when the walk stopped early; empty when the text is JSON
   // within the limits.
@@ -645,10 +645,10 @@ void Position(std::string_view text, size_t offset, int* line, int* column) {
 
 // Parses `text` into `*out` unless it is not JSON or exceeds the limits;
 // the error then says where.
-stemedb::Status ParseWithinLimits(std::string_view text, Json* out) {
+stemedb::Status ParseWithinLimits(std::string_view text, OrderedJson* out) {
   const char* last_read = text.data();
   Limiter limiter;
-  const bool ok = Json::sax_parse(
+  const bool ok = OrderedJson::sax_parse(
       TrackedChar(text.data(), &last_read),
       TrackedChar(text.data() + text.size(), &last_read), &limiter);
   if (!ok) {
@@ -658,7 +658,7 @@ stemedb::Status ParseWithinLimits(std::string_view text, Json* out) {
     return e;
   }
   // Within the limits the tree is a small multiple of the text.
-  *out = Json::parse(text);
+  *out = OrderedJson::parse(text);
   return std::nullopt;
 }
 
@@ -667,7 +667,8 @@ struct BadKey : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-const Json& At(const Json& j, const char* key, const std::string& where) {
+const OrderedJson& At(const OrderedJson& j, const char* key,
+                      const std::string& where) {
   if (!j.is_object() || !j.contains(key)) {
     throw BadKey(where + key + ": missing");
   }
@@ -675,8 +676,9 @@ const Json& At(const Json& j, const char* key, const std::string& where) {
 }
 
 template <typename T>
-void Read(const Json& j, const char* key, const std::string& where, T* out) {
-  const Json& v = At(j, key, where);
+void Read(const OrderedJson& j, const char* key, const std::string& where,
+          T* out) {
+  const OrderedJson& v = At(j, key, where);
   if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
     // nlohmann's get<integer>() casts a float (6.7e59) or an out-of-range
     // integer without a check, which is undefined behaviour: take only
@@ -697,17 +699,18 @@ void Read(const Json& j, const char* key, const std::string& where, T* out) {
   }
 }
 
-const Json& Array(const Json& j, const char* key, const std::string& where) {
-  const Json& v = At(j, key, where);
+const OrderedJson& Array(const OrderedJson& j, const char* key,
+                         const std::string& where) {
+  const OrderedJson& v = At(j, key, where);
   if (!v.is_array()) throw BadKey(where + key + ": not an array");
   return v;
 }
 
 // The readers below throw BadKey; `w` is the key path so far ("rules[2].").
 
-Limits ReadLimits(const Json& j) {
+Limits ReadLimits(const OrderedJson& j) {
   Limits l;
-  const Json& lj = At(j, "limits", "");
+  const OrderedJson& lj = At(j, "limits", "");
   const std::string lw = "limits.";
   Read(lj, "disk_warning_avail_ratio", lw, &l.disk_warning_avail_ratio);
   Read(lj, "disk_critical_avail_ratio", lw, &l.disk_critical_avail_ratio);
@@ -727,7 +730,7 @@ Limits ReadLimits(const Json& j) {
   Read(lj, "tmp_max_files", lw, &l.tmp_max_files);
   Read(lj, "tmp_max_bytes", lw, &l.tmp_max_bytes);
   Read(lj, "reclaimable_max_share", lw, &l.reclaimable_max_share);
-  const Json& fj = At(lj, "families", lw);
+  const OrderedJson& fj = At(lj, "families", lw);
   for (const auto& [name, member] : kFamilies) {
     Read(fj, name, lw + "families.", &(l.families.*member));
   }
@@ -736,14 +739,14 @@ Limits ReadLimits(const Json& j) {
 
 // Calls read(element, where) for each element of the array j[key].
 template <typename F>
-void ForEach(const Json& j, const char* key, F read) {
+void ForEach(const OrderedJson& j, const char* key, F read) {
   size_t i = 0;
   for (const auto& e : Array(j, key, "")) {
     read(e, std::string(key) + "[" + std::to_string(i++) + "].");
   }
 }
 
-FilesystemNumbers ReadFilesystem(const Json& f, const std::string& w) {
+FilesystemNumbers ReadFilesystem(const OrderedJson& f, const std::string& w) {
   FilesystemNumbers fs;
   Read(f, "mountpoint", w, &fs.mountpoint);
   Read(f, "device", w, &fs.device);
@@ -759,7 +762,7 @@ FilesystemNumbers ReadFilesystem(const Json& f, const std::string& w) {
   return fs;
 }
 
-ComponentNumbers ReadComponent(const Json& c, const std::string& w) {
+ComponentNumbers ReadComponent(const OrderedJson& c, const std::string& w) {
   ComponentNumbers cn;
   Read(c, "name", w, &cn.name);
   Read(c, "path", w, &cn.path);
@@ -779,7 +782,7 @@ ComponentNumbers ReadComponent(const Json& c, const std::string& w) {
   return cn;
 }
 
-RuleNumbers ReadRule(const Json& rj, const std::string& w) {
+RuleNumbers ReadRule(const OrderedJson& rj, const std::string& w) {
   RuleNumbers rule;
   Read(rj, "name", w, &rule.name);
   Read(rj, "section", w, &rule.section);
@@ -793,12 +796,12 @@ RuleNumbers ReadRule(const Json& rj, const std::string& w) {
   return rule;
 }
 
-void ReadDeletedOpen(const Json& j, DeletedOpenNumbers* d) {
+void ReadDeletedOpen(const OrderedJson& j, DeletedOpenNumbers* d) {
   const std::string w = "deleted_open.";
   Read(j, "scanned", w, &d->scanned);
   Read(j, "unreadable_processes", w, &d->unreadable_processes);
   Read(j, "truncated", w, &d->truncated);
-  ForEach(j, "holders", [&](const Json& e, const std::string& where) {
+  ForEach(j, "holders", [&](const OrderedJson& e, const std::string& where) {
     HolderNumbers h;
     Read(e, "pid", where, &h.pid);
     Read(e, "user", where, &h.user);
@@ -811,32 +814,33 @@ void ReadDeletedOpen(const Json& j, DeletedOpenNumbers* d) {
 }
 
 // Everything after schema_version, in the document's order.
-Numbers ReadNumbers(const Json& j, Limits* l) {
+Numbers ReadNumbers(const OrderedJson& j, Limits* l) {
   Numbers n;
   Read(j, "source", "", &n.source);
   Read(j, "timestamp", "", &n.timestamp);
   Read(j, "root", "", &n.root);
   *l = ReadLimits(j);
-  ForEach(j, "filesystems", [&](const Json& e, const std::string& w) {
+  ForEach(j, "filesystems", [&](const OrderedJson& e, const std::string& w) {
     n.filesystems.push_back(ReadFilesystem(e, w));
   });
-  ForEach(j, "components", [&](const Json& e, const std::string& w) {
+  ForEach(j, "components", [&](const OrderedJson& e, const std::string& w) {
     n.components.push_back(ReadComponent(e, w));
   });
   Read(j, "directories_measured", "", &n.directories_measured);
-  ForEach(j, "largest_directories", [&](const Json& e, const std::string& w) {
-    DirectoryNumber dn;
-    Read(e, "path", w, &dn.path);
-    Read(e, "allocated_bytes", w, &dn.value);
-    n.largest_directories.push_back(std::move(dn));
-  });
-  ForEach(j, "most_entries", [&](const Json& e, const std::string& w) {
+  ForEach(j, "largest_directories",
+          [&](const OrderedJson& e, const std::string& w) {
+            DirectoryNumber dn;
+            Read(e, "path", w, &dn.path);
+            Read(e, "allocated_bytes", w, &dn.value);
+            n.largest_directories.push_back(std::move(dn));
+          });
+  ForEach(j, "most_entries", [&](const OrderedJson& e, const std::string& w) {
     DirectoryNumber dn;
     Read(e, "path", w, &dn.path);
     Read(e, "entries", w, &dn.value);
     n.most_entries.push_back(std::move(dn));
   });
-  ForEach(j, "rules", [&](const Json& e, const std::string& w) {
+  ForEach(j, "rules", [&](const OrderedJson& e, const std::string& w) {
     n.rules.push_back(ReadRule(e, w));
   });
   ReadDeletedOpen(At(j, "deleted_open", ""), &n.deleted_open);
@@ -848,7 +852,7 @@ Numbers ReadNumbers(const Json& j, Limits* l) {
 
 stemedb::Status ParseJson(std::string_view text, Numbers* numbers,
                           Limits* limits) {
-  Json j;
+  OrderedJson j;
   if (stemedb::Status err = ParseWithinLimits(text, &j)) return err;
   Numbers n;
   Limits l;

@@ -17,8 +17,8 @@
 namespace stemedb::exporter {
 namespace {
 
-using detail::Where;
-using detail::YamlReader;
+using ::stemedb::detail::Where;
+using ::stemedb::detail::YamlReader;
 
 // Go's crypto/tls names (what exporter-toolkit accepts) to OpenSSL's.
 struct CipherName {
@@ -156,8 +156,9 @@ class WebConfigParser {
                         std::vector<std::string>* out) {
     if (node.IsNull()) return std::nullopt;
     if (!node.IsSequence()) {
-      return reader_.Error(where, "expected a list, got " +
-                                      std::string(detail::DescribeType(node)));
+      return reader_.Error(
+          where, "expected a list, got " +
+                     std::string(::stemedb::detail::DescribeType(node)));
     }
     for (size_t i = 0; i < node.size(); ++i) {
       const YAML::Node item = node[i];
@@ -432,7 +433,7 @@ Status ParseWebConfig(const std::string& text, const std::string& source,
   YamlReader reporter(source);
   try {
     YAML::Mark second;
-    if (detail::HasSecondDocument(text, &second)) {
+    if (::stemedb::detail::HasSecondDocument(text, &second)) {
       return reporter.Error({"", second},
                             "a second YAML document; a web config holds one");
     }

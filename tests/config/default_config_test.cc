@@ -11,9 +11,12 @@
 
 #include "stemedb/config/config.h"
 #include "test_support.h"
+#include "yaml_leaves.h"
 
 namespace stemedb {
 namespace {
+
+using ::stemedb::testutil::CollectLeaves;
 
 const std::string kDefaultYamlPath =
     std::string(STEMEDB_SOURCE_DIR) + "/config/default.yaml";
@@ -231,18 +234,6 @@ TEST(DefaultConfigTest, CleanupRulesAreTheRunbookSteps) {
     EXPECT_EQ(r.type, expected[i].type);
     EXPECT_EQ(r.older_than.text, expected[i].older_than);
     EXPECT_EQ(r.resolved_command, expected[i].command);
-  }
-}
-
-void CollectLeaves(const YAML::Node& node, const std::string& path,
-                   std::set<std::string>* out) {
-  if (!node.IsMap() || node.size() == 0) {
-    out->insert(path);
-    return;
-  }
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    const std::string key = it->first.Scalar();
-    CollectLeaves(it->second, path.empty() ? key : path + "." + key, out);
   }
 }
 

@@ -12,9 +12,12 @@
 #include "stemedb/config/config.h"
 #include "stemedb/config/thresholds_in_force.h"
 #include "test_support.h"
+#include "yaml_leaves.h"
 
 namespace stemedb {
 namespace {
+
+using ::stemedb::testutil::CollectLeaves;
 
 using testutil::TempDir;
 using testutil::WriteFile;
@@ -230,18 +233,6 @@ TEST(StemedbResolutionTest, EmbeddedDefaultReadsNoFile) {
   EXPECT_EQ(c.stemedb.path, "/etc/stemedb/config.toml");
   EXPECT_TRUE(c.threshold_sources.empty());
   EXPECT_FALSE(c.prevention.journald_read);
-}
-
-void CollectLeaves(const YAML::Node& node, const std::string& path,
-                   std::set<std::string>* out) {
-  if (!node.IsMap()) {
-    out->insert(path);
-    return;
-  }
-  for (const auto& kv : node) {
-    const std::string key = kv.first.as<std::string>();
-    CollectLeaves(kv.second, path.empty() ? key : path + "." + key, out);
-  }
 }
 
 // Every numeric key under thresholds: in the documented default (plus the

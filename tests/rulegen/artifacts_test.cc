@@ -14,20 +14,13 @@
 #include <string>
 
 #include "stemedb/config/config.h"
+#include "test_config.h"
 
 namespace stemedb::rulegen {
 namespace {
 
-std::string DataPath(const std::string& name) {
-  return std::string(STEMEDB_SOURCE_DIR) + "/tests/rulegen/data/" + name;
-}
-
-Config LoadTestConfig(const std::string& name) {
-  Config config;
-  auto err = LoadConfigFile(DataPath(name), &config);
-  EXPECT_FALSE(err.has_value()) << err->ToString();
-  return config;
-}
+using testutil::DataPath;
+using testutil::LoadTestConfig;
 
 std::map<std::string, std::string> Render(const Config& config) {
   std::vector<Artifact> artifacts;

@@ -8,17 +8,12 @@
 
 #include "stemedb/config/config.h"
 #include "stemedb/config/metric_names.h"
+#include "test_config.h"
 
 namespace stemedb::rulegen {
 namespace {
 
-Config LoadTestConfig(const std::string& name) {
-  Config config;
-  auto err = LoadConfigFile(
-      std::string(STEMEDB_SOURCE_DIR) + "/tests/rulegen/data/" + name, &config);
-  EXPECT_FALSE(err.has_value()) << err->ToString();
-  return config;
-}
+using testutil::LoadTestConfig;
 
 RuleSet Build(const Config& config) {
   RuleSet rules;
