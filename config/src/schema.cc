@@ -246,6 +246,7 @@ class ConfigParser {
         DurationField("lookback", &c.lookback, true),
         ForField(&c.for_duration),
         RatioField("avail_ratio_below", &c.avail_ratio_below),
+        RatioField("daily_low_margin", &c.daily_low_margin),
     };
   }
 

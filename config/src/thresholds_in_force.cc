@@ -53,6 +53,8 @@ const std::vector<Entry>& Table() {
        [](T t) { return Seconds(t.fill_prediction.critical.for_duration); }},
       {"fill_prediction.critical.avail_ratio_below",
        [](T t) { return t.fill_prediction.critical.avail_ratio_below; }},
+      {"fill_prediction.critical.daily_low_margin",
+       [](T t) { return t.fill_prediction.critical.daily_low_margin; }},
       {"filesystem_health.readonly_for",
        [](T t) { return Seconds(t.filesystem_health.readonly_for); }},
       {"filesystem_health.stat_failing_for",

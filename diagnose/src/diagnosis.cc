@@ -62,7 +62,7 @@ void Add(std::vector<Finding>* findings, Status s, std::string alert,
 // The component findings (WAL age and count, backups, temporary files),
 // which belong to no one filesystem's capacity. Each is its alert's
 // expression on the same numbers, without `for` (and BackupsMissing without
-// its guard on the exporter's age).
+// its look back over Prometheus' history: here, no backup now).
 void WalFindings(const Numbers& n, const Limits& l, const ComponentNumbers& c,
                  std::vector<Finding>* out) {
   if (c.segments > 0 &&

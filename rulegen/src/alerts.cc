@@ -210,29 +210,44 @@ class Catalog {
   }
 
   // The page for a disk that fills fast: its own short window, so a burst
-  // is seen within minutes, and a tighter ratio guard for nightly spikes.
+  // is seen within minutes, and a guard against what recurs daily (a
+  // nightly backup written then shipped off-host): avail must be below its
+  // lowest within an hour of this time the day before, by a margin.
   AlertRule WillFillVerySoon() const {
     const FillPrediction::Critical& fc = t_.fill_prediction.critical;
     AlertRule a =
         Base(kWillFillVerySoon, "critical", kSectionEmergency, fc.for_duration,
              {{"ratio", fc.avail_ratio_below},
               {"horizon_seconds", fc.horizon.seconds()},
-              {"lookback_seconds", fc.lookback.seconds()}});
+              {"lookback_seconds", fc.lookback.seconds()},
+              {"daily_low_margin", fc.daily_low_margin}});
     a.expr = TimeUntilZero(fs_.avail, fc.lookback, {fs_.matchers}) + " < " +
              FormatSeconds(fc.horizon.value.count()) + "\nand (\n  " +
              Ratio(fs_.avail, fs_.size) + "\n) < " +
-             FormatNumber(fc.avail_ratio_below) + "\nand " + Writable();
+             FormatNumber(fc.avail_ratio_below) + "\nand " + BelowDailyLow(fc) +
+             "\nand " + Writable();
     a.summary = "Filesystem will be full within " + fc.horizon.text + ".";
     a.description = FsWhere() +
                     " will be full in {{ $value | humanizeDuration }} at the "
                     "rate of the last " +
                     fc.lookback.text + " (critical horizon " + fc.horizon.text +
                     "; below " + FormatPercent(fc.avail_ratio_below) +
-                    "% available); free space now (§1) or expand (§5).";
+                    "% available and lower than at this time yesterday, so "
+                    "not a daily job's dip); free space now (§1) or expand "
+                    "(§5).";
     a.inhibits = {kWillFill};
     a.inhibit_equal = FsEqual();
-    a.scenario = scenarios::TimeUntilFull;
+    a.scenario = scenarios::TimeUntilFullBelowDailyLow;
     return a;
+  }
+
+  // Avail below its lowest from 25 h to 23 h ago by `daily_low_margin` of
+  // the size; no result without a day of history.
+  std::string BelowDailyLow(const FillPrediction::Critical& fc) const {
+    const std::string avail = Selector(fs_.avail, {fs_.matchers});
+    return "(\n  " + avail + "\n    < min_over_time(" + avail +
+           "[2h] offset 23h)\n      - " + FormatNumber(fc.daily_low_margin) +
+           " * " + Selector(fs_.size, {fs_.matchers}) + "\n)";
   }
 
   AlertRule InodesWillFillSoon() const {
@@ -399,22 +414,27 @@ class Catalog {
     return a;
   }
 
-  // A node younger than the backup age limit has not had its first
-  // backup yet: the exporter's own age guards it.
+  // No backup seen for the backup age limit: none held now and none in
+  // Prometheus' history of that long (a backup shipped off-host and
+  // removed still counts), on a component Prometheus has watched that
+  // long (a new node has not had its first backup yet). Prometheus' own
+  // history, so an exporter restart does not blind it.
   AlertRule BackupsMissing() const {
     const BackupThresholds& bk = t_.backups;
     AlertRule a = Base("StemeDBBackupsMissing", "warning", kSectionEmergency,
                        bk.for_duration, {{"seconds", bk.max_age.seconds()}});
     a.component = bk.component;
-    a.expr = Selector(m::kSegments, {job_, Comp(bk.component)}) +
-             " == 0\nand on (job, instance)\n  time() - " +
-             Selector(m::kProcessStartTimeSeconds, {job_}) + " > " +
-             FormatSeconds(bk.max_age.value.count());
+    const std::string segments =
+        Selector(m::kSegments, {job_, Comp(bk.component)});
+    a.expr = "max_over_time(" + segments + "[" + bk.max_age.text +
+             "]) == 0\nand on (job, instance, component)\n  " +
+             "count_over_time(" + segments + "[1h] offset " + bk.max_age.text +
+             ")";
     a.summary = "No backup exists.";
-    a.description = CompWhere() +
-                    " holds no backup, and the exporter has watched it for "
-                    "more than " +
-                    bk.max_age.text + ".";
+    a.description = CompWhere() + " has held no backup for the last " +
+                    bk.max_age.text +
+                    ", not even one shipped off-host since: a daily backup "
+                    "was missed.";
     a.scenario = scenarios::NoSegmentsOnOldNode;
     return a;
   }
@@ -476,19 +496,24 @@ class Catalog {
                         {"max_files", static_cast<double>(tmp.max_files)}});
     a.component = tmp.component;
     const std::string comp = Comp(tmp.component);
-    const std::string bytes =
-        Selector(m::kComponentAllocatedBytes, {job_, comp});
-    a.expr = bytes + " > " + std::to_string(tmp.max_bytes) + "\nor (\n  " +
-             bytes + "\n  and " + Selector(m::kComponentFiles, {job_, comp}) +
-             " > " + std::to_string(tmp.max_files) + "\n)";
-    const std::string limits =
-        Humanize1024(static_cast<double>(tmp.max_bytes)) + "B or " +
-        std::to_string(tmp.max_files) + " files";
+    // Each limit its own branch, labelled, so the description states the
+    // one that was crossed (both: two alerts).
+    const std::string bytes_limit =
+        Humanize1024(static_cast<double>(tmp.max_bytes)) + "B";
+    const std::string files_limit = std::to_string(tmp.max_files) + " files";
+    auto branch = [&](std::string_view metric, int64_t max,
+                      const std::string& limit) {
+      return "label_replace(\n  " + Selector(metric, {job_, comp}) +
+             "\n    / " + std::to_string(max) + " > 1,\n  \"limit\", " +
+             PromQuote(limit) + ", \"\", \"\"\n)";
+    };
+    a.expr = branch(m::kComponentAllocatedBytes, tmp.max_bytes, bytes_limit) +
+             "\nor\n" + branch(m::kComponentFiles, tmp.max_files, files_limit);
     a.summary = "Temporary files are accumulating.";
     a.description = CompWhere() +
-                    " holds {{ $value | humanize1024 }}B of temporary files "
-                    "(limits: " +
-                    limits + "); failed operations leave them behind.";
+                    " is at {{ $value | humanizePercentage }} of its limit of "
+                    "{{ $labels.limit }}; failed operations leave temporary "
+                    "files behind.";
     a.scenario = scenarios::TmpAccumulating;
     return a;
   }

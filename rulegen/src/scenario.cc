@@ -312,11 +312,21 @@ Scenario InodesFreeBelow(const TestFixture& f, const AlertRule& a) {
 
 namespace {
 
+// Samples from 25 h to 23 h before an evaluation: what the daily-low
+// guard reads.
+constexpr int kDay = 25 * 60;
+// Fell yesterday as low as the filling filesystem is now: silent.
+constexpr const char* kRecurring = "db-5:9101";
+
 // Falls one unit a second on a filesystem of `size` units, so the time
 // until full in seconds is the value itself; crosses the ratio guard at
 // index `start`, with half the horizon left, after a lookback of history.
+// With `history` (kDay) it holds its level that long before falling, and
+// falls far enough for the limit "daily_low_margin" before `start`; a twin
+// that was as low the day before stays silent.
 // Values sit half a unit off whole seconds: humanizeDuration truncates.
-Scenario Filling(const TestFixture& f, const AlertRule& a, bool inodes) {
+Scenario Filling(const TestFixture& f, const AlertRule& a, bool inodes,
+                 int history) {
   const FilesystemMetrics& fs = f.fs();
   const std::string& total_metric = inodes ? fs.files : fs.size;
   const std::string& left_metric = inodes ? fs.files_free : fs.avail;
@@ -325,34 +335,48 @@ Scenario Filling(const TestFixture& f, const AlertRule& a, bool inodes) {
       TestFixture::ForSteps({std::chrono::milliseconds(static_cast<int64_t>(
                                  a.Limit("lookback_seconds") * 1000)),
                              ""});
+  const double guard = std::floor(horizon / 2);  // left at `start`
+  const double size = std::ceil(guard / a.Limit("ratio"));
+  const double margin = history > 0 ? a.Limit("daily_low_margin") * size : 0;
   Scenario s;
   s.title =
       "fires after its for; silent on a read-only filesystem, while not "
       "falling, and on a node younger than the lookback";
-  s.start = lookback + kLeadIn;
+  if (history > 0) s.title += "; silent on a dip as low the day before";
+  s.start = history + std::max(lookback + kLeadIn,
+                               static_cast<int>(std::ceil(margin / 60)) + 2);
   const int total = s.start + TestFixture::SamplesAfter(a);
-  const double guard = std::floor(horizon / 2);  // left at `start`
-  const double size = std::ceil(guard / a.Limit("ratio"));
   const double at_start = guard - 0.5;
-  const double first = at_start + 60.0 * s.start;
-  for (const char* inst : {kRw, kRo, kNoInodes, kBare}) {
+  // The value at index i once falling.
+  auto at = [&](int i) { return at_start + 60.0 * (s.start - i); };
+  const std::vector<Phase> fall = {{at(history), 0, history},
+                                   {at(history), -60, total - history}};
+  std::vector<const char*> instances = {kRw, kRo, kNoInodes, kBare};
+  if (history > 0) instances.push_back(kRecurring);
+  for (const char* inst : instances) {
     s.series.push_back(Constant(total_metric, f.Fs(inst), size, total));
     s.series.push_back(
         Constant(fs.readonly, f.Fs(inst), inst == kRo ? 1 : 0, total));
   }
-  const Series falling{left_metric, f.Fs(kRw), {{first, -60, total}}};
+  const Series falling{left_metric, f.Fs(kRw), fall};
   s.series.push_back(falling);
-  s.series.push_back({left_metric, f.Fs(kRo), {{first, -60, total}}});
+  s.series.push_back({left_metric, f.Fs(kRo), fall});
   // Low but flat: the guard holds, the prediction does not.
   s.series.push_back(
       Constant(left_metric, f.Fs(kNoInodes), std::floor(guard / 2), total));
   // New: first scraped less than a lookback before the alert would fire.
   const int born =
       s.start + TestFixture::ForSteps(a.for_duration) - lookback + 1;
-  s.series.push_back(
-      {left_metric,
-       f.Fs(kBare),
-       {{0, 0, born, true}, {first - 60.0 * born, -60, total - born}}});
+  s.series.push_back({left_metric,
+                      f.Fs(kBare),
+                      {{0, 0, born, true}, {at(born), -60, total - born}}});
+  if (history > 0) {
+    // Yesterday at its lowest of today, then the same fall.
+    s.series.push_back(
+        {left_metric,
+         f.Fs(kRecurring),
+         {{at(total - 1), 0, history}, {at(history), -60, total - history}}});
+  }
   const Labels rw = f.Fs(kRw);
   s.expect = [rw, falling](int k) {
     return std::vector<Expected>{{rw, falling.At(k), ""}};
@@ -363,11 +387,15 @@ Scenario Filling(const TestFixture& f, const AlertRule& a, bool inodes) {
 }  // namespace
 
 Scenario TimeUntilFull(const TestFixture& f, const AlertRule& a) {
-  return Filling(f, a, false);
+  return Filling(f, a, false, 0);
+}
+
+Scenario TimeUntilFullBelowDailyLow(const TestFixture& f, const AlertRule& a) {
+  return Filling(f, a, false, kDay);
 }
 
 Scenario InodesTimeUntilFull(const TestFixture& f, const AlertRule& a) {
-  return Filling(f, a, true);
+  return Filling(f, a, true, 0);
 }
 
 // The expression says which way the flag goes: "== 1" raises it.
@@ -402,24 +430,37 @@ Scenario SegmentCountAbove(const TestFixture& f, const AlertRule& a) {
   return SegmentCount(f, a, false);
 }
 
-// db-1's exporter started long before the backups vanished; db-2's has
-// just started, before any backup was due.
+// db-1 held backups until `gone`, then none for "seconds" (a range
+// includes its left end here); db-2 was first scraped less than that
+// before the alert would fire; db-3 ships its backups off-host, one a
+// day: each is seen, so it stays silent.
 Scenario NoSegmentsOnOldNode(const TestFixture& f, const AlertRule& a) {
-  int total = 0;
-  Scenario s = Begin(a,
-                     "fires after its for on an old node; silent on a node "
-                     "that just started",
-                     &total);
+  const int age =
+      TestFixture::ForSteps({std::chrono::milliseconds(static_cast<int64_t>(
+                                 a.Limit("seconds") * 1000)),
+                             ""});
+  Scenario s;
+  s.title =
+      "fires once no backup was seen for its age limit on a node watched "
+      "that long; silent on a new node and where backups are shipped "
+      "off-host";
+  const int gone = kLeadIn + 60;
+  s.start = gone + age;
+  const int total = s.start + TestFixture::SamplesAfter(a);
+  const int fire = s.start + TestFixture::ForSteps(a.for_duration);
   const std::string segments(m::kSegments);
-  const std::string start(m::kProcessStartTimeSeconds);
-  const double old_start = -a.Limit("seconds") - 3600;
+  s.series.push_back({segments,
+                      f.Comp(a.component, kRw),
+                      {{3, 0, gone}, {0, 0, total - gone}}});
+  const int born = fire - age + 1;
+  s.series.push_back({segments,
+                      f.Comp(a.component, kRo),
+                      {{0, 0, born, true}, {0, 0, total - born}}});
+  const int shipped = s.start - age / 2;
   s.series.push_back(
-      Steady(segments, f.Comp(a.component, kRw), 3, 0, s.start, total));
-  s.series.push_back(Constant(segments, f.Comp(a.component, kRo), 0, total));
-  s.series.push_back(
-      Constant(start, {{"instance", kRw}, {"job", f.job()}}, old_start, total));
-  s.series.push_back(
-      Constant(start, {{"instance", kRo}, {"job", f.job()}}, 0, total));
+      {segments,
+       f.Comp(a.component, kNoInodes),
+       {{0, 0, shipped}, {1, 0, 1}, {0, 0, total - shipped - 1}}});
   // Another component with no segments is not the backups.
   s.series.push_back(Constant(segments, f.Comp(kDecoy), 0, total));
   const Labels comp = f.Comp(a.component, kRw);
@@ -493,11 +534,15 @@ Scenario TmpAccumulating(const TestFixture& f, const AlertRule& a) {
       Constant(bytes, f.Comp(a.component, kNoInodes), max_bytes, total));
   s.series.push_back(
       Constant(files, f.Comp(a.component, kNoInodes), max_files, total));
-  const double big = max_bytes * 2;
-  const Labels rw = f.Comp(a.component, kRw);
-  const Labels ro = f.Comp(a.component, kRo);
-  s.expect = [rw, ro, big, small](int) {
-    return std::vector<Expected>{{rw, big, ""}, {ro, small, ""}};
+  // Each alert names the limit crossed and its value is the share of it.
+  const Labels rw =
+      With(f.Comp(a.component, kRw), "limit", Humanize1024(max_bytes) + "B");
+  const Labels ro = With(f.Comp(a.component, kRo), "limit",
+                         FormatNumber(max_files) + " files");
+  const double bytes_share = max_bytes * 2 / max_bytes;
+  const double files_share = (max_files + 1) / max_files;
+  s.expect = [rw, ro, bytes_share, files_share](int) {
+    return std::vector<Expected>{{rw, bytes_share, ""}, {ro, files_share, ""}};
   };
   return s;
 }

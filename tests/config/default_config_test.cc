@@ -292,6 +292,7 @@ TEST(DefaultConfigTest, FileShowsEverySchemaKey) {
       "thresholds.fill_prediction.critical.lookback",
       "thresholds.fill_prediction.critical.for",
       "thresholds.fill_prediction.critical.avail_ratio_below",
+      "thresholds.fill_prediction.critical.daily_low_margin",
       "thresholds.filesystem_health.readonly_for",
       "thresholds.filesystem_health.stat_failing_for",
       "alerts.disk_space.enabled",

@@ -111,19 +111,23 @@ struct InodeThresholds {  // on filesystem files_free/files, files > 0
 };
 
 struct FillPrediction {  // predict_linear(avail[lookback], horizon) < 0
-  Duration horizon{std::chrono::hours(24), "24h"};
+  Duration horizon{std::chrono::hours(36), "36h"};
   Duration lookback{std::chrono::hours(6), "6h"};
-  Duration for_duration{std::chrono::hours(1), "1h"};
+  Duration for_duration{std::chrono::minutes(90), "90m"};
   // Only predict on filesystems already below this avail ratio, so a freshly
   // written large file on an empty disk does not page anybody.
-  double avail_ratio_below = 0.40;
+  double avail_ratio_below = 0.45;
   // The short-horizon page (StemeDBDiskWillFillVerySoon): full within
-  // `horizon` at the rate of the last `lookback`, below `avail_ratio_below`.
+  // `horizon` at the rate of the last `lookback`, below `avail_ratio_below`,
+  // and at least `daily_low_margin` of the size below the lowest avail
+  // within an hour of the same time the day before (a nightly job's dip,
+  // which recurs, does not page; the page needs a day of history).
   struct Critical {
     Duration horizon{std::chrono::hours(4), "4h"};
-    Duration lookback{std::chrono::minutes(30), "30m"};
-    Duration for_duration{std::chrono::minutes(5), "5m"};
-    double avail_ratio_below = 0.25;
+    Duration lookback{std::chrono::minutes(10), "10m"};
+    Duration for_duration{std::chrono::minutes(2), "2m"};
+    double avail_ratio_below = 0.45;
+    double daily_low_margin = 0.02;
   } critical;
 };
 

@@ -122,6 +122,9 @@ Scenario InodesFreeBelow(const TestFixture& f, const AlertRule& a);
 // "lookback_seconds", below "ratio" of size; silent on a read-only twin, a
 // low but flat filesystem, and a node younger than the lookback.
 Scenario TimeUntilFull(const TestFixture& f, const AlertRule& a);
+// The same after a day of history, also below the day before's lowest by
+// "daily_low_margin" of size; silent on a twin that dipped as low then.
+Scenario TimeUntilFullBelowDailyLow(const TestFixture& f, const AlertRule& a);
 // The same on files_free of files.
 Scenario InodesTimeUntilFull(const TestFixture& f, const AlertRule& a);
 // A per-filesystem flag raised (readonly 0 -> 1, stat_success 1 -> 0, by
@@ -133,8 +136,8 @@ Scenario OldestSegmentAge(const TestFixture& f, const AlertRule& a);
 Scenario NewestSegmentAge(const TestFixture& f, const AlertRule& a);
 // segments above "count".
 Scenario SegmentCountAbove(const TestFixture& f, const AlertRule& a);
-// segments == 0 on a node whose exporter is older than "seconds"; silent
-// on a node that just started.
+// no segment seen for "seconds" on a component watched that long; silent
+// on a new node and where a backup appears and leaves daily (off-host).
 Scenario NoSegmentsOnOldNode(const TestFixture& f, const AlertRule& a);
 // component bytes / its filesystem's size above "ratio" where another
 // component shares the filesystem; silent on a volume of its own.
