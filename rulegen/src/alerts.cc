@@ -41,16 +41,14 @@ constexpr const char* kScanStale = "StemeDBDiskScanStale";
 constexpr const char* kScanIncomplete = "StemeDBDiskScanIncomplete";
 constexpr const char* kWillFillVerySoon = "StemeDBDiskWillFillVerySoon";
 
-std::string Str(std::string_view s) { return std::string(s); }
-
 // The dashboard's selector, so a test can substitute the variables.
 std::string Dash(std::string_view metric, std::string_view extra = "") {
   std::string inner = R"(job=~"$job",instance=~"$instance")";
-  if (!extra.empty()) inner += "," + Str(extra);
-  return Str(metric) + "{" + inner + "}";
+  if (!extra.empty()) inner += "," + std::string(extra);
+  return std::string(metric) + "{" + inner + "}";
 }
 
-constexpr const char* kCompLegend = "{{instance}} {{component}}";
+constexpr const char* kInstanceComponentLegend = "{{instance}} {{component}}";
 
 // Seconds until `metric` reaches 0 at the rate of the last `lookback`:
 // only where it is falling, and only on a series at least `lookback` old
@@ -369,7 +367,8 @@ class Catalog {
         FormatNumber(share) + "\nand on (job, instance, mountpoint, device)\n" +
         "  count by (job, instance, mountpoint, device) (\n    " +
         Selector(m::kComponentFilesystemInfo,
-                 {job_, Str(m::kComponent) + "!=" + PromQuote(wal.component)}) +
+                 {job_, std::string(m::kComponent) +
+                            "!=" + PromQuote(wal.component)}) +
         "\n  )";
     a.summary =
         "WAL takes more than " + FormatPercent(share) + "% of its filesystem.";
@@ -624,7 +623,7 @@ class Catalog {
     p.unit = "none";
     p.base_color = "red";
     p.steps = {{"green", 1}};
-    p.targets = {{Dash(m::kScanSuccess), kCompLegend},
+    p.targets = {{Dash(m::kScanSuccess), kInstanceComponentLegend},
                  {Dash(kUpMetric), "up {{instance}}"}};
     a.panels.push_back(p);
     return a;
@@ -753,7 +752,7 @@ class Catalog {
     p.description = std::move(description);
     p.unit = std::move(unit);
     p.steps = {{"red", limit}};
-    p.targets = {{std::move(expr), kCompLegend}};
+    p.targets = {{std::move(expr), kInstanceComponentLegend}};
     return p;
   }
 
@@ -780,17 +779,17 @@ class Catalog {
     const bool bytes = metric == m::kReclaimableBytes;
     const std::string value =
         bytes ? " | humanize1024 }}B" : " | printf \"%.0f\" }}";
-    const std::string on_fs = Str(m::kCleanupRuleInfo) +
+    const std::string on_fs = std::string(m::kCleanupRuleInfo) +
                               "{job=%q,instance=%q,mountpoint=%q,device=%q";
     const std::string args =
         " $labels.job $labels.instance $labels.job $labels.instance "
         "$labels.mountpoint $labels.device";
     const std::string per_section = "sort_desc(sum by (section) (" +
-                                    Str(metric) +
+                                    std::string(metric) +
                                     "{job=%q,instance=%q} * on (job, instance, "
                                     "rule) group_left (section) " +
                                     on_fs + "}) > 0)";
-    const std::string per_rule = "sort_desc(" + Str(metric) +
+    const std::string per_rule = "sort_desc(" + std::string(metric) +
                                  "{job=%q,instance=%q} * on (job, instance, "
                                  "rule) " +
                                  on_fs + ",section=%q} > 0)";
@@ -843,22 +842,22 @@ RuleGroup BuildRecordingRules(const Config& config) {
   RuleGroup g;
   g.name = config.alerting.group_name + ".rules";
   g.records.push_back(
-      {Str(m::kRecordFilesystemAvailRatio), avail + "\n  / " + size});
-  g.records.push_back(
-      {Str(m::kRecordFilesystemUsedRatio), "1 - " + avail + "\n  / " + size});
-  g.records.push_back({Str(m::kRecordFilesystemInodesFreeRatio),
+      {std::string(m::kRecordFilesystemAvailRatio), avail + "\n  / " + size});
+  g.records.push_back({std::string(m::kRecordFilesystemUsedRatio),
+                       "1 - " + avail + "\n  / " + size});
+  g.records.push_back({std::string(m::kRecordFilesystemInodesFreeRatio),
                        Selector(m::kFilesystemFilesFree, {job}) + "\n  / (" +
                            Selector(m::kFilesystemFiles, {job}) + " > 0)"});
   g.records.push_back(
-      {Str(m::kRecordComponentGrowthRate),
+      {std::string(m::kRecordComponentGrowthRate),
        "deriv(" + Selector(m::kComponentAllocatedBytes, {job}) + "[1h])"});
   // Time until full per filesystem, read by the fill alerts and the
   // dashboard; absent while not filling or without a lookback of history.
   const FilesystemMetrics fs = FilesystemMetricsFor(config);
   const Duration& lookback = config.thresholds.fill_prediction.lookback;
-  g.records.push_back({Str(m::kRecordFilesystemTimeUntilFull),
+  g.records.push_back({std::string(m::kRecordFilesystemTimeUntilFull),
                        TimeUntilZero(fs.avail, lookback, {fs.matchers})});
-  g.records.push_back({Str(m::kRecordFilesystemInodesTimeUntilFull),
+  g.records.push_back({std::string(m::kRecordFilesystemInodesTimeUntilFull),
                        TimeUntilZero(fs.files_free, lookback, {fs.matchers}) +
                            "\nand " + Selector(fs.files, {fs.matchers}) +
                            " > 0"});
