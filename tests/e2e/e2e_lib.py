@@ -565,6 +565,16 @@ def fill_inodes_until_enospc(directory, pattern, limit):
                                  % (created, directory))
 
 
+def fill_to(path, avail_ratio):
+    """Appends to file `path` until avail_ratio of its filesystem's blocks
+    is available (tmpfs allocates whole pages and reserves none)."""
+    st = os.statvfs(os.path.dirname(path))
+    grow = (st.f_bavail - round(st.f_blocks * avail_ratio)) * st.f_frsize
+    assert grow > 0, (path, avail_ratio)
+    with open(path, "ab") as f:
+        f.write(b"x" * grow)
+
+
 def fill_until_enospc(path, chunk=65536):
     """Appends to `path` until the filesystem says ENOSPC; returns bytes."""
     written = 0

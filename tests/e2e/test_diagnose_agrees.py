@@ -75,16 +75,6 @@ TIMESTAMP = re.compile(r"_timestamp_seconds$|^process_start_time_seconds$")
 RULE_METRIC = re.compile(r"\bstemedb_disk_[a-z_]+")
 
 
-def fill_to(path, avail_ratio):
-    """Appends to `path` until avail_ratio of its filesystem is available
-    (tmpfs allocates whole pages and reserves none)."""
-    st = os.statvfs(os.path.dirname(path))
-    grow = (st.f_bavail - round(st.f_blocks * avail_ratio)) * st.f_frsize
-    assert grow > 0, (path, avail_ratio)
-    with open(path, "ab") as f:
-        f.write(b"x" * grow)
-
-
 def aged_backup(root, name, days):
     d = os.path.join(root, "backups", name)
     t = time.time() - days * DAY
@@ -120,12 +110,12 @@ class DiagnoseAgreesTest(e2e.TmpfsTestCase):
 
     def scenario_near_warning(self):
         self.mount()
-        fill_to(self.path("data/db/fill.kv"), 0.15)
+        e2e.fill_to(self.path("data/db/fill.kv"), 0.15)
         return "steady_fill", {"StemeDBDiskSpaceWarning"}
 
     def scenario_past_critical(self):
         self.mount()
-        fill_to(self.path("data/db/fill.kv"), 0.05)
+        e2e.fill_to(self.path("data/db/fill.kv"), 0.05)
         return "steady_fill", {"StemeDBDiskSpaceCritical"}
 
     def scenario_full(self):
@@ -146,7 +136,7 @@ class DiagnoseAgreesTest(e2e.TmpfsTestCase):
     def scenario_read_only_full_of_wal(self):
         # Common Cause 1's end: the WAL filled the disk, ext4 remounted it.
         self.mount()
-        fill_to(self.path("data/wal/segment-999999.log"), 0.02)
+        e2e.fill_to(self.path("data/wal/segment-999999.log"), 0.02)
         subprocess.run(["mount", "-o", "remount,ro", self.mnt], check=True)
         return "readonly_remount", {"StemeDBFilesystemReadOnly",
                                     "StemeDBWALFillingFilesystem"}
@@ -170,7 +160,7 @@ class DiagnoseAgreesTest(e2e.TmpfsTestCase):
         # once a statvfs has timed out (stat_success 0, the older numbers
         # kept), on /metrics and /diagnose alike (see stat_failed).
         self.mount()
-        fill_to(self.path("data/db/fill.kv"), 0.15)
+        e2e.fill_to(self.path("data/db/fill.kv"), 0.15)
         self.stat_failed = True
         return "hung_statfs", {"StemeDBFilesystemStatFailing",
                                "StemeDBDiskSpaceWarning"}

@@ -294,10 +294,7 @@ class ReclaimTest(e2e.TmpfsTestCase):
         mountpoint = e2e.mountpoint_of(data)
 
         # Fill the tmpfs to 5 % available: below critical (10 %).
-        st = os.statvfs(data)
-        grow = (st.f_bavail - round(TMPFS_PAGES * 0.05)) * st.f_frsize
-        with open(os.path.join(data, "db", "fill.bin"), "ab") as f:
-            f.write(b"x" * grow)
+        e2e.fill_to(os.path.join(data, "db", "fill.bin"), 0.05)
 
         n, size, _ = find_du([data + "/wal", "-name", "*.log", "-type", "f",
                               "-mmin", "+10080"])
