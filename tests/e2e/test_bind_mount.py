@@ -54,7 +54,15 @@ class BindMountTest(e2e.TmpfsTestCase):
         config = os.path.join(self.work, "stemedb.yaml")
         e2e.write_text(config, e2e.config_yaml(root))
         exporter = self.start_exporter(["--config", config])
-        m = exporter.scrape()
+
+        def measured():
+            # The walks and the first capacity pass run apart; wait for
+            # both before judging what either found.
+            m = exporter.scrape()
+            joins = m.series("stemedb_disk_component_filesystem_info")
+            sizes = m.series("stemedb_disk_filesystem_size_bytes")
+            return len(joins) == 5 and sizes and m
+        m = e2e.wait_until(measured, 60, "the components and filesystems")
         tmpfs = [l for l, _ in m.series("stemedb_disk_filesystem_size_bytes")
                  if l["fstype"] == "tmpfs"]
         self.assertEqual(sorted(l["mountpoint"] for l in tmpfs),

@@ -281,8 +281,11 @@ class DiagnoseTest(e2e.TmpfsTestCase):
             doc = json.loads(body)
             done = all(c["present"] and c["complete"]
                        for c in doc["components"])
-            return done and all(f["have_capacity"]
-                                for f in doc["filesystems"]) and doc
+            # An empty list is a capacity pass not yet done, not a pass
+            # that found every filesystem answering.
+            return (done and doc["filesystems"] and
+                    all(f["have_capacity"] for f in doc["filesystems"]) and
+                    doc)
         served = e2e.wait_until(walked, 60, "a walked /diagnose")
         rc_from, remote, err = self.diagnose("--from", exporter.url)
         rc_local, local, _ = self.diagnose("--config", self.config)
