@@ -5,8 +5,8 @@
 #
 # Usage: scripts/flaky.sh [N (default 5)] [PRESET...] [-- CTEST_ARGS...]
 #   PRESET: default, asan, tsan; default: each of them whose tree is built
-#   (scripts/test.sh builds all three). asan runs without the e2e label, as
-#   in scripts/test.sh. CTEST_ARGS go to every run, e.g. -- -L exporter.
+#   (scripts/test.sh builds asan and tsan; asan runs every test there, e2e
+#   included). CTEST_ARGS go to every run, e.g. -- -L exporter.
 # Example: scripts/flaky.sh 5 default asan -- -LE e2e
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +35,6 @@ declare -A fails=()  # "preset test" -> failed runs
 status=0
 for preset in "${presets[@]}"; do
   args=(--preset "$preset" -j "$(nproc)" --output-on-failure)
-  [[ $preset == asan ]] && args+=(-LE e2e)
   for ((i = 1; i <= runs; i++)); do
     log=$log_dir/$preset-$i.log
     start=$SECONDS

@@ -19,9 +19,21 @@
 # second run needs no network); each run works on an overlay of it, in a
 # private mount namespace, so nothing leaks to the host. Needs root. Where
 # the mirror cannot be reached: a failure under CI (CI=true), else a skip.
+#
+# Usage: scripts/package-test.sh [--prepare]
+#   --prepare  only build the .debs and the root, then stop (scripts/test.sh
+#              does this alongside the tests; STEMEDB_PACKAGE_REUSE=1 then
+#              tests what it built).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
+prepare=""
+case "${1:-}" in
+  --prepare) prepare=1 ;;
+  ""|/*) ;;  # the inner run's arguments are paths
+  *) echo "package-test: unknown argument '$1' (usage: package-test.sh [--prepare])" >&2
+     exit 2 ;;
+esac
 
 skip_or_fail() {
   if [ "${CI:-}" = true ]; then
@@ -44,6 +56,7 @@ if [ -z "${STEMEDB_PACKAGE_TEST_INNER:-}" ]; then
   built=$(date +%s)
   deb=$(ls "$PWD"/build-deb/stemedb-disk-exporter_*.deb)
   rulegen_deb=$(ls "$PWD"/build-deb/stemedb-disk-rulegen_*.deb)
+  mkdir -p build
   scripts/setup.sh --list-test >"$PWD/build/package-test.test-set"
 
   # The mirror this machine's apt uses (deb822 .sources or one-line .list).
@@ -76,6 +89,11 @@ if [ -z "${STEMEDB_PACKAGE_TEST_INNER:-}" ]; then
     touch "$base/.complete"
   fi
   bootstrapped=$(date +%s)
+  if [ -n "$prepare" ]; then
+    echo "package-test: prepared $(basename "$deb") and $base;" \
+      "build $((built - start)) s, root $((bootstrapped - built)) s"
+    exit 0
+  fi
 
   STEMEDB_PACKAGE_TEST_INNER=1 exec unshare -m --propagation private \
     "$0" "$base" "$deb" "$rulegen_deb" "$start" "$built" "$bootstrapped"

@@ -7,7 +7,8 @@
 #   scripts/setup.sh --test   that plus what TESTING needs: the real
 #                             Prometheus, Alertmanager, node_exporter and
 #                             VictoriaMetrics (vmalert, vmagent) the tests run
-#                             as peers, GoogleTest, clang for the fuzzers,
+#                             as peers, GoogleTest, clang and lld for the
+#                             sanitized test build and the fuzzers,
 #                             the benchmark and load tools, lintian,
 #                             debootstrap and buildah (scripts/test.sh)
 # Neither leaves a service enabled or running: the Debian packages of
@@ -31,8 +32,9 @@ test=(
   # the real peers and the truth the tests compare against
   prometheus prometheus-alertmanager prometheus-node-exporter victoria-metrics
   python3-yaml openssl curl procps util-linux mount
-  # benchmarks; libFuzzer (the fuzz preset) and the load for scripts/flaky.sh
-  wrk gdu time clang-14 libclang-rt-14-dev stress-ng
+  # benchmarks; clang and lld for the sanitized build that runs every test
+  # and the libFuzzer harnesses (asan preset); the load for scripts/flaky.sh
+  wrk gdu time clang-14 libclang-rt-14-dev lld-14 stress-ng
   # the package test (lint, its Debian root), the container image and its test
   lintian debootstrap buildah jq
 )

@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# The test command: install what is missing, build, run every test (unit,
-# promtool, end to end against the real Prometheus and Alertmanager, and the
-# check that committed rules/ and dashboards/ match the generator), the
-# package and image tests, then one clang build with AddressSanitizer and
-# UBSan that serves twice: the unit tests run under it, and each libFuzzer
-# harness runs on it for a bounded time (STEMEDB_FUZZ_SECONDS each, default
-# 30, as many harnesses at once as there are cores); last the threaded
-# rooms' unit and server tests (base, measure, engine, collector, http)
-# under ThreadSanitizer (the walk and the background loops are threaded C++;
-# a data race or overflow there would otherwise show up only on somebody's
-# full disk). Every stage prints its duration, and the last lines list them.
+# The test command: install what is missing, then one clang build with
+# AddressSanitizer and UBSan (asan preset) that serves every test (unit,
+# promtool, end to end against the real Prometheus, Alertmanager and
+# VictoriaMetrics, and the checks that committed rules/, dashboards/ and
+# docs/metrics.md match the generators) and each libFuzzer harness for a
+# bounded time (STEMEDB_FUZZ_SECONDS each, default 30, as many at once as
+# there are cores); the package test (the .deb built with gcc as Debian
+# builds it, linted, installed and booted in a Debian 12 root) and the image
+# test; last the threaded rooms' unit and server tests (base, measure,
+# engine, collector, http) under ThreadSanitizer (the walk and the
+# background loops are threaded C++; a data race there would otherwise show
+# up only on somebody's full disk). The .debs, their root and the
+# ThreadSanitizer build are made alongside the tests (see alongside below).
+# Every stage prints its duration, and the last lines list them. One
+# sanitized build for every test, rather than a plain build for the tests
+# and a sanitized one for the unit tests again, is what keeps the command
+# within minutes on two cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -22,17 +28,50 @@ stage() {
   timings+=("$(printf '%-14s %5ds' "$name" $((SECONDS - start)))")
   echo "<== $name: $((SECONDS - start))s"
 }
+# Work that needs no test's result runs alongside the tests, niced so that
+# the tests keep the cores they ask for (most of the end-to-end tests wait
+# on Prometheus and timers, leaving about a core idle): the two .debs and
+# their Debian root, and the ThreadSanitizer build. Each one's output goes
+# to build/ci/NAME.log, shown when it fails.
+declare -A side=()
+alongside() {
+  local name=$1
+  shift
+  mkdir -p build/ci
+  # Its own session, so that a failing stage stops all of it (trap below).
+  setsid nice -n 19 "$@" >"build/ci/$name.log" 2>&1 &
+  side[$name]=$!
+  echo "==> $name alongside (log: build/ci/$name.log)"
+}
+stop_alongside() {
+  local pid
+  for pid in "${side[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
+}
+trap stop_alongside EXIT
+join_alongside() {
+  local name failed=0
+  for name in "${!side[@]}"; do
+    if ! wait "${side[$name]}"; then
+      echo "test.sh: $name failed; the last lines of build/ci/$name.log:" >&2
+      tail -n 60 "build/ci/$name.log" >&2
+      failed=1
+    fi
+    unset "side[$name]"
+  done
+  return "$failed"
+}
+
 stage setup scripts/setup.sh --test
-stage build scripts/build.sh
-stage ctest ctest --preset default -j "$jobs"
-# The .deb: built, lintian, installed into a debootstrapped Debian 12 root.
-stage package scripts/package-test.sh
+stage build sh -c 'cmake --preset asan >/dev/null && cmake --build --preset asan'
+alongside package-build scripts/package-test.sh --prepare
+alongside tsan-build sh -c 'cmake --preset tsan >/dev/null && cmake --build --preset tsan'
+stage ctest ctest --preset asan -j "$jobs"
+stage alongside join_alongside
+stage fuzz scripts/fuzz.sh "${STEMEDB_FUZZ_SECONDS:-30}"
+# The .deb: linted, installed into a debootstrapped Debian 12 root, booted.
+stage package env STEMEDB_PACKAGE_REUSE=1 scripts/package-test.sh
 # The container image: built from the .deb, run from its unpacked root.
 stage image scripts/image-test.sh
-stage asan-build sh -c 'cmake --preset asan >/dev/null && cmake --build --preset asan'
-stage asan-ctest ctest --preset asan -j "$jobs" -LE e2e
-stage fuzz scripts/fuzz.sh "${STEMEDB_FUZZ_SECONDS:-30}"
-stage tsan-build sh -c 'cmake --preset tsan >/dev/null && cmake --build --preset tsan'
 stage tsan-ctest ctest --preset tsan -j "$jobs"
 timings+=("$(printf '%-14s %5ds' total "$SECONDS")")
 printf 'test.sh: %s\n' "${timings[@]}"
