@@ -143,6 +143,9 @@ class Node:
         self.reload_ok = True
         self.unreadable = False
         self.pending_backup = None  # [start, bytes, done_at]
+        # The incident whose full or read-only disk prevented a nightly
+        # backup, until the next one completes.
+        self.missed_backup = None
         self._plan()
 
     # ------------------------------------------------------------- plan
@@ -209,6 +212,10 @@ class Node:
         room = self._avail()
         if writable and room > 0:
             self._grow(t, dt, diurnal, hour)
+        elif self._backup_due(t, hour) and self.missed_backup is None:
+            # The nightly backup cannot be written: a consequence of the
+            # incident under way, until the next backup completes.
+            self.missed_backup = self._incident_at(t)
         self._scenarios(t, dt, hour)
         self._clamp(t)
 
@@ -241,12 +248,24 @@ class Node:
         self.tmp_files = max(0, self.tmp_files + r.randint(-3, 3))
         self._backup(t, hour)
 
+    def _backup_due(self, t, hour):
+        """The nightly backup starts at this step: 02:00 (01:30 for
+        off-host backups)."""
+        start_hour = 1.5 if self.kind == "backup_spike" else 2.0
+        return self.pending_backup is None and start_hour <= hour < \
+            start_hour + self.step / HOUR and t > self.start + HOUR
+
+    def _incident_at(self, t):
+        for inc in self.incidents:
+            if inc["start"] <= t and t < inc.get("end", float("inf")):
+                return inc
+        return None
+
     def _backup(self, t, hour):
         """Nightly backup: written over 20 minutes from 02:00 (01:30 for
-        off-host backups), the oldest beyond 7 deleted after."""
-        start_hour = 1.5 if self.kind == "backup_spike" else 2.0
-        if self.pending_backup is None and start_hour <= hour < \
-                start_hour + self.step / HOUR and t > self.start + HOUR:
+        off-host backups), the oldest beyond 7 deleted after. The first
+        one after a backup an incident prevented ends its aftermath."""
+        if self._backup_due(t, hour):
             frac = 0.22 if self.kind == "backup_spike" else \
                 self.backup_fraction
             self.pending_backup = [t, frac * self.size]
@@ -267,6 +286,12 @@ class Node:
                 while len(self.backups) > 7:
                     self.backups.popleft()
                 self.pending_backup = None
+                if self.missed_backup is not None:
+                    self.missed_backup["aftermath_end"] = t
+                    self.missed_backup["aftermath"] = (
+                        "the nightly backup it prevented, until the next "
+                        "one completed")
+                    self.missed_backup = None
 
     def _scenarios(self, t, dt, hour):
         k = self.kind

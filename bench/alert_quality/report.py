@@ -28,12 +28,13 @@ def summary_table(results):
         ("first page before full, min / median",
          lambda r: _lead(r["lead"]["critical"])),
     ]
-    for sev, what in (("critical", "pages"), ("warning", "warnings"),
-                      ("info", "info alerts")):
-        rows.append(("%s outside incidents (count, hours)" % what,
-                     lambda r, s=sev: "%d, %.1f h" % (
-                         r["outside"][s]["count"],
-                         r["outside"][s]["seconds"] / 3600)))
+    for key, how in (("outside", ""),
+                     ("outside_strict", ", strict (to the incident's end)")):
+        for sev, what in (("critical", "pages"), ("warning", "warnings"),
+                          ("info", "info alerts")):
+            rows.append(("%s outside incidents%s (count, hours)" % (
+                what, how), lambda r, s=sev, k=key: "%d, %.1f h" % (
+                    r[k][s]["count"], r[k][s]["seconds"] / 3600)))
     rows.append(("flaps (fired again within 1 h of resolving)",
                  lambda r: str(r["flaps"])))
     out = ["| | " + " | ".join(names) + " |",
@@ -72,13 +73,19 @@ def incident_table(results):
 
 
 def noise_table(results):
-    out = ["| rule set | alert | severity | episodes | hours |",
-           "|---|---|---|---|---|"]
+    """Per alert: episodes and hours outside incidents, strict (to the
+    incident's end, a superset) and with the aftermaths."""
+    out = ["| rule set | alert | severity | episodes | hours | hours, "
+           "strict |", "|---|---|---|---|---|---|"]
     for n, r in results.items():
-        for x in r["outside_by_rule"]:
-            out.append("| %s | %s | %s | %d | %.1f |" % (
-                n, x["rule"], x["severity"], x["count"],
-                x["seconds"] / 3600))
+        after = {(x["rule"], x["severity"]): x for x in
+                 r["outside_by_rule"]}
+        for x in r["outside_strict_by_rule"]:
+            a = after.get((x["rule"], x["severity"]),
+                          {"count": 0, "seconds": 0})
+            out.append("| %s | %s | %s | %d | %.1f | %.1f |" % (
+                n, x["rule"], x["severity"], a["count"],
+                a["seconds"] / 3600, x["seconds"] / 3600))
     return out
 
 
@@ -103,7 +110,12 @@ def markdown(fig):
             t["evaluate"]),
         "Severity: critical = page, warning = warning; info counts as "
         "neither. An alert belongs to an incident when it starts firing on "
-        "the incident's node between its start and 1 h after its end.",
+        "the incident's node between its start and 1 h after its end. "
+        "Outside incidents: firing outside every incident's window on its "
+        "node, a window running to 1 h after the incident's end or after "
+        "the end of its aftermath, a condition it caused that the ground "
+        "truth says lasted longer (the next backup after one the full "
+        "disk prevented); 'strict' stops at 1 h after the end.",
         "",
         "## Rule sets side by side",
         "",

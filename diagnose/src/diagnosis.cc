@@ -76,7 +76,11 @@ void WalFindings(const Numbers& n, const Limits& l, const ComponentNumbers& c,
   if (static_cast<int64_t>(c.segments) > l.wal_max_segments) {
     Add(out, Status::kWarning, "StemeDBWALTooManySegments", c.name,
         std::to_string(c.segments) + " segments, more than " +
-            std::to_string(l.wal_max_segments),
+            std::to_string(l.wal_max_segments) +
+            "; the alert is silent while the WAL drains a backlog (" +
+            Percent(l.wal_shrinking_ratio) + " fewer segments than " +
+            detail::Age(l.wal_shrinking_lookback_seconds) +
+            " before), which only Prometheus' history shows",
         "2");
   }
 }
@@ -471,6 +475,8 @@ Limits LimitsFrom(const Thresholds& t, const AlertFamilies& families) {
   l.most_space_share = t.wal.max_filesystem_share;
   l.wal_retention_seconds = t.wal.retention.seconds();
   l.wal_max_segments = t.wal.max_segments;
+  l.wal_shrinking_lookback_seconds = t.wal.shrinking_lookback.seconds();
+  l.wal_shrinking_ratio = t.wal.shrinking_ratio;
   l.backups_component = t.backups.component;
   l.backup_max_age_seconds = t.backups.max_age.seconds();
   l.backup_retention_seconds = t.backups.retention.seconds();

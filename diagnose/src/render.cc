@@ -375,6 +375,8 @@ OrderedJson LimitsJson(const Limits& l) {
       {"most_space_share", l.most_space_share},
       {"wal_retention_seconds", l.wal_retention_seconds},
       {"wal_max_segments", l.wal_max_segments},
+      {"wal_shrinking_lookback_seconds", l.wal_shrinking_lookback_seconds},
+      {"wal_shrinking_ratio", l.wal_shrinking_ratio},
       {"backups_component", l.backups_component},
       {"backup_max_age_seconds", l.backup_max_age_seconds},
       {"backup_retention_seconds", l.backup_retention_seconds},
@@ -699,6 +701,12 @@ void Read(const OrderedJson& j, const char* key, const std::string& where,
   }
 }
 
+template <typename T>
+void ReadIfPresent(const OrderedJson& j, const char* key,
+                   const std::string& where, T* out) {
+  if (j.is_object() && j.contains(key)) Read(j, key, where, out);
+}
+
 const OrderedJson& Array(const OrderedJson& j, const char* key,
                          const std::string& where) {
   const OrderedJson& v = At(j, key, where);
@@ -722,6 +730,10 @@ Limits ReadLimits(const OrderedJson& j) {
   Read(lj, "most_space_share", lw, &l.most_space_share);
   Read(lj, "wal_retention_seconds", lw, &l.wal_retention_seconds);
   Read(lj, "wal_max_segments", lw, &l.wal_max_segments);
+  // Added within schema 2: a document without them keeps the defaults.
+  ReadIfPresent(lj, "wal_shrinking_lookback_seconds", lw,
+                &l.wal_shrinking_lookback_seconds);
+  ReadIfPresent(lj, "wal_shrinking_ratio", lw, &l.wal_shrinking_ratio);
   Read(lj, "backups_component", lw, &l.backups_component);
   Read(lj, "backup_max_age_seconds", lw, &l.backup_max_age_seconds);
   Read(lj, "backup_retention_seconds", lw, &l.backup_retention_seconds);

@@ -60,6 +60,17 @@ std::string TimeUntilZero(std::string_view metric, const Duration& lookback,
          "]) > 0)\n  and " + sel + " offset " + lookback.text + "\n)";
 }
 
+// The same at the net rate: what `metric` lost from `lookback` ago to now,
+// so a trend held down by a dip that has since recovered (a burst that was
+// deleted) predicts nothing: "and" this below the horizon.
+std::string NetLossUntilZero(std::string_view metric, const Duration& lookback,
+                             const std::vector<std::string>& matchers) {
+  const std::string sel = Selector(metric, matchers);
+  return "(\n  " + sel + "\n    / ((" + sel + " offset " + lookback.text +
+         " - " + sel + ") / " + FormatSeconds(lookback.value.count()) +
+         " > 0)\n)";
+}
+
 class Catalog {
  public:
   explicit Catalog(const Config& config)
@@ -175,8 +186,7 @@ class Catalog {
                         {"lookback_seconds", fp.lookback.seconds()}});
     // The record's expression inline: rule groups evaluate independently,
     // so an alert reading the record would lag it by an evaluation.
-    a.expr = TimeUntilZero(fs_.avail, fp.lookback, {fs_.matchers}) + " < " +
-             FormatSeconds(fp.horizon.value.count()) + "\nand (\n  " +
+    a.expr = Predicted(fs_.avail, fp.lookback, fp.horizon) + "\nand (\n  " +
              Ratio(fs_.avail, fs_.size) + "\n) < " +
              FormatNumber(fp.avail_ratio_below) + "\nand " + Writable();
     a.summary =
@@ -219,8 +229,7 @@ class Catalog {
               {"horizon_seconds", fc.horizon.seconds()},
               {"lookback_seconds", fc.lookback.seconds()},
               {"daily_low_margin", fc.daily_low_margin}});
-    a.expr = TimeUntilZero(fs_.avail, fc.lookback, {fs_.matchers}) + " < " +
-             FormatSeconds(fc.horizon.value.count()) + "\nand (\n  " +
+    a.expr = Predicted(fs_.avail, fc.lookback, fc.horizon) + "\nand (\n  " +
              Ratio(fs_.avail, fs_.size) + "\n) < " +
              FormatNumber(fc.avail_ratio_below) + "\nand " + BelowDailyLow(fc) +
              "\nand " + Writable();
@@ -239,6 +248,16 @@ class Catalog {
     return a;
   }
 
+  // Full within `horizon` at the trend of the last `lookback` (the alert's
+  // value) and at what was really lost over it.
+  std::string Predicted(std::string_view metric, const Duration& lookback,
+                        const Duration& horizon) const {
+    const std::string h = FormatSeconds(horizon.value.count());
+    return TimeUntilZero(metric, lookback, {fs_.matchers}) + " < " + h +
+           "\nand " + NetLossUntilZero(metric, lookback, {fs_.matchers}) +
+           " < " + h;
+  }
+
   // Avail below its lowest from 25 h to 23 h ago by `daily_low_margin` of
   // the size; no result without a day of history.
   std::string BelowDailyLow(const FillPrediction::Critical& fc) const {
@@ -255,10 +274,9 @@ class Catalog {
                        {{"ratio", fp.avail_ratio_below},
                         {"horizon_seconds", fp.horizon.seconds()},
                         {"lookback_seconds", fp.lookback.seconds()}});
-    a.expr = TimeUntilZero(fs_.files_free, fp.lookback, {fs_.matchers}) +
-             " < " + FormatSeconds(fp.horizon.value.count()) + "\nand (\n  " +
-             Selector(fs_.files_free, {fs_.matchers}) + "\n    / (" +
-             Selector(fs_.files, {fs_.matchers}) + " > 0)\n) < " +
+    a.expr = Predicted(fs_.files_free, fp.lookback, fp.horizon) +
+             "\nand (\n  " + Selector(fs_.files_free, {fs_.matchers}) +
+             "\n    / (" + Selector(fs_.files, {fs_.matchers}) + " > 0)\n) < " +
              FormatNumber(fp.avail_ratio_below) + "\nand " + Writable();
     a.summary = "Filesystem is predicted to run out of inodes within " +
                 fp.horizon.text + ".";
@@ -327,25 +345,42 @@ class Catalog {
     return a;
   }
 
+  // A WAL draining a backlog after cleanup resumed (fewer segments than a
+  // lookback ago, by a share) is left to drain: nothing is left to clean,
+  // and the retention alert says whether cleanup runs.
   AlertRule WalTooManySegments() const {
     const WalThresholds& wal = t_.wal;
     const double max = static_cast<double>(wal.max_segments);
-    AlertRule a = Base("StemeDBWALTooManySegments", "warning", kSectionWal,
-                       wal.for_duration, {{"count", max}});
+    AlertRule a = Base(
+        "StemeDBWALTooManySegments", "warning", kSectionWal, wal.for_duration,
+        {{"count", max},
+         {"shrinking_lookback_seconds", wal.shrinking_lookback.seconds()},
+         {"shrinking_ratio", wal.shrinking_ratio}});
     a.component = wal.component;
-    a.expr = Selector(m::kSegments, {job_, Comp(wal.component)}) + " > " +
-             std::to_string(wal.max_segments);
+    const std::string segments =
+        Selector(m::kSegments, {job_, Comp(wal.component)});
+    a.expr = segments + " > " + std::to_string(wal.max_segments) +
+             "\nunless on (job, instance, component)\n  " + segments +
+             "\n    < " + FormatNumber(DecimalComplement(wal.shrinking_ratio)) +
+             " * " + segments + " offset " + wal.shrinking_lookback.text;
     a.summary = "WAL holds more than " + std::to_string(wal.max_segments) +
                 " segments.";
     a.description = CompWhere() +
                     " holds {{ $value | printf \"%.0f\" }} segments, more "
                     "than " +
-                    std::to_string(wal.max_segments) + ".";
+                    std::to_string(wal.max_segments) +
+                    ", and is not draining (not " +
+                    FormatPercent(wal.shrinking_ratio) + "% fewer than " +
+                    wal.shrinking_lookback.text + " ago).";
     a.scenario = scenarios::SegmentCountAbove;
     a.panels.push_back(
         LinePanel("WAL segments",
                   "Segments in the WAL against their maximum of " +
-                      std::to_string(wal.max_segments) + ".",
+                      std::to_string(wal.max_segments) +
+                      " (StemeDBWALTooManySegments, unless the count fell "
+                      "by " +
+                      FormatPercent(wal.shrinking_ratio) + "% over " +
+                      wal.shrinking_lookback.text + ").",
                   "short", max, Dash(m::kSegments, Comp(wal.component))));
     return a;
   }

@@ -249,6 +249,16 @@ Scenario SegmentAge(const TestFixture& f, const AlertRule& a,
   return s;
 }
 
+// Minutes in a limit given in seconds.
+int LimitSteps(const AlertRule& a, const char* name) {
+  return TestFixture::ForSteps(
+      {std::chrono::milliseconds(static_cast<int64_t>(a.Limit(name) * 1000)),
+       ""});
+}
+
+// With a "shrinking_ratio" (the WAL): db-1 has grown past the limit since
+// its lookback; db-2 (kRo) is as far past it but draining, enough fewer
+// than a lookback ago, and stays silent.
 Scenario SegmentCount(const TestFixture& f, const AlertRule& a, bool none) {
   int total = 0;
   Scenario s =
@@ -257,6 +267,20 @@ Scenario SegmentCount(const TestFixture& f, const AlertRule& a, bool none) {
   const double healthy = none ? 3 : limit;
   const double crossing = none ? 0 : limit + 1;
   const std::string metric(m::kSegments);
+  const bool draining = !none && a.limits.contains("shrinking_ratio") &&
+                        a.Limit("shrinking_ratio") < 1;
+  if (draining) {
+    s.title += "; silent while draining a backlog";
+    s.start = LimitSteps(a, "shrinking_lookback_seconds") + kLeadIn;
+    total = s.start + TestFixture::SamplesAfter(a);
+    // Twice what the ratio needs: clear of float rounding at 2^53.
+    const double before =
+        std::ceil(2 * crossing / (1 - a.Limit("shrinking_ratio")));
+    s.series.push_back(
+        {metric,
+         f.Comp(a.component, kRo),
+         {{before, 0, s.start}, {crossing, 0, total - s.start}}});
+  }
   s.series.push_back(
       Steady(metric, f.Comp(a.component), healthy, crossing, s.start, total));
   s.series.push_back(
@@ -317,6 +341,27 @@ namespace {
 constexpr int kDay = 25 * 60;
 // Fell yesterday as low as the filling filesystem is now: silent.
 constexpr const char* kRecurring = "db-5:9101";
+// Writable from the scenario's start (so pending from there), it fell as
+// fast since a lookback before, then got back at the last evaluation what
+// it had lost over the lookback (a burst deleted): the trend still predicts
+// full, the net loss does not, so it is silent.
+constexpr const char* kFreed = "db-6:9101";
+
+// kFreed's series: `yesterday` for `history` samples, then `level` until
+// the lookback and the `for` before the alert would fire, falling one unit
+// a second until then, and back at its value of a lookback before.
+Series FreedAtFire(const TestFixture& f, const std::string& metric, int start,
+                   int history, int lookback, double yesterday, double level,
+                   int total, const AlertRule& a) {
+  const int fire = start + TestFixture::ForSteps(a.for_duration);
+  const int from = fire - TestFixture::ForSteps(a.for_duration) - lookback;
+  std::vector<Phase> phases;
+  if (history > 0) phases.push_back({yesterday, 0, history});
+  phases.push_back({level, 0, from - history});
+  phases.push_back({level, -60, fire - from});
+  phases.push_back({level - 60.0 * (fire - lookback - from), 0, total - fire});
+  return {metric, f.Fs(kFreed), phases};
+}
 
 // Falls one unit a second on a filesystem of `size` units, so the time
 // until full in seconds is the value itself; crosses the ratio guard at
@@ -341,7 +386,8 @@ Scenario Filling(const TestFixture& f, const AlertRule& a, bool inodes,
   Scenario s;
   s.title =
       "fires after its for; silent on a read-only filesystem, while not "
-      "falling, and on a node younger than the lookback";
+      "falling, on a node younger than the lookback, and once what the "
+      "lookback lost is freed";
   if (history > 0) s.title += "; silent on a dip as low the day before";
   s.start = history + std::max(lookback + kLeadIn,
                                static_cast<int>(std::ceil(margin / 60)) + 2);
@@ -351,12 +397,17 @@ Scenario Filling(const TestFixture& f, const AlertRule& a, bool inodes,
   auto at = [&](int i) { return at_start + 60.0 * (s.start - i); };
   const std::vector<Phase> fall = {{at(history), 0, history},
                                    {at(history), -60, total - history}};
-  std::vector<const char*> instances = {kRw, kRo, kNoInodes, kBare};
+  std::vector<const char*> instances = {kRw, kRo, kNoInodes, kBare, kFreed};
   if (history > 0) instances.push_back(kRecurring);
   for (const char* inst : instances) {
     s.series.push_back(Constant(total_metric, f.Fs(inst), size, total));
+    // kFreed is writable from `start` on, so it is pending from there.
     s.series.push_back(
-        Constant(fs.readonly, f.Fs(inst), inst == kRo ? 1 : 0, total));
+        inst == kFreed
+            ? Series{fs.readonly,
+                     f.Fs(inst),
+                     {{1, 0, s.start}, {0, 0, total - s.start}}}
+            : Constant(fs.readonly, f.Fs(inst), inst == kRo ? 1 : 0, total));
   }
   const Series falling{left_metric, f.Fs(kRw), fall};
   s.series.push_back(falling);
@@ -377,6 +428,8 @@ Scenario Filling(const TestFixture& f, const AlertRule& a, bool inodes,
          f.Fs(kRecurring),
          {{at(total - 1), 0, history}, {at(history), -60, total - history}}});
   }
+  s.series.push_back(FreedAtFire(f, left_metric, s.start, history, lookback,
+                                 at(history), at_start, total, a));
   const Labels rw = f.Fs(kRw);
   s.expect = [rw, falling](int k) {
     return std::vector<Expected>{{rw, falling.At(k), ""}};

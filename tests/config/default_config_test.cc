@@ -274,6 +274,8 @@ TEST(DefaultConfigTest, FileShowsEverySchemaKey) {
       "thresholds.fill_prediction.avail_ratio_below",
       "thresholds.wal.component",
       "thresholds.wal.max_filesystem_share",
+      "thresholds.wal.shrinking_lookback",
+      "thresholds.wal.shrinking_ratio",
       "thresholds.wal.for",
       "thresholds.backups.component",
       "thresholds.backups.max_age",

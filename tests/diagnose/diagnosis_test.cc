@@ -173,6 +173,24 @@ TEST(DiagnosisTest, OldWalIsSection2) {
   EXPECT_TRUE(HasFinding(r2, "StemeDBWALTooManySegments"));
 }
 
+// The alert is silent while the WAL drains a backlog, which takes
+// Prometheus' history: the finding says so, with the config's numbers.
+TEST(DiagnosisTest, TooManySegmentsSaysWhatOnlyHistoryShows) {
+  Thresholds t;
+  t.wal.shrinking_lookback = {std::chrono::hours(12), "12h"};
+  t.wal.shrinking_ratio = 0.1;
+  auto n = Node(50 * kGiB, 5 * kGiB, 5 * kGiB);
+  n.components[0].segments = 101;
+  std::string detail;
+  for (const auto& f : Diagnose(n, LimitsFrom(t)).findings) {
+    if (f.alert == "StemeDBWALTooManySegments") detail = f.detail;
+  }
+  EXPECT_EQ(detail,
+            "101 segments, more than 100; the alert is silent while the WAL "
+            "drains a backlog (10.0% fewer segments than 12h before), which "
+            "only Prometheus' history shows");
+}
+
 TEST(DiagnosisTest, ShortOfSpaceWithCleanupOptionsIsSection1Steps) {
   auto n = Node(15 * kGiB, 30 * kGiB, 40 * kGiB);
   n.rules.push_back(Rule("backups_older_than_30d", "1", 4 * kGiB));

@@ -87,6 +87,27 @@ TEST(RenderTest, JsonRoundTripsToTheSameReport) {
   EXPECT_EQ(RenderJson(Diagnose(n, l)), json);
 }
 
+// Limits added within schema 2: a document written before them reads,
+// with the defaults.
+TEST(RenderTest, ReadsADocumentWithoutTheWalDrainingLimits) {
+  Report r = Full();
+  r.limits.wal_shrinking_ratio = 0.2;
+  std::string json = RenderJson(r);
+  for (const std::string key :
+       {"wal_shrinking_lookback_seconds", "wal_shrinking_ratio"}) {
+    const auto at = json.find("\"" + key + "\": ");
+    ASSERT_NE(at, std::string::npos) << key;
+    json.erase(at, json.find('\n', at) + 1 - at);
+  }
+  Numbers n;
+  Limits l;
+  auto err = ParseJson(json, &n, &l);
+  ASSERT_FALSE(err) << err->ToString();
+  EXPECT_EQ(l.wal_shrinking_ratio, Limits{}.wal_shrinking_ratio);
+  EXPECT_EQ(l.wal_shrinking_lookback_seconds,
+            Limits{}.wal_shrinking_lookback_seconds);
+}
+
 TEST(RenderTest, JsonHasDfColumns) {
   const std::string json = RenderJson(Full());
   EXPECT_NE(json.find("\"use_percent\": 99"), std::string::npos) << json;

@@ -92,6 +92,34 @@ class AlertQualityTest(unittest.TestCase):
         for name in TARGETS:
             self.assertTrue(rows[name]["passed"], rows[name])
 
+    def test_aftermath_widens_the_window_for_every_rule_set_alike(self):
+        # A warning that fires from the incident's end + 2 h to the end of
+        # its aftermath (the next backup) is outside the strict window and
+        # inside the widened one; one from half an hour before the
+        # aftermath's grace ends is outside it only for its last hour. score() is the same function for all rule sets.
+        h = 3600
+        truth = {"incidents": [{"node": "n", "kind": "steady_fill",
+                                "start": 0, "end": 10 * h, "full": 8 * h,
+                                "aftermath_end": 30 * h}]}
+
+        def warning(start, end):
+            return [{"rule": "BackupTooOld", "severity": "warning",
+                     "labels": {"instance": "n:9717"},
+                     "intervals": [(start, end)]}]
+        during = score.score(warning(12 * h, 30 * h), truth)
+        self.assertEqual(during["outside"]["warning"]["seconds"], 0)
+        self.assertEqual(during["outside_strict"]["warning"]["seconds"],
+                         18 * h)  # from end + 1 h (GRACE) on
+        after = score.score(warning(30 * h + h // 2, 32 * h), truth)
+        self.assertEqual(after["outside"]["warning"]["seconds"], h)
+        self.assertEqual(after["outside_strict"]["warning"]["seconds"],
+                         h + h // 2)
+        for name, r in self.fig["results"].items():
+            for sev in ("critical", "warning", "info"):
+                self.assertLessEqual(r["outside"][sev]["seconds"],
+                                     r["outside_strict"][sev]["seconds"],
+                                     name)
+
     def test_fills_warned_and_paged_in_time(self):
         # The same targets from the ground truth's own times: the steady
         # fill warned a day and paged 4 h before full, the burst paged by

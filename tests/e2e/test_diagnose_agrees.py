@@ -27,8 +27,10 @@ b. the exporter's /metrics, scraped just before and just after (and equal,
 
 Each scenario also names the alerts it is built to raise (in diagnose's set,
 so a scenario that failed to build cannot pass), and the healthy node none.
-What needs history (the fill predictions, a stale scan, an exporter down)
-is not a single moment and is left to the benchmark.
+What needs history (the fill predictions, a stale scan, an exporter down,
+a WAL draining a backlog) is not a single moment and is left to the
+benchmark; diagnose names the WAL's segment count, and says that the alert
+is silent while the WAL drains, which only Prometheus' history shows.
 """
 import http.server
 import json
@@ -187,6 +189,16 @@ class DiagnoseAgreesTest(e2e.TmpfsTestCase):
                            MIB, t)
         return "wal_cleanup_stops", {"StemeDBWALRetentionExceeded",
                                      "StemeDBCleanupNotRunning"}
+
+    def scenario_wal_too_many_segments(self):
+        # More segments than the maximum, all within retention. Whether the
+        # WAL drains a backlog (the rule's silence) takes a day of history,
+        # which a moment has not: both sides name the alert, diagnose says
+        # what it cannot see (diagnosis_test checks the words).
+        self.mount()
+        for i in range(101):
+            e2e.write_file(self.path("data/wal/segment-1%05d.log" % i), 100)
+        return None, {"StemeDBWALTooManySegments"}
 
     def scenario_backups_beyond_retention(self):
         self.mount()

@@ -147,6 +147,12 @@ def check_config(rulegen, tmp, label, config):
             check(a.read() == b.read(), f"{label}: {name} not byte-stable")
 
 
+# The fill predictions' net-loss clause for (lookback, seconds, horizon).
+AVAIL = 'stemedb_disk_filesystem_avail_bytes{job="stemedb_disk"}'
+NET_LOSS = ("\n          and (\n            " + AVAIL +
+            "\n              / ((" + AVAIL + " offset %s - " + AVAIL +
+            ") / %s > 0)\n          ) < %s")
+
 # Mutations of the default rules the generated tests must catch:
 # (old, new, why, the generated test groups that catch it, by the start of
 # their names). Each mutation runs only those groups (the groups are
@@ -166,6 +172,17 @@ MUTATIONS = (
     ('component="wal"}\n            > 604800',
      'component=~".+"}\n            > 604800', "component selector widened",
      ("StemeDBWALRetentionExceeded ",)),
+    ('\n          unless on (job, instance, component)\n'
+     '            stemedb_disk_segments{job="stemedb_disk",component="wal"}\n'
+     '              < 0.95 * stemedb_disk_segments{job="stemedb_disk",'
+     'component="wal"} offset 24h', "",
+     "draining guard removed (a WAL draining a backlog alerts)",
+     ("StemeDBWALTooManySegments ",)),
+    (NET_LOSS % ("6h", "21600", "129600"), "",
+     "net-loss guard removed (a freed dip predicts full)",
+     ("StemeDBDiskWillFillSoon ",)),
+    (NET_LOSS % ("10m", "600", "14400"), "",
+     "net-loss guard removed from the page", ("StemeDBDiskWillFillVerySoon ",)),
 )
 
 

@@ -143,6 +143,11 @@ struct WalThresholds {  // §2
   Duration retention{std::chrono::hours(24 * 7), "7d"};  // oldest segment age
   int64_t max_segments = 100;
   double max_filesystem_share = 0.50;  // WAL bytes / filesystem size
+  // Draining: at least `shrinking_ratio` fewer segments than
+  // `shrinking_lookback` ago (cleanup removing a backlog), which silences
+  // the segment count alert: nothing is left to clean.
+  Duration shrinking_lookback{std::chrono::hours(24), "24h"};
+  double shrinking_ratio = 0.05;
   Duration for_duration{std::chrono::minutes(30), "30m"};
 };
 

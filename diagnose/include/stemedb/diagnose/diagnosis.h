@@ -142,6 +142,11 @@ struct Limits {
   double most_space_share = 0.50;
   double wal_retention_seconds = 7 * 86400.0;  // StemeDBWALRetentionExceeded
   int64_t wal_max_segments = 100;              // StemeDBWALTooManySegments
+  // ...unless this share fewer than this long ago (a backlog draining):
+  // Prometheus' history, which one moment cannot show, so the finding says
+  // so instead of guessing.
+  double wal_shrinking_lookback_seconds = 86400.0;
+  double wal_shrinking_ratio = 0.05;
   std::string backups_component = "backups";
   double backup_max_age_seconds = 36 * 3600.0;    // StemeDBBackupTooOld
   double backup_retention_seconds = 7 * 86400.0;  // ...OlderThanRetention
