@@ -7,14 +7,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh   # the build set only: no test tools, no services
 # Only what the demo runs: the two programs, no tests, no GoogleTest
-# (scripts/setup.sh --test and scripts/build.sh add those).
+# (scripts/setup.sh --test and scripts/build.sh add those), in build-demo/,
+# unoptimized and without debug info so that the first build takes about a
+# minute on two cores (the demo tree is small; the .deb and
+# scripts/build.sh build optimized).
 cmake --preset programs >/dev/null
 cmake --build --preset programs
 
-demo=build/demo
+demo=build-demo/demo
 address=${STEMEDB_DEMO_ADDRESS:-127.0.0.1:19180}
 python3 scripts/demo-tree.py "$demo/stemedb"
-build/bin/stemedb_rulegen --out "$demo/generated"
+build-demo/bin/stemedb_rulegen --out "$demo/generated"
 
 cat <<MSG
 
@@ -28,5 +31,5 @@ cat <<MSG
   Ctrl-C stops the exporter. Port taken? STEMEDB_DEMO_ADDRESS=127.0.0.1:PORT $0
 
 MSG
-exec build/bin/stemedb_disk_exporter --root "$demo/stemedb" \
+exec build-demo/bin/stemedb_disk_exporter --root "$demo/stemedb" \
   --web.listen-address "$address"

@@ -95,7 +95,9 @@ std::string EscapeForTerminal(std::string_view text) {
     size_t length = 0;
     const int control = ControlCharacterAt(text, pos, &length);
     if (control >= 0) {
-      char buf[8];
+      // Room for any unsigned, so the compiler need not prove the range
+      // (a control character is at most U+009F).
+      char buf[16];
       if (length == 1) {
         std::snprintf(buf, sizeof buf, "\\x%02x",
                       static_cast<unsigned>(control));

@@ -61,8 +61,8 @@ void Add(std::vector<Finding>* findings, Status s, std::string alert,
 
 // The component findings (WAL age and count, backups, temporary files),
 // which belong to no one filesystem's capacity. Each is its alert's
-// expression on the same numbers, without `for` (and BackupsMissing without
-// its look back over Prometheus' history: here, no backup now).
+// expression on the same numbers, without `for` (BackupsMissing and
+// WALTooManySegments name what of theirs only Prometheus' history shows).
 void WalFindings(const Numbers& n, const Limits& l, const ComponentNumbers& c,
                  std::vector<Finding>* out) {
   if (c.segments > 0 &&
@@ -88,7 +88,11 @@ void WalFindings(const Numbers& n, const Limits& l, const ComponentNumbers& c,
 void BackupFindings(const Numbers& n, const Limits& l,
                     const ComponentNumbers& c, std::vector<Finding>* out) {
   if (c.segments == 0) {
-    Add(out, Status::kWarning, "StemeDBBackupsMissing", c.name, "no backup",
+    Add(out, Status::kWarning, "StemeDBBackupsMissing", c.name,
+        "no backup now; the alert fires once none has been seen for " +
+            detail::Age(l.backup_max_age_seconds) +
+            " on a component watched that long (one shipped off-host "
+            "counts), which only Prometheus' history shows",
         "1");
     return;
   }

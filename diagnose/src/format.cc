@@ -54,10 +54,18 @@ std::string Age(double seconds) {
   // (a double beyond uint64's range does not convert).
   if (!(seconds > 0)) seconds = 0;
   if (seconds > 1e15) return ">30000000y";
+  // Two units at most, as Prometheus writes durations: 36 h is "1d12h",
+  // not a "1d" that reads as less than the limit it is compared with.
   const auto s = static_cast<uint64_t>(seconds);
-  if (s >= 86400) return std::to_string(s / 86400) + "d";
-  if (s >= 3600) return std::to_string(s / 3600) + "h";
-  if (s >= 60) return std::to_string(s / 60) + "m";
+  const auto two = [](uint64_t big, const char* big_unit, uint64_t small,
+                      const char* small_unit) {
+    std::string out = std::to_string(big) + big_unit;
+    if (small > 0) out += std::to_string(small) + small_unit;
+    return out;
+  };
+  if (s >= 86400) return two(s / 86400, "d", s % 86400 / 3600, "h");
+  if (s >= 3600) return two(s / 3600, "h", s % 3600 / 60, "m");
+  if (s >= 60) return two(s / 60, "m", s % 60, "s");
   return std::to_string(s) + "s";
 }
 

@@ -136,7 +136,8 @@ TimeUntilFull AskPrometheus(const std::string& url, const std::string& instance,
   t.instance = instance;
   std::string body;
   std::vector<std::string> rules;
-  Status err = FetchPath(url, "/api/v1/rules?type=record", options, &body);
+  stemedb::Status err =
+      FetchPath(url, "/api/v1/rules?type=record", options, &body);
   if (!err) err = ReadRuleNames(body, &rules);
   const auto loaded = [&](const char* name) {
     return std::find(rules.begin(), rules.end(), name) != rules.end();

@@ -16,6 +16,14 @@ using testing::Rule;
 
 const Limits kLimits = LimitsFrom(Thresholds{});
 
+// The detail of the finding that names `alert`; empty when none does.
+std::string DetailOf(const Report& r, const std::string& alert) {
+  for (const auto& f : r.findings) {
+    if (f.alert == alert) return f.detail;
+  }
+  return "";
+}
+
 bool HasFinding(const Report& r, const std::string& alert) {
   for (const auto& f : r.findings) {
     if (f.alert == alert) return true;
@@ -181,14 +189,26 @@ TEST(DiagnosisTest, TooManySegmentsSaysWhatOnlyHistoryShows) {
   t.wal.shrinking_ratio = 0.1;
   auto n = Node(50 * kGiB, 5 * kGiB, 5 * kGiB);
   n.components[0].segments = 101;
-  std::string detail;
-  for (const auto& f : Diagnose(n, LimitsFrom(t)).findings) {
-    if (f.alert == "StemeDBWALTooManySegments") detail = f.detail;
-  }
-  EXPECT_EQ(detail,
+  EXPECT_EQ(DetailOf(Diagnose(n, LimitsFrom(t)), "StemeDBWALTooManySegments"),
             "101 segments, more than 100; the alert is silent while the WAL "
             "drains a backlog (10.0% fewer segments than 12h before), which "
             "only Prometheus' history shows");
+}
+
+// No backup now is all a walk sees; the alert also needs Prometheus to
+// have watched the component for the age limit without seeing one.
+TEST(DiagnosisTest, BackupsMissingSaysWhatOnlyHistoryShows) {
+  Thresholds t;
+  t.backups.max_age = {std::chrono::hours(30), "30h"};
+  auto n = Node(50 * kGiB, 5 * kGiB, 5 * kGiB);
+  ComponentNumbers b = n.components[0];
+  b.name = "backups";
+  b.segments = 0;
+  n.components.push_back(b);
+  EXPECT_EQ(DetailOf(Diagnose(n, LimitsFrom(t)), "StemeDBBackupsMissing"),
+            "no backup now; the alert fires once none has been seen for 1d6h "
+            "on a component watched that long (one shipped off-host counts), "
+            "which only Prometheus' history shows");
 }
 
 TEST(DiagnosisTest, ShortOfSpaceWithCleanupOptionsIsSection1Steps) {
