@@ -28,12 +28,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 prepare=""
-case "${1:-}" in
-  --prepare) prepare=1 ;;
-  ""|/*) ;;  # the inner run's arguments are paths
-  *) echo "package-test: unknown argument '$1' (usage: package-test.sh [--prepare])" >&2
-     exit 2 ;;
-esac
+if [ -z "${STEMEDB_PACKAGE_TEST_INNER:-}" ]; then
+  case "${1:-}" in
+    --prepare) prepare=1 ;;
+    "") ;;
+    *) echo "package-test: unknown argument '$1' (usage: package-test.sh [--prepare])" >&2
+       exit 2 ;;
+  esac
+fi
 
 skip_or_fail() {
   if [ "${CI:-}" = true ]; then
