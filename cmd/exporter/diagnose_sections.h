@@ -4,6 +4,7 @@
 
 #include "flags.h"
 #include "stemedb/base/error.h"
+#include "stemedb/diagnose/ask_prometheus.h"
 #include "stemedb/diagnose/fetch.h"
 #include "stemedb/diagnose/sections.h"
 

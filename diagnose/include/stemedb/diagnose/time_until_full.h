@@ -8,13 +8,16 @@
 // filesystem is not filling, which is not the same as no rule); the values
 // of GET /api/v1/query. Informational: it never changes the exit status.
 //
-// Thread safety: reentrant (each call owns its connections).
+// AskPrometheus (ask_prometheus.h) asks; this header is what it reads and
+// how it is shown.
+//
+// Thread safety: reentrant.
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "stemedb/diagnose/fetch.h"
+#include "stemedb/base/error.h"
 
 namespace stemedb::diagnose {
 
@@ -43,11 +46,6 @@ struct TimeUntilFull {
   std::vector<std::string> other_instances;
   std::vector<FilesystemTimeUntilFull> filesystems;  // by mountpoint
 };
-
-// Asks `url` (http://host:port[/prefix]); never fails: an unreachable or
-// odd Prometheus is `reached = false` with the reason.
-TimeUntilFull AskPrometheus(const std::string& url, const std::string& instance,
-                            const FetchOptions& options);
 
 // The parts of AskPrometheus that read answers (for tests): the rule names
 // of a /api/v1/rules answer, and the series of a /api/v1/query answer into
