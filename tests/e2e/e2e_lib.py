@@ -700,6 +700,19 @@ ARTIFACTS = {
 }
 
 
+def rule_test_groups(tests, prefixes):
+    """Cuts the generated promtool test file TESTS down to the test groups
+    whose names start with one of PREFIXES (tests/rulegen/rule_tests.py);
+    fails unless each prefix kept a group."""
+    sys.path.insert(0, os.path.join(source_dir(), "tests", "rulegen"))
+    from rule_tests import keep_test_groups
+    kept = keep_test_groups(tests, prefixes)
+    for prefix in prefixes:
+        if not any(g.startswith('  - name: "' + prefix) for g in kept):
+            raise AssertionError("no test group named %s... in %s" %
+                                 (prefix, tests))
+
+
 def generate_artifacts(config, out):
     """Runs stemedb_rulegen; returns {artifact: path} of what it wrote."""
     r = subprocess.run([rulegen_binary(), "--config", config, "--out", out],

@@ -110,6 +110,12 @@ class StemedbConfigTest(e2e.WorkdirTestCase):
         r = run([promtool, "check", "rules", paths["rules"]])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         tests = paths["rules"].replace(".rules.yml", ".rules.test.yml")
+        # The groups of the alerts the TOML's thresholds reach (the whole
+        # file is rulegen_tools' business).
+        e2e.rule_test_groups(tests, ("StemeDBWALRetentionExceeded ",
+                                     "StemeDBWALTooManySegments ",
+                                     "StemeDBBackupsBeyondRetention ",
+                                     "StemeDBBackupsOlderThanRetention "))
         r = run([promtool, "test", "rules", tests], timeout=300)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 

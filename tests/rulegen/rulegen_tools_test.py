@@ -22,6 +22,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dashboard_lint  # noqa: E402
+from rule_tests import keep_test_groups  # noqa: E402
 
 FAILURES = []
 # The exclusions the committed dashboard carries, with their reasons.
@@ -186,21 +187,6 @@ MUTATIONS = (
 )
 
 
-def keep_test_groups(path, prefixes):
-    """Rewrites the generated promtool test file PATH with only the test
-    groups whose name starts with one of PREFIXES; returns their names."""
-    with open(path) as f:
-        head, groups = f.read().split("\ntests:\n", 1)
-    kept = []
-    for group in re.split(r"(?m)^(?=  - name: )", groups):
-        name = re.match(r'  - name: "(.*)"', group)
-        if name and name.group(1).startswith(prefixes):
-            kept.append(group)
-    with open(path, "w") as f:
-        f.write(head + "\ntests:\n" + "".join(kept))
-    return kept
-
-
 def check_mutation(rulegen, tmp, index):
     """The generated tests fail when the rules are wrong: each mutation in
     a default output of its own, against the groups that must catch it."""
@@ -224,8 +210,14 @@ def check_per_artifact(rulegen, tmp):
     check(r.returncode == 0, f"per-artifact: {r.stderr}")
     check(files_under(single) == ["a/r.yml", "b/t.yml"],
           f"per-artifact files: {files_under(single)}")
+    # One group is enough to show that the tests find the rules (the whole
+    # file is the default config's check above).
+    check(keep_test_groups(os.path.join(single, "b/t.yml"),
+                           ("recording rules",)),
+          "per-artifact: no recording rules test group")
     r = run(["promtool", "test", "rules", os.path.join(single, "b/t.yml")])
-    check(r.returncode == 0, f"per-artifact promtool: {r.stdout}{r.stderr}")
+    check(r.returncode == 0 and "SUCCESS" in r.stdout,
+          f"per-artifact promtool: {r.stdout}{r.stderr}")
 
 
 def run_concurrently(jobs):
