@@ -16,9 +16,11 @@
 #
 # The root comes from the Debian mirror in /etc/apt/sources.list[.d] and is
 # kept in build/debootstrap/ (it carries the package's dependencies, so a
-# second run needs no network); each run works on an overlay of it, in a
-# private mount namespace, so nothing leaks to the host. Needs root. Where
-# the mirror cannot be reached: a failure under CI (CI=true), else a skip.
+# second run needs no network; the first run makes the bare root while the
+# .debs build and adds their dependencies after); each run works on an
+# overlay of it, in a private mount namespace, so nothing leaks to the host.
+# Needs root. Where the mirror cannot be reached: a failure under CI
+# (CI=true), else a skip.
 #
 # Usage: scripts/package-test.sh [--prepare]
 #   --prepare  only build the .debs and the root, then stop (scripts/test.sh
@@ -51,16 +53,6 @@ command -v lintian >/dev/null ||
   { echo "package-test: FAIL: no lintian (scripts/setup.sh --test)" >&2; exit 1; }
 
 if [ -z "${STEMEDB_PACKAGE_TEST_INNER:-}" ]; then
-  # STEMEDB_PACKAGE_REUSE=1: test the .deb already in build-deb/.
-  if [ -z "${STEMEDB_PACKAGE_REUSE:-}" ]; then
-    DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-nocheck}" scripts/package.sh
-  fi
-  built=$(date +%s)
-  deb=$(ls "$PWD"/build-deb/stemedb-disk-exporter_*.deb)
-  rulegen_deb=$(ls "$PWD"/build-deb/stemedb-disk-rulegen_*.deb)
-  mkdir -p build
-  scripts/setup.sh --list-test >"$PWD/build/package-test.test-set"
-
   # The mirror this machine's apt uses (deb822 .sources or one-line .list).
   mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
     sed -n 's/^URIs: *\([^ ]*\).*/\1/p' | grep -v -- '-security' | head -n1)
@@ -71,24 +63,72 @@ if [ -z "${STEMEDB_PACKAGE_TEST_INNER:-}" ]; then
   fi
   [ -n "$mirror" ] || skip_or_fail "no Debian mirror in /etc/apt/sources.list[.d]"
 
-  # The bare root plus what apt would pull in for the package (its Depends)
-  # and the tools the checks run (systemd-analyze, man).
+  # The root: a bare Debian 12, the tools the checks run (systemd-analyze,
+  # man) and what apt would pull in for the package (its Depends), so that
+  # installing it needs no network. Its Depends are known once it is built;
+  # the first time (no root kept yet), the bare root with the tools comes
+  # from the network while the .debs build, and the Depends are added to it
+  # after.
+  tools="systemd,dbus,man-db,bash-completion"
+  mkdir -p build/debootstrap
+  early="" early_pid=""
+  if [ -z "${STEMEDB_PACKAGE_REUSE:-}" ] &&
+      ! compgen -G "build/debootstrap/bookworm-*/.complete" >/dev/null; then
+    early=$PWD/build/debootstrap/early.$$
+    debootstrap --variant=minbase --include="$tools" bookworm "$early" \
+      "$mirror" >"$early.log" 2>&1 &
+    early_pid=$!
+  fi
+
+  # STEMEDB_PACKAGE_REUSE=1: test the .deb already in build-deb/.
+  if [ -z "${STEMEDB_PACKAGE_REUSE:-}" ]; then
+    DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-nocheck}" scripts/package.sh
+  fi
+  built=$(date +%s)
+  deb=$(ls "$PWD"/build-deb/stemedb-disk-exporter_*.deb)
+  rulegen_deb=$(ls "$PWD"/build-deb/stemedb-disk-rulegen_*.deb)
+  scripts/setup.sh --list-test >"$PWD/build/package-test.test-set"
+
   depends=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' |
     sed 's/^ *//; s/[ (].*//' | grep -v '^$' | sort | paste -sd, -)
-  include="systemd,dbus,man-db,bash-completion,$depends"
+  include="$tools,$depends"
   key=$(echo "bookworm minbase $include" | sha256sum | cut -c1-12)
   base=$PWD/build/debootstrap/bookworm-$key
   if [ ! -e "$base/.complete" ]; then
     rm -rf "$base"
-    mkdir -p "$base"
-    echo "package-test: debootstrap bookworm from $mirror into $base" >&2
-    if ! debootstrap --variant=minbase --include="$include" bookworm \
-        "$base" "$mirror" >"$base.log" 2>&1; then
-      tail -n 20 "$base.log" >&2
-      rm -rf "$base"
-      skip_or_fail "debootstrap could not build a root from $mirror (log above)"
+    # The early root, with the Depends installed by its own apt (in a
+    # private mount namespace with its /proc); else, or when that failed,
+    # one debootstrap with everything.
+    if [ -n "$early_pid" ] && wait "$early_pid" &&
+        unshare -m --propagation private sh -c '
+          mount -t proc proc "$0/proc" &&
+          chroot "$0" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+            DEBIAN_FRONTEND=noninteractive ${http_proxy:+http_proxy=$http_proxy} \
+            apt-get install -y -q --no-install-recommends "$@"' \
+          "$early" ${depends//,/ } >>"$early.log" 2>&1; then
+      mv "$early" "$base"
+      mv "$early.log" "$base.log"
+    else
+      if [ -n "$early" ]; then
+        [ -z "$early_pid" ] || wait "$early_pid" 2>/dev/null || true
+        echo "package-test: the early root failed; the last lines of its log:" >&2
+        tail -n 20 "$early.log" >&2
+        rm -rf "$early" "$early.log"
+      fi
+      mkdir -p "$base"
+      echo "package-test: debootstrap bookworm from $mirror into $base" >&2
+      if ! debootstrap --variant=minbase --include="$include" bookworm \
+          "$base" "$mirror" >"$base.log" 2>&1; then
+        tail -n 20 "$base.log" >&2
+        rm -rf "$base"
+        skip_or_fail "debootstrap could not build a root from $mirror (log above)"
+      fi
     fi
     touch "$base/.complete"
+  elif [ -n "$early" ]; then
+    kill "$early_pid" 2>/dev/null || true
+    wait "$early_pid" 2>/dev/null || true
+    rm -rf "$early" "$early.log"
   fi
   bootstrapped=$(date +%s)
   if [ -n "$prepare" ]; then

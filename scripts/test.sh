@@ -33,13 +33,14 @@ stage() {
 # on Prometheus and timers, leaving about a core idle): the two .debs and
 # their Debian root, and the ThreadSanitizer build. Each one's output goes
 # to build/ci/NAME.log, shown when it fails.
+# alongside NAME NICENESS COMMAND...
 declare -A side=()
 alongside() {
-  local name=$1
-  shift
+  local name=$1 niceness=$2
+  shift 2
   mkdir -p build/ci
   # Its own session, so that a failing stage stops all of it (trap below).
-  setsid nice -n 19 "$@" >"build/ci/$name.log" 2>&1 &
+  setsid nice -n "$niceness" "$@" >"build/ci/$name.log" 2>&1 &
   side[$name]=$!
   echo "==> $name alongside (log: build/ci/$name.log)"
 }
@@ -48,9 +49,12 @@ stop_alongside() {
   for pid in "${side[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
 }
 trap stop_alongside EXIT
+# join_alongside [NAME...]: waits for those (default: all) and fails when
+# one did.
 join_alongside() {
-  local name failed=0
-  for name in "${!side[@]}"; do
+  local name failed=0 names=("$@")
+  ((${#names[@]})) || names=("${!side[@]}")
+  for name in "${names[@]}"; do
     if ! wait "${side[$name]}"; then
       echo "test.sh: $name failed; the last lines of build/ci/$name.log:" >&2
       tail -n 60 "build/ci/$name.log" >&2
@@ -61,17 +65,26 @@ join_alongside() {
   return "$failed"
 }
 
-stage setup scripts/setup.sh --test
+# What the build needs first; the rest of the test set (the peers, the
+# package test's tools) is installed while it compiles.
+stage setup scripts/setup.sh --test-build
+alongside setup-peers 0 scripts/setup.sh --test
 stage build sh -c 'cmake --preset asan >/dev/null && cmake --build --preset asan'
-alongside package-build scripts/package-test.sh --prepare
-alongside tsan-build sh -c 'cmake --preset tsan >/dev/null && cmake --build --preset tsan'
+stage setup-peers join_alongside setup-peers
+alongside package-build 19 scripts/package-test.sh --prepare
+alongside tsan-build 19 sh -c 'cmake --preset tsan >/dev/null && cmake --build --preset tsan'
 stage ctest ctest --preset asan -j "$jobs"
-stage alongside join_alongside
-stage fuzz scripts/fuzz.sh "${STEMEDB_FUZZ_SECONDS:-30}"
+# Each harness runs for a fixed time, so the stages up to the last run
+# while they do (niced as the other work alongside). The .debs' root
+# comes from the network, which leaves a core idle for the fuzzers.
+alongside fuzz 19 scripts/fuzz.sh "${STEMEDB_FUZZ_SECONDS:-30}"
+stage alongside join_alongside package-build tsan-build
 # The .deb: linted, installed into a debootstrapped Debian 12 root, booted.
 stage package env STEMEDB_PACKAGE_REUSE=1 scripts/package-test.sh
 # The container image: built from the .deb, run from its unpacked root.
 stage image scripts/image-test.sh
 stage tsan-ctest ctest --preset tsan -j "$jobs"
+fuzz_verdicts() { join_alongside fuzz && grep '^fuzz: ' build/ci/fuzz.log; }
+stage fuzz fuzz_verdicts
 timings+=("$(printf '%-14s %5ds' total "$SECONDS")")
 printf 'test.sh: %s\n' "${timings[@]}"
