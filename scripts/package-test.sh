@@ -110,7 +110,6 @@ if [ -z "${STEMEDB_PACKAGE_TEST_INNER:-}" ]; then
       mv "$early.log" "$base.log"
     else
       if [ -n "$early" ]; then
-        [ -z "$early_pid" ] || wait "$early_pid" 2>/dev/null || true
         echo "package-test: the early root failed; the last lines of its log:" >&2
         tail -n 20 "$early.log" >&2
         rm -rf "$early" "$early.log"
