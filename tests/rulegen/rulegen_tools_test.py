@@ -3,7 +3,9 @@
 
 For the default config and each test config: generate into a temp dir, then
 promtool check rules (--lint=all, lint fatal), promtool test rules on the
-generated tests, vmalert -dryRun, amtool check-config, and the dashboard's JSON contract.
+generated tests (whole for the default config; for the others, the groups
+the default's run does not already prove), vmalert -dryRun, amtool
+check-config, and the dashboard's JSON contract.
 Then proves the generated tests have teeth (mutated rules must fail them),
 that --check detects drift and writes nothing, and that a bad config exits 2
 and writes nothing. The tool runs of each config and of each mutation are
@@ -22,7 +24,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dashboard_lint  # noqa: E402
-from rule_tests import keep_test_groups  # noqa: E402
+from rule_tests import keep_test_groups, test_groups_not_proven_by  # noqa: E402
 
 FAILURES = []
 # The exclusions the committed dashboard carries, with their reasons.
@@ -64,11 +66,31 @@ EXPECTED_FILES = sorted([
 ])
 
 
-def check_with_tools(out, label):
+def check_with_tools(out, label, baseline):
+    """The real tools on the output in OUT. The generated tests run whole
+    for the default config (BASELINE is None); for another config only the
+    groups the default's run does not already prove (rule_tests.py), and
+    the recording rules' group, which shows that the file finds its rules."""
     rules_dir = os.path.join(out, "rules")
     r = run(["promtool", "check", "rules", "--lint=all", "--lint-fatal",
              "stemedb-disk.rules.yml"], cwd=rules_dir)
     check(r.returncode == 0, f"{label}: promtool check rules: {r.stdout}{r.stderr}")
+    if baseline:
+        groups = test_groups_not_proven_by(
+            os.path.join(baseline, "rules/stemedb-disk.rules.yml"),
+            os.path.join(baseline, "rules/stemedb-disk.rules.test.yml"),
+            os.path.join(rules_dir, "stemedb-disk.rules.yml"),
+            os.path.join(rules_dir, "stemedb-disk.rules.test.yml"))
+        kept = keep_test_groups(
+            os.path.join(rules_dir, "stemedb-disk.rules.test.yml"),
+            ["recording rules"] + groups)
+        print(f"{label}: promtool runs {len(kept)} test groups "
+              f"(changed from the default's: {len(groups)})", flush=True)
+        if label == "largest-counts.yaml":
+            # Its thresholds reach exactly these alerts' rules and tests.
+            check(sorted(g.split(" ")[0] for g in groups) == [
+                "StemeDBBackupsBeyondRetention", "StemeDBTmpFilesAccumulating",
+                "StemeDBWALTooManySegments"], f"{label}: changed groups {groups}")
     # From another directory: rule_files resolve against the test file.
     r = run(["promtool", "test", "rules",
              os.path.join(rules_dir, "stemedb-disk.rules.test.yml")])
@@ -123,21 +145,15 @@ def mutate_and_expect_failure(out, label, old, new, why):
         f.write(text)
 
 
-def check_config(rulegen, tmp, label, config):
-    """Generates CONFIG into TMP/LABEL and checks it with the real tools."""
+def check_config(rulegen, tmp, label, config, baseline):
+    """Generates CONFIG into TMP/LABEL and checks it with the real tools
+    (against the default config's output in BASELINE, None for the
+    default itself)."""
     out = os.path.join(tmp, label)
     r = generate(rulegen, out, config)
     check(r.returncode == 0, f"{label}: rulegen exit {r.returncode}: {r.stderr}")
     check(files_under(out) == EXPECTED_FILES,
           f"{label}: files written: {files_under(out)}")
-    check_with_tools(out, label)
-    if label == "families-off.yaml":
-        with open(os.path.join(out, "rules/stemedb-disk.rules.yml")) as f:
-            text = f.read()
-        check("StemeDBBackup" not in text and "StemeDBWAL" not in text,
-              f"{label}: a disabled family's alerts are in the rules")
-        check("StemeDBDiskSpaceWarning" in text,
-              f"{label}: an enabled family's alerts are missing")
 
     # Byte stability: a second run into another directory is equal.
     again = os.path.join(tmp, label + ".again")
@@ -146,6 +162,15 @@ def check_config(rulegen, tmp, label, config):
         with open(os.path.join(out, name), "rb") as a, \
                 open(os.path.join(again, name), "rb") as b:
             check(a.read() == b.read(), f"{label}: {name} not byte-stable")
+
+    check_with_tools(out, label, baseline)
+    if label == "families-off.yaml":
+        with open(os.path.join(out, "rules/stemedb-disk.rules.yml")) as f:
+            text = f.read()
+        check("StemeDBBackup" not in text and "StemeDBWAL" not in text,
+              f"{label}: a disabled family's alerts are in the rules")
+        check("StemeDBDiskSpaceWarning" in text,
+              f"{label}: an enabled family's alerts are missing")
 
 
 # The fill predictions' net-loss clause for (lookback, seconds, horizon).
@@ -240,8 +265,13 @@ def main():
                      "families-off.yaml")]
     with tempfile.TemporaryDirectory(prefix="rulegen_tools.") as tmp:
         rulegen = args.rulegen
+        # The default's output, which the other configs' tests are cut by.
+        baseline = os.path.join(tmp, "baseline")
+        r = generate(rulegen, baseline)
+        check(r.returncode == 0, f"baseline: rulegen exit {r.returncode}")
         run_concurrently(
-            [functools.partial(check_config, rulegen, tmp, label, config)
+            [functools.partial(check_config, rulegen, tmp, label, config,
+                               config and baseline)
              for label, config in configs] +
             [functools.partial(check_mutation, rulegen, tmp, i)
              for i in range(len(MUTATIONS))] +
