@@ -28,19 +28,22 @@ stage() {
   timings+=("$(printf '%-14s %5ds' "$name" $((SECONDS - start)))")
   echo "<== $name: $((SECONDS - start))s"
 }
-# Work that needs no test's result runs alongside the tests, niced so that
-# the tests keep the cores they ask for (most of the end-to-end tests wait
-# on Prometheus and timers, leaving about a core idle): the two .debs and
-# their Debian root, and the ThreadSanitizer build. Each one's output goes
-# to build/ci/NAME.log, shown when it fails.
-# alongside NAME NICENESS COMMAND...
+# Work that needs no test's result runs alongside the tests: the rest of
+# the test set's packages, the two .debs and their Debian root, the
+# ThreadSanitizer build, the fuzzers. Each one's output goes to
+# build/ci/NAME.log, shown when it fails.
+# alongside NAME COMMAND...
+# Each runs in a session of its own, so that a failing stage stops all of
+# it (trap below). The kernel schedules a session as one group (autogroup):
+# each shares the cores equally with the tests' session (nice would order
+# processes only within their own group, so none is used). The tests were
+# measured to pass so; most end-to-end tests wait on Prometheus and timers.
 declare -A side=()
 alongside() {
-  local name=$1 niceness=$2
-  shift 2
+  local name=$1
+  shift
   mkdir -p build/ci
-  # Its own session, so that a failing stage stops all of it (trap below).
-  setsid nice -n "$niceness" "$@" >"build/ci/$name.log" 2>&1 &
+  setsid "$@" >"build/ci/$name.log" 2>&1 &
   side[$name]=$!
   echo "==> $name alongside (log: build/ci/$name.log)"
 }
@@ -68,16 +71,14 @@ join_alongside() {
 # What the build needs first; the rest of the test set (the peers, the
 # package test's tools) is installed while it compiles.
 stage setup scripts/setup.sh --test-build
-alongside setup-peers 0 scripts/setup.sh --test
+alongside setup-peers scripts/setup.sh --test
 stage build sh -c 'cmake --preset asan >/dev/null && cmake --build --preset asan'
 stage setup-peers join_alongside setup-peers
-alongside package-build 19 scripts/package-test.sh --prepare
-alongside tsan-build 19 sh -c 'cmake --preset tsan >/dev/null && cmake --build --preset tsan'
+alongside package-build scripts/package-test.sh --prepare
+alongside tsan-build sh -c 'cmake --preset tsan >/dev/null && cmake --build --preset tsan'
 stage ctest ctest --preset asan -j "$jobs"
-# Each harness runs for a fixed time, so the stages up to the last run
-# while they do (niced as the other work alongside). The .debs' root
-# comes from the network, which leaves a core idle for the fuzzers.
-alongside fuzz 19 scripts/fuzz.sh "${STEMEDB_FUZZ_SECONDS:-30}"
+# Each harness runs for a fixed time, through the stages up to the last.
+alongside fuzz scripts/fuzz.sh "${STEMEDB_FUZZ_SECONDS:-30}"
 stage alongside join_alongside package-build tsan-build
 # The .deb: linted, installed into a debootstrapped Debian 12 root, booted.
 stage package env STEMEDB_PACKAGE_REUSE=1 scripts/package-test.sh
