@@ -66,6 +66,45 @@ EXPECTED_FILES = sorted([
 ])
 
 
+# The test groups each test config changes from the default's, by alert
+# (rule_tests.py): its thresholds reach exactly these alerts' rules and
+# tests; a family switched off leaves the rest as they were; a changed
+# recording rule (fast.yaml's shorter lookback, node-exporter.yaml's
+# metric names) puts every group in question.
+EXPECTED_CHANGED = {
+    "largest-counts.yaml": ["StemeDBBackupsBeyondRetention",
+                            "StemeDBTmpFilesAccumulating",
+                            "StemeDBWALTooManySegments"],
+    "families-off.yaml": [],
+    "fast.yaml": "all",
+    "node-exporter.yaml": "all",
+}
+
+
+def check_group_selection(baseline, tmp):
+    """rule_tests.test_groups_not_proven_by against the default's output
+    with one alert changed: a threshold only its own groups, a selector
+    (which could make any group's evaluation fail) every group."""
+    rules = os.path.join(baseline, "rules/stemedb-disk.rules.yml")
+    tests = os.path.join(baseline, "rules/stemedb-disk.rules.test.yml")
+    with open(rules) as f:
+        text = f.read()
+    with open(tests) as f:
+        every = re.findall(r'(?m)^  - name: "(.*)"', f.read())
+    for old, new, expected in (
+            (") < 0.2\n", ") < 0.05\n",
+             [g for g in every if g.startswith("StemeDBDiskSpaceWarning ")]),
+            ('component="wal"}\n            > 604800',
+             'component=~".+"}\n            > 604800', every)):
+        check(old in text, f"group selection: {old!r} not in the rules")
+        changed = os.path.join(tmp, "changed.rules.yml")
+        with open(changed, "w") as f:
+            f.write(text.replace(old, new))
+        groups = test_groups_not_proven_by(rules, tests, changed, tests)
+        check(groups == expected,
+              f"group selection for {new!r}: {groups}, expected {expected}")
+
+
 def check_with_tools(out, label, baseline):
     """The real tools on the output in OUT. The generated tests run whole
     for the default config (BASELINE is None); for another config only the
@@ -76,21 +115,20 @@ def check_with_tools(out, label, baseline):
              "stemedb-disk.rules.yml"], cwd=rules_dir)
     check(r.returncode == 0, f"{label}: promtool check rules: {r.stdout}{r.stderr}")
     if baseline:
+        tests = os.path.join(rules_dir, "stemedb-disk.rules.test.yml")
         groups = test_groups_not_proven_by(
             os.path.join(baseline, "rules/stemedb-disk.rules.yml"),
             os.path.join(baseline, "rules/stemedb-disk.rules.test.yml"),
-            os.path.join(rules_dir, "stemedb-disk.rules.yml"),
-            os.path.join(rules_dir, "stemedb-disk.rules.test.yml"))
-        kept = keep_test_groups(
-            os.path.join(rules_dir, "stemedb-disk.rules.test.yml"),
-            ["recording rules"] + groups)
+            os.path.join(rules_dir, "stemedb-disk.rules.yml"), tests)
+        expected = EXPECTED_CHANGED[label]
+        if expected == "all":
+            with open(tests) as f:
+                expected = re.findall(r'(?m)^  - name: "(\S+)', f.read())
+        check(sorted(g.split(" ")[0] for g in groups) == sorted(expected),
+              f"{label}: changed test groups {groups}, expected {expected}")
+        kept = keep_test_groups(tests, ["recording rules"] + groups)
         print(f"{label}: promtool runs {len(kept)} test groups "
               f"(changed from the default's: {len(groups)})", flush=True)
-        if label == "largest-counts.yaml":
-            # Its thresholds reach exactly these alerts' rules and tests.
-            check(sorted(g.split(" ")[0] for g in groups) == [
-                "StemeDBBackupsBeyondRetention", "StemeDBTmpFilesAccumulating",
-                "StemeDBWALTooManySegments"], f"{label}: changed groups {groups}")
     # From another directory: rule_files resolve against the test file.
     r = run(["promtool", "test", "rules",
              os.path.join(rules_dir, "stemedb-disk.rules.test.yml")])
@@ -269,6 +307,7 @@ def main():
         baseline = os.path.join(tmp, "baseline")
         r = generate(rulegen, baseline)
         check(r.returncode == 0, f"baseline: rulegen exit {r.returncode}")
+        check_group_selection(baseline, tmp)
         run_concurrently(
             [functools.partial(check_config, rulegen, tmp, label, config,
                                config and baseline)
