@@ -82,12 +82,16 @@ if [ -z "${STEMEDB_PACKAGE_TEST_INNER:-}" ]; then
 
   # STEMEDB_PACKAGE_REUSE=1: test the .deb already in build-deb/. What is
   # tested is what apt installs: stripped binaries, whose code gcc makes the
-  # same with or without -g. So this build leaves the debug info and the
-  # -dbgsym packages out (a third of its CPU time); scripts/package.sh
-  # alone builds them.
-  if [ -z "${STEMEDB_PACKAGE_REUSE:-}" ]; then
-    DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-nocheck noautodbgsym}" \
-      DEB_CXXFLAGS_STRIP="${DEB_CXXFLAGS_STRIP--g}" scripts/package.sh
+  # same with or without -g. So, unless DEB_BUILD_OPTIONS says otherwise,
+  # this build leaves the debug info and the -dbgsym packages out (a third
+  # of its CPU time); scripts/package.sh alone builds them.
+  if [ -n "${STEMEDB_PACKAGE_REUSE:-}" ]; then
+    :
+  elif [ -n "${DEB_BUILD_OPTIONS:-}" ]; then
+    scripts/package.sh
+  else
+    DEB_BUILD_OPTIONS="nocheck noautodbgsym" DEB_CXXFLAGS_STRIP=-g \
+      scripts/package.sh
   fi
   built=$(date +%s)
   deb=$(ls "$PWD"/build-deb/stemedb-disk-exporter_*.deb)

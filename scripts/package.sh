@@ -27,7 +27,8 @@ STEMEDB_REVISION=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 export STEMEDB_REVISION
 
 # ccache, where the machine has it (setup.sh does not install it), so a
-# second package build on the same machine takes seconds.
+# second package build with the same flags on the same machine takes
+# seconds.
 if command -v ccache >/dev/null; then
   export CMAKE_CXX_COMPILER_LAUNCHER=${CMAKE_CXX_COMPILER_LAUNCHER:-ccache}
   export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
