@@ -6,7 +6,8 @@
 # docs/metrics.md match the generators) and each libFuzzer harness for a
 # bounded time (STEMEDB_FUZZ_SECONDS each, default 30, as many at once as
 # there are cores); the package test (the .deb built with gcc as Debian
-# builds it, linted, installed and booted in a Debian 12 root) and the image
+# builds it, without debug info, linted, installed and booted in a Debian
+# 12 root) and the image
 # test; last the threaded rooms' unit and server tests (base, measure,
 # engine, collector, http) under ThreadSanitizer (the walk and the
 # background loops are threaded C++; a data race there would otherwise show
@@ -34,10 +35,11 @@ stage() {
 # build/ci/NAME.log, shown when it fails.
 # alongside NAME COMMAND...
 # Each runs in a session of its own, so that a failing stage stops all of
-# it (trap below). The kernel schedules a session as one group (autogroup):
-# each shares the cores equally with the tests' session (nice would order
-# processes only within their own group, so none is used). The tests were
-# measured to pass so; most end-to-end tests wait on Prometheus and timers.
+# it (trap below). Where the kernel schedules a session as one group
+# (autogroup, as on CI), each shares the cores equally with the tests'
+# session, and nice would order processes only within their own group, so
+# none is used. The tests were measured to pass so; most end-to-end tests
+# wait on Prometheus and timers.
 declare -A side=()
 alongside() {
   local name=$1
