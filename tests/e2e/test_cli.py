@@ -247,6 +247,18 @@ class ExporterMetricsTest(RootTestCase):
     def names(self, text):
         return {name for name, _, _ in e2e.Exposition(text).samples}
 
+    def published_names(self, exporter):
+        """The names in EXPORTER's /metrics once the filesystem stats and
+        the deleted-open scan, which run beside the walk, have published
+        their first results (/-/ready waits for the walk only)."""
+        def names():
+            got = self.names(exporter.get("/metrics")[1])
+            return got if {"stemedb_disk_filesystem_stat_success",
+                           "stemedb_disk_deleted_open_scan_success"} <= got \
+                else None
+        return e2e.wait_until(names, 120,
+                              "the filesystem and deleted-open families")
+
     def test_disable_exporter_metrics_drops_watch_and_process_sections(self):
         dropped = families_in_sections({"Watch mode", "Process"})
         self.assertIn("process_open_fds", dropped)
@@ -255,8 +267,8 @@ class ExporterMetricsTest(RootTestCase):
         lean = self.start_exporter(["--root", self.root,
                                     "--web.disable-exporter-metrics"],
                                    name="lean")
-        all_names = self.names(full.get("/metrics")[1])
-        lean_names = self.names(lean.get("/metrics")[1])
+        all_names = self.published_names(full)
+        lean_names = self.published_names(lean)
         self.assertTrue(dropped <= all_names, dropped - all_names)
         self.assertEqual(lean_names, all_names - dropped)
         for kept in ("stemedb_disk_scan_success",
