@@ -34,8 +34,7 @@ log_dir=$(mktemp -d /tmp/stemedb-flaky.XXXXXX)
 declare -A fails=()  # "preset test" -> failed runs
 status=0
 for preset in "${presets[@]}"; do
-  # As many tests at once as scripts/test.sh runs.
-  args=(--preset "$preset" -j "$((2 * $(nproc)))" --output-on-failure)
+  args=(--preset "$preset" -j "$(nproc)" --output-on-failure)
   for ((i = 1; i <= runs; i++)); do
     log=$log_dir/$preset-$i.log
     start=$SECONDS
