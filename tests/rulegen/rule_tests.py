@@ -24,6 +24,12 @@ def _test_groups(text):
     return head, named
 
 
+def test_group_names(path):
+    """The names of the test groups in the generated test file PATH."""
+    with open(path, encoding="utf-8") as f:
+        return [name for name, _ in _test_groups(f.read())[1]]
+
+
 def keep_test_groups(path, prefixes):
     """Rewrites the generated promtool test file PATH with only the test
     groups whose name starts with one of PREFIXES; returns their texts."""
@@ -65,8 +71,9 @@ def test_groups_not_proven_by(base_rules, base_tests, rules, tests):
     base's, no rule reads ALERTS, no name repeats, no alert is new, and
     each alert is the base's or differs from it only in its numbers (a
     threshold, also as a byte size in a label, a `for`: none changes which
-    label sets a rule makes, so none causes an evaluation error). Then a group runs when its text differs from the
-    base's group of that name or it names an alert whose rule differs;
+    label sets a rule makes, so none causes an evaluation error). Then a
+    group runs when its text differs from the base's group of that name or
+    it names an alert whose rule differs;
     any other group is the base's group over the same rules for all it
     reads, and gets the same verdict."""
     def read(path):
@@ -74,15 +81,16 @@ def test_groups_not_proven_by(base_rules, base_tests, rules, tests):
             return f.read()
     base_head, base_groups = _test_groups(_uncommented(read(base_tests)))
     head, groups = _test_groups(_uncommented(read(tests)))
+    rules_text = read(rules)
     base_frame, base_list = _rules(read(base_rules))
-    frame, rule_list = _rules(read(rules))
+    frame, rule_list = _rules(rules_text)
     all_groups = [name for name, _ in groups]
     base_alerts = {n: b for k, n, b in base_list if k == "alert"}
     alerts = {n: b for k, n, b in rule_list if k == "alert"}
     records = [r for r in rule_list if r[0] == "record"]
     if ((head, frame) != (base_head, base_frame) or
             records != [r for r in base_list if r[0] == "record"] or
-            "ALERTS" in read(rules) or
+            "ALERTS" in rules_text or
             len(alerts) + len(records) != len(rule_list) or
             len(set(all_groups)) != len(all_groups) or
             len(dict(base_groups)) != len(base_groups) or

@@ -24,7 +24,8 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dashboard_lint  # noqa: E402
-from rule_tests import keep_test_groups, test_groups_not_proven_by  # noqa: E402
+from rule_tests import (keep_test_groups, test_group_names,  # noqa: E402
+                        test_groups_not_proven_by)
 
 FAILURES = []
 # The exclusions the committed dashboard carries, with their reasons.
@@ -89,8 +90,7 @@ def check_group_selection(baseline, tmp):
     tests = os.path.join(baseline, "rules/stemedb-disk.rules.test.yml")
     with open(rules) as f:
         text = f.read()
-    with open(tests) as f:
-        every = re.findall(r'(?m)^  - name: "(.*)"', f.read())
+    every = test_group_names(tests)
     for old, new, expected in (
             (") < 0.2\n", ") < 0.05\n",
              [g for g in every if g.startswith("StemeDBDiskSpaceWarning ")]),
@@ -122,8 +122,7 @@ def check_with_tools(out, label, baseline):
             os.path.join(rules_dir, "stemedb-disk.rules.yml"), tests)
         expected = EXPECTED_CHANGED[label]
         if expected == "all":
-            with open(tests) as f:
-                expected = re.findall(r'(?m)^  - name: "(\S+)', f.read())
+            expected = [g.split(" ")[0] for g in test_group_names(tests)]
         check(sorted(g.split(" ")[0] for g in groups) == sorted(expected),
               f"{label}: changed test groups {groups}, expected {expected}")
         kept = keep_test_groups(tests, ["recording rules"] + groups)
