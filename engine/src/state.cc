@@ -23,7 +23,19 @@ void Exporter::Shared::RenderLocked() {
   auto s = std::make_shared<Snapshot>();
   s->components = components;
   s->filesystems = filesystems;
-  s->links = links;
+  // A component its walk found missing is on no filesystem, even while
+  // the latest capacity pass, made before that walk, linked it by its
+  // path's spelling: the next pass leaves it out, and a scrape before that
+  // pass must not show it either.
+  for (const auto& link : links) {
+    const auto held = std::find_if(
+        components.begin(), components.end(),
+        [&](const ComponentState& c) { return c.name == link.component; });
+    if (held != components.end() && held->have_stats && !held->stats.present) {
+      continue;
+    }
+    s->links.push_back(link);
+  }
   s->watch_events_total = watch_events;
   s->watch_directories = watch_directories;
   // Evaluated now, not at the walk: an entry reaching its rule's age is

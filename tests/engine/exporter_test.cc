@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -449,6 +450,41 @@ TEST_F(StuckWalkTest, ReportsFailureKeepsServingAndStacksNoWalks) {
       Find(*e.CurrentSnapshot(), "wal")
           ->errors_total[static_cast<int>(measure::ErrorReason::kTimeout)],
       1u);
+  e.Stop();
+}
+
+// The capacity pass made before the first walk links every component by
+// its path's spelling, a missing one too (to the filesystem of the nearest
+// mount above it). Once the walk finds it missing, the scrape leaves it off
+// at once, not at the next capacity pass.
+TEST_F(StuckWalkTest, ComponentFoundMissingLeavesTheFilesystemAtOnce) {
+  TempDir dir;
+  WriteFile(dir / "wal/a.log", "x");  // no db
+  Config c = TwoComponents(dir.path());
+  c.scan.mode = ScanMode::kWalk;
+  c.scan.threads = 1;
+  c.scan.timeout = {std::chrono::minutes(5), "5m"};
+  c.scan.interval = {std::chrono::hours(1), "1h"};
+  BlockWalks();
+  Exporter e(c, nullptr, Options());
+  e.Start();
+  WaitBlocked();
+  ASSERT_TRUE(e.WaitForSnapshot(
+      [](const Snapshot& s) { return !s.filesystems.empty(); }));
+  const auto linked = [&e](const std::string& name) {
+    const auto s = e.CurrentSnapshot();
+    return std::count_if(s->links.begin(), s->links.end(),
+                         [&](const auto& l) { return l.component == name; });
+  };
+  ASSERT_EQ(linked("db"), 1);  // not yet walked
+
+  Release();
+  e.WaitForWalks(1);
+  EXPECT_FALSE(Find(*e.CurrentSnapshot(), "db")->stats.present);
+  EXPECT_EQ(linked("db"), 0);
+  EXPECT_EQ(linked("wal"), 1);
+  EXPECT_THAT(*e.Exposition(),
+              Not(HasSubstr("component_filesystem_info{component=\"db\"")));
   e.Stop();
 }
 
