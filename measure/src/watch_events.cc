@@ -30,7 +30,7 @@ bool WatchTree::ReadEvents() {
       auto node = nodes.find(path);
       if (node == nodes.end()) continue;
       WatchedComponent& comp = components[node->second.component];
-      ++comp.touched;
+      ++comp.heard;
       comp.last_event = now;
       if (ev->mask & IN_IGNORED) {
         by_wd.erase(it);  // the kernel dropped the watch (deleted)

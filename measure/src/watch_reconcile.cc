@@ -58,11 +58,23 @@ struct WatchTree::Difference {
   }
 };
 
-void WatchTree::Reconcile() {
+bool WatchTree::Reconcile() {
+  const auto heard_by_all = [&] {
+    uint64_t n = 0;
+    for (const WatchedComponent& comp : components) n += comp.heard;
+    return n;
+  };
   for (size_t i = 0; i < components.size(); ++i) {
     WatchedComponent& comp = components[i];
     if (!comp.watched || !comp.present) continue;
-    comp.touched = 0;
+    // What was heard during an earlier component's walk is applied first:
+    // this walk must start from the model of now, or it finds a difference
+    // that is only news not yet read.
+    if (!ReadEvents()) return false;
+    Drain();
+    if (!comp.watched || !comp.present) continue;  // fell back meanwhile
+    const uint64_t heard = comp.heard;
+    const uint64_t heard_all = heard_by_all();
     WalkOptions options = ctx.walk;
     options.deadline = SaturatingAddNow(ctx.options.walk_timeout);
     options.cancel = &ctx.stop;
@@ -72,12 +84,13 @@ void WatchTree::Reconcile() {
     options.per_directory_aggregates = false;
     const ComponentStats truth = ScanComponents({ctx.specs[i]}, options).at(0);
     // Events that arrived meanwhile are still queued: read them now.
-    ReadEvents();
-    if (comp.touched != 0 || !truth.complete || ctx.stop ||
+    if (!ReadEvents()) return false;
+    if (comp.heard != heard || !truth.complete || ctx.stop ||
         truth.directory_list == nullptr) {
       continue;
     }
-    const Difference d = Compare(static_cast<int>(i), truth);
+    const bool others_heard = heard_by_all() != heard_all;
+    const Difference d = Compare(static_cast<int>(i), truth, others_heard);
     WatchInfo& in = info[i];
     ++in.reconciles;
     in.reconcile_difference_bytes = d.allocated;
@@ -88,9 +101,25 @@ void WatchTree::Reconcile() {
       Build(static_cast<int>(i), RewalkReason::kError);
     }
   }
+  return true;
 }
 
-WatchTree::Difference WatchTree::Compare(int c, const ComponentStats& truth) {
+bool WatchTree::NamedElsewhere(int c,
+                               const std::vector<LinkedEntry>& linked) const {
+  const auto& links = components[c].links;
+  for (const LinkedEntry& e : linked) {
+    auto ref = links.find(InodeKey{e.dev, e.ino});
+    uint64_t here = 0;
+    if (ref != links.end()) {
+      for (const auto& [dir, names] : ref->second.dirs) here += names;
+    }
+    if (e.nlink > here) return true;
+  }
+  return false;
+}
+
+WatchTree::Difference WatchTree::Compare(int c, const ComponentStats& truth,
+                                         bool others_heard) {
   auto diff = [](uint64_t a, uint64_t b) { return a > b ? a - b : b - a; };
   const auto now = Clock::now();
   const bool late = now < components[c].last_event + settle;
@@ -119,6 +148,17 @@ WatchTree::Difference WatchTree::Compare(int c, const ComponentStats& truth) {
         (late || (any_late && !r.linked.empty()))) {
       MarkDirty(r.path);
       continue;
+    }
+    // Written during the walk through a name in another component: only
+    // that one heard it, and this directory's hard-linked entries alone
+    // differ. Read again, not counted.
+    if (others_heard && t.entries == n.entries && NamedElsewhere(c, r.linked)) {
+      const Seen td = SeenOf(r.direct, {});
+      const Seen nd = SeenOf(it->second.direct, {});
+      if (td.allocated == nd.allocated && td.apparent == nd.apparent) {
+        MarkDirty(r.path);
+        continue;
+      }
     }
     if (d.path.empty()) d.path = r.path;
     d.allocated += diff(t.allocated, n.allocated);

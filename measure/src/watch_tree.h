@@ -115,8 +115,9 @@ struct WatchedComponent {
   // The directory `root` resolved to when it was last walked from scratch.
   std::optional<InodeKey> root_inode;
   std::unordered_map<InodeKey, LinkRef, InodeKeyHash> links;
-  // Events read for it since the reconcile walk began.
-  uint64_t touched = 0;
+  // Events read for it, ever: a reconcile walk counts only when this is
+  // the same after it as before.
+  uint64_t heard = 0;
   // When an event last touched it; until `settle` later, allocated bytes
   // may still change with no event (writeback).
   Clock::time_point last_event{};
@@ -203,7 +204,11 @@ struct WatchTree {
   void Drain();
 
   // --- Reconcile (watch_reconcile.cc).
-  void Reconcile();
+  // Walks each watched component and compares. Before each walk, every
+  // event queued so far is applied, so the walk starts from the model of
+  // now. False on an overflow read meanwhile: the caller walks every
+  // watched component again.
+  bool Reconcile();
   struct Seen;        // one directory's numbers, to compare
   struct Difference;  // a component's, summed
 
@@ -255,7 +260,11 @@ struct WatchTree {
                       const std::vector<std::pair<std::string, bool>>& found);
   // Parts of Reconcile.
   Seen NodeSeen(int c, const Node& node) const;
-  Difference Compare(int c, const ComponentStats& truth);
+  // `others_heard`: another component heard events during the walk.
+  Difference Compare(int c, const ComponentStats& truth, bool others_heard);
+  // Whether one of `linked` has names outside component c (a write through
+  // such a name is heard only there).
+  bool NamedElsewhere(int c, const std::vector<LinkedEntry>& linked) const;
 };
 
 }  // namespace stemedb::measure::detail

@@ -142,15 +142,7 @@ void Watcher::WaitForWork(bool any_watched) {
 
 void Watcher::Step(bool syncing, bool any_watched) {
   detail::WatchTree& t = *tree_;
-  if (!t.ReadEvents()) {
-    t.dirty.clear();
-    t.quiet.clear();
-    for (size_t i = 0; i < t.components.size(); ++i) {
-      if (t.components[i].watched) {
-        t.Build(static_cast<int>(i), RewalkReason::kOverflow);
-      }
-    }
-  }
+  if (!t.ReadEvents()) WalkAfterOverflow();
   const auto now = Clock::now();
   // Before the dirty directories are read: those of a replaced component
   // would be read in vain. Sync checks too, so a test can wait on it.
@@ -169,9 +161,20 @@ void Watcher::Step(bool syncing, bool any_watched) {
     t.next_reconcile = now + options_.quiet;  // after the re-reads due
   } else if (now >= t.next_reconcile) {
     t.Drain();
-    t.Reconcile();
+    if (!t.Reconcile()) WalkAfterOverflow();
     t.Drain();
     t.next_reconcile = detail::SaturatingAddNow(options_.reconcile_interval);
+  }
+}
+
+void Watcher::WalkAfterOverflow() {
+  detail::WatchTree& t = *tree_;
+  t.dirty.clear();
+  t.quiet.clear();
+  for (size_t i = 0; i < t.components.size(); ++i) {
+    if (t.components[i].watched) {
+      t.Build(static_cast<int>(i), RewalkReason::kOverflow);
+    }
   }
 }
 

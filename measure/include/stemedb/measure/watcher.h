@@ -34,13 +34,17 @@
 // - depth: directories deeper than WalkOptions::max_depth below the
 //   component are counted as a walk counts them (their inode, reason loop),
 //   and directories at any depth are read again (no PATH_MAX limit).
-// - a reconcile walk every `reconcile_interval` compares totals; it counts
-//   only when no event touched the component while it ran. It compares
-//   directory by directory: when only allocated bytes differ and an event
-//   touched the component within the writeback window, that is late
-//   allocation (a file written, then renamed or hard-linked here, gets its
-//   blocks at writeback), not a missed event; those directories are read
-//   again and nothing is counted.
+// - a reconcile walk every `reconcile_interval` compares totals; it starts
+//   after every event heard so far is applied, and counts only when no
+//   event touched the component while it ran (an overflow meanwhile walks
+//   every watched component again). It compares directory by directory:
+//   when only allocated bytes differ and an event touched the component
+//   within the writeback window, that is late allocation (a file written,
+//   then renamed or hard-linked here, gets its blocks at writeback), not a
+//   missed event; when only hard-linked entries with names in another
+//   component differ while another component heard events, that is a write
+//   through the other name. Those directories are read again and nothing
+//   is counted.
 //
 // Thread safety: the public methods may be called from any thread. The
 // tree is owned by the watcher's thread; readers get published copies.
@@ -144,6 +148,9 @@ class Watcher {
   // One round after waking: events read, roots checked, due and dirty
   // directories read, a reconcile when due.
   void Step(bool syncing, bool any_watched);
+  // Events were lost (IN_Q_OVERFLOW): every watched component is walked
+  // again from scratch.
+  void WalkAfterOverflow();
   void Publish();
 
   const std::vector<ComponentSpec> specs_;
