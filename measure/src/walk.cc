@@ -456,6 +456,7 @@ bool Walk::List(WorkItem& item, WorkerShare& share, char* buffer,
     DirectoryRecord& record = share.records.emplace_back();
     record.path = std::move(item.path);
     record.depth = item.depth;
+    record.inode = item.self.st_ino;
     record.direct = direct;
     record.linked = std::move(linked);
     record.tag = tag;

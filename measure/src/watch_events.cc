@@ -32,12 +32,21 @@ bool WatchTree::ReadEvents() {
       WatchedComponent& comp = components[node->second.component];
       ++comp.heard;
       comp.last_event = now;
+      if (ev->mask & (IN_IGNORED | IN_DELETE_SELF)) {
+        node->second.deleted = true;
+      }
       if (ev->mask & IN_IGNORED) {
         by_wd.erase(it);  // the kernel dropped the watch (deleted)
         node->second.wd = -1;
         ctx.watches.fetch_sub(1, std::memory_order_relaxed);
-        // A component directory no longer watched: what is its path now?
-        if (node->second.depth == 0) check_roots_now = true;
+        if (node->second.depth == 0) {
+          // A component directory no longer watched: what is its path now?
+          check_roots_now = true;
+        } else {
+          // Its name may hold a directory again: its parent's reading
+          // tells, and walks that one with watches.
+          MarkDirty(ParentOf(node->first));
+        }
         continue;
       }
       if (node->second.depth == 0 &&

@@ -92,7 +92,7 @@ class Subdirs : public DirectoryVisitor {
   Subdirs(const std::string& dir, const std::vector<std::string>& skip,
           bool may_descend)
       : dir_(dir), skip_(skip), may_descend_(may_descend) {}
-  bool Subdirectory(std::string_view name, const struct stat&,
+  bool Subdirectory(std::string_view name, const struct stat& st,
                     bool is_segment) override {
     // Beyond max_depth: counted here with reason loop, as a walk does.
     if (!may_descend_) return false;
@@ -101,10 +101,10 @@ class Subdirs : public DirectoryVisitor {
                                     Join(dir_, name)) != skip_.end()) {
       return true;
     }
-    found.emplace_back(std::string(name), is_segment);
+    found.push_back({std::string(name), is_segment, st.st_ino});
     return true;
   }
-  std::vector<std::pair<std::string, bool>> found;
+  std::vector<WatchTree::Subdirectory> found;
 
  private:
   const std::string& dir_;
@@ -354,6 +354,15 @@ int WatchTree::OpenForReread(const std::string& path, const Node& node,
     Build(c, RewalkReason::kReplaced);
     return -1;
   }
+  if (node.depth > 0 && (node.deleted || node.inode != self->st_ino)) {
+    // Another directory under the same name: its parent's reading walks
+    // it anew, with watches.
+    close(fd);
+    const std::string parent = ParentOf(path);
+    RemoveSubtree(path);
+    MarkDirty(parent);
+    return -1;
+  }
   return fd;
 }
 
@@ -467,19 +476,27 @@ void WatchTree::UpdateLinks(const std::string& path, Node& node,
   node.linked = std::move(linked);
 }
 
-// `node` (directory `path`) has the subdirectories `found` (name, is a
-// segment) now: the gone ones are dropped, the new ones walked.
-void WatchTree::UpdateChildren(
-    const std::string& path, const Node& node,
-    const std::vector<std::pair<std::string, bool>>& found) {
+// `node` (directory `path`) has the subdirectories `found` now: the gone
+// ones are dropped, the new ones walked. A name now holding another
+// directory than its node's (renamed over, removed and made again) is both.
+void WatchTree::UpdateChildren(const std::string& path, const Node& node,
+                               const std::vector<Subdirectory>& found) {
   const int c = node.component;
   std::set<std::string> now;
   std::vector<std::pair<std::string, bool>> added;
-  for (auto& [name, is_segment] : found) {
-    now.insert(name);
-    if (!node.children.contains(name)) added.emplace_back(name, is_segment);
-  }
   std::vector<std::string> gone;
+  for (const Subdirectory& d : found) {
+    now.insert(d.name);
+    if (node.children.contains(d.name)) {
+      const auto child = nodes.find(Join(path, d.name));
+      if (child == nodes.end() ||
+          (!child->second.deleted && child->second.inode == d.inode)) {
+        continue;
+      }
+      gone.push_back(d.name);
+    }
+    added.emplace_back(d.name, d.is_segment);
+  }
   for (const std::string& name : node.children) {
     if (!now.contains(name)) gone.push_back(name);
   }

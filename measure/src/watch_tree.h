@@ -62,6 +62,12 @@ struct Node {
   int wd = -1;
   int depth = 0;
   bool in_segment = false;
+  // The directory this node stands for; `deleted` once the kernel said it
+  // went (IN_DELETE_SELF, IN_IGNORED). A name that holds another inode, or
+  // a deleted node's name holding a directory again, is another directory:
+  // its parent's reading drops the node and walks the name anew.
+  ino_t inode = 0;
+  bool deleted = false;
   DirectoryTotals direct;
   std::vector<LinkedEntry> linked;
   std::set<std::string> children;             // names of subdirectory nodes
@@ -198,6 +204,12 @@ struct WatchTree {
   void FallBack(int c);
 
   // --- Reading a directory again (watch_reread.cc).
+  // A subdirectory a whole reading found.
+  struct Subdirectory {
+    std::string name;
+    bool is_segment = false;
+    ino_t inode = 0;
+  };
   // Reads directory `path` again and replaces its share.
   void Reread(const std::string& path);
   // Rereads until nothing is dirty.
@@ -257,7 +269,7 @@ struct WatchTree {
   void UpdateLinks(const std::string& path, Node& node,
                    std::vector<LinkedEntry> linked);
   void UpdateChildren(const std::string& path, const Node& node,
-                      const std::vector<std::pair<std::string, bool>>& found);
+                      const std::vector<Subdirectory>& found);
   // Parts of Reconcile.
   Seen NodeSeen(int c, const Node& node) const;
   // `others_heard`: another component heard events during the walk.

@@ -86,6 +86,7 @@ void WatchTree::AddRecord(int c, const DirectoryRecord& r, int depth,
   Node node;
   node.component = c;
   node.depth = depth + r.depth;
+  node.inode = r.inode;
   node.direct = r.direct;
   node.linked = r.linked;
   node.aggregate = r.aggregate;

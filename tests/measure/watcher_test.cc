@@ -444,6 +444,55 @@ TEST(WatcherTest, ComponentDirectoryRemovedAndRecreated) {
   ExpectExact(w.Now(), comp);
 }
 
+// A subdirectory whose name comes to hold another directory (swapped by
+// renames, removed and made again: ext4 may even give the new one the old
+// inode number) is another directory: its old node goes, the new one is
+// walked with a watch. Nothing is read between the changes and Sync, so
+// each reading meets the whole change at once.
+TEST(WatcherTest, SubdirectoryReplacedUnderTheSameName) {
+  TempDir tmp;
+  const std::string comp = tmp / "comp";
+  MakeDir(comp);
+  MakeDir(comp + "/cur");
+  WriteFile(comp + "/cur/a", 40000);
+  MakeDir(comp + "/new");
+  WriteFile(comp + "/new/b", 60000);
+  WatchOptions options;
+  options.coalesce = std::chrono::hours(1);  // dirty ones wait for Sync
+  WatcherFixture w(comp, "", options);
+  ExpectExact(w.Now(), comp);
+  auto rename_to = [&](const std::string& from, const std::string& to) {
+    ASSERT_EQ(rename((comp + from).c_str(), (comp + to).c_str()), 0) << from;
+  };
+
+  rename_to("/cur", "/old");
+  rename_to("/new", "/cur");
+  ExpectExact(w.Now(), comp);
+  // Both are watched under their new names.
+  WriteFile(comp + "/cur/c", 30000);
+  WriteFile(comp + "/old/d", 20000);
+  ExpectExact(w.Now(), comp);
+  EXPECT_EQ(w->Directories(), 3u);
+
+  // Swapped back, and written in both, before any reading.
+  rename_to("/cur", "/swap");
+  rename_to("/old", "/cur");
+  rename_to("/swap", "/old");
+  WriteFile(comp + "/cur/e", 10000);
+  WriteFile(comp + "/old/f", 50000);
+  ExpectExact(w.Now(), comp);
+  EXPECT_EQ(w->Directories(), 3u);
+
+  // Removed and made again.
+  fs::remove_all(comp + "/cur");
+  MakeDir(comp + "/cur");
+  WriteFile(comp + "/cur/g", 25000);
+  ExpectExact(w.Now(), comp);
+  WriteFile(comp + "/cur/h", 35000);
+  ExpectExact(w.Now(), comp);
+  EXPECT_EQ(w->Directories(), 3u);
+}
+
 // Bytes of the entries an aggregate was told to count, and names seen.
 class BytesAggregate : public EntryAggregate {
  public:

@@ -218,6 +218,7 @@ inline constexpr size_t kScanBufferBytes = 256 * 1024;
 struct DirectoryRecord {
   std::string path;            // full path
   int depth = 0;               // component directory: 0
+  ino_t inode = 0;             // its own inode number, as listed
   DirectoryTotals direct;      // its own inode and direct entries
   DirectoryTotals cumulative;  // the whole subtree, itself included
   // With WalkOptions::collect_links: its hard-linked entries (not in the

@@ -16,7 +16,10 @@
 //   directories holding it and counted once per component;
 // - a subdirectory that appears in a re-read is walked (with watches) at
 //   once, catching what was created in it before its watch existed; one that
-//   is gone is dropped with its subtree (a renamed directory is both);
+//   is gone is dropped with its subtree (a renamed directory is both; so
+//   is a name that comes to hold another directory: renamed over, or
+//   removed and made again, told by its inode and the kernel's
+//   IN_DELETE_SELF/IN_IGNORED);
 // - a directory modified recently is read once more after `quiet` without
 //   events (st_blocks that change later: delayed allocation, XFS
 //   preallocation trimmed at close), and again when the kernel's writeback
