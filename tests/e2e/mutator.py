@@ -311,18 +311,44 @@ class Mutator:
         os.mkdir(d)
         self.dirs.add(d)
 
+    def make_filled(self, d):
+        """Makes directory d and a few files in it at once."""
+        os.mkdir(d)
+        self.dirs.add(d)
+        for _ in range(self.rng.randrange(1, 6)):
+            p = os.path.join(d, self.name())
+            self.files.add(p)
+            self.write_at(p, 0, self.size(), os.O_WRONLY | os.O_CREAT)
+
     def op_mkdir_filled(self):
         """mkdir -p a/b/c and files in each at once: the files exist before
         a watcher can have added a watch on the new directories."""
         d = self.rand_dir()
         for _ in range(self.rng.randrange(1, 4)):
             d = os.path.join(d, self.name("n"))
-            os.mkdir(d)
-            self.dirs.add(d)
-            for _ in range(self.rng.randrange(1, 6)):
-                p = os.path.join(d, self.name())
-                self.files.add(p)
-                self.write_at(p, 0, self.size(), os.O_WRONLY | os.O_CREAT)
+            self.make_filled(d)
+
+    def op_swap_dirs(self):
+        """mv a t && mv b a && mv t b: each name comes to hold the other
+        directory (a release directory swapped in)."""
+        a, b = self.movable_dir(), self.movable_dir()
+        if not a or not b or a == b or a.startswith(b + "/") or \
+                b.startswith(a + "/"):
+            return
+        t = os.path.join(os.path.dirname(a), self.name("swap"))
+        for src, dst in ((a, t), (b, a), (t, b)):
+            os.rename(src, dst)
+            self.move_subtree(src, dst)
+
+    def op_remake_dir(self):
+        """rm -rf d && mkdir d, filled at once: the name holds another
+        directory (on ext4 often with the same inode number)."""
+        d = self.movable_dir()
+        if d:
+            self.unlock_below(d)
+            shutil.rmtree(d)
+            self.drop_subtree(d)
+            self.make_filled(d)
 
     def op_rmdir(self):
         d = self.movable_dir()
@@ -461,7 +487,7 @@ class Mutator:
         ("rename_file", 10), ("rename_dir", 4), ("rmtree", 1), ("mkdir", 6), ("mkdir_filled", 3),
         ("rmdir", 3), ("chmod_000", 3), ("chmod_back", 3), ("symlink", 2),
         ("fifo", 1), ("remove", 8), ("touch", 3), ("wal_roll", 6),
-        ("backup", 1), ("tmp_burst", 2),
+        ("backup", 1), ("tmp_burst", 2), ("swap_dirs", 2), ("remake_dir", 2),
     )
 
     def apply(self, op):
