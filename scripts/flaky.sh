@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the ctest suite N times per built preset while stress-ng keeps every
 # core busy, and reports which tests failed in how many runs (a test that
-# failed in some runs only is flaky). Exits non-zero on any failure.
+# failed in some runs only is flaky). Each run has twice as many tests at
+# once as cores, as the test command does. Exits non-zero on any failure.
 #
 # Usage: scripts/flaky.sh [N (default 5)] [PRESET...] [-- CTEST_ARGS...]
 #   PRESET: default, asan, tsan; default: each of them whose tree is built
@@ -34,7 +35,7 @@ log_dir=$(mktemp -d /tmp/stemedb-flaky.XXXXXX)
 declare -A fails=()  # "preset test" -> failed runs
 status=0
 for preset in "${presets[@]}"; do
-  args=(--preset "$preset" -j "$(nproc)" --output-on-failure)
+  args=(--preset "$preset" -j "$((2 * $(nproc)))" --output-on-failure)
   for ((i = 1; i <= runs; i++)); do
     log=$log_dir/$preset-$i.log
     start=$SECONDS
