@@ -200,6 +200,9 @@ struct WatchTree {
   std::optional<InodeKey> RootInode(int c) const;
   // Resolves every watched component's path afresh (see watch_walk.cc).
   void CheckRoots();
+  // Whether component c's directory node was deleted (IN_DELETE_SELF,
+  // IN_IGNORED) since it was walked.
+  bool RootDeleted(int c) const;
   // A watch was refused in component `c`: it is walked from now on.
   void FallBack(int c);
 

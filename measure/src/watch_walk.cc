@@ -162,7 +162,8 @@ std::optional<InodeKey> WatchTree::RootInode(int c) const {
 // whether or not a check caught the moment it led nowhere (mv, then ln -s,
 // leaves such a moment); one that appeared is walked; one that leads
 // nowhere is missing, as a re-read finding it gone makes it (removing an
-// optional component replaces nothing, so nothing is counted).
+// optional component replaces nothing, so nothing is counted); one the
+// kernel said was deleted but that is there again is walked again.
 void WatchTree::CheckRoots() {
   for (size_t i = 0; i < components.size(); ++i) {
     WatchedComponent& comp = components[i];
@@ -180,8 +181,19 @@ void WatchTree::CheckRoots() {
       changed = true;
     } else if (now != comp.root_inode) {
       Build(static_cast<int>(i), RewalkReason::kReplaced);
+    } else if (RootDeleted(static_cast<int>(i))) {
+      // Removed and made again between two looks, under the same inode
+      // number (ext4 gives it back at once): the watches went with the
+      // old directory. Gone and back, so nothing is counted.
+      Build(static_cast<int>(i), std::nullopt);
     }
   }
+}
+
+bool WatchTree::RootDeleted(int c) const {
+  const auto root = nodes.find(components[c].root);
+  return root != nodes.end() && root->second.component == c &&
+         root->second.deleted;
 }
 
 // A watch was refused in component `c` (at its first walk, or for a new
