@@ -246,9 +246,13 @@ bool WatchTree::ReadNamed(const std::string& path, Node& node,
   struct stat self;
   if (fstat(fd, &self) != 0 ||
       (node.depth == 0 &&
-       components[c].root_inode != InodeKey{self.st_dev, self.st_ino})) {
+       components[c].root_inode != InodeKey{self.st_dev, self.st_ino}) ||
+      (node.depth > 0 && (node.deleted || node.inode != self.st_ino))) {
     close(fd);
-    return false;  // read whole, which walks a replaced component again
+    // Read whole, which walks a replaced component again and has the
+    // parent walk a name that holds another directory now: the names
+    // heard are the old directory's.
+    return false;
   }
   const Pattern* segments = node.depth == 0 && components[c].segments
                                 ? &*components[c].segments
