@@ -113,11 +113,14 @@ void ConditionLog::Watched(const Component& component,
     }
   }
   if ((now.reconcile_difference_bytes != 0 ||
-       now.reconcile_difference_entries != 0) &&
+       now.reconcile_difference_entries != 0 ||
+       now.reconcile_difference_apparent_bytes != 0) &&
       now.reconciles != before.reconciles) {
     log::Warn("reconcile walk found a difference; walked again",
               {{"component", component.name},
                {"bytes", std::to_string(now.reconcile_difference_bytes)},
+               {"apparent_bytes",
+                std::to_string(now.reconcile_difference_apparent_bytes)},
                {"entries", std::to_string(now.reconcile_difference_entries)},
                {"directory", now.reconcile_difference_path}});
   }

@@ -95,6 +95,7 @@ bool WatchTree::Reconcile() {
     ++in.reconciles;
     in.reconcile_difference_bytes = d.allocated;
     in.reconcile_difference_entries = d.entries;
+    in.reconcile_difference_apparent_bytes = d.apparent;
     in.reconcile_difference_path = d.path;
     changed = true;
     if (d.allocated != 0 || d.entries != 0 || d.apparent != 0) {

@@ -106,6 +106,9 @@ struct WatchInfo {
   uint64_t reconciles = 0;
   uint64_t reconcile_difference_bytes = 0;
   uint64_t reconcile_difference_entries = 0;
+  // Apparent bytes (st_size) that differ: a file resized within its
+  // blocks differs in these alone. Logged, not exported.
+  uint64_t reconcile_difference_apparent_bytes = 0;
   std::string reconcile_difference_path;  // the first directory that differed
   // Directories read again after events: whole (every entry stat'ed) or
   // only the entries the events named.
