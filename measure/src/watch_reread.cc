@@ -247,7 +247,7 @@ bool WatchTree::ReadNamed(const std::string& path, Node& node,
   if (fstat(fd, &self) != 0 ||
       (node.depth == 0 &&
        components[c].root_inode != InodeKey{self.st_dev, self.st_ino}) ||
-      (node.depth > 0 && (node.deleted || node.inode != self.st_ino))) {
+      (node.depth > 0 && !node.Holds(self.st_ino))) {
     close(fd);
     // Read whole, which walks a replaced component again and has the
     // parent walk a name that holds another directory now: the names
@@ -358,7 +358,7 @@ int WatchTree::OpenForReread(const std::string& path, const Node& node,
     Build(c, RewalkReason::kReplaced);
     return -1;
   }
-  if (node.depth > 0 && (node.deleted || node.inode != self->st_ino)) {
+  if (node.depth > 0 && !node.Holds(self->st_ino)) {
     // Another directory under the same name: its parent's reading walks
     // it anew, with watches.
     close(fd);
@@ -493,8 +493,7 @@ void WatchTree::UpdateChildren(const std::string& path, const Node& node,
     now.insert(d.name);
     if (node.children.contains(d.name)) {
       const auto child = nodes.find(Join(path, d.name));
-      if (child == nodes.end() ||
-          (!child->second.deleted && child->second.inode == d.inode)) {
+      if (child == nodes.end() || child->second.Holds(d.inode)) {
         continue;
       }
       gone.push_back(d.name);

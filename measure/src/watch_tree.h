@@ -68,6 +68,9 @@ struct Node {
   // its parent's reading drops the node and walks the name anew.
   ino_t inode = 0;
   bool deleted = false;
+  // Whether this node still stands for the directory of inode `ino` found
+  // under its name.
+  bool Holds(ino_t ino) const { return !deleted && inode == ino; }
   DirectoryTotals direct;
   std::vector<LinkedEntry> linked;
   std::set<std::string> children;             // names of subdirectory nodes
